@@ -6,6 +6,7 @@
 //! protocols. It carries no I/O policy and no services: callers hand it
 //! readers, writers and lookups, and it never touches a store by itself.
 
+pub mod derivation;
 pub mod narinfo;
 pub mod nixbase32;
 pub mod nixhash;
