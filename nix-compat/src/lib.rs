@@ -8,6 +8,8 @@
 
 pub mod derivation;
 pub mod narinfo;
+pub mod nix_daemon;
 pub mod nixbase32;
 pub mod nixhash;
 pub mod store_path;
+pub mod wire;
