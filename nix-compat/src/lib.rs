@@ -7,6 +7,7 @@
 //! readers, writers and lookups, and it never touches a store by itself.
 
 pub mod derivation;
+pub mod nar;
 pub mod narinfo;
 pub mod nix_daemon;
 pub mod nixbase32;
