@@ -1,9 +1,29 @@
 //! tvix-castore: the content-addressed store.
 //!
-//! This crate will hold file trees stored by content: blobs named by their
-//! blake3 digest, directories as Merkle nodes, the `BlobService` and
-//! `DirectoryService` traits with their backends (memory, redb, sled, object
-//! store, gRPC), importers from filesystems and tarballs, and a FUSE mount.
+//! File trees stored by content: blobs named by their blake3 digest
+//! ([B3Digest]), directories as Merkle nodes ([Directory], whose entries are
+//! [Node]s), and castore-relative [Path]s to address nodes below a root.
 //!
 //! It must never know about Nix store paths; that mapping lives in
-//! `tvix-store`. Nothing is implemented yet (see the castore issue).
+//! `tvix-store`.
+
+mod digests;
+mod directory;
+mod node;
+mod path;
+
+pub mod blobservice;
+pub mod channel;
+pub mod directoryservice;
+pub mod import;
+pub mod proto;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use digests::{B3_LEN, B3Digest, B3DigestError};
+pub use directory::{Directory, DirectoryError};
+pub use node::{MAX_SYMLINK_TARGET_LEN, Node, SymlinkTarget, SymlinkTargetError};
+pub use path::{
+    FromHostPathError, MAX_NAME_LEN, Path, PathBuf, PathComponent, PathComponentError, PathError,
+};

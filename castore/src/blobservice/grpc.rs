@@ -1,0 +1,387 @@
+//! `grpc+unix:///socket` and `grpc+http://host:port`: a client of a remote
+//! blob service, e.g. one served by [crate::proto::GrpcBlobServiceWrapper].
+//!
+//! The client trusts nothing it receives: chunk lists are validated, every
+//! chunk and every streamed blob is checked against its digest, and an upload
+//! is only accepted if the server reports the digest computed here.
+
+use std::io::{self, SeekFrom};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use futures::future::{BoxFuture, ready};
+use futures::{FutureExt, StreamExt};
+use tokio::io::{
+    AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf,
+};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::io::{ReaderStream, StreamReader};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+use super::chunked_reader::{ChunkedReader, FetchChunk};
+use super::{BlobReader, BlobService, BlobWriter, ChunkMeta, write_after_close};
+use crate::B3Digest;
+use crate::proto::{self, blob_service_client::BlobServiceClient};
+
+/// Size of the pieces uploads are sent in, well below tonic's 4 MiB default
+/// message limit.
+const UPLOAD_PIECE_SIZE: usize = 256 * 1024;
+
+#[derive(Clone)]
+pub struct GrpcBlobService {
+    client: BlobServiceClient<Channel>,
+}
+
+impl GrpcBlobService {
+    pub fn from_client(client: BlobServiceClient<Channel>) -> Self {
+        Self { client }
+    }
+}
+
+fn status_to_io(status: Status) -> io::Error {
+    let kind = match status.code() {
+        Code::NotFound => io::ErrorKind::NotFound,
+        Code::InvalidArgument => io::ErrorKind::InvalidInput,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, status)
+}
+
+fn invalid_data(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+/// Streams the contents of a blob (or chunk) as a buffered reader.
+async fn open_stream(
+    mut client: BlobServiceClient<Channel>,
+    digest: B3Digest,
+) -> io::Result<Pin<Box<dyn AsyncBufRead + Send>>> {
+    let stream = client
+        .read(proto::ReadBlobRequest {
+            digest: digest.into(),
+        })
+        .await
+        .map_err(status_to_io)?
+        .into_inner()
+        .map(|piece| piece.map(|piece| piece.data).map_err(status_to_io));
+    Ok(Box::pin(StreamReader::new(stream)))
+}
+
+/// Fetches one chunk whole, refusing to buffer more than its announced size.
+async fn fetch_chunk(client: BlobServiceClient<Channel>, chunk: ChunkMeta) -> io::Result<Bytes> {
+    let mut client = client;
+    let mut stream = client
+        .read(proto::ReadBlobRequest {
+            digest: chunk.digest.into(),
+        })
+        .await
+        .map_err(status_to_io)?
+        .into_inner();
+    let mut data = BytesMut::new();
+    while let Some(piece) = stream.message().await.map_err(status_to_io)? {
+        if (data.len() + piece.data.len()) as u64 > chunk.size {
+            return Err(invalid_data(format!(
+                "server sent more than {} bytes for chunk {}",
+                chunk.size, chunk.digest
+            )));
+        }
+        data.extend_from_slice(&piece.data);
+    }
+    Ok(data.freeze())
+}
+
+#[async_trait::async_trait]
+impl BlobService for GrpcBlobService {
+    async fn has(&self, digest: &B3Digest) -> io::Result<bool> {
+        let request = proto::StatBlobRequest {
+            digest: digest.into(),
+            send_chunks: false,
+        };
+        match self.client.clone().stat(request).await {
+            Ok(_) => Ok(true),
+            Err(status) if status.code() == Code::NotFound => Ok(false),
+            Err(status) => Err(status_to_io(status)),
+        }
+    }
+
+    async fn open_read(&self, digest: &B3Digest) -> io::Result<Option<Box<dyn BlobReader>>> {
+        let Some(chunks) = self.chunks(digest).await? else {
+            return Ok(None);
+        };
+        if chunks.len() > 1 {
+            let client = self.client.clone();
+            let fetch: FetchChunk =
+                Arc::new(move |chunk| fetch_chunk(client.clone(), chunk).boxed());
+            return Ok(Some(Box::new(ChunkedReader::new(chunks, fetch)?)));
+        }
+        let size = chunks.iter().map(|chunk| chunk.size).sum();
+        Ok(Some(Box::new(StreamingBlobReader {
+            client: self.client.clone(),
+            digest: *digest,
+            size,
+            pos: 0,
+            state: StreamState::Closed,
+        })))
+    }
+
+    async fn open_write(&self) -> Box<dyn BlobWriter> {
+        let (writer, reader) = tokio::io::duplex(UPLOAD_PIECE_SIZE);
+        let (digest_tx, digest_rx) = oneshot::channel::<B3Digest>();
+        // The data, then one final message with the digest, sent only by
+        // `close()`. A writer dropped early ends the stream without it, and
+        // the server discards the upload.
+        let data = ReaderStream::with_capacity(reader, UPLOAD_PIECE_SIZE).filter_map(|piece| {
+            // Reading from our own pipe only ends, it never fails.
+            ready(piece.ok().map(|data| proto::BlobChunk {
+                data,
+                digest: Bytes::new(),
+            }))
+        });
+        let end = futures::stream::once(digest_rx).filter_map(|digest| {
+            ready(digest.ok().map(|digest| proto::BlobChunk {
+                data: Bytes::new(),
+                digest: digest.into(),
+            }))
+        });
+        let mut client = self.client.clone();
+        let upload = tokio::spawn(async move {
+            let response = client.put(data.chain(end)).await?;
+            Ok(response.into_inner())
+        });
+        Box::new(GrpcBlobWriter {
+            writer: Some(writer),
+            digest_tx: Some(digest_tx),
+            upload: Some(upload),
+            hasher: blake3::Hasher::new(),
+            closed: None,
+        })
+    }
+
+    async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {
+        let request = proto::StatBlobRequest {
+            digest: digest.into(),
+            send_chunks: true,
+        };
+        let response = match self.client.clone().stat(request).await {
+            Ok(response) => response.into_inner(),
+            Err(status) if status.code() == Code::NotFound => return Ok(None),
+            Err(status) => return Err(status_to_io(status)),
+        };
+        if response.chunks.is_empty() {
+            return Err(invalid_data(format!(
+                "server sent an empty chunk list for blob {digest}"
+            )));
+        }
+        response
+            .chunks
+            .into_iter()
+            .map(|chunk| {
+                let chunk_digest = B3Digest::try_from(&chunk.digest)
+                    .map_err(|e| invalid_data(format!("chunk list of blob {digest}: {e}")))?;
+                Ok(ChunkMeta {
+                    digest: chunk_digest,
+                    size: chunk.size,
+                })
+            })
+            .collect::<io::Result<_>>()
+            .map(Some)
+    }
+}
+
+/// Reads a blob the server did not split through one `Read` stream. Seeking
+/// forward skips bytes; seeking backward reopens the stream. Read from the
+/// start to the end, the contents are checked against the digest before the
+/// last bytes are handed out.
+struct StreamingBlobReader {
+    client: BlobServiceClient<Channel>,
+    digest: B3Digest,
+    size: u64,
+    /// Where the caller reads next.
+    pos: u64,
+    state: StreamState,
+}
+
+enum StreamState {
+    Closed,
+    Opening(BoxFuture<'static, io::Result<Pin<Box<dyn AsyncBufRead + Send>>>>),
+    Open {
+        stream: Pin<Box<dyn AsyncBufRead + Send>>,
+        /// Bytes consumed from the stream so far.
+        at: u64,
+        /// Hash of everything consumed, always from offset 0.
+        hasher: Box<blake3::Hasher>,
+    },
+}
+
+impl AsyncRead for StreamingBlobReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.pos >= this.size || buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            match &mut this.state {
+                StreamState::Closed => {
+                    this.state =
+                        StreamState::Opening(open_stream(this.client.clone(), this.digest).boxed());
+                }
+                StreamState::Opening(opening) => {
+                    let result = ready!(opening.as_mut().poll(cx));
+                    this.state = StreamState::Closed;
+                    this.state = StreamState::Open {
+                        stream: result?,
+                        at: 0,
+                        hasher: Box::new(blake3::Hasher::new()),
+                    };
+                }
+                StreamState::Open { at, .. } if *at > this.pos => {
+                    this.state = StreamState::Closed;
+                }
+                StreamState::Open { stream, at, hasher } => {
+                    let data = ready!(stream.as_mut().poll_fill_buf(cx))?;
+                    if data.is_empty() {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            format!(
+                                "blob {} ended after {} of {} bytes",
+                                this.digest, at, this.size
+                            ),
+                        )));
+                    }
+                    let remaining_in_blob = usize::try_from(this.size - *at).unwrap_or(usize::MAX);
+                    let data = data.get(..remaining_in_blob).unwrap_or(data);
+                    let skip = usize::try_from(this.pos - *at).unwrap_or(usize::MAX);
+                    let n = if skip > 0 {
+                        data.len().min(skip)
+                    } else {
+                        data.len().min(buf.remaining())
+                    };
+                    let taken = data.get(..n).unwrap_or_default();
+                    hasher.update(taken);
+                    let end = *at + n as u64;
+                    if end == this.size {
+                        let actual = B3Digest::from(hasher.finalize());
+                        if actual != this.digest {
+                            return Poll::Ready(Err(invalid_data(format!(
+                                "server sent blob {} with digest {actual}",
+                                this.digest
+                            ))));
+                        }
+                    }
+                    if skip == 0 {
+                        buf.put_slice(taken);
+                        this.pos = end;
+                    }
+                    stream.as_mut().consume(n);
+                    *at = end;
+                    if skip == 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl AsyncSeek for StreamingBlobReader {
+    fn start_seek(self: Pin<&mut Self>, position: SeekFrom) -> io::Result<()> {
+        let this = self.get_mut();
+        let new_pos = match position {
+            SeekFrom::Start(offset) => Some(offset),
+            SeekFrom::End(delta) => this.size.checked_add_signed(delta),
+            SeekFrom::Current(delta) => this.pos.checked_add_signed(delta),
+        };
+        this.pos = new_pos.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek to a negative or overflowing position",
+            )
+        })?;
+        Ok(())
+    }
+
+    fn poll_complete(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
+        Poll::Ready(Ok(self.pos))
+    }
+}
+
+struct GrpcBlobWriter {
+    /// Our end of the pipe feeding the upload; dropped by `close()`.
+    writer: Option<DuplexStream>,
+    digest_tx: Option<oneshot::Sender<B3Digest>>,
+    upload: Option<JoinHandle<Result<proto::PutBlobResponse, Status>>>,
+    hasher: blake3::Hasher,
+    closed: Option<B3Digest>,
+}
+
+impl GrpcBlobWriter {
+    fn writer(&mut self) -> io::Result<Pin<&mut DuplexStream>> {
+        self.writer
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(write_after_close)
+    }
+}
+
+impl AsyncWrite for GrpcBlobWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let n = ready!(this.writer()?.poll_write(cx, buf))?;
+        this.hasher.update(buf.get(..n).unwrap_or_default());
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().writer()?.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().writer()?.poll_flush(cx)
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobWriter for GrpcBlobWriter {
+    async fn close(&mut self) -> io::Result<B3Digest> {
+        if let Some(digest) = self.closed {
+            return Ok(digest);
+        }
+        let (Some(mut writer), Some(digest_tx), Some(upload)) = (
+            self.writer.take(),
+            self.digest_tx.take(),
+            self.upload.take(),
+        ) else {
+            return Err(io::Error::other("blob upload failed earlier"));
+        };
+        let digest = B3Digest::from(self.hasher.finalize());
+        // Errors here mean the upload task ended early; its result says why.
+        let _ = writer.shutdown().await;
+        drop(writer);
+        let _ = digest_tx.send(digest);
+        let response = upload
+            .await
+            .map_err(io::Error::other)?
+            .map_err(status_to_io)?;
+        let stored = B3Digest::try_from(response.digest)
+            .map_err(|e| invalid_data(format!("server answered an upload with {e}")))?;
+        if stored != digest {
+            return Err(invalid_data(format!(
+                "uploaded blob {digest}, server stored {stored}"
+            )));
+        }
+        self.closed = Some(digest);
+        Ok(digest)
+    }
+}

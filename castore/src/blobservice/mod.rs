@@ -1,0 +1,100 @@
+//! Blob storage: byte strings named by their blake3 digest.
+//!
+//! [BlobService] is the one trait every backend implements; callers hold an
+//! `Arc<dyn BlobService>` built by [from_addr]. A blob becomes visible only
+//! once its writer's [BlobWriter::close] has computed (and so verified) its
+//! digest: no backend ever exposes half a blob under a digest.
+//!
+//! Large blobs may be stored as a list of chunks (content-defined, so similar
+//! blobs share chunks). Every chunk is itself a blob that can be read by its
+//! own digest, which lets clients fetch, verify and cache chunks one by one.
+
+use std::io;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
+
+use crate::B3Digest;
+
+mod chunked_reader;
+mod combinator;
+mod from_addr;
+mod grpc;
+mod memory;
+mod object_store;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+pub use self::combinator::CombinedBlobService;
+pub use self::from_addr::{FromAddrError, from_addr};
+pub use self::grpc::GrpcBlobService;
+pub use self::memory::MemoryBlobService;
+pub use self::object_store::ObjectStoreBlobService;
+
+/// A store of blobs, addressed by the blake3 digest of their contents.
+#[async_trait::async_trait]
+pub trait BlobService: Send + Sync {
+    /// Whether the blob exists.
+    async fn has(&self, digest: &B3Digest) -> io::Result<bool>;
+
+    /// A seekable reader for the blob, or `None` if it does not exist.
+    async fn open_read(&self, digest: &B3Digest) -> io::Result<Option<Box<dyn BlobReader>>>;
+
+    /// A writer for a new blob. Its contents become visible only when
+    /// [BlobWriter::close] returns their digest; a writer dropped before that
+    /// leaves no blob behind.
+    async fn open_write(&self) -> Box<dyn BlobWriter>;
+
+    /// The chunks the blob is made of, in order, or `None` if it does not
+    /// exist. The sizes always add up to the blob size; a blob that is not
+    /// split is its own only chunk.
+    async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>>;
+}
+
+/// Lets `Arc<dyn BlobService>` (and `Arc` of any backend) be passed wherever
+/// a `BlobService` is expected, e.g. to the importers.
+#[async_trait::async_trait]
+impl<T: BlobService + ?Sized> BlobService for Arc<T> {
+    async fn has(&self, digest: &B3Digest) -> io::Result<bool> {
+        self.as_ref().has(digest).await
+    }
+
+    async fn open_read(&self, digest: &B3Digest) -> io::Result<Option<Box<dyn BlobReader>>> {
+        self.as_ref().open_read(digest).await
+    }
+
+    async fn open_write(&self) -> Box<dyn BlobWriter> {
+        self.as_ref().open_write().await
+    }
+
+    async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {
+        self.as_ref().chunks(digest).await
+    }
+}
+
+/// A piece of a blob: its digest (it is a blob of its own) and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkMeta {
+    pub digest: B3Digest,
+    pub size: u64,
+}
+
+/// What [BlobService::open_read] returns: readable and seekable.
+pub trait BlobReader: AsyncRead + AsyncSeek + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncSeek + Send + Unpin + 'static> BlobReader for T {}
+
+/// What [BlobService::open_write] returns.
+#[async_trait::async_trait]
+pub trait BlobWriter: AsyncWrite + Send + Unpin {
+    /// Finishes the blob, makes it visible and returns its digest. Calling it
+    /// again returns the same digest; writing after it is an error.
+    async fn close(&mut self) -> io::Result<B3Digest>;
+}
+
+/// The error every backend's writer returns for a write after
+/// [BlobWriter::close].
+fn write_after_close() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "blob writer already closed")
+}

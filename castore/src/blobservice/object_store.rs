@@ -1,0 +1,543 @@
+//! `objectstore+memory://` and `objectstore+file:///path`: blobs in an
+//! [ObjectStore], split into content-defined chunks.
+//!
+//! Layout below the base path:
+//! - `chunks/b3/<hex[0..2]>/<hex>`: the raw bytes of a chunk, named by its
+//!   own digest. A blob no larger than [CHUNK_MAX] is stored whole as its own
+//!   only chunk.
+//! - `blobs/b3/<hex[0..2]>/<hex>`: for a larger blob, its chunk list, encoded
+//!   as a protobuf `StatBlobResponse`.
+//!
+//! Larger blobs are cut with FastCDC, so the cut points depend on the
+//! contents, not on offsets: two blobs that differ in a few bytes share all
+//! chunks but the few around the difference. Chunks are written only if
+//! absent, so importing the same data twice writes nothing new.
+//!
+//! Every object is written with one atomic `put`, and a chunk list only after
+//! all its chunks exist, so a blob is visible exactly when its writer's
+//! `close()` has returned. A writer dropped early may leave chunks behind;
+//! they are named by their contents, so they are harmless and reusable.
+
+use std::io::{self, Cursor};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use ::object_store::path::Path;
+use ::object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use bytes::{Bytes, BytesMut};
+use data_encoding::HEXLOWER;
+use fastcdc::v2020::FastCDC;
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use futures::{FutureExt, StreamExt};
+use prost::Message;
+use tokio::io::AsyncWrite;
+
+use super::chunked_reader::{ChunkedReader, FetchChunk};
+use super::{BlobReader, BlobService, BlobWriter, ChunkMeta, write_after_close};
+use crate::B3Digest;
+use crate::proto;
+
+/// FastCDC minimum chunk size.
+const CHUNK_MIN: usize = 64 * 1024;
+/// FastCDC average chunk size: small enough that a one-byte change costs
+/// little, big enough that a 1 GiB file is only ~4000 objects.
+const CHUNK_AVG: usize = 256 * 1024;
+/// FastCDC maximum chunk size, and the size up to which blobs stay whole.
+pub(crate) const CHUNK_MAX: usize = 1024 * 1024;
+/// Chunk uploads a writer keeps in flight before it stops accepting data.
+const MAX_INFLIGHT_UPLOADS: usize = 4;
+
+#[derive(Clone)]
+pub struct ObjectStoreBlobService {
+    store: Arc<dyn ObjectStore>,
+    base: Path,
+}
+
+impl ObjectStoreBlobService {
+    /// Stores blobs below `base` in `store`.
+    pub fn new(store: Arc<dyn ObjectStore>, base: Path) -> Self {
+        Self { store, base }
+    }
+
+    fn chunk_path(&self, digest: &B3Digest) -> Path {
+        digest_path(&self.base, "chunks", digest)
+    }
+
+    fn chunk_list_path(&self, digest: &B3Digest) -> Path {
+        digest_path(&self.base, "blobs", digest)
+    }
+
+    /// The chunk list of a blob that was split, `None` if there is none.
+    async fn chunk_list(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {
+        let encoded = match self.store.get(&self.chunk_list_path(digest)).await {
+            Ok(result) => result.bytes().await?,
+            Err(::object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        decode_chunk_list(digest, encoded).map(Some)
+    }
+}
+
+fn digest_path(base: &Path, kind: &str, digest: &B3Digest) -> Path {
+    let hex = HEXLOWER.encode(digest.as_slice());
+    let shard = hex.get(..2).unwrap_or_default().to_owned();
+    base.clone().join(kind).join("b3").join(shard).join(hex)
+}
+
+fn decode_chunk_list(digest: &B3Digest, encoded: Bytes) -> io::Result<Vec<ChunkMeta>> {
+    let corrupt = |what: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("chunk list of blob {digest}: {what}"),
+        )
+    };
+    let response = proto::StatBlobResponse::decode(encoded).map_err(|e| corrupt(e.to_string()))?;
+    response
+        .chunks
+        .into_iter()
+        .map(|chunk| {
+            let chunk_digest =
+                B3Digest::try_from(&chunk.digest).map_err(|e| corrupt(e.to_string()))?;
+            Ok(ChunkMeta {
+                digest: chunk_digest,
+                size: chunk.size,
+            })
+        })
+        .collect()
+}
+
+fn encode_chunk_list(chunks: &[ChunkMeta]) -> Bytes {
+    proto::StatBlobResponse {
+        chunks: chunks
+            .iter()
+            .map(|chunk| proto::stat_blob_response::ChunkMeta {
+                digest: chunk.digest.into(),
+                size: chunk.size,
+            })
+            .collect(),
+    }
+    .encode_to_vec()
+    .into()
+}
+
+/// Writes `data` at `path` unless an object is already there. Objects are
+/// named by their contents, so an existing one holds the same bytes.
+async fn put_if_absent(store: &dyn ObjectStore, path: &Path, data: Bytes) -> io::Result<()> {
+    match store.head(path).await {
+        Ok(_) => return Ok(()),
+        Err(::object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let options = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    match store.put_opts(path, PutPayload::from(data), options).await {
+        Ok(_) | Err(::object_store::Error::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobService for ObjectStoreBlobService {
+    async fn has(&self, digest: &B3Digest) -> io::Result<bool> {
+        for path in [self.chunk_path(digest), self.chunk_list_path(digest)] {
+            match self.store.head(&path).await {
+                Ok(_) => return Ok(true),
+                Err(::object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(false)
+    }
+
+    async fn open_read(&self, digest: &B3Digest) -> io::Result<Option<Box<dyn BlobReader>>> {
+        match self.store.get(&self.chunk_path(digest)).await {
+            Ok(result) => {
+                let data = result.bytes().await?;
+                let actual = B3Digest::of(&data);
+                if actual != *digest {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("stored blob {digest} has digest {actual}"),
+                    ));
+                }
+                return Ok(Some(Box::new(Cursor::new(data))));
+            }
+            Err(::object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let Some(chunks) = self.chunk_list(digest).await? else {
+            return Ok(None);
+        };
+        let store = self.store.clone();
+        let base = self.base.clone();
+        let fetch: FetchChunk = Arc::new(move |chunk: ChunkMeta| {
+            let store = store.clone();
+            let path = digest_path(&base, "chunks", &chunk.digest);
+            async move { Ok(store.get(&path).await?.bytes().await?) }.boxed()
+        });
+        Ok(Some(Box::new(ChunkedReader::new(chunks, fetch)?)))
+    }
+
+    async fn open_write(&self) -> Box<dyn BlobWriter> {
+        Box::new(ObjectStoreBlobWriter {
+            service: self.clone(),
+            hasher: blake3::Hasher::new(),
+            pending: BytesMut::new(),
+            splitting: false,
+            uploads: FuturesOrdered::new(),
+            uploaded: Vec::new(),
+            failed: false,
+            closed: None,
+        })
+    }
+
+    async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {
+        if let Some(chunks) = self.chunk_list(digest).await? {
+            return Ok(Some(chunks));
+        }
+        match self.store.head(&self.chunk_path(digest)).await {
+            Ok(meta) => Ok(Some(vec![ChunkMeta {
+                digest: *digest,
+                size: meta.size,
+            }])),
+            Err(::object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+struct ObjectStoreBlobWriter {
+    service: ObjectStoreBlobService,
+    hasher: blake3::Hasher,
+    /// Bytes written but not yet cut into a chunk.
+    pending: BytesMut,
+    /// Whether the blob has grown past [CHUNK_MAX] and is being split.
+    splitting: bool,
+    /// Chunk uploads in flight, in blob order. Each runs as its own task, so
+    /// hashing and storing chunks overlaps with accepting more data.
+    uploads: FuturesOrdered<BoxFuture<'static, io::Result<ChunkMeta>>>,
+    /// Chunks stored so far, in blob order.
+    uploaded: Vec<ChunkMeta>,
+    /// Set once anything failed: the chunks written so far no longer add up
+    /// to what was written, so the blob must never be published.
+    failed: bool,
+    closed: Option<B3Digest>,
+}
+
+impl ObjectStoreBlobWriter {
+    /// Moves finished uploads to `uploaded`; Ready once none is in flight.
+    fn poll_uploads(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.failed {
+            return Poll::Ready(Err(io::Error::other("an earlier chunk upload failed")));
+        }
+        loop {
+            match self.uploads.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(chunk))) => self.uploaded.push(chunk),
+                Poll::Ready(Some(Err(e))) => {
+                    self.failed = true;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Uploads what is left and publishes the blob.
+    async fn finish(&mut self, digest: &B3Digest) -> io::Result<()> {
+        if self.splitting {
+            self.cut_chunks(true);
+            futures::future::poll_fn(|cx| self.poll_uploads(cx)).await?;
+            put_if_absent(
+                self.service.store.as_ref(),
+                &self.service.chunk_list_path(digest),
+                encode_chunk_list(&self.uploaded),
+            )
+            .await
+        } else {
+            let data = self.pending.split().freeze();
+            put_if_absent(
+                self.service.store.as_ref(),
+                &self.service.chunk_path(digest),
+                data,
+            )
+            .await
+        }
+    }
+
+    /// Cuts chunks off the front of `pending` and starts their uploads. Before
+    /// the end of the blob only cut points that later bytes cannot move are
+    /// taken: those with at least [CHUNK_MAX] bytes from the chunk start.
+    fn cut_chunks(&mut self, at_end: bool) {
+        let mut lengths = Vec::new();
+        let mut chunker = FastCDC::new(&self.pending, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX);
+        let mut offset = 0;
+        while at_end || self.pending.len() - offset >= CHUNK_MAX {
+            let Some(chunk) = chunker.next() else {
+                break;
+            };
+            offset += chunk.length;
+            lengths.push(chunk.length);
+        }
+        for length in lengths {
+            let data = self.pending.split_to(length).freeze();
+            self.start_upload(data);
+        }
+    }
+
+    fn start_upload(&mut self, data: Bytes) {
+        let service = self.service.clone();
+        let upload = tokio::spawn(async move {
+            let digest = B3Digest::of(&data);
+            let size = data.len() as u64;
+            put_if_absent(service.store.as_ref(), &service.chunk_path(&digest), data).await?;
+            Ok(ChunkMeta { digest, size })
+        });
+        self.uploads.push_back(
+            upload
+                .map(|joined| joined.map_err(io::Error::other)?)
+                .boxed(),
+        );
+    }
+}
+
+impl AsyncWrite for ObjectStoreBlobWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.closed.is_some() {
+            return Poll::Ready(Err(write_after_close()));
+        }
+        if let Poll::Ready(Err(e)) = this.poll_uploads(cx) {
+            return Poll::Ready(Err(e));
+        }
+        if this.uploads.len() >= MAX_INFLIGHT_UPLOADS {
+            // poll_uploads registered the waker with the pending uploads.
+            return Poll::Pending;
+        }
+        // Taking at most one maximal chunk per call bounds `pending`.
+        let accepted = buf.get(..CHUNK_MAX).unwrap_or(buf);
+        this.hasher.update(accepted);
+        this.pending.extend_from_slice(accepted);
+        if this.pending.len() > CHUNK_MAX {
+            this.splitting = true;
+        }
+        if this.splitting {
+            this.cut_chunks(false);
+        }
+        Poll::Ready(Ok(accepted.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_uploads(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_uploads(cx)
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobWriter for ObjectStoreBlobWriter {
+    async fn close(&mut self) -> io::Result<B3Digest> {
+        if let Some(digest) = self.closed {
+            return Ok(digest);
+        }
+        if self.failed {
+            return Err(io::Error::other("an earlier write to this blob failed"));
+        }
+        let digest = B3Digest::from(self.hasher.finalize());
+        if let Err(e) = self.finish(&digest).await {
+            self.failed = true;
+            return Err(e);
+        }
+        self.closed = Some(digest);
+        Ok(digest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ::object_store::memory::InMemory;
+    use ::object_store::{ObjectStoreExt, PutPayload};
+    use rstest::rstest;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::{CHUNK_MAX, CHUNK_MIN, ObjectStoreBlobService, digest_path};
+    use crate::B3Digest;
+    use crate::blobservice::BlobService;
+    use crate::fixtures::blob_contents;
+
+    fn service() -> (Arc<InMemory>, ObjectStoreBlobService) {
+        let store = Arc::new(InMemory::new());
+        let service = ObjectStoreBlobService::new(store.clone(), "blobs-test".into());
+        (store, service)
+    }
+
+    async fn put(service: &ObjectStoreBlobService, contents: &[u8]) -> B3Digest {
+        let mut writer = service.open_write().await;
+        writer.write_all(contents).await.expect("write");
+        writer.close().await.expect("close")
+    }
+
+    #[rstest]
+    #[case::empty(0, 1)]
+    #[case::small(1000, 1)]
+    #[case::threshold(CHUNK_MAX, 1)]
+    #[case::above_threshold(CHUNK_MAX + 1, 2)]
+    #[tokio::test]
+    async fn blobs_up_to_the_threshold_stay_whole(#[case] size: usize, #[case] min_chunks: usize) {
+        let (_, service) = service();
+        let contents = blob_contents("whole", size);
+        let digest = put(&service, &contents).await;
+
+        let chunks = service
+            .chunks(&digest)
+            .await
+            .expect("chunks")
+            .expect("exists");
+
+        assert!(chunks.len() >= min_chunks, "{} chunks", chunks.len());
+        if min_chunks == 1 {
+            assert_eq!(
+                vec![super::ChunkMeta {
+                    digest,
+                    size: size as u64
+                }],
+                chunks
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn large_blobs_are_cut_within_bounds() {
+        let (_, service) = service();
+        let contents = blob_contents("bounds", 20 * CHUNK_MAX + 1);
+        let digest = put(&service, &contents).await;
+
+        let chunks = service
+            .chunks(&digest)
+            .await
+            .expect("chunks")
+            .expect("exists");
+
+        let (last, rest) = chunks.split_last().expect("has chunks");
+        assert!(rest.len() > 20, "only {} chunks", chunks.len());
+        for chunk in rest {
+            assert!(
+                (CHUNK_MIN as u64..=CHUNK_MAX as u64).contains(&chunk.size),
+                "{chunk:?}"
+            );
+        }
+        assert!(last.size <= CHUNK_MAX as u64);
+    }
+
+    /// Writes in pieces of any size cut the same chunks.
+    #[rstest]
+    #[case::tiny_writes(1000)]
+    #[case::odd_writes(65_537)]
+    #[case::huge_writes(5 * CHUNK_MAX)]
+    #[tokio::test]
+    async fn cut_points_do_not_depend_on_write_sizes(#[case] write_size: usize) {
+        let contents = blob_contents("cut points", 6 * CHUNK_MAX + 3);
+        let (_, reference) = service();
+        let digest = put(&reference, &contents).await;
+        let (_, service) = service();
+        let mut writer = service.open_write().await;
+        for piece in contents.chunks(write_size) {
+            writer.write_all(piece).await.expect("write");
+        }
+
+        assert_eq!(digest, writer.close().await.expect("close"));
+        assert_eq!(
+            reference.chunks(&digest).await.expect("chunks"),
+            service.chunks(&digest).await.expect("chunks")
+        );
+    }
+
+    #[rstest]
+    #[case::whole_blob(1000)]
+    #[case::chunked_blob(3 * CHUNK_MAX)]
+    #[tokio::test]
+    async fn corrupt_storage_is_an_error(#[case] size: usize) {
+        let (store, service) = service();
+        let contents = blob_contents("corrupt", size);
+        let digest = put(&service, &contents).await;
+        let chunks = service
+            .chunks(&digest)
+            .await
+            .expect("chunks")
+            .expect("exists");
+        let victim = chunks.last().expect("has chunks");
+        let mut garbage = read_all_of(&service, &victim.digest).await;
+        garbage[0] ^= 1;
+        store
+            .put(
+                &digest_path(&"blobs-test".into(), "chunks", &victim.digest),
+                PutPayload::from(garbage),
+            )
+            .await
+            .expect("overwrite");
+
+        let error = match service.open_read(&digest).await {
+            Err(e) => e,
+            Ok(reader) => {
+                let mut reader = reader.expect("exists");
+                reader
+                    .read_to_end(&mut Vec::new())
+                    .await
+                    .expect_err("must fail")
+            }
+        };
+
+        assert_eq!(std::io::ErrorKind::InvalidData, error.kind());
+        assert!(error.to_string().contains("has digest"), "{error}");
+    }
+
+    /// A store that cannot take chunks: a file sits where their directory
+    /// must go.
+    #[rstest]
+    #[case::whole_blob(1000)]
+    #[case::chunked_blob(3 * CHUNK_MAX)]
+    #[tokio::test]
+    async fn failed_writes_never_publish(#[case] size: usize) {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        std::fs::write(dir.path().join("chunks"), b"in the way").expect("write");
+        let store = ::object_store::local::LocalFileSystem::new_with_prefix(dir.path())
+            .expect("local store");
+        let service = ObjectStoreBlobService::new(Arc::new(store), Default::default());
+        let contents = blob_contents("failing", size);
+
+        let mut writer = service.open_write().await;
+        let written = writer.write_all(&contents).await;
+        let first_close = writer.close().await;
+        let second_close = writer.close().await;
+
+        assert!(written.is_err() || first_close.is_err(), "a step must fail");
+        assert!(second_close.is_err(), "a failed writer must stay failed");
+        std::fs::remove_file(dir.path().join("chunks")).expect("clear the way");
+        assert!(!service.has(&B3Digest::of(&contents)).await.expect("has"));
+    }
+
+    async fn read_all_of(service: &ObjectStoreBlobService, digest: &B3Digest) -> Vec<u8> {
+        let mut contents = Vec::new();
+        service
+            .open_read(digest)
+            .await
+            .expect("open")
+            .expect("exists")
+            .read_to_end(&mut contents)
+            .await
+            .expect("read");
+        contents
+    }
+}

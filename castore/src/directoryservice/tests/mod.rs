@@ -1,0 +1,381 @@
+//! The conformance suite every [DirectoryService] backend must pass.
+//!
+//! [directory_services] lists every backend once, the gRPC client against our
+//! own in-process server included; each test below is written once and
+//! applied to all of them. A new backend passes the whole suite by adding one
+//! case.
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use rstest::rstest;
+use rstest_reuse::{self, apply, template};
+use tempfile::TempDir;
+use tokio::net::UnixListener;
+use tokio_stream::wrappers::UnixListenerStream;
+use tonic::transport::Server;
+
+use super::{ClosureError, DirectoryService, Error, from_addr};
+use crate::fixtures::{
+    DIRECTORY_COMPLICATED, DIRECTORY_DEEP, DIRECTORY_EMPTY, DIRECTORY_TWICE_EMPTY,
+    DIRECTORY_WITH_KEEP, name,
+};
+use crate::proto::GrpcDirectoryServiceWrapper;
+use crate::proto::directory_service_server::DirectoryServiceServer;
+use crate::{Directory, Node};
+
+/// A service under test, with whatever must outlive it.
+pub(crate) struct TestDirectoryService {
+    pub service: Arc<dyn DirectoryService>,
+    _dir: TempDir,
+}
+
+impl std::ops::Deref for TestDirectoryService {
+    type Target = Arc<dyn DirectoryService>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.service
+    }
+}
+
+/// Serves `service` over gRPC on a Unix socket in `dir` and returns the
+/// client address. The server runs as long as the test's runtime.
+pub(crate) fn serve_grpc(service: Arc<dyn DirectoryService>, dir: &TempDir) -> String {
+    let socket = dir.path().join("directories.sock");
+    let listener = UnixListener::bind(&socket).expect("bind socket");
+    tokio::spawn(
+        Server::builder()
+            .add_service(DirectoryServiceServer::new(
+                GrpcDirectoryServiceWrapper::new(service),
+            ))
+            .serve_with_incoming(UnixListenerStream::new(listener)),
+    );
+    format!("grpc+unix://{}", socket.display())
+}
+
+/// Builds the backend at `addr`, where `{tmp}` is a fresh temporary
+/// directory. `grpc+unix://{served}` is a client of an in-process server
+/// backed by `memory://`.
+async fn open(addr: &str) -> TestDirectoryService {
+    let dir = TempDir::new().expect("temp dir");
+    let addr = if addr == "grpc+unix://{served}" {
+        let backing = from_addr("memory://").await.expect("memory backend");
+        serve_grpc(backing, &dir)
+    } else {
+        addr.replace("{tmp}", &dir.path().to_string_lossy())
+    };
+    TestDirectoryService {
+        service: from_addr(&addr).await.expect("valid address"),
+        _dir: dir,
+    }
+}
+
+#[template]
+#[rstest]
+#[case::memory("memory://")]
+#[case::redb_in_memory("redb://")]
+#[case::redb_file("redb://{tmp}/directories.redb")]
+#[case::sled_temporary("sled://")]
+#[case::sled_dir("sled://{tmp}/directories.sled")]
+#[case::grpc_memory("grpc+unix://{served}")]
+pub fn directory_services(#[case] addr: &str) {}
+
+/// Puts `directories` (leaves first) in one closure, returning the root.
+async fn put_closure(
+    service: &dyn DirectoryService,
+    directories: &[&Directory],
+) -> Result<crate::B3Digest, Error> {
+    let mut putter = service.put_multiple_start();
+    for directory in directories {
+        putter.put((*directory).clone()).await?;
+    }
+    putter.close().await
+}
+
+/// All of [DIRECTORY_DEEP]'s closure, leaves first.
+fn deep_closure() -> Vec<&'static Directory> {
+    vec![
+        &*DIRECTORY_EMPTY,
+        &*DIRECTORY_TWICE_EMPTY,
+        &*DIRECTORY_WITH_KEEP,
+        &*DIRECTORY_COMPLICATED,
+        &*DIRECTORY_DEEP,
+    ]
+}
+
+fn closure_error(result: Result<impl std::fmt::Debug, Error>) -> ClosureError {
+    match result {
+        Err(Error::Closure(e)) => e,
+        other => panic!("expected a closure error, got {other:?}"),
+    }
+}
+
+#[apply(directory_services)]
+#[tokio::test]
+async fn get_missing(#[case] addr: &str) {
+    let service = open(addr).await;
+    assert_eq!(
+        None,
+        service
+            .get(&DIRECTORY_WITH_KEEP.digest())
+            .await
+            .expect("get")
+    );
+}
+
+#[apply(directory_services)]
+#[tokio::test]
+async fn get_recursive_missing(#[case] addr: &str) {
+    let service = open(addr).await;
+    let got: Vec<Directory> = service
+        .get_recursive(&DIRECTORY_DEEP.digest())
+        .try_collect()
+        .await
+        .expect("get_recursive");
+    assert_eq!(Vec::<Directory>::new(), got);
+}
+
+#[apply(directory_services)]
+#[tokio::test]
+async fn put_get_leaf(#[case] addr: &str) {
+    let service = open(addr).await;
+    let digest = service.put(DIRECTORY_WITH_KEEP.clone()).await.expect("put");
+    assert_eq!(DIRECTORY_WITH_KEEP.digest(), digest);
+    assert_eq!(
+        Some(DIRECTORY_WITH_KEEP.clone()),
+        service.get(&digest).await.expect("get")
+    );
+}
+
+#[apply(directory_services)]
+#[tokio::test]
+async fn put_empty_directory(#[case] addr: &str) {
+    let service = open(addr).await;
+    let digest = service.put(Directory::new()).await.expect("put");
+    assert_eq!(
+        Some(Directory::new()),
+        service.get(&digest).await.expect("get")
+    );
+}
+
+/// A single put is a closure of one: a directory with children is refused.
+#[apply(directory_services)]
+#[tokio::test]
+async fn put_with_children_refused(#[case] addr: &str) {
+    let service = open(addr).await;
+    assert_eq!(
+        ClosureError::UnknownChild {
+            parent: DIRECTORY_COMPLICATED.digest(),
+            name: name("keep"),
+            child: DIRECTORY_WITH_KEEP.digest(),
+        },
+        closure_error(service.put(DIRECTORY_COMPLICATED.clone()).await)
+    );
+    assert_eq!(
+        None,
+        service
+            .get(&DIRECTORY_COMPLICATED.digest())
+            .await
+            .expect("get")
+    );
+}
+
+#[apply(directory_services)]
+#[tokio::test]
+async fn put_closure_then_get_each(#[case] addr: &str) {
+    let service = open(addr).await;
+    let root = put_closure(&**service, &deep_closure())
+        .await
+        .expect("valid closure");
+    assert_eq!(DIRECTORY_DEEP.digest(), root);
+    for directory in deep_closure() {
+        assert_eq!(
+            Some(directory.clone()),
+            service.get(&directory.digest()).await.expect("get")
+        );
+    }
+}
+
+/// Recursive gets stream the root, then breadth first, each directory once.
+#[apply(directory_services)]
+#[tokio::test]
+async fn get_recursive_order(#[case] addr: &str) {
+    let service = open(addr).await;
+    put_closure(&**service, &deep_closure())
+        .await
+        .expect("valid closure");
+    let got: Vec<Directory> = service
+        .get_recursive(&DIRECTORY_DEEP.digest())
+        .try_collect()
+        .await
+        .expect("get_recursive");
+    let expected: Vec<Directory> = [
+        &*DIRECTORY_DEEP,
+        &*DIRECTORY_COMPLICATED,
+        &*DIRECTORY_TWICE_EMPTY,
+        &*DIRECTORY_WITH_KEEP,
+        &*DIRECTORY_EMPTY,
+    ]
+    .into_iter()
+    .cloned()
+    .collect();
+    assert_eq!(expected, got);
+}
+
+/// A recursive get of a subtree returns just that subtree.
+#[apply(directory_services)]
+#[tokio::test]
+async fn get_recursive_subtree(#[case] addr: &str) {
+    let service = open(addr).await;
+    put_closure(&**service, &deep_closure())
+        .await
+        .expect("valid closure");
+    let got: Vec<Directory> = service
+        .get_recursive(&DIRECTORY_COMPLICATED.digest())
+        .try_collect()
+        .await
+        .expect("get_recursive");
+    assert_eq!(
+        vec![DIRECTORY_COMPLICATED.clone(), DIRECTORY_WITH_KEEP.clone()],
+        got
+    );
+}
+
+/// The same directory may be put twice in one closure.
+#[apply(directory_services)]
+#[tokio::test]
+async fn put_duplicates(#[case] addr: &str) {
+    let service = open(addr).await;
+    let root = put_closure(
+        &**service,
+        &[&DIRECTORY_EMPTY, &DIRECTORY_EMPTY, &DIRECTORY_TWICE_EMPTY],
+    )
+    .await
+    .expect("valid closure");
+    assert_eq!(DIRECTORY_TWICE_EMPTY.digest(), root);
+}
+
+/// Putting a closure again is harmless.
+#[apply(directory_services)]
+#[tokio::test]
+async fn put_closure_twice(#[case] addr: &str) {
+    let service = open(addr).await;
+    for _ in 0..2 {
+        assert_eq!(
+            DIRECTORY_DEEP.digest(),
+            put_closure(&**service, &deep_closure())
+                .await
+                .expect("valid closure")
+        );
+    }
+}
+
+/// A parent before its child is refused at once, and nothing of the
+/// closure is stored.
+#[apply(directory_services)]
+#[tokio::test]
+async fn putter_refuses_unknown_child(#[case] addr: &str) {
+    let service = open(addr).await;
+    let mut putter = service.put_multiple_start();
+    putter
+        .put(DIRECTORY_EMPTY.clone())
+        .await
+        .expect("unrelated leaf");
+    assert_eq!(
+        ClosureError::UnknownChild {
+            parent: DIRECTORY_COMPLICATED.digest(),
+            name: name("keep"),
+            child: DIRECTORY_WITH_KEEP.digest(),
+        },
+        closure_error(putter.put(DIRECTORY_COMPLICATED.clone()).await)
+    );
+    drop(putter);
+    assert_eq!(
+        None,
+        service.get(&DIRECTORY_EMPTY.digest()).await.expect("get")
+    );
+}
+
+/// A parent claiming a wrong size for its child is refused.
+#[apply(directory_services)]
+#[tokio::test]
+async fn putter_refuses_size_lie(#[case] addr: &str) {
+    let service = open(addr).await;
+    let mut liar = Directory::new();
+    liar.add(
+        name("keep"),
+        Node::Directory {
+            digest: DIRECTORY_WITH_KEEP.digest(),
+            size: DIRECTORY_WITH_KEEP.size() + 1,
+        },
+    )
+    .expect("valid directory");
+
+    let mut putter = service.put_multiple_start();
+    putter.put(DIRECTORY_WITH_KEEP.clone()).await.expect("leaf");
+    assert_eq!(
+        ClosureError::SizeMismatch {
+            parent: liar.digest(),
+            name: name("keep"),
+            child: DIRECTORY_WITH_KEEP.digest(),
+            referenced: 2,
+            actual: 1,
+        },
+        closure_error(putter.put(liar.clone()).await)
+    );
+    drop(putter);
+    assert_eq!(
+        None,
+        service
+            .get(&DIRECTORY_WITH_KEEP.digest())
+            .await
+            .expect("get")
+    );
+}
+
+/// Two unrelated trees are not one closure; nothing is stored.
+#[apply(directory_services)]
+#[tokio::test]
+async fn putter_refuses_two_roots(#[case] addr: &str) {
+    let service = open(addr).await;
+    let mut roots = vec![DIRECTORY_EMPTY.digest(), DIRECTORY_WITH_KEEP.digest()];
+    roots.sort();
+    assert_eq!(
+        ClosureError::MultipleRoots(roots),
+        closure_error(put_closure(&**service, &[&DIRECTORY_EMPTY, &DIRECTORY_WITH_KEEP]).await)
+    );
+    assert_eq!(
+        None,
+        service.get(&DIRECTORY_EMPTY.digest()).await.expect("get")
+    );
+}
+
+#[apply(directory_services)]
+#[tokio::test]
+async fn putter_refuses_nothing(#[case] addr: &str) {
+    let service = open(addr).await;
+    assert_eq!(
+        ClosureError::Empty,
+        closure_error(put_closure(&**service, &[]).await)
+    );
+}
+
+/// A putter dropped without closing stores nothing, even when what it got
+/// so far would be a complete closure.
+#[apply(directory_services)]
+#[tokio::test]
+async fn putter_dropped_stores_nothing(#[case] addr: &str) {
+    let service = open(addr).await;
+    let mut putter = service.put_multiple_start();
+    putter.put(DIRECTORY_WITH_KEEP.clone()).await.expect("leaf");
+    drop(putter);
+    // A later, unrelated closure goes through the same service normally.
+    service.put(DIRECTORY_EMPTY.clone()).await.expect("put");
+    assert_eq!(
+        None,
+        service
+            .get(&DIRECTORY_WITH_KEEP.digest())
+            .await
+            .expect("get")
+    );
+}

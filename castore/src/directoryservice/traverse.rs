@@ -1,0 +1,196 @@
+//! Walking stored trees: the breadth-first recursive get that backends
+//! inherit, and [descend_to].
+
+use std::collections::{HashMap, VecDeque};
+
+use futures::{StreamExt, stream::BoxStream};
+
+use super::{DirectoryService, Error};
+use crate::{B3Digest, Directory, Node, Path};
+
+/// The default [DirectoryService::get_recursive]: `root`, then every
+/// directory below it once, breadth first. Each child's size is checked
+/// against every reference to it.
+pub(super) fn get_recursive_bfs<S: DirectoryService + ?Sized>(
+    service: &S,
+    root: B3Digest,
+) -> BoxStream<'_, Result<Directory, Error>> {
+    struct State {
+        /// Directories to fetch, with the size their first reference claims
+        /// (None for the root).
+        queue: VecDeque<(B3Digest, Option<u64>)>,
+        /// Every directory queued so far, with its referenced size.
+        seen: HashMap<B3Digest, u64>,
+    }
+    let state = State {
+        queue: VecDeque::from([(root, None)]),
+        seen: HashMap::new(),
+    };
+
+    futures::stream::try_unfold(state, move |mut state| async move {
+        let Some((digest, referenced)) = state.queue.pop_front() else {
+            return Ok(None);
+        };
+        let directory = match (service.get(&digest).await?, referenced) {
+            (Some(directory), _) => directory,
+            (None, None) => return Ok(None),
+            (None, Some(_)) => return Err(Error::DirectoryNotFound(digest)),
+        };
+        if let Some(referenced) = referenced {
+            check_size(&digest, &directory, referenced)?;
+        }
+        state.seen.entry(digest).or_insert(directory.size());
+        for (_, child, size) in directory.directories() {
+            match state.seen.get(child) {
+                Some(&known) if known != size => {
+                    return Err(Error::SizeMismatch {
+                        digest: *child,
+                        referenced: size,
+                        actual: known,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    state.seen.insert(*child, size);
+                    state.queue.push_back((*child, Some(size)));
+                }
+            }
+        }
+        Ok(Some((directory, state)))
+    })
+    .boxed()
+}
+
+fn check_size(digest: &B3Digest, directory: &Directory, referenced: u64) -> Result<(), Error> {
+    if directory.size() != referenced {
+        return Err(Error::SizeMismatch {
+            digest: *digest,
+            referenced,
+            actual: directory.size(),
+        });
+    }
+    Ok(())
+}
+
+/// The node at `path` below `root_node`, or None if there is none (a name is
+/// missing, or a file or symlink is in the way). Fails if a directory on the
+/// way is referenced but not stored.
+pub async fn descend_to<S: DirectoryService + ?Sized>(
+    directory_service: &S,
+    root_node: Node,
+    path: impl AsRef<Path>,
+) -> Result<Option<Node>, Error> {
+    let mut node = root_node;
+    for component in path.as_ref().components_bytes() {
+        let Node::Directory { digest, size } = node else {
+            return Ok(None);
+        };
+        let directory = directory_service
+            .get(&digest)
+            .await?
+            .ok_or(Error::DirectoryNotFound(digest))?;
+        check_size(&digest, &directory, size)?;
+        match directory.get(component) {
+            Some(child) => node = child.clone(),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(node))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PathBuf;
+    use crate::directoryservice::MemoryDirectoryService;
+    use crate::fixtures::{
+        DIRECTORY_COMPLICATED, DIRECTORY_DEEP, DIRECTORY_EMPTY, DIRECTORY_TWICE_EMPTY,
+        DIRECTORY_WITH_KEEP, DUMMY_DIGEST, EMPTY_BLOB_DIGEST, directory_node, file, symlink,
+    };
+    use rstest::rstest;
+
+    async fn deep_store() -> MemoryDirectoryService {
+        let service = MemoryDirectoryService::new();
+        let mut putter = service.put_multiple_start();
+        for directory in [
+            &*DIRECTORY_EMPTY,
+            &*DIRECTORY_TWICE_EMPTY,
+            &*DIRECTORY_WITH_KEEP,
+            &*DIRECTORY_COMPLICATED,
+            &*DIRECTORY_DEEP,
+        ] {
+            putter.put(directory.clone()).await.expect("put");
+        }
+        putter.close().await.expect("close");
+        service
+    }
+
+    #[rstest]
+    #[case::root("", Some(directory_node(&DIRECTORY_DEEP)))]
+    #[case::child_directory("complicated", Some(directory_node(&DIRECTORY_COMPLICATED)))]
+    #[case::grandchild_directory("complicated/keep", Some(directory_node(&DIRECTORY_WITH_KEEP)))]
+    #[case::file_deep("complicated/keep/.keep", Some(file(*EMPTY_BLOB_DIGEST, 0)))]
+    #[case::file_top("file", Some(file(DUMMY_DIGEST, 42)))]
+    #[case::symlink("complicated/aa", Some(symlink("/nix/store/somewhereelse")))]
+    #[case::empty_directory("twice/b", Some(directory_node(&DIRECTORY_EMPTY)))]
+    #[case::missing_name("nope", None)]
+    #[case::missing_below("complicated/nope", None)]
+    #[case::below_file("file/x", None)]
+    #[case::below_symlink("complicated/aa/x", None)]
+    #[case::below_empty_directory("twice/a/x", None)]
+    #[tokio::test]
+    async fn descend(#[case] path: &str, #[case] expected: Option<Node>) {
+        let service = deep_store().await;
+        let path: PathBuf = path.parse().expect("valid path");
+        assert_eq!(
+            expected,
+            descend_to(&service, directory_node(&DIRECTORY_DEEP), &path)
+                .await
+                .expect("no error")
+        );
+    }
+
+    /// A root node that is not a directory has nothing below it, but is
+    /// itself at the root path.
+    #[rstest]
+    #[case::file_at_root("", Some(file(DUMMY_DIGEST, 1)))]
+    #[case::below_file_root("a", None)]
+    #[tokio::test]
+    async fn descend_from_file(#[case] path: &str, #[case] expected: Option<Node>) {
+        let service = MemoryDirectoryService::new();
+        let path: PathBuf = path.parse().expect("valid path");
+        assert_eq!(
+            expected,
+            descend_to(&service, file(DUMMY_DIGEST, 1), &path)
+                .await
+                .expect("no error")
+        );
+    }
+
+    #[tokio::test]
+    async fn descend_into_missing_directory() {
+        let service = MemoryDirectoryService::new();
+        let path: PathBuf = "a".parse().expect("valid path");
+        let err = descend_to(&service, directory_node(&DIRECTORY_DEEP), &path)
+            .await
+            .expect_err("root directory is not stored");
+        assert!(
+            matches!(err, Error::DirectoryNotFound(digest) if digest == DIRECTORY_DEEP.digest()),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn descend_with_wrong_size() {
+        let service = deep_store().await;
+        let root = Node::Directory {
+            digest: DIRECTORY_DEEP.digest(),
+            size: DIRECTORY_DEEP.size() + 1,
+        };
+        let path: PathBuf = "file".parse().expect("valid path");
+        let err = descend_to(&service, root, &path)
+            .await
+            .expect_err("size lie");
+        assert!(matches!(err, Error::SizeMismatch { .. }), "{err}");
+    }
+}

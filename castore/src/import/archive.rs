@@ -1,0 +1,488 @@
+//! Importing a tree from a tar archive, plain or compressed with gzip, bzip2,
+//! xz or zstd (detected from the first bytes).
+//!
+//! Tar entries come in any order, parents may be missing or come after
+//! their children, and later entries replace earlier ones with the same
+//! path. So the whole archive is read into a graph first (petgraph), then
+//! walked children first to feed [ingest_entries]. The archive must hold
+//! exactly one top-level entry, which becomes the root (a `./` entry only
+//! carries metadata and is skipped).
+//!
+//! A tar stream can only be read front to back. Small files are read into
+//! memory and uploaded concurrently, up to a bounded total of buffered
+//! bytes; large files are streamed straight into the blob service.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, XzDecoder, ZstdDecoder};
+use bstr::BString;
+use futures::StreamExt;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::{DfsPostOrder, EdgeRef};
+use thiserror::Error;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_tar::{Archive, EntryType};
+
+use super::{IngestionEntry, IngestionError, ingest_entries};
+use crate::blobservice::BlobService;
+use crate::directoryservice::DirectoryService;
+use crate::{B3Digest, FromHostPathError, Node, Path, PathBuf, SymlinkTarget, SymlinkTargetError};
+
+/// Files up to this size are buffered and uploaded in the background.
+const SMALL_FILE_LIMIT: u64 = 1024 * 1024;
+/// Most bytes of small files buffered at once.
+const MAX_BUFFERED_BYTES: usize = 128 * 1024 * 1024;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("reading the compression header: {0}")]
+    Compression(io::Error),
+    #[error("reading the archive: {0}")]
+    Entries(io::Error),
+    #[error("reading the next archive entry: {0}")]
+    NextEntry(io::Error),
+    #[error("reading the path of an archive entry: {0}")]
+    PathRead(io::Error),
+    #[error("archive entry {path:?}: invalid path: {source}")]
+    InvalidPath {
+        path: BString,
+        source: FromHostPathError,
+    },
+    #[error("archive entry {path}: reading its mode: {source}")]
+    Mode { path: PathBuf, source: io::Error },
+    #[error("archive entry {path}: reading its link target: {source}")]
+    LinkName { path: PathBuf, source: io::Error },
+    #[error("archive entry {path}: link without a target")]
+    MissingLinkName { path: PathBuf },
+    #[error("archive entry {path}: invalid symlink target: {source}")]
+    SymlinkTarget {
+        path: PathBuf,
+        source: SymlinkTargetError,
+    },
+    #[error("archive entry {path}: hard link to {target:?}, which is no earlier regular file")]
+    HardLinkTarget { path: PathBuf, target: BString },
+    #[error("archive entry {path}: unsupported entry type {entry_type}")]
+    UnsupportedEntryType { path: PathBuf, entry_type: String },
+    #[error("archive entry {path}: its parent {parent} is not a directory")]
+    ParentNotDirectory { path: PathBuf, parent: PathBuf },
+    #[error("archive entry {path}: replaces a directory that has entries")]
+    ReplacesDirectory { path: PathBuf },
+    #[error("archive entry {path}: reading its contents: {source}")]
+    Contents { path: PathBuf, source: io::Error },
+    #[error("archive entry {path}: uploading its contents: {source}")]
+    Upload { path: PathBuf, source: io::Error },
+    #[error("the archive has no entries")]
+    Empty,
+    #[error("the archive has several top-level entries ({first} and {second}), expected one")]
+    SeveralTopLevelEntries { first: PathBuf, second: PathBuf },
+}
+
+/// The compressions [decompress] recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Bzip2,
+    Xz,
+    Zstd,
+}
+
+impl Compression {
+    /// Recognises a compressed stream by its magic bytes.
+    pub fn detect(head: &[u8]) -> Self {
+        const MAGICS: [(&[u8], Compression); 4] = [
+            (&[0x1f, 0x8b], Compression::Gzip),
+            (b"BZh", Compression::Bzip2),
+            (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], Compression::Xz),
+            (&[0x28, 0xb5, 0x2f, 0xfd], Compression::Zstd),
+        ];
+        MAGICS
+            .iter()
+            .find(|(magic, _)| head.starts_with(magic))
+            .map_or(Compression::None, |(_, compression)| *compression)
+    }
+}
+
+/// Wraps `reader` in the decompressor its first bytes call for.
+pub async fn decompress<'a, R>(mut reader: R) -> io::Result<Box<dyn AsyncRead + Send + Unpin + 'a>>
+where
+    R: AsyncBufRead + Send + Unpin + 'a,
+{
+    let compression = Compression::detect(reader.fill_buf().await?);
+    Ok(match compression {
+        Compression::None => Box::new(reader),
+        Compression::Gzip => {
+            let mut decoder = GzipDecoder::new(reader);
+            decoder.multiple_members(true);
+            Box::new(decoder)
+        }
+        Compression::Bzip2 => Box::new(BzDecoder::new(reader)),
+        Compression::Xz => Box::new(XzDecoder::new(reader)),
+        Compression::Zstd => Box::new(ZstdDecoder::new(reader)),
+    })
+}
+
+/// Imports the tree in the (possibly compressed) tar stream `reader`,
+/// uploading file contents to `blob_service` and directories to
+/// `directory_service`, and returns the root node.
+pub async fn ingest_archive<BS, DS, R>(
+    blob_service: BS,
+    directory_service: &DS,
+    reader: R,
+) -> Result<Node, IngestionError<Error>>
+where
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+    R: AsyncRead + Send + Unpin,
+{
+    let entries = read_archive(blob_service, reader)
+        .await
+        .map_err(IngestionError::Producer)?;
+    ingest_entries(directory_service, futures::stream::iter(entries).map(Ok)).await
+}
+
+/// Reads the whole archive, uploading file contents, and returns its entries
+/// children first, relative to the one top-level entry.
+async fn read_archive<BS, R>(blob_service: BS, reader: R) -> Result<Vec<IngestionEntry>, Error>
+where
+    BS: BlobService + Clone + 'static,
+    R: AsyncRead + Send + Unpin,
+{
+    let reader = decompress(BufReader::new(reader))
+        .await
+        .map_err(Error::Compression)?;
+    let mut archive = Archive::new(reader);
+    let mut entries = archive.entries().map_err(Error::Entries)?;
+    let mut tree = ArchiveTree::new();
+    let mut uploads = Uploads::new(blob_service);
+
+    while let Some(entry) = entries.next().await {
+        let mut entry = entry.map_err(Error::NextEntry)?;
+        let raw_path = entry.path_bytes().map_err(Error::PathRead)?.into_owned();
+        let path = parse_path(&raw_path)?;
+        if path.is_root() {
+            continue;
+        }
+        let entry_type = entry.header().entry_type();
+        let node = match entry_type {
+            EntryType::Directory => ArchiveNode::Dir,
+            EntryType::Regular | EntryType::Continuous => {
+                let mode = entry.header().mode().map_err(|source| Error::Mode {
+                    path: path.clone(),
+                    source,
+                })?;
+                let upload = uploads.start(&path, &mut entry).await?;
+                ArchiveNode::File {
+                    upload,
+                    executable: mode & 0o100 != 0,
+                }
+            }
+            EntryType::Symlink => {
+                let target = link_name(&path, &entry)?;
+                let target = SymlinkTarget::try_from(target.as_slice()).map_err(|source| {
+                    Error::SymlinkTarget {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                ArchiveNode::Symlink(target)
+            }
+            EntryType::Link => {
+                let target = link_name(&path, &entry)?;
+                tree.regular_file(&target)
+                    .ok_or_else(|| Error::HardLinkTarget {
+                        path: path.clone(),
+                        target: target.into(),
+                    })?
+            }
+            other => {
+                return Err(Error::UnsupportedEntryType {
+                    path,
+                    entry_type: format!("{other:?}"),
+                });
+            }
+        };
+        tree.insert(path, node)?;
+    }
+
+    let files = uploads.finish().await?;
+    tree.into_entries(&files)
+}
+
+fn parse_path(raw: &[u8]) -> Result<PathBuf, Error> {
+    PathBuf::from_host_path(std::path::Path::new(OsStr::from_bytes(raw)), false).map_err(|source| {
+        Error::InvalidPath {
+            path: raw.into(),
+            source,
+        }
+    })
+}
+
+fn link_name<R: AsyncRead + Unpin>(
+    path: &PathBuf,
+    entry: &tokio_tar::Entry<R>,
+) -> Result<Vec<u8>, Error> {
+    entry
+        .link_name_bytes()
+        .map_err(|source| Error::LinkName {
+            path: path.clone(),
+            source,
+        })?
+        .map(|target| target.into_owned())
+        .ok_or_else(|| Error::MissingLinkName { path: path.clone() })
+}
+
+/// File contents being uploaded, by upload number.
+struct Uploads<BS> {
+    blob_service: BS,
+    /// Permits are bytes of small files held in memory.
+    buffer_budget: Arc<Semaphore>,
+    pending: Vec<(PathBuf, Upload)>,
+}
+
+enum Upload {
+    /// A large file, uploaded while it was read.
+    Done(FileContents),
+    /// A small file, uploading in the background.
+    Running(JoinHandle<io::Result<FileContents>>),
+}
+
+/// What [ingest_entries] needs to know about a file's contents.
+#[derive(Clone, Copy)]
+struct FileContents {
+    digest: B3Digest,
+    size: u64,
+}
+
+impl<BS: BlobService + Clone + 'static> Uploads<BS> {
+    fn new(blob_service: BS) -> Self {
+        Self {
+            blob_service,
+            buffer_budget: Arc::new(Semaphore::new(MAX_BUFFERED_BYTES)),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Starts uploading the contents of `entry`, returning the upload number.
+    /// Small files are read now and uploaded in the background; large ones
+    /// are uploaded before this returns.
+    async fn start<R: AsyncRead + Unpin>(
+        &mut self,
+        path: &PathBuf,
+        entry: &mut tokio_tar::Entry<R>,
+    ) -> Result<usize, Error> {
+        let size = entry.effective_size();
+        let read_error = |source| Error::Contents {
+            path: path.clone(),
+            source,
+        };
+        let upload_error = |source| Error::Upload {
+            path: path.clone(),
+            source,
+        };
+        let upload = if size <= SMALL_FILE_LIMIT {
+            // Small, so both fit: size <= SMALL_FILE_LIMIT < u32::MAX.
+            let permits = u32::try_from(size).unwrap_or(u32::MAX);
+            let permit = self
+                .buffer_budget
+                .clone()
+                .acquire_many_owned(permits)
+                .await
+                .map_err(|e| upload_error(io::Error::other(e)))?;
+            let mut contents = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            entry.read_to_end(&mut contents).await.map_err(read_error)?;
+            let blob_service = self.blob_service.clone();
+            Upload::Running(tokio::spawn(async move {
+                let mut writer = blob_service.open_write().await;
+                writer.write_all(&contents).await?;
+                let digest = writer.close().await?;
+                drop(permit);
+                Ok(FileContents {
+                    digest,
+                    size: contents.len() as u64,
+                })
+            }))
+        } else {
+            let mut writer = self.blob_service.open_write().await;
+            let size = tokio::io::copy(entry, &mut writer)
+                .await
+                .map_err(read_error)?;
+            let digest = writer.close().await.map_err(upload_error)?;
+            Upload::Done(FileContents { digest, size })
+        };
+        self.pending.push((path.clone(), upload));
+        Ok(self.pending.len() - 1)
+    }
+
+    /// Waits for every upload, returning the contents by upload number.
+    async fn finish(self) -> Result<Vec<FileContents>, Error> {
+        let mut files = Vec::with_capacity(self.pending.len());
+        for (path, upload) in self.pending {
+            files.push(match upload {
+                Upload::Done(contents) => contents,
+                Upload::Running(handle) => handle
+                    .await
+                    .map_err(io::Error::other)
+                    .and_then(|result| result)
+                    .map_err(|source| Error::Upload { path, source })?,
+            });
+        }
+        Ok(files)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum ArchiveNode {
+    /// A directory, listed in the archive or implied by entries below it.
+    Dir,
+    File {
+        upload: usize,
+        executable: bool,
+    },
+    Symlink(SymlinkTarget),
+}
+
+/// The archive's entries as a graph: an edge from each directory to each
+/// entry in it, below a root that stands for the archive itself.
+struct ArchiveTree {
+    graph: DiGraph<(PathBuf, ArchiveNode), ()>,
+    by_path: HashMap<PathBuf, NodeIndex>,
+    root: NodeIndex,
+}
+
+impl ArchiveTree {
+    fn new() -> Self {
+        let mut graph = DiGraph::new();
+        let root = graph.add_node((PathBuf::new(), ArchiveNode::Dir));
+        Self {
+            graph,
+            by_path: HashMap::from([(PathBuf::new(), root)]),
+            root,
+        }
+    }
+
+    /// The node of an earlier regular file, for a hard link to it.
+    fn regular_file(&self, raw_path: &[u8]) -> Option<ArchiveNode> {
+        let path = parse_path(raw_path).ok()?;
+        let index = self.by_path.get(&path)?;
+        match self.graph.node_weight(*index) {
+            Some((_, node @ ArchiveNode::File { .. })) => Some(node.clone()),
+            _ => None,
+        }
+    }
+
+    /// The directory at `path`, created (with its parents) if missing.
+    fn directory(&mut self, path: &Path, child: &PathBuf) -> Result<NodeIndex, Error> {
+        if let Some(index) = self.by_path.get(path) {
+            return match self.graph.node_weight(*index) {
+                Some((_, ArchiveNode::Dir)) => Ok(*index),
+                _ => Err(Error::ParentNotDirectory {
+                    path: child.clone(),
+                    parent: path.to_owned(),
+                }),
+            };
+        }
+        let parent = match path.parent() {
+            Some(parent) => self.directory(parent, child)?,
+            None => self.root,
+        };
+        let index = self.graph.add_node((path.to_owned(), ArchiveNode::Dir));
+        self.graph.add_edge(parent, index, ());
+        self.by_path.insert(path.to_owned(), index);
+        Ok(index)
+    }
+
+    /// Adds an entry. A later entry with the same path replaces the earlier
+    /// one, as when extracting, unless that would drop a directory's entries.
+    fn insert(&mut self, path: PathBuf, node: ArchiveNode) -> Result<(), Error> {
+        if let Some(index) = self.by_path.get(&path).copied() {
+            let has_children = self.graph.edges(index).next().is_some();
+            if has_children && !matches!(node, ArchiveNode::Dir) {
+                return Err(Error::ReplacesDirectory { path });
+            }
+            if let Some(weight) = self.graph.node_weight_mut(index) {
+                weight.1 = node;
+            }
+            return Ok(());
+        }
+        let parent = match path.parent() {
+            Some(parent) => self.directory(parent, &path)?,
+            None => self.root,
+        };
+        let index = self.graph.add_node((path.clone(), node));
+        self.graph.add_edge(parent, index, ());
+        self.by_path.insert(path, index);
+        Ok(())
+    }
+
+    /// The entries below the one top-level entry, children first, with paths
+    /// relative to it.
+    fn into_entries(self, files: &[FileContents]) -> Result<Vec<IngestionEntry>, Error> {
+        let mut top_level = self.graph.edges(self.root).map(|edge| edge.target());
+        let top = top_level.next().ok_or(Error::Empty)?;
+        if let Some(other) = top_level.next() {
+            let path_of = |index| {
+                self.graph
+                    .node_weight(index)
+                    .map(|(path, _)| path.clone())
+                    .unwrap_or_default()
+            };
+            let (first, second) = (path_of(top), path_of(other));
+            return Err(if first < second {
+                Error::SeveralTopLevelEntries { first, second }
+            } else {
+                Error::SeveralTopLevelEntries {
+                    first: second,
+                    second: first,
+                }
+            });
+        }
+
+        let mut entries = Vec::with_capacity(self.graph.node_count());
+        let mut dfs = DfsPostOrder::new(&self.graph, top);
+        while let Some(index) = dfs.next(&self.graph) {
+            let Some((path, node)) = self.graph.node_weight(index) else {
+                continue;
+            };
+            let path = below_top_level(path);
+            entries.push(match node {
+                ArchiveNode::Dir => IngestionEntry::Dir { path },
+                ArchiveNode::Symlink(target) => IngestionEntry::Symlink {
+                    path,
+                    target: target.clone(),
+                },
+                ArchiveNode::File { upload, executable } => {
+                    let Some(contents) = files.get(*upload) else {
+                        continue;
+                    };
+                    IngestionEntry::Regular {
+                        path,
+                        digest: contents.digest,
+                        size: contents.size,
+                        executable: *executable,
+                    }
+                }
+            });
+        }
+        Ok(entries)
+    }
+}
+
+/// `path` without its first component, the top-level entry's name.
+fn below_top_level(path: &Path) -> PathBuf {
+    let mut relative = PathBuf::new();
+    for component in path.components().skip(1) {
+        // Components of a valid path are valid names, so this cannot fail.
+        let _ = relative.try_push(component.as_bytes());
+    }
+    relative
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,280 @@
+use std::sync::Arc;
+
+use rstest::rstest;
+use tokio::io::AsyncWriteExt;
+use tokio_tar::{Builder, EntryType, Header};
+
+use super::{Compression, Error, ingest_archive};
+use crate::blobservice::{BlobService, MemoryBlobService};
+use crate::directoryservice::MemoryDirectoryService;
+use crate::fixtures::{blob_contents, directory_node, file, name, symlink};
+use crate::import::IngestionError;
+use crate::{B3Digest, Directory, Node};
+
+#[rstest]
+#[case::gzip(&[0x1f, 0x8b, 0x08, 0x00], Compression::Gzip)]
+#[case::bzip2(b"BZh91AY", Compression::Bzip2)]
+#[case::xz(&[0xfd, b'7', b'z', b'X', b'Z', 0x00, 0x00], Compression::Xz)]
+#[case::zstd(&[0x28, 0xb5, 0x2f, 0xfd, 0x04], Compression::Zstd)]
+#[case::tar(b"tree/\0\0\0", Compression::None)]
+#[case::empty(b"", Compression::None)]
+#[case::truncated_xz_magic(&[0xfd, b'7', b'z'], Compression::None)]
+fn detect_compression(#[case] head: &[u8], #[case] expected: Compression) {
+    assert_eq!(expected, Compression::detect(head));
+}
+
+/// One archive member, with raw (unvalidated) names so tests can write what
+/// hostile archives contain.
+enum Member<'a> {
+    File(&'a str, &'a [u8], u32),
+    Dir(&'a str),
+    Symlink(&'a str, &'a str),
+    HardLink(&'a str, &'a str),
+    CharDevice(&'a str),
+}
+
+fn put_raw(field: &mut [u8], value: &str) {
+    let value = value.as_bytes();
+    field
+        .get_mut(..value.len())
+        .expect("test name fits the header field")
+        .copy_from_slice(value);
+}
+
+async fn tar(members: &[Member<'_>]) -> Vec<u8> {
+    let mut builder = Builder::new(Vec::new());
+    for member in members {
+        let mut header = Header::new_gnu();
+        let (path, entry_type, data, mode, link): (&str, _, &[u8], _, _) = match member {
+            Member::File(path, data, mode) => (path, EntryType::file(), data, *mode, None),
+            Member::Dir(path) => (path, EntryType::dir(), b"", 0o755, None),
+            Member::Symlink(path, target) => (path, EntryType::symlink(), b"", 0o777, Some(target)),
+            Member::HardLink(path, target) => {
+                (path, EntryType::hard_link(), b"", 0o644, Some(target))
+            }
+            Member::CharDevice(path) => (path, EntryType::character_special(), b"", 0o644, None),
+        };
+        put_raw(&mut header.as_old_mut().name, path);
+        if let Some(link) = link {
+            put_raw(&mut header.as_old_mut().linkname, link);
+        }
+        header.set_entry_type(entry_type);
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_cksum();
+        builder.append(&header, data).await.expect("append");
+    }
+    builder.into_inner().await.expect("finish tar")
+}
+
+async fn ingest(archive: &[u8]) -> Result<Node, IngestionError<Error>> {
+    ingest_archive(
+        Arc::new(MemoryBlobService::new()),
+        &MemoryDirectoryService::new(),
+        archive,
+    )
+    .await
+}
+
+/// The root of `top/{bin/tool (executable), lib -> bin, README}`.
+fn expected_small_tree() -> Node {
+    let bin = Directory::try_from_iter([(
+        name("tool"),
+        Node::File {
+            digest: B3Digest::of(b"tool"),
+            size: 4,
+            executable: true,
+        },
+    )])
+    .expect("valid");
+    let top = Directory::try_from_iter([
+        (name("bin"), directory_node(&bin)),
+        (name("lib"), symlink("bin")),
+        (name("README"), file(B3Digest::of(b"read me"), 7)),
+    ])
+    .expect("valid");
+    directory_node(&top)
+}
+
+#[rstest]
+#[case::parents_first(&[
+    Member::Dir("top/"),
+    Member::Dir("top/bin/"),
+    Member::File("top/bin/tool", b"tool", 0o755),
+    Member::Symlink("top/lib", "bin"),
+    Member::File("top/README", b"read me", 0o644),
+])]
+#[case::children_first(&[
+    Member::File("top/README", b"read me", 0o644),
+    Member::File("top/bin/tool", b"tool", 0o755),
+    Member::Dir("top/bin/"),
+    Member::Symlink("top/lib", "bin"),
+    Member::Dir("top/"),
+])]
+#[case::no_directory_entries(&[
+    Member::File("top/bin/tool", b"tool", 0o755),
+    Member::Symlink("top/lib", "bin"),
+    Member::File("top/README", b"read me", 0o644),
+])]
+#[case::dot_slash_prefix(&[
+    Member::Dir("./"),
+    Member::Dir("./top/"),
+    Member::Dir("./top/bin/"),
+    Member::File("./top/bin/tool", b"tool", 0o755),
+    Member::Symlink("./top/lib", "bin"),
+    Member::File("./top/README", b"read me", 0o644),
+])]
+#[case::later_entry_replaces_earlier(&[
+    Member::File("top/README", b"old", 0o644),
+    Member::File("top/bin/tool", b"tool", 0o755),
+    Member::Symlink("top/lib", "bin"),
+    Member::File("top/README", b"read me", 0o644),
+])]
+#[tokio::test]
+async fn entries_in_any_order(#[case] members: &[Member<'_>]) {
+    let archive = tar(members).await;
+
+    assert_eq!(
+        expected_small_tree(),
+        ingest(&archive).await.expect("ingest")
+    );
+}
+
+#[tokio::test]
+async fn hard_link_shares_contents() {
+    let archive = tar(&[
+        Member::File("top/a", b"shared", 0o755),
+        Member::HardLink("top/b", "top/a"),
+    ])
+    .await;
+    let shared = Node::File {
+        digest: B3Digest::of(b"shared"),
+        size: 6,
+        executable: true,
+    };
+    let expected = Directory::try_from_iter([(name("a"), shared.clone()), (name("b"), shared)])
+        .expect("valid");
+
+    assert_eq!(
+        directory_node(&expected),
+        ingest(&archive).await.expect("ingest")
+    );
+}
+
+#[tokio::test]
+async fn single_file_archive() {
+    let archive = tar(&[Member::File("hello", b"hello", 0o644)]).await;
+
+    assert_eq!(
+        file(B3Digest::of(b"hello"), 5),
+        ingest(&archive).await.expect("ingest")
+    );
+}
+
+#[rstest]
+#[case::empty(&[], "the archive has no entries")]
+#[case::only_dot(&[Member::Dir("./")], "the archive has no entries")]
+#[case::two_top_level_entries(
+    &[Member::File("b", b"", 0o644), Member::File("a/x", b"", 0o644)],
+    "the archive has several top-level entries (a and b), expected one"
+)]
+#[case::dotdot(
+    &[Member::File("top/../../etc/passwd", b"", 0o644)],
+    "archive entry \"top/../../etc/passwd\": invalid path: host path \"top/../../etc/passwd\" contains '..' and resolving it was not requested"
+)]
+#[case::absolute(
+    &[Member::File("/etc/passwd", b"", 0o644)],
+    "archive entry \"/etc/passwd\": invalid path: host path \"/etc/passwd\" is absolute, castore paths are relative"
+)]
+#[case::char_device(
+    &[Member::Dir("top/"), Member::CharDevice("top/tty")],
+    "archive entry top/tty: unsupported entry type Char"
+)]
+#[case::hard_link_to_nothing(
+    &[Member::HardLink("top/a", "top/b")],
+    "archive entry top/a: hard link to \"top/b\", which is no earlier regular file"
+)]
+#[case::hard_link_to_directory(
+    &[Member::Dir("top/"), Member::HardLink("top/a", "top")],
+    "archive entry top/a: hard link to \"top\", which is no earlier regular file"
+)]
+#[case::empty_symlink_target(
+    &[Member::Symlink("top", "")],
+    "archive entry top: link without a target"
+)]
+#[case::file_as_parent(
+    &[Member::File("top/a", b"", 0o644), Member::File("top/a/b", b"", 0o644)],
+    "archive entry top/a/b: its parent top/a is not a directory"
+)]
+#[case::file_replaces_full_directory(
+    &[Member::File("top/a/b", b"", 0o644), Member::File("top/a", b"", 0o644)],
+    "archive entry top/a: replaces a directory that has entries"
+)]
+#[tokio::test]
+async fn rejects(#[case] members: &[Member<'_>], #[case] message: &str) {
+    let archive = tar(members).await;
+
+    let error = ingest(&archive).await.expect_err("must be rejected");
+
+    assert_eq!(message, error.to_string());
+}
+
+#[tokio::test]
+async fn truncated_archive_names_the_entry() {
+    let archive = tar(&[Member::File("top/big", &[7; 4096], 0o644)]).await;
+
+    let error = ingest(archive.get(..1024).expect("long enough"))
+        .await
+        .expect_err("must be rejected");
+
+    assert!(
+        error
+            .to_string()
+            .starts_with("archive entry top/big: reading its contents: "),
+        "{error}"
+    );
+}
+
+#[rstest]
+#[case::gzip(Compression::Gzip)]
+#[case::bzip2(Compression::Bzip2)]
+#[case::xz(Compression::Xz)]
+#[case::zstd(Compression::Zstd)]
+#[tokio::test]
+async fn compressed(#[case] compression: Compression) {
+    use async_compression::tokio::write::{BzEncoder, GzipEncoder, XzEncoder, ZstdEncoder};
+
+    let big = blob_contents("compressed", 2 * 1024 * 1024 + 3);
+    let archive = tar(&[
+        Member::File("top/bin/tool", b"tool", 0o755),
+        Member::Symlink("top/lib", "bin"),
+        Member::File("top/README", b"read me", 0o644),
+        Member::File("top/big", &big, 0o644),
+    ])
+    .await;
+    let mut compressed = Vec::new();
+    let mut encoder: Box<dyn tokio::io::AsyncWrite + Unpin> = match compression {
+        Compression::Gzip => Box::new(GzipEncoder::new(&mut compressed)),
+        Compression::Bzip2 => Box::new(BzEncoder::new(&mut compressed)),
+        Compression::Xz => Box::new(XzEncoder::new(&mut compressed)),
+        Compression::Zstd => Box::new(ZstdEncoder::new(&mut compressed)),
+        Compression::None => unreachable!("not a case"),
+    };
+    encoder.write_all(&archive).await.expect("compress");
+    encoder.shutdown().await.expect("finish compression");
+    drop(encoder);
+    assert_eq!(compression, Compression::detect(&compressed));
+    let blob_service = Arc::new(MemoryBlobService::new());
+
+    let root = ingest_archive(
+        blob_service.clone(),
+        &MemoryDirectoryService::new(),
+        compressed.as_slice(),
+    )
+    .await
+    .expect("ingest");
+
+    let plain = ingest(&archive).await.expect("ingest plain");
+    assert_eq!(plain, root);
+    assert!(blob_service.has(&B3Digest::of(&big)).await.expect("has"));
+}

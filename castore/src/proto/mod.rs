@@ -1,0 +1,199 @@
+//! The protobuf messages and gRPC services of `castore/protos/`, generated
+//! at build time, and conversions between them and the domain types.
+//!
+//! Wire messages are untrusted: converting them into domain types
+//! ([crate::Directory], [crate::Node]) is where they are validated.
+
+use bstr::BString;
+use bytes::Bytes;
+
+use crate::{B3Digest, DirectoryError, Node, PathComponent};
+
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+mod generated {
+    tonic::include_proto!("tvix.castore.v1");
+}
+pub use generated::*;
+
+mod grpc_directoryservice_wrapper;
+pub use grpc_directoryservice_wrapper::GrpcDirectoryServiceWrapper;
+
+mod grpc_blobservice_wrapper;
+pub use grpc_blobservice_wrapper::GrpcBlobServiceWrapper;
+
+impl From<&crate::Directory> for Directory {
+    fn from(directory: &crate::Directory) -> Self {
+        let mut out = Directory::default();
+        // Entries come out sorted by name, so each list is sorted too.
+        for (name, node) in directory.nodes() {
+            let name = Bytes::from(name.clone());
+            match node {
+                Node::Directory { digest, size } => out.directories.push(DirectoryNode {
+                    name,
+                    digest: digest.into(),
+                    size: *size,
+                }),
+                Node::File {
+                    digest,
+                    size,
+                    executable,
+                } => out.files.push(FileNode {
+                    name,
+                    digest: digest.into(),
+                    size: *size,
+                    executable: *executable,
+                }),
+                Node::Symlink { target } => out.symlinks.push(SymlinkNode {
+                    name,
+                    target: target.clone().into(),
+                }),
+            }
+        }
+        out
+    }
+}
+
+impl From<crate::Directory> for Directory {
+    fn from(directory: crate::Directory) -> Self {
+        Self::from(&directory)
+    }
+}
+
+impl TryFrom<Directory> for crate::Directory {
+    type Error = DirectoryError;
+
+    /// Validates names, digests, symlink targets and sizes, and that each
+    /// list is sorted with names unique across all three lists.
+    fn try_from(proto: Directory) -> Result<Self, Self::Error> {
+        let mut directory = crate::Directory::new();
+        let entries = {
+            let directories = check_sorted(proto.directories, |n| &n.name)?
+                .into_iter()
+                .map(directory_node_into_parts);
+            let files = check_sorted(proto.files, |n| &n.name)?
+                .into_iter()
+                .map(file_node_into_parts);
+            let symlinks = check_sorted(proto.symlinks, |n| &n.name)?
+                .into_iter()
+                .map(symlink_node_into_parts);
+            directories.chain(files).chain(symlinks)
+        };
+        for entry in entries {
+            let (name, node) = entry?;
+            directory.add(name, node)?;
+        }
+        Ok(directory)
+    }
+}
+
+/// Checks that names are valid and strictly increasing in `list`.
+fn check_sorted<T>(list: Vec<T>, name: impl Fn(&T) -> &Bytes) -> Result<Vec<T>, DirectoryError> {
+    let mut previous: Option<&Bytes> = None;
+    for item in &list {
+        let current = name(item);
+        let component = parse_name(current)?;
+        match previous.map(|previous| previous.cmp(current)) {
+            Some(std::cmp::Ordering::Equal) => {
+                return Err(DirectoryError::DuplicateName(component));
+            }
+            Some(std::cmp::Ordering::Greater) => {
+                return Err(DirectoryError::WrongSorting(component));
+            }
+            Some(std::cmp::Ordering::Less) | None => previous = Some(current),
+        }
+    }
+    Ok(list)
+}
+
+fn parse_name(name: &Bytes) -> Result<PathComponent, DirectoryError> {
+    PathComponent::try_from(name.clone()).map_err(|source| DirectoryError::InvalidName {
+        name: BString::from(name.as_ref()),
+        source,
+    })
+}
+
+fn parse_digest(name: &PathComponent, digest: Bytes) -> Result<B3Digest, DirectoryError> {
+    B3Digest::try_from(digest).map_err(|source| DirectoryError::InvalidDigest {
+        name: name.clone(),
+        source,
+    })
+}
+
+fn directory_node_into_parts(node: DirectoryNode) -> Result<(PathComponent, Node), DirectoryError> {
+    let name = parse_name(&node.name)?;
+    let digest = parse_digest(&name, node.digest)?;
+    Ok((
+        name,
+        Node::Directory {
+            digest,
+            size: node.size,
+        },
+    ))
+}
+
+fn file_node_into_parts(node: FileNode) -> Result<(PathComponent, Node), DirectoryError> {
+    let name = parse_name(&node.name)?;
+    let digest = parse_digest(&name, node.digest)?;
+    Ok((
+        name,
+        Node::File {
+            digest,
+            size: node.size,
+            executable: node.executable,
+        },
+    ))
+}
+
+fn symlink_node_into_parts(node: SymlinkNode) -> Result<(PathComponent, Node), DirectoryError> {
+    let name = parse_name(&node.name)?;
+    let target = node
+        .target
+        .try_into()
+        .map_err(|source| DirectoryError::InvalidSymlinkTarget {
+            name: name.clone(),
+            source,
+        })?;
+    Ok((name, Node::Symlink { target }))
+}
+
+impl Entry {
+    /// A named node, for a tree root referenced from outside any directory.
+    pub fn from_name_and_node(name: PathComponent, node: Node) -> Self {
+        let name = Bytes::from(name);
+        let entry = match node {
+            Node::Directory { digest, size } => entry::Entry::Directory(DirectoryNode {
+                name,
+                digest: digest.into(),
+                size,
+            }),
+            Node::File {
+                digest,
+                size,
+                executable,
+            } => entry::Entry::File(FileNode {
+                name,
+                digest: digest.into(),
+                size,
+                executable,
+            }),
+            Node::Symlink { target } => entry::Entry::Symlink(SymlinkNode {
+                name,
+                target: target.into(),
+            }),
+        };
+        Self { entry: Some(entry) }
+    }
+
+    /// Validates the entry and splits it into its name and node.
+    pub fn try_into_name_and_node(self) -> Result<(PathComponent, Node), DirectoryError> {
+        match self.entry {
+            None => Err(DirectoryError::NoNodeSet),
+            Some(entry::Entry::Directory(node)) => directory_node_into_parts(node),
+            Some(entry::Entry::File(node)) => file_node_into_parts(node),
+            Some(entry::Entry::Symlink(node)) => symlink_node_into_parts(node),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
