@@ -1,0 +1,168 @@
+//! Bytecode: the instruction set, chunks and compiled lambdas.
+//!
+//! The VM is a stack machine. Each frame owns a window of the value stack
+//! starting at its *base*; `GetLocal(i)` reads slot `base + i`. The compiler
+//! tracks the exact stack height at every instruction, so a slot index is
+//! known statically. Operands that must be in weak head normal form are
+//! forced by an explicit `Force` emitted by the compiler; every other
+//! instruction can rely on that and never forces anything itself.
+
+use std::rc::Rc;
+
+use crate::source::Span;
+use crate::value::Value;
+
+/// Index into a chunk's constant table.
+pub type ConstIdx = u32;
+/// A stack slot relative to the frame's base.
+pub type Slot = u32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Push a constant.
+    Constant(ConstIdx),
+    Pop,
+    GetLocal(Slot),
+    GetUpvalue(u32),
+    /// Force the value on top of the stack to weak head normal form.
+    Force,
+
+    // Arithmetic and comparison on forced operands.
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Negate,
+    Not,
+    Less,
+    LessEq,
+    More,
+    MoreEq,
+    Equal,
+    NotEqual,
+    /// `++`
+    Concat,
+    /// `//`
+    Update,
+
+    /// Type-check the (forced) top of the stack as a Boolean, leaving it.
+    AssertBool,
+    /// Unconditional forward jump by the given number of instructions.
+    Jump(u32),
+    /// Pop a Boolean; jump forward if it is false.
+    JumpIfFalse(u32),
+    /// Pop a Boolean; jump forward if it is true.
+    JumpIfTrue(u32),
+    /// Raise "assertion failed"; the constant holds the condition's text.
+    AssertFail(ConstIdx),
+
+    /// Pop `n` (name, value) pairs and build a set; a null name skips the
+    /// pair (dynamic attributes evaluating to null).
+    Attrs(u32),
+    /// Pop `n` values and build a list.
+    List(u32),
+    /// Pop a name (forced string) and a forced set; push the attribute.
+    Select,
+    /// Pop a name and a forced value; if the value is a set holding the
+    /// name, push the attribute; otherwise jump forward (pushing nothing).
+    SelectOrJump(u32),
+    /// Pop a name and a forced value; push whether it is a set with it.
+    HasAttr,
+    /// Pop `n` forced values, coerce each to a string and push the
+    /// concatenation.
+    Interpolate(u32),
+    /// Turn the string on top into a path (path literals with `${}`).
+    ToPath,
+    /// Pop an argument and a forced function; call.
+    Call,
+
+    /// Push a closure over the indexed lambda, capturing upvalues.
+    MakeClosure(u32),
+    /// Push a suspended thunk over the indexed lambda.
+    MakeThunk(u32),
+    /// Push a blank thunk, to be filled by `FillThunk`/`FillValue`.
+    AllocThunk,
+    /// Fill the blank thunk in a slot with code, capturing upvalues now.
+    FillThunk(Slot, u32),
+    /// Pop a value and make the blank thunk in a slot evaluate to it.
+    FillValue(Slot),
+    /// Drop `n` slots below the top value (end of a `let`/`with` scope).
+    CloseScope(u32),
+    /// Pop `n` `with` namespaces (innermost first) and push the attribute
+    /// named by the constant from the first one that has it.
+    ResolveWith(ConstIdx, u32),
+    /// Push the search-path lookup of `<name>`.
+    FindFile(ConstIdx),
+
+    /// Force-checked argument of a lambda with formals: pop the forced
+    /// argument set, validate it against the formals, store it in slot 0.
+    CheckFormals,
+    /// Push the named attribute of the argument set; it must be present.
+    SelectFormal(ConstIdx),
+    /// Push the named attribute of the argument set, or a blank thunk.
+    SelectFormalOrBlank(ConstIdx),
+    /// Jump forward unless the slot holds a blank thunk.
+    JumpIfNotBlank(Slot, u32),
+
+    Return,
+}
+
+/// Where a closure or thunk takes an upvalue from, at creation time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capture {
+    Local(Slot),
+    Upvalue(u32),
+}
+
+#[derive(Default)]
+pub struct Chunk {
+    pub code: Vec<Op>,
+    /// One span per instruction, for error messages.
+    pub spans: Vec<Span>,
+    pub constants: Vec<Value>,
+    /// Lambdas for `MakeClosure`, `MakeThunk` and `FillThunk`.
+    pub lambdas: Vec<Rc<Lambda>>,
+}
+
+/// The formal parameters of `{ a, b ? 1, ... }: …`.
+pub struct Formals {
+    /// Sorted names, with whether each has a default.
+    pub names: Vec<(String, bool)>,
+    pub ellipsis: bool,
+}
+
+impl Formals {
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.names
+            .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
+            .is_ok()
+    }
+}
+
+/// What a compiled body is, for messages and `<LAMBDA>` vs `<CODE>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LambdaKind {
+    Function,
+    Thunk,
+    /// The top level of a file.
+    File,
+}
+
+pub struct Lambda {
+    pub name: Option<String>,
+    /// The argument's name (`x:` or `args@{ … }`), for `--xml`.
+    pub arg_name: Option<String>,
+    pub kind: LambdaKind,
+    pub chunk: Chunk,
+    pub captures: Vec<Capture>,
+    pub formals: Option<Formals>,
+    pub span: Span,
+}
+
+impl Lambda {
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| "anonymous lambda".into())
+    }
+}

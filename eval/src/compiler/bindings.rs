@@ -1,0 +1,423 @@
+//! Compilation of bindings: `let`, `rec { }`, plain `{ }` and legacy `let { }`.
+//!
+//! Bindings are first collected into an `AttrsDef` tree, which is where
+//! CppNix's merging rules live: `a.b = 1; a.c = 2;` builds one nested set,
+//! and `a = { b = 1; }; a.c = 2;` merges into the literal (keeping its
+//! `rec`-ness, see eval-okay-regrettable-rec-attrset-merge). Repeated
+//! static names are compile-time errors; dynamic names are checked when the
+//! set is built.
+//!
+//! Recursive scopes (`let`, `rec`) are set up in two phases so that every
+//! binding can capture every other one:
+//!  1. one slot per binding is pushed: the value itself for constants,
+//!     otherwise a blank thunk;
+//!  2. each blank thunk is filled with code (or, for lambdas, with the
+//!     closure), capturing the now complete set of slots.
+//!
+//! `inherit x;` reads `x` from the scope *outside* the bindings, so those
+//! slots are pushed before any name of the scope is declared.
+
+use rnix::ast::{self, HasEntry as _, InterpolPart};
+use rowan::ast::AstNode;
+
+use super::scope::LocalName;
+use super::{CResult, Compiler, child, ident_name};
+use crate::chunk::Op;
+use crate::errors::{Error, ErrorKind};
+use crate::source::Span;
+use crate::value::Value;
+
+pub(super) struct AttrsDef {
+    pub rec: bool,
+    pub statics: Vec<(String, Entry, Span)>,
+    pub dynamics: Vec<(ast::Expr, Entry, Span)>,
+    /// The `(expr)` of each `inherit (expr) …`, shared by its names.
+    pub froms: Vec<ast::Expr>,
+}
+
+pub(super) enum Entry {
+    Expr(ast::Expr),
+    Inherit { from: Option<usize> },
+    Nested(Box<AttrsDef>),
+}
+
+/// The name of an attribute if it is known at compile time (`a`, `"a"`,
+/// `${"a"}`).
+pub(super) fn static_name(attr: &ast::Attr) -> Option<String> {
+    match attr {
+        ast::Attr::Ident(i) => Some(ident_name(i)),
+        ast::Attr::Str(s) => literal_string(s),
+        ast::Attr::Dynamic(d) => match d.expr() {
+            Some(ast::Expr::Str(s)) => literal_string(&s),
+            _ => None,
+        },
+    }
+}
+
+pub(super) fn dynamic_key_expr(attr: &ast::Attr) -> Option<ast::Expr> {
+    match attr {
+        ast::Attr::Ident(_) => None,
+        ast::Attr::Str(s) => Some(ast::Expr::Str(s.clone())),
+        ast::Attr::Dynamic(d) => d.expr(),
+    }
+}
+
+fn literal_string(s: &ast::Str) -> Option<String> {
+    let mut out = String::new();
+    for part in s.normalized_parts() {
+        match part {
+            InterpolPart::Literal(t) => out.push_str(&t),
+            InterpolPart::Interpolation(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+fn as_attrset(entry: &Entry) -> Option<ast::AttrSet> {
+    match entry {
+        Entry::Expr(ast::Expr::AttrSet(a)) => Some(a.clone()),
+        _ => None,
+    }
+}
+
+/// Only constants may be pushed in phase 1: they refer to no slot.
+fn is_constant(expr: &ast::Expr) -> bool {
+    match expr {
+        ast::Expr::Literal(_) => true,
+        ast::Expr::Str(s) => s.parts().all(|p| matches!(p, InterpolPart::Literal(_))),
+        ast::Expr::Paren(p) => p.expr().is_some_and(|e| is_constant(&e)),
+        _ => false,
+    }
+}
+
+impl Compiler<'_> {
+    pub(super) fn collect_entries(
+        &mut self,
+        entries: impl Iterator<Item = ast::Entry>,
+        rec: bool,
+        _span: Span,
+    ) -> Result<AttrsDef, Error> {
+        let mut def = AttrsDef {
+            rec,
+            statics: Vec::new(),
+            dynamics: Vec::new(),
+            froms: Vec::new(),
+        };
+        for entry in entries {
+            match entry {
+                ast::Entry::Inherit(i) => {
+                    let from = match i.from() {
+                        Some(f) => {
+                            def.froms.push(child(f.expr(), f.syntax(), self)?);
+                            Some(def.froms.len() - 1)
+                        }
+                        None => None,
+                    };
+                    for attr in i.attrs() {
+                        let name = static_name(&attr).ok_or_else(|| {
+                            self.error(
+                                ErrorKind::Parse(
+                                    "dynamic attributes not allowed in inherit".into(),
+                                ),
+                                attr.syntax(),
+                            )
+                        })?;
+                        let span = self.span(attr.syntax());
+                        self.insert_static(&mut def, name, Entry::Inherit { from }, span)?;
+                    }
+                }
+                ast::Entry::AttrpathValue(apv) => {
+                    let node = apv.syntax();
+                    let path: Vec<ast::Attr> = child(apv.attrpath(), node, self)?.attrs().collect();
+                    let value = child(apv.value(), node, self)?;
+                    self.insert_path(&mut def, &path, value)?;
+                }
+            }
+        }
+        Ok(def)
+    }
+
+    fn insert_path(&mut self, def: &mut AttrsDef, path: &[ast::Attr], value: ast::Expr) -> CResult {
+        let Some((first, rest)) = path.split_first() else {
+            return Ok(());
+        };
+        let span = self.span(first.syntax());
+        let entry = if rest.is_empty() {
+            Entry::Expr(value)
+        } else {
+            let mut nested = AttrsDef {
+                rec: false,
+                statics: Vec::new(),
+                dynamics: Vec::new(),
+                froms: Vec::new(),
+            };
+            self.insert_path(&mut nested, rest, value)?;
+            Entry::Nested(Box::new(nested))
+        };
+        match static_name(first) {
+            Some(name) => self.insert_static(def, name, entry, span),
+            None => {
+                let key = dynamic_key_expr(first).ok_or_else(|| {
+                    self.error(
+                        ErrorKind::Parse("invalid attribute name".into()),
+                        first.syntax(),
+                    )
+                })?;
+                def.dynamics.push((key, entry, span));
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds `name = entry`, merging nested sets and set literals.
+    fn insert_static(
+        &mut self,
+        def: &mut AttrsDef,
+        name: String,
+        entry: Entry,
+        span: Span,
+    ) -> CResult {
+        let Some(pos) = def.statics.iter().position(|(n, _, _)| *n == name) else {
+            def.statics.push((name, entry, span));
+            return Ok(());
+        };
+        let mergeable = |e: &Entry| matches!(e, Entry::Nested(_)) || as_attrset(e).is_some();
+        if !(mergeable(&def.statics[pos].1) && mergeable(&entry)) {
+            return Err(Error::new(ErrorKind::DuplicateAttr(name), Some(span)));
+        }
+        let existing = std::mem::replace(&mut def.statics[pos].1, Entry::Inherit { from: None });
+        let mut target = self.entry_to_def(existing)?;
+        let source = self.entry_to_def(entry)?;
+        self.merge(&mut target, source)?;
+        def.statics[pos].1 = Entry::Nested(Box::new(target));
+        Ok(())
+    }
+
+    fn entry_to_def(&mut self, entry: Entry) -> Result<AttrsDef, Error> {
+        match entry {
+            Entry::Nested(d) => Ok(*d),
+            other => match as_attrset(&other) {
+                Some(a) => {
+                    let span = self.span(a.syntax());
+                    self.collect_entries(a.entries(), a.rec_token().is_some(), span)
+                }
+                None => Ok(AttrsDef {
+                    rec: false,
+                    statics: Vec::new(),
+                    dynamics: Vec::new(),
+                    froms: Vec::new(),
+                }),
+            },
+        }
+    }
+
+    fn merge(&mut self, target: &mut AttrsDef, source: AttrsDef) -> CResult {
+        let offset = target.froms.len();
+        target.froms.extend(source.froms);
+        let shift = |e: Entry| match e {
+            Entry::Inherit { from: Some(i) } => Entry::Inherit {
+                from: Some(i + offset),
+            },
+            other => other,
+        };
+        for (name, entry, span) in source.statics {
+            self.insert_static(target, name, shift(entry), span)?;
+        }
+        for (key, entry, span) in source.dynamics {
+            target.dynamics.push((key, shift(entry), span));
+        }
+        Ok(())
+    }
+
+    /// Compiles a set expression from its definition.
+    pub(super) fn compile_attrs_def(&mut self, def: &AttrsDef, span: Span) -> CResult {
+        if def.rec {
+            let overrides = def.statics.iter().any(|(n, _, _)| n == "__overrides");
+            return self.compile_rec_scope(def, span, |c, slots| {
+                if overrides {
+                    c.constant(crate::builtins::overrides_function(), span);
+                }
+                for ((name, _, espan), slot) in def.statics.iter().zip(slots) {
+                    c.constant(Value::string(name.clone()), *espan);
+                    c.emit(Op::GetLocal(*slot), *espan);
+                }
+                c.compile_dynamic_entries(def, &[])?;
+                c.emit(
+                    Op::Attrs((def.statics.len() + def.dynamics.len()) as u32),
+                    span,
+                );
+                if overrides {
+                    c.emit(Op::Call, span);
+                }
+                Ok(())
+            });
+        }
+        let height = self.ctx().height;
+        let locals = self.ctx().locals.len();
+        let level = self.ctxs.len() - 1;
+        let mut from_slots = Vec::new();
+        for from in &def.froms {
+            from_slots.push(self.ctx().height);
+            self.compile_lazy(from)?;
+        }
+        for (name, entry, espan) in &def.statics {
+            self.constant(Value::string(name.clone()), *espan);
+            self.compile_entry_lazy(name, entry, *espan, level, &from_slots)?;
+        }
+        self.compile_dynamic_entries(def, &from_slots)?;
+        self.emit(
+            Op::Attrs((def.statics.len() + def.dynamics.len()) as u32),
+            span,
+        );
+        if !def.froms.is_empty() {
+            self.close_scope(locals, height, span);
+        }
+        Ok(())
+    }
+
+    fn compile_dynamic_entries(&mut self, def: &AttrsDef, from_slots: &[u32]) -> CResult {
+        let level = self.ctxs.len() - 1;
+        for (key, entry, espan) in &def.dynamics {
+            self.compile_forced(key)?;
+            self.compile_entry_lazy("", entry, *espan, level, from_slots)?;
+        }
+        Ok(())
+    }
+
+    /// Pushes the value of one entry of a non-recursive set, lazily.
+    fn compile_entry_lazy(
+        &mut self,
+        name: &str,
+        entry: &Entry,
+        span: Span,
+        level: usize,
+        from_slots: &[u32],
+    ) -> CResult {
+        match entry {
+            Entry::Expr(e) => self.compile_lazy(e),
+            Entry::Inherit { from: None } => {
+                if self.is_static(name) {
+                    self.emit_load_by_name(name, span)
+                } else {
+                    let idx = self.compile_thunk(span, |c| c.emit_load_by_name(name, span))?;
+                    self.emit(Op::MakeThunk(idx), span);
+                    Ok(())
+                }
+            }
+            Entry::Inherit { from: Some(i) } => {
+                let slot = from_slots.get(*i).copied().unwrap_or(0);
+                let idx =
+                    self.compile_thunk(span, |c| c.emit_inherited_select(level, slot, name, span))?;
+                self.emit(Op::MakeThunk(idx), span);
+                Ok(())
+            }
+            Entry::Nested(def) => {
+                let idx = self.compile_thunk(span, |c| c.compile_attrs_def(def, span))?;
+                self.emit(Op::MakeThunk(idx), span);
+                Ok(())
+            }
+        }
+    }
+
+    fn emit_load_by_name(&mut self, name: &str, span: Span) -> CResult {
+        self.emit_load_at(name, span)
+    }
+
+    /// `from.name` where `from` sits in `slot` of function `level`.
+    fn emit_inherited_select(
+        &mut self,
+        level: usize,
+        slot: u32,
+        name: &str,
+        span: Span,
+    ) -> CResult {
+        let here = self.ctxs.len() - 1;
+        let access = self.access(here, level, slot);
+        self.emit_access(access, span);
+        self.emit(Op::Force, span);
+        self.constant(Value::string(name), span);
+        self.emit(Op::Select, span);
+        Ok(())
+    }
+
+    pub(super) fn compile_let(&mut self, l: &ast::LetIn) -> CResult {
+        let node = l.syntax();
+        let span = self.span(node);
+        let def = self.collect_entries(l.entries(), true, span)?;
+        if let Some((_, _, dspan)) = def.dynamics.first() {
+            return Err(Error::new(ErrorKind::DynamicAttrInLet, Some(*dspan)));
+        }
+        let body = child(l.body(), node, self)?;
+        self.compile_rec_scope(&def, span, |c, _| c.compile(&body))
+    }
+
+    /// Sets up the slots of a recursive scope, runs `finish` with the slot
+    /// of each static entry, and closes the scope under its result.
+    fn compile_rec_scope(
+        &mut self,
+        def: &AttrsDef,
+        span: Span,
+        finish: impl FnOnce(&mut Self, &[u32]) -> CResult,
+    ) -> CResult {
+        let height = self.ctx().height;
+        let locals = self.ctx().locals.len();
+        let level = self.ctxs.len() - 1;
+        let mut slots = vec![0u32; def.statics.len()];
+
+        // Plain inherits read the enclosing scope: push them first.
+        for (i, (name, entry, espan)) in def.statics.iter().enumerate() {
+            if let Entry::Inherit { from: None } = entry {
+                slots[i] = self.ctx().height;
+                self.compile_entry_lazy(name, entry, *espan, level, &[])?;
+            }
+        }
+        // Phase 1: a slot per binding.
+        let mut from_slots = Vec::new();
+        for _ in &def.froms {
+            from_slots.push(self.ctx().height);
+            self.emit(Op::AllocThunk, span);
+        }
+        for (i, (_, entry, espan)) in def.statics.iter().enumerate() {
+            match entry {
+                Entry::Inherit { from: None } => {}
+                Entry::Expr(e) if is_constant(e) => {
+                    slots[i] = self.ctx().height;
+                    self.compile(e)?;
+                }
+                _ => {
+                    slots[i] = self.ctx().height;
+                    self.emit(Op::AllocThunk, *espan);
+                }
+            }
+        }
+        for ((name, _, _), slot) in def.statics.iter().zip(&slots) {
+            self.declare(LocalName::Ident(name.clone()), *slot);
+        }
+        // Phase 2: fill the blanks.
+        for (from, slot) in def.froms.iter().zip(&from_slots) {
+            self.fill_slot(*slot, from, None)?;
+        }
+        for ((name, entry, espan), slot) in def.statics.iter().zip(&slots) {
+            match entry {
+                Entry::Inherit { from: None } => {}
+                Entry::Expr(e) if is_constant(e) => {}
+                Entry::Expr(e) => self.fill_slot(*slot, e, Some(name.clone()))?,
+                Entry::Inherit { from: Some(i) } => {
+                    let from_slot = from_slots.get(*i).copied().unwrap_or(0);
+                    let idx = self.compile_thunk(*espan, |c| {
+                        c.emit_inherited_select(level, from_slot, name, *espan)
+                    })?;
+                    self.emit(Op::FillThunk(*slot, idx), *espan);
+                }
+                Entry::Nested(nested) => {
+                    let idx =
+                        self.compile_thunk(*espan, |c| c.compile_attrs_def(nested, *espan))?;
+                    self.emit(Op::FillThunk(*slot, idx), *espan);
+                }
+            }
+        }
+        finish(self, &slots)?;
+        self.close_scope(locals, height, span);
+        Ok(())
+    }
+}

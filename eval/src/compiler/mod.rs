@@ -1,0 +1,904 @@
+//! The compiler: rnix syntax tree → bytecode.
+//!
+//! Names are resolved statically. A name bound by `let`, `rec`, a lambda
+//! argument or a formal is a stack slot of the function being compiled; a
+//! name of an enclosing function becomes an upvalue, captured when the
+//! closure or thunk is created. Only when no static binding and no builtin
+//! has the name is it looked up at run time in the enclosing `with`
+//! namespaces, as CppNix does (`with` never shadows a static binding).
+//!
+//! Laziness is explicit: expressions in lazy positions (bindings, list
+//! elements, arguments) become thunks unless evaluating them is trivially
+//! cheap and cannot fail (constants, variable references, lambdas). See
+//! `bindings.rs` for `let`, `rec` and attribute sets.
+
+mod bindings;
+mod scope;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use rnix::ast::{self, AstToken, HasEntry as _, InterpolPart};
+use rowan::ast::AstNode;
+
+use crate::chunk::{Capture, Formals, Lambda, LambdaKind, Op};
+use crate::errors::{Error, ErrorKind};
+use crate::source::{FileId, Span};
+use crate::value::{NixAttrs, NixString, Value};
+use crate::vm::{LintLevel, Lints};
+use scope::{FnCtx, Local, LocalName};
+
+/// Names visible everywhere: `builtins`, `true`, `map`, …
+pub type Globals = HashMap<String, Value>;
+
+/// Compiles one file (or `-E` expression) into a lambda of no arguments.
+///
+/// `dir` is the directory relative paths are resolved against; `home`
+/// resolves `~/` paths.
+pub fn compile(
+    text: &str,
+    file: FileId,
+    dir: &Path,
+    home: Option<&Path>,
+    globals: &Globals,
+    lints: Lints,
+) -> Result<Rc<Lambda>, Error> {
+    let parsed = rnix::Root::parse(text);
+    if let Some(err) = parsed.errors().first() {
+        return Err(parse_error(err, file, text.len()));
+    }
+    let root = parsed.tree();
+    let expr = root.expr().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Parse("empty expression".into()),
+            Some(span_at(file, 0, 0)),
+        )
+    })?;
+    let mut c = Compiler {
+        file,
+        dir: dir.to_path_buf(),
+        home: home.map(Path::to_path_buf),
+        globals,
+        lints,
+        ctxs: vec![FnCtx::new()],
+    };
+    let span = c.span(expr.syntax());
+    c.compile(&expr)?;
+    c.ctx().emit(Op::Return, span);
+    let ctx = c.ctxs.pop().unwrap_or_else(FnCtx::new);
+    Ok(Rc::new(Lambda {
+        name: None,
+        arg_name: None,
+        kind: LambdaKind::File,
+        chunk: ctx.chunk,
+        captures: ctx.captures,
+        formals: None,
+        span,
+    }))
+}
+
+fn span_at(file: FileId, start: u32, end: u32) -> Span {
+    Span { file, start, end }
+}
+
+fn parse_error(err: &rnix::ParseError, file: FileId, len: usize) -> Error {
+    use rnix::ParseError as P;
+    let eof = len as u32;
+    let (range, message) = match err {
+        P::Unexpected(r) => (Some(*r), "unexpected input".to_string()),
+        P::UnexpectedExtra(r) => (Some(*r), "unexpected extra input".to_string()),
+        P::UnexpectedWanted(found, r, wanted) => (
+            Some(*r),
+            format!("unexpected {found:?}, expected one of {wanted:?}"),
+        ),
+        P::UnexpectedDoubleBind(r) => (Some(*r), "double binding of a pattern".to_string()),
+        P::UnexpectedEOF => (None, "unexpected end of file".to_string()),
+        P::UnexpectedEOFWanted(w) => (None, format!("unexpected end of file, expected {w:?}")),
+        P::DuplicatedArgs(r, name) => (
+            Some(*r),
+            format!("duplicate formal function argument '{name}'"),
+        ),
+        P::RecursionLimitExceeded => (None, "expression nested too deeply".to_string()),
+        other => (None, format!("{other}")),
+    };
+    let span = match range {
+        Some(r) => Span::new(file, r),
+        None => span_at(file, eof, eof),
+    };
+    Error::new(ErrorKind::Parse(message), Some(span))
+}
+
+/// How compiled code reaches a statically resolved name.
+#[derive(Clone, Copy)]
+enum Access {
+    Local(u32),
+    Upvalue(u32),
+}
+
+struct Compiler<'g> {
+    file: FileId,
+    dir: PathBuf,
+    home: Option<PathBuf>,
+    globals: &'g Globals,
+    lints: Lints,
+    /// The functions being compiled, innermost last.
+    ctxs: Vec<FnCtx>,
+}
+
+type CResult = Result<(), Error>;
+
+impl Compiler<'_> {
+    fn ctx(&mut self) -> &mut FnCtx {
+        let last = self.ctxs.len() - 1;
+        &mut self.ctxs[last]
+    }
+
+    fn span(&self, node: &rnix::SyntaxNode) -> Span {
+        Span::new(self.file, node.text_range())
+    }
+
+    fn error(&self, kind: ErrorKind, node: &rnix::SyntaxNode) -> Error {
+        Error::new(kind, Some(self.span(node)))
+    }
+
+    fn constant(&mut self, value: Value, span: Span) {
+        let ctx = self.ctx();
+        ctx.chunk.constants.push(value);
+        let idx = (ctx.chunk.constants.len() - 1) as u32;
+        ctx.emit(Op::Constant(idx), span);
+    }
+
+    fn const_index(&mut self, value: Value) -> u32 {
+        let ctx = self.ctx();
+        ctx.chunk.constants.push(value);
+        (ctx.chunk.constants.len() - 1) as u32
+    }
+
+    fn emit(&mut self, op: Op, span: Span) -> usize {
+        self.ctx().emit(op, span)
+    }
+
+    fn declare(&mut self, name: LocalName, slot: u32) {
+        self.ctx().locals.push(Local { name, slot });
+    }
+
+    /// Ends a scope opened at `height` with `locals` declared names: drops
+    /// its slots from under the result value.
+    fn close_scope(&mut self, locals: usize, height: u32, span: Span) {
+        let ctx = self.ctx();
+        ctx.locals.truncate(locals);
+        let n = ctx.height - height - 1;
+        if n > 0 {
+            ctx.emit(Op::CloseScope(n), span);
+        }
+    }
+
+    // --- name resolution -------------------------------------------------
+
+    fn resolve_static(&self, name: &str) -> Option<(usize, u32)> {
+        self.ctxs
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(level, ctx)| ctx.lookup_local(name).map(|s| (level, s)))
+    }
+
+    /// Makes slot `slot` of function `def_level` reachable from `level`,
+    /// adding upvalue captures to every function in between.
+    fn access(&mut self, level: usize, def_level: usize, slot: u32) -> Access {
+        if level == def_level {
+            return Access::Local(slot);
+        }
+        let outer = self.access(level - 1, def_level, slot);
+        let capture = match outer {
+            Access::Local(s) => Capture::Local(s),
+            Access::Upvalue(i) => Capture::Upvalue(i),
+        };
+        Access::Upvalue(self.ctxs[level].capture(capture))
+    }
+
+    fn emit_access(&mut self, access: Access, span: Span) {
+        match access {
+            Access::Local(s) => self.emit(Op::GetLocal(s), span),
+            Access::Upvalue(i) => self.emit(Op::GetUpvalue(i), span),
+        };
+    }
+
+    /// Whether loading `name` is a plain slot/constant read.
+    fn is_static(&self, name: &str) -> bool {
+        self.resolve_static(name).is_some() || self.globals.contains_key(name)
+    }
+
+    /// Pushes the value of a variable (unforced).
+    fn emit_load(&mut self, name: &str, node: &rnix::SyntaxNode) -> CResult {
+        self.emit_load_at(name, self.span(node))
+    }
+
+    fn emit_load_at(&mut self, name: &str, span: Span) -> CResult {
+        let level = self.ctxs.len() - 1;
+        if let Some((def_level, slot)) = self.resolve_static(name) {
+            let access = self.access(level, def_level, slot);
+            self.emit_access(access, span);
+            return Ok(());
+        }
+        if let Some(v) = self.globals.get(name) {
+            self.constant(v.clone(), span);
+            return Ok(());
+        }
+        let withs: Vec<(usize, u32)> = self
+            .ctxs
+            .iter()
+            .enumerate()
+            .rev()
+            .flat_map(|(level, ctx)| {
+                ctx.locals
+                    .iter()
+                    .rev()
+                    .filter(|l| l.name == LocalName::With)
+                    .map(move |l| (level, l.slot))
+            })
+            .collect();
+        if withs.is_empty() {
+            return Err(Error::new(
+                ErrorKind::UndefinedVariable(name.to_string()),
+                Some(span),
+            ));
+        }
+        for (def_level, slot) in &withs {
+            let access = self.access(level, *def_level, *slot);
+            self.emit_access(access, span);
+        }
+        let name_idx = self.const_index(Value::string(name));
+        self.emit(Op::ResolveWith(name_idx, withs.len() as u32), span);
+        Ok(())
+    }
+
+    // --- laziness --------------------------------------------------------
+
+    /// Whether `expr` can be evaluated eagerly where Nix is lazy: it must
+    /// be cheap, unable to fail and unable to diverge.
+    fn is_direct(&self, expr: &ast::Expr) -> bool {
+        match expr {
+            ast::Expr::Literal(_) | ast::Expr::Lambda(_) | ast::Expr::CurPos(_) => true,
+            ast::Expr::Ident(i) => i.ident_token().is_some_and(|t| self.is_static(t.text())),
+            ast::Expr::Str(s) => s.parts().all(|p| matches!(p, InterpolPart::Literal(_))),
+            ast::Expr::PathAbs(_) | ast::Expr::PathRel(_) | ast::Expr::PathHome(_) => {
+                expr.syntax().children().next().is_none()
+            }
+            ast::Expr::Paren(p) => p.expr().is_some_and(|e| self.is_direct(&e)),
+            _ => false,
+        }
+    }
+
+    /// Compiles `expr` in a lazy position: directly if that is safe,
+    /// otherwise as a thunk.
+    fn compile_lazy(&mut self, expr: &ast::Expr) -> CResult {
+        if self.is_direct(expr) {
+            return self.compile(expr);
+        }
+        let span = self.span(expr.syntax());
+        let idx = self.compile_thunk(span, |c| c.compile(expr))?;
+        self.emit(Op::MakeThunk(idx), span);
+        Ok(())
+    }
+
+    /// Compiles a body of no arguments (thunk) and returns its lambda index.
+    fn compile_thunk(
+        &mut self,
+        span: Span,
+        body: impl FnOnce(&mut Self) -> CResult,
+    ) -> Result<u32, Error> {
+        self.ctxs.push(FnCtx::new());
+        let result = body(self);
+        self.ctx().emit(Op::Return, span);
+        let ctx = self.ctxs.pop().unwrap_or_else(FnCtx::new);
+        result?;
+        let lambda = Lambda {
+            name: None,
+            arg_name: None,
+            kind: LambdaKind::Thunk,
+            chunk: ctx.chunk,
+            captures: ctx.captures,
+            formals: None,
+            span,
+        };
+        let outer = self.ctx();
+        outer.chunk.lambdas.push(Rc::new(lambda));
+        Ok((outer.chunk.lambdas.len() - 1) as u32)
+    }
+
+    // --- expressions -----------------------------------------------------
+
+    /// Compiles `expr`, leaving exactly one (possibly unforced) value.
+    fn compile(&mut self, expr: &ast::Expr) -> CResult {
+        let node = expr.syntax();
+        let span = self.span(node);
+        match expr {
+            ast::Expr::Paren(p) => self.compile(&child(p.expr(), node, self)?),
+            ast::Expr::Root(r) => self.compile(&child(r.expr(), node, self)?),
+            ast::Expr::Literal(l) => self.compile_literal(l),
+            ast::Expr::Str(s) => self.compile_string(s),
+            ast::Expr::Ident(i) => {
+                let name = ident_name(i);
+                self.emit_load(&name, node)
+            }
+            ast::Expr::List(l) => {
+                let mut n = 0;
+                for item in l.items() {
+                    self.compile_lazy(&item)?;
+                    n += 1;
+                }
+                self.emit(Op::List(n), span);
+                Ok(())
+            }
+            ast::Expr::BinOp(b) => self.compile_binop(b),
+            ast::Expr::UnaryOp(u) => {
+                let operand = child(u.expr(), node, self)?;
+                self.compile_forced(&operand)?;
+                match u.operator() {
+                    Some(ast::UnaryOpKind::Invert) => self.emit(Op::Not, span),
+                    _ => self.emit(Op::Negate, span),
+                };
+                Ok(())
+            }
+            ast::Expr::IfElse(i) => {
+                self.compile_forced(&child(i.condition(), node, self)?)?;
+                let to_else = self.emit(Op::JumpIfFalse(0), span);
+                self.compile(&child(i.body(), node, self)?)?;
+                let to_end = self.emit(Op::Jump(0), span);
+                self.ctx().height -= 1;
+                self.ctx().patch_jump(to_else);
+                self.compile(&child(i.else_body(), node, self)?)?;
+                self.ctx().patch_jump(to_end);
+                Ok(())
+            }
+            ast::Expr::Assert(a) => {
+                let cond = child(a.condition(), node, self)?;
+                self.compile_forced(&cond)?;
+                let ok = self.emit(Op::JumpIfTrue(0), span);
+                let text = self.const_index(Value::string(cond.syntax().text().to_string()));
+                self.emit(Op::AssertFail(text), self.span(cond.syntax()));
+                self.ctx().patch_jump(ok);
+                self.compile(&child(a.body(), node, self)?)
+            }
+            ast::Expr::With(w) => {
+                let height = self.ctx().height;
+                let locals = self.ctx().locals.len();
+                self.compile_lazy(&child(w.namespace(), node, self)?)?;
+                self.declare(LocalName::With, height);
+                self.compile(&child(w.body(), node, self)?)?;
+                self.close_scope(locals, height, span);
+                Ok(())
+            }
+            ast::Expr::Apply(a) => {
+                self.compile_forced(&child(a.lambda(), node, self)?)?;
+                self.compile_lazy(&child(a.argument(), node, self)?)?;
+                self.emit(Op::Call, span);
+                Ok(())
+            }
+            ast::Expr::Select(s) => self.compile_select(s),
+            ast::Expr::HasAttr(h) => self.compile_has_attr(h),
+            ast::Expr::Lambda(l) => self.compile_lambda(l, None),
+            ast::Expr::LetIn(l) => self.compile_let(l),
+            ast::Expr::LegacyLet(l) => {
+                let def = self.collect_entries(l.entries(), true, span)?;
+                self.compile_attrs_def(&def, span)?;
+                self.emit(Op::Force, span);
+                self.constant(Value::string("body"), span);
+                self.emit(Op::Select, span);
+                Ok(())
+            }
+            ast::Expr::AttrSet(a) => {
+                let def = self.collect_entries(a.entries(), a.rec_token().is_some(), span)?;
+                self.compile_attrs_def(&def, span)
+            }
+            ast::Expr::PathAbs(_) | ast::Expr::PathRel(_) | ast::Expr::PathHome(_) => {
+                self.compile_path(expr)
+            }
+            ast::Expr::PathSearch(p) => {
+                let name = p
+                    .content()
+                    .map(|c| c.text().to_string())
+                    .unwrap_or_default();
+                let name = name
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string();
+                let idx = self.const_index(Value::string(name));
+                self.emit(Op::FindFile(idx), span);
+                Ok(())
+            }
+            ast::Expr::CurPos(_) => {
+                let loc = self.cur_pos(node);
+                self.constant(loc, span);
+                Ok(())
+            }
+            ast::Expr::Error(_) => Err(self.error(ErrorKind::Parse("syntax error".into()), node)),
+        }
+    }
+
+    /// Compiles `expr` and forces it.
+    fn compile_forced(&mut self, expr: &ast::Expr) -> CResult {
+        self.compile(expr)?;
+        self.emit(Op::Force, self.span(expr.syntax()));
+        Ok(())
+    }
+
+    fn cur_pos(&self, node: &rnix::SyntaxNode) -> Value {
+        // The text is not at hand here; positions are computed from the
+        // node's own root.
+        let root = node
+            .ancestors()
+            .last()
+            .map(|n| n.text().to_string())
+            .unwrap_or_default();
+        let offset = usize::from(node.text_range().start());
+        let before = root.get(..offset).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+        let file = self.dir.join("«unknown»");
+        Value::Attrs(NixAttrs::from_entries_last_wins(vec![
+            (NixString::from("column"), Value::Int(column as i64)),
+            (
+                NixString::from("file"),
+                Value::string(file.to_string_lossy().to_string()),
+            ),
+            (NixString::from("line"), Value::Int(line as i64)),
+        ]))
+    }
+
+    fn compile_literal(&mut self, l: &ast::Literal) -> CResult {
+        let node = l.syntax();
+        let span = self.span(node);
+        let value = match l.kind() {
+            ast::LiteralKind::Integer(i) => match i.value() {
+                Ok(v) => Value::Int(v),
+                Err(_) => {
+                    return Err(self.error(
+                        ErrorKind::Parse(format!("invalid integer '{}'", i.syntax().text())),
+                        node,
+                    ));
+                }
+            },
+            ast::LiteralKind::Float(f) => match f.value() {
+                Ok(v) => Value::Float(v),
+                Err(_) => {
+                    return Err(self.error(
+                        ErrorKind::Parse(format!("invalid float '{}'", f.syntax().text())),
+                        node,
+                    ));
+                }
+            },
+            ast::LiteralKind::Uri(u) => {
+                let text = u.syntax().text().to_string();
+                self.lint(
+                    self.lints.url_literals,
+                    format!(
+                        "URL literals are disallowed. Consider using a string literal \"{text}\" instead (lint-url-literals)"
+                    ),
+                    span,
+                )?;
+                Value::string(text)
+            }
+        };
+        self.constant(value, span);
+        Ok(())
+    }
+
+    fn compile_string(&mut self, s: &ast::Str) -> CResult {
+        let span = self.span(s.syntax());
+        let parts = s.normalized_parts();
+        for p in &parts {
+            if let InterpolPart::Literal(t) = p
+                && t.contains('\0')
+            {
+                return Err(Error::new(
+                    ErrorKind::NulInString(t.replace('\0', "␀")),
+                    Some(span),
+                ));
+            }
+        }
+        if parts.iter().all(|p| matches!(p, InterpolPart::Literal(_))) {
+            let text: String = parts
+                .into_iter()
+                .map(|p| match p {
+                    InterpolPart::Literal(t) => t,
+                    InterpolPart::Interpolation(_) => String::new(),
+                })
+                .collect();
+            self.constant(Value::string(text), span);
+            return Ok(());
+        }
+        let n = self.compile_interpolation_parts(parts, span)?;
+        self.emit(Op::Interpolate(n), span);
+        Ok(())
+    }
+
+    fn compile_interpolation_parts(
+        &mut self,
+        parts: Vec<InterpolPart<String>>,
+        span: Span,
+    ) -> Result<u32, Error> {
+        let mut n = 0;
+        for part in parts {
+            match part {
+                InterpolPart::Literal(text) => self.constant(Value::string(text), span),
+                InterpolPart::Interpolation(i) => {
+                    let e = child(i.expr(), i.syntax(), self)?;
+                    self.compile_forced(&e)?;
+                }
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn compile_path(&mut self, expr: &ast::Expr) -> CResult {
+        let node = expr.syntax();
+        let span = self.span(node);
+        let parts = match expr {
+            ast::Expr::PathAbs(p) => p.parts(),
+            ast::Expr::PathRel(p) => p.parts(),
+            ast::Expr::PathHome(p) => p.parts(),
+            _ => Vec::new(),
+        };
+        self.lint_path(expr, span)?;
+        let mut strings: Vec<InterpolPart<String>> = Vec::new();
+        for (i, part) in parts.into_iter().enumerate() {
+            match part {
+                InterpolPart::Literal(lit) => {
+                    let text = lit.text().to_string();
+                    let text = if i == 0 {
+                        self.absolute_path_text(&text, node)?
+                    } else {
+                        text
+                    };
+                    strings.push(InterpolPart::Literal(text));
+                }
+                InterpolPart::Interpolation(x) => strings.push(InterpolPart::Interpolation(x)),
+            }
+        }
+        if let [InterpolPart::Literal(text)] = strings.as_slice() {
+            let path = crate::value::normalise_path(Path::new(text));
+            self.constant(Value::Path(path.into()), span);
+            return Ok(());
+        }
+        let n = self.compile_interpolation_parts(strings, span)?;
+        self.emit(Op::Interpolate(n), span);
+        self.emit(Op::ToPath, span);
+        Ok(())
+    }
+
+    /// Reports a lint at `level`: a warning on stderr, or a fatal error.
+    fn lint(&self, level: LintLevel, message: String, span: Span) -> CResult {
+        match level {
+            LintLevel::Allow => Ok(()),
+            LintLevel::Warn => {
+                eprintln!("warning: {message}");
+                Ok(())
+            }
+            LintLevel::Fatal => Err(Error::new(ErrorKind::Lint(message), Some(span))),
+        }
+    }
+
+    fn lint_path(&self, expr: &ast::Expr, span: Span) -> CResult {
+        let text = expr.syntax().text().to_string();
+        match expr {
+            ast::Expr::PathAbs(_) | ast::Expr::PathHome(_) => self.lint(
+                self.lints.absolute_paths,
+                format!(
+                    "absolute path literals are not portable. Consider replacing path literal '{text}' by a string, relative path, or parameter (lint-absolute-path-literals)"
+                ),
+                span,
+            ),
+            ast::Expr::PathRel(_) if !text.starts_with("./") && !text.starts_with("../") => self.lint(
+                self.lints.short_paths,
+                format!(
+                    "relative path literal '{text}' should be prefixed by '.' for clarity: './{text}' (lint-short-path-literals)"
+                ),
+                span,
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes the first literal part of a path absolute, keeping a trailing
+    /// slash (`./a/${b}`).
+    fn absolute_path_text(&self, text: &str, node: &rnix::SyntaxNode) -> Result<String, Error> {
+        if let Some(rest) = text.strip_prefix("~/") {
+            let home = self.home.as_ref().ok_or_else(|| {
+                self.error(
+                    ErrorKind::Builtin("the home directory is unknown (HOME is not set)".into()),
+                    node,
+                )
+            })?;
+            return Ok(format!("{}/{}", home.display(), rest));
+        }
+        if text.starts_with('/') {
+            return Ok(text.to_string());
+        }
+        Ok(format!("{}/{}", self.dir.display(), text))
+    }
+
+    fn compile_binop(&mut self, b: &ast::BinOp) -> CResult {
+        use ast::BinOpKind as K;
+        let node = b.syntax();
+        let span = self.span(node);
+        let lhs = child(b.lhs(), node, self)?;
+        let rhs = child(b.rhs(), node, self)?;
+        let op = b
+            .operator()
+            .ok_or_else(|| self.error(ErrorKind::Parse("missing operator".into()), node))?;
+        match op {
+            K::And | K::Or | K::Implication => {
+                self.compile_forced(&lhs)?;
+                self.emit(Op::AssertBool, span);
+                let short = match op {
+                    K::Or => self.emit(Op::JumpIfTrue(0), span),
+                    _ => self.emit(Op::JumpIfFalse(0), span),
+                };
+                self.compile_forced(&rhs)?;
+                self.emit(Op::AssertBool, span);
+                let end = self.emit(Op::Jump(0), span);
+                self.ctx().height -= 1;
+                self.ctx().patch_jump(short);
+                self.constant(Value::Bool(op != K::And), span);
+                self.ctx().patch_jump(end);
+                Ok(())
+            }
+            K::PipeLeft | K::PipeRight => Err(self.error(
+                ErrorKind::Parse(
+                    "the pipe operators require the experimental feature 'pipe-operators'".into(),
+                ),
+                node,
+            )),
+            _ => {
+                self.compile_forced(&lhs)?;
+                self.compile_forced(&rhs)?;
+                let op = match op {
+                    K::Concat => Op::Concat,
+                    K::Update => Op::Update,
+                    K::Add => Op::Add,
+                    K::Sub => Op::Sub,
+                    K::Mul => Op::Mul,
+                    K::Div => Op::Div,
+                    K::Equal => Op::Equal,
+                    K::NotEqual => Op::NotEqual,
+                    K::Less => Op::Less,
+                    K::LessOrEq => Op::LessEq,
+                    K::More => Op::More,
+                    _ => Op::MoreEq,
+                };
+                self.emit(op, span);
+                Ok(())
+            }
+        }
+    }
+
+    /// Pushes an attribute name: a constant, or a forced dynamic key.
+    fn compile_attr_key(&mut self, attr: &ast::Attr) -> CResult {
+        let span = self.span(attr.syntax());
+        match bindings::static_name(attr) {
+            Some(name) => {
+                self.constant(Value::string(name), span);
+                Ok(())
+            }
+            None => {
+                let e = bindings::dynamic_key_expr(attr);
+                match e {
+                    Some(e) => self.compile_forced(&e),
+                    None => Err(self.error(
+                        ErrorKind::Parse("invalid attribute name".into()),
+                        attr.syntax(),
+                    )),
+                }
+            }
+        }
+    }
+
+    fn compile_select(&mut self, s: &ast::Select) -> CResult {
+        let node = s.syntax();
+        let span = self.span(node);
+        let attrs: Vec<ast::Attr> = child(s.attrpath(), node, self)?.attrs().collect();
+        self.compile_forced(&child(s.expr(), node, self)?)?;
+        let start = self.ctx().height - 1;
+        match s.default_expr() {
+            None => {
+                for (i, attr) in attrs.iter().enumerate() {
+                    if i > 0 {
+                        self.emit(Op::Force, span);
+                    }
+                    self.compile_attr_key(attr)?;
+                    self.emit(Op::Select, self.span(attr.syntax()));
+                }
+            }
+            Some(default) => {
+                let mut misses = Vec::new();
+                for (i, attr) in attrs.iter().enumerate() {
+                    if i > 0 {
+                        self.emit(Op::Force, span);
+                    }
+                    self.compile_attr_key(attr)?;
+                    misses.push(self.emit(Op::SelectOrJump(0), span));
+                }
+                let end = self.emit(Op::Jump(0), span);
+                self.ctx().height = start;
+                for m in misses {
+                    self.ctx().patch_jump(m);
+                }
+                self.compile(&default)?;
+                self.ctx().patch_jump(end);
+            }
+        }
+        Ok(())
+    }
+
+    fn compile_has_attr(&mut self, h: &ast::HasAttr) -> CResult {
+        let node = h.syntax();
+        let span = self.span(node);
+        let attrs: Vec<ast::Attr> = child(h.attrpath(), node, self)?.attrs().collect();
+        self.compile_forced(&child(h.expr(), node, self)?)?;
+        let start = self.ctx().height - 1;
+        let mut misses = Vec::new();
+        let last = attrs.len().saturating_sub(1);
+        for (i, attr) in attrs.iter().enumerate() {
+            self.compile_attr_key(attr)?;
+            if i == last {
+                self.emit(Op::HasAttr, span);
+            } else {
+                misses.push(self.emit(Op::SelectOrJump(0), span));
+                self.emit(Op::Force, span);
+            }
+        }
+        let end = self.emit(Op::Jump(0), span);
+        self.ctx().height = start;
+        for m in misses {
+            self.ctx().patch_jump(m);
+        }
+        self.constant(Value::Bool(false), span);
+        self.ctx().patch_jump(end);
+        Ok(())
+    }
+
+    /// Compiles a lambda and pushes the closure.
+    fn compile_lambda(&mut self, l: &ast::Lambda, name: Option<String>) -> CResult {
+        let node = l.syntax();
+        let span = self.span(node);
+        let lambda = self.compile_lambda_body(l, name)?;
+        let ctx = self.ctx();
+        ctx.chunk.lambdas.push(Rc::new(lambda));
+        let idx = (ctx.chunk.lambdas.len() - 1) as u32;
+        self.emit(Op::MakeClosure(idx), span);
+        Ok(())
+    }
+
+    fn compile_lambda_body(
+        &mut self,
+        l: &ast::Lambda,
+        name: Option<String>,
+    ) -> Result<Lambda, Error> {
+        let node = l.syntax();
+        let span = self.span(node);
+        let mut ctx = FnCtx::new();
+        // The VM pushes the argument as slot 0 before running the body.
+        ctx.height = 1;
+        self.ctxs.push(ctx);
+        let result = self.compile_lambda_inner(l);
+        let ctx = self.ctxs.pop().unwrap_or_else(FnCtx::new);
+        let formals = result?;
+        let arg_name = match l.param() {
+            Some(ast::Param::IdentParam(p)) => p.ident().map(|i| ident_name(&i)),
+            Some(ast::Param::Pattern(p)) => {
+                p.pat_bind().and_then(|b| b.ident()).map(|i| ident_name(&i))
+            }
+            None => None,
+        };
+        Ok(Lambda {
+            name,
+            arg_name,
+            kind: LambdaKind::Function,
+            chunk: ctx.chunk,
+            captures: ctx.captures,
+            formals,
+            span,
+        })
+    }
+
+    fn compile_lambda_inner(&mut self, l: &ast::Lambda) -> Result<Option<Formals>, Error> {
+        let node = l.syntax();
+        let span = self.span(node);
+        let param = child(l.param(), node, self)?;
+        let formals = match param {
+            ast::Param::IdentParam(p) => {
+                let ident = child(p.ident(), p.syntax(), self)?;
+                self.declare(LocalName::Ident(ident_name(&ident)), 0);
+                None
+            }
+            ast::Param::Pattern(p) => Some(self.compile_pattern(&p)?),
+        };
+        let body = child(l.body(), node, self)?;
+        self.compile(&body)?;
+        self.emit(Op::Return, span);
+        Ok(formals)
+    }
+
+    /// Destructures the argument set into one slot per formal. Formals are
+    /// bound like a `rec`: defaults may refer to each other.
+    fn compile_pattern(&mut self, p: &ast::Pattern) -> Result<Formals, Error> {
+        let span = self.span(p.syntax());
+        let entries: Vec<ast::PatEntry> = p.pat_entries().collect();
+        let mut names = Vec::new();
+        for e in &entries {
+            let ident = child(e.ident(), e.syntax(), self)?;
+            names.push((ident_name(&ident), e.default().is_some()));
+        }
+        let mut sorted = names.clone();
+        sorted.sort();
+        let formals = Formals {
+            names: sorted,
+            ellipsis: p.ellipsis_token().is_some(),
+        };
+        if let Some(bind) = p.pat_bind().and_then(|b| b.ident()) {
+            self.declare(LocalName::Ident(ident_name(&bind)), 0);
+        }
+        self.emit(Op::GetLocal(0), span);
+        self.emit(Op::Force, span);
+        self.emit(Op::CheckFormals, span);
+        let mut slots = Vec::new();
+        for (name, has_default) in &names {
+            let idx = self.const_index(Value::string(name.clone()));
+            slots.push(self.ctx().height);
+            if *has_default {
+                self.emit(Op::SelectFormalOrBlank(idx), span);
+            } else {
+                self.emit(Op::SelectFormal(idx), span);
+            }
+        }
+        for ((name, _), slot) in names.iter().zip(&slots) {
+            self.declare(LocalName::Ident(name.clone()), *slot);
+        }
+        for (e, slot) in entries.iter().zip(&slots) {
+            if let Some(default) = e.default() {
+                let dspan = self.span(default.syntax());
+                let skip = self.emit(Op::JumpIfNotBlank(*slot, 0), dspan);
+                self.fill_slot(*slot, &default, None)?;
+                self.ctx().patch_jump(skip);
+            }
+        }
+        Ok(formals)
+    }
+
+    /// Fills the blank thunk in `slot` with the value of `expr`.
+    fn fill_slot(&mut self, slot: u32, expr: &ast::Expr, name: Option<String>) -> CResult {
+        let span = self.span(expr.syntax());
+        if let ast::Expr::Lambda(l) = strip_parens(expr) {
+            self.compile_lambda(&l, name)?;
+            self.emit(Op::FillValue(slot), span);
+            return Ok(());
+        }
+        let idx = self.compile_thunk(span, |c| c.compile(expr))?;
+        self.emit(Op::FillThunk(slot, idx), span);
+        Ok(())
+    }
+}
+
+fn strip_parens(expr: &ast::Expr) -> ast::Expr {
+    match expr {
+        ast::Expr::Paren(p) => p
+            .expr()
+            .map(|e| strip_parens(&e))
+            .unwrap_or_else(|| expr.clone()),
+        e => e.clone(),
+    }
+}
+
+fn ident_name(i: &ast::Ident) -> String {
+    i.syntax().text().to_string()
+}
+
+/// A required child node; rnix makes every child optional to represent
+/// broken input, which a successful parse never produces.
+fn child<T>(node: Option<T>, parent: &rnix::SyntaxNode, c: &Compiler) -> Result<T, Error> {
+    node.ok_or_else(|| c.error(ErrorKind::Parse("incomplete expression".into()), parent))
+}

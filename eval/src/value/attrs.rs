@@ -1,0 +1,207 @@
+//! Attribute sets: immutable maps from names to values, sorted by name.
+//!
+//! Nix sorts attribute names bytewise everywhere it shows them
+//! (`attrNames`, printing, `toJSON`), so the set is a sorted vector: lookups
+//! are binary searches and `//` is a linear merge of two sorted runs.
+
+use std::rc::Rc;
+
+use super::{NixString, Value};
+
+#[derive(Clone, Default)]
+pub struct NixAttrs {
+    entries: Rc<Vec<(NixString, Value)>>,
+}
+
+/// A name was bound twice while building a set.
+#[derive(Debug)]
+pub struct DuplicateAttr(pub NixString);
+
+impl NixAttrs {
+    pub fn empty() -> Self {
+        NixAttrs::default()
+    }
+
+    /// Builds a set from unsorted entries; a repeated name is an error.
+    pub fn from_entries(mut entries: Vec<(NixString, Value)>) -> Result<Self, DuplicateAttr> {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(DuplicateAttr(w[0].0.clone()));
+        }
+        Ok(NixAttrs {
+            entries: Rc::new(entries),
+        })
+    }
+
+    /// Builds a set from unsorted entries where later entries win.
+    pub fn from_entries_last_wins(mut entries: Vec<(NixString, Value)>) -> Self {
+        // A stable sort keeps equal names in input order; keep the last one.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(NixString, Value)> = Vec::with_capacity(entries.len());
+        for e in entries {
+            match out.last_mut() {
+                Some(last) if last.0 == e.0 => *last = e,
+                _ => out.push(e),
+            }
+        }
+        NixAttrs {
+            entries: Rc::new(out),
+        }
+    }
+
+    /// Builds a set from unsorted entries where the first entry wins
+    /// (`listToAttrs` semantics).
+    pub fn from_entries_first_wins(mut entries: Vec<(NixString, Value)>) -> Self {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        NixAttrs {
+            entries: Rc::new(entries),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, name: &[u8]) -> Option<&Value> {
+        self.entries
+            .binary_search_by(|(k, _)| k.as_bytes().cmp(name))
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .map(|(_, v)| v)
+    }
+
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (&NixString, &Value)> + ExactSizeIterator {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &NixString> + ExactSizeIterator {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// `self // other`: names of `other` win.
+    pub fn update(&self, other: &NixAttrs) -> NixAttrs {
+        if other.is_empty() {
+            return self.clone();
+        }
+        if self.is_empty() {
+            return other.clone();
+        }
+        let (a, b) = (&self.entries, &other.entries);
+        let mut out = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+            match x.0.cmp(&y.0) {
+                std::cmp::Ordering::Less => {
+                    out.push(x.clone());
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    out.push(y.clone());
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    out.push(y.clone());
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        out.extend(a.iter().skip(i).cloned());
+        out.extend(b.iter().skip(j).cloned());
+        NixAttrs {
+            entries: Rc::new(out),
+        }
+    }
+
+    /// Identity of the underlying storage; used to print `«repeated»`.
+    pub fn ptr(&self) -> *const () {
+        Rc::as_ptr(&self.entries) as *const ()
+    }
+
+    pub fn ptr_eq(&self, other: &NixAttrs) -> bool {
+        Rc::ptr_eq(&self.entries, &other.entries)
+    }
+}
+
+impl Drop for NixAttrs {
+    fn drop(&mut self) {
+        if let Some(entries) = Rc::get_mut(&mut self.entries)
+            && !entries.is_empty()
+        {
+            let values = std::mem::take(entries)
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect();
+            super::drop::defer(super::drop::Deferred::Values(values));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn set(names: &[(&str, i64)]) -> NixAttrs {
+        NixAttrs::from_entries_last_wins(
+            names
+                .iter()
+                .map(|(k, v)| (NixString::from(*k), Value::Int(*v)))
+                .collect(),
+        )
+    }
+
+    fn pairs(a: &NixAttrs) -> Vec<(String, i64)> {
+        a.iter()
+            .map(|(k, v)| match v {
+                Value::Int(i) => (k.to_string(), *i),
+                _ => (k.to_string(), -1),
+            })
+            .collect()
+    }
+
+    #[rstest]
+    #[case::disjoint(&[("a", 1)], &[("b", 2)], &[("a", 1), ("b", 2)])]
+    #[case::right_wins(&[("a", 1), ("c", 3)], &[("a", 9)], &[("a", 9), ("c", 3)])]
+    #[case::left_empty(&[], &[("x", 1)], &[("x", 1)])]
+    #[case::interleaved(&[("a", 1), ("c", 3)], &[("b", 2), ("d", 4)], &[("a", 1), ("b", 2), ("c", 3), ("d", 4)])]
+    fn update(#[case] l: &[(&str, i64)], #[case] r: &[(&str, i64)], #[case] out: &[(&str, i64)]) {
+        let expected: Vec<(String, i64)> = out.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        assert_eq!(pairs(&set(l).update(&set(r))), expected);
+    }
+
+    #[test]
+    fn duplicate_is_reported() {
+        let err = NixAttrs::from_entries(vec![
+            (NixString::from("a"), Value::Null),
+            (NixString::from("a"), Value::Null),
+        ])
+        .err()
+        .map(|e| e.0.to_string());
+        assert_eq!(err.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn first_wins() {
+        let a = NixAttrs::from_entries_first_wins(vec![
+            (NixString::from("a"), Value::Int(1)),
+            (NixString::from("a"), Value::Int(2)),
+        ]);
+        assert_eq!(pairs(&a), vec![("a".to_string(), 1)]);
+    }
+}

@@ -1,0 +1,206 @@
+//! The value model of the evaluator.
+//!
+//! Values are cheap to clone: everything bigger than a machine word sits
+//! behind an `Rc`, and nothing is ever mutated in place except thunks,
+//! which are updated once when forced.
+
+mod attrs;
+mod drop;
+mod function;
+pub mod print;
+mod string;
+mod thunk;
+pub mod xml;
+
+use std::path::Path;
+use std::rc::Rc;
+
+pub use attrs::{DuplicateAttr, NixAttrs};
+pub use function::{Builtin, Closure};
+pub use string::{ContextElement, NixContext, NixString, write_escaped};
+pub use thunk::{Thunk, ThunkState};
+
+use crate::errors::ErrorKind;
+
+/// A list is an immutable, shared vector.
+pub type NixList = Rc<Vec<Value>>;
+
+#[derive(Clone)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(NixString),
+    /// An absolute, normalised path (no `.`/`..`, no trailing slash).
+    Path(Rc<Path>),
+    Attrs(NixAttrs),
+    List(NixList),
+    Closure(Rc<Closure>),
+    Builtin(Rc<Builtin>),
+    Thunk(Thunk),
+}
+
+impl Value {
+    /// The name `builtins.typeOf` reports.
+    pub fn type_of(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::String(_) => "string",
+            Value::Path(_) => "path",
+            Value::Attrs(_) => "set",
+            Value::List(_) => "list",
+            Value::Closure(_) | Value::Builtin(_) => "lambda",
+            Value::Thunk(t) => match t.value() {
+                Some(v) => v.type_of(),
+                None => "thunk",
+            },
+        }
+    }
+
+    /// The article-prefixed description CppNix uses in type errors
+    /// ("expected a set but found a list").
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a Boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::String(_) => "a string",
+            Value::Path(_) => "a path",
+            Value::Attrs(_) => "a set",
+            Value::List(_) => "a list",
+            Value::Closure(_) => "a function",
+            Value::Builtin(b) if b.partial.is_empty() => "a built-in function",
+            Value::Builtin(_) => "a partially applied built-in function",
+            Value::Thunk(t) => match t.value() {
+                Some(v) => v.describe(),
+                None => "a thunk",
+            },
+        }
+    }
+
+    /// Follows evaluated thunks; returns the value itself otherwise.
+    pub fn resolved(&self) -> Value {
+        match self {
+            Value::Thunk(t) => match t.value() {
+                Some(v) => v.resolved(),
+                None => self.clone(),
+            },
+            v => v.clone(),
+        }
+    }
+
+    /// True for thunks that still need forcing.
+    pub fn needs_force(&self) -> bool {
+        match self {
+            Value::Thunk(t) => !t.is_evaluated(),
+            _ => false,
+        }
+    }
+
+    pub fn is_function(&self) -> bool {
+        matches!(self, Value::Closure(_) | Value::Builtin(_))
+    }
+
+    pub fn as_bool(&self) -> Result<bool, ErrorKind> {
+        match self.resolved() {
+            Value::Bool(b) => Ok(b),
+            v => Err(ErrorKind::type_error("a Boolean", &v)),
+        }
+    }
+
+    pub fn as_int(&self) -> Result<i64, ErrorKind> {
+        match self.resolved() {
+            Value::Int(i) => Ok(i),
+            v => Err(ErrorKind::type_error("an integer", &v)),
+        }
+    }
+
+    pub fn as_attrs(&self) -> Result<NixAttrs, ErrorKind> {
+        match self.resolved() {
+            Value::Attrs(a) => Ok(a),
+            v => Err(ErrorKind::type_error("a set", &v)),
+        }
+    }
+
+    pub fn as_list(&self) -> Result<NixList, ErrorKind> {
+        match self.resolved() {
+            Value::List(l) => Ok(l),
+            v => Err(ErrorKind::type_error("a list", &v)),
+        }
+    }
+
+    pub fn as_string(&self) -> Result<NixString, ErrorKind> {
+        match self.resolved() {
+            Value::String(s) => Ok(s),
+            v => Err(ErrorKind::type_error("a string", &v)),
+        }
+    }
+
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Rc::new(items))
+    }
+
+    pub fn string(s: impl Into<NixString>) -> Value {
+        Value::String(s.into())
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+
+impl From<NixAttrs> for Value {
+    fn from(a: NixAttrs) -> Self {
+        Value::Attrs(a)
+    }
+}
+
+/// Normalises a path the way CppNix's `canonPath` does, lexically: no `.`,
+/// `..` removes the previous component, no repeated or trailing slashes.
+pub fn normalise_path(p: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut parts = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(x) => parts.push(x),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
+    }
+    let mut out = std::path::PathBuf::from("/");
+    out.extend(parts);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::plain("/a/b", "/a/b")]
+    #[case::dot("/a/./b", "/a/b")]
+    #[case::dotdot("/a/../b", "/b")]
+    #[case::above_root("/../a", "/a")]
+    #[case::trailing_slash("/a/b/", "/a/b")]
+    #[case::double_slash("/a//b", "/a/b")]
+    #[case::root("/", "/")]
+    fn normalise(#[case] input: &str, #[case] expected: &str) {
+        assert_eq!(normalise_path(Path::new(input)), Path::new(expected));
+    }
+}

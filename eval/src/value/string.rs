@@ -1,0 +1,223 @@
+//! Nix strings: byte strings that carry a *context*.
+//!
+//! Nix strings are not required to be UTF-8 (files read with `readFile` can
+//! hold any bytes), so the payload is bytes. The context records which store
+//! paths a string refers to; it must survive every string operation that
+//! keeps (parts of) the text, or derivations would silently lose inputs.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::rc::Rc;
+
+/// One element of a string's context, in CppNix's three flavours.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ContextElement {
+    /// A plain store path (`/nix/store/…-foo`), e.g. from `builtins.toFile`.
+    Plain(String),
+    /// One output of a derivation: (`drv path`, `output name`).
+    Single { derivation: String, output: String },
+    /// The whole closure of a derivation (`=/nix/store/…drv`).
+    Derivation(String),
+}
+
+/// The set of context elements of a string; empty for most strings.
+pub type NixContext = BTreeSet<ContextElement>;
+
+/// An immutable, cheaply clonable Nix string.
+#[derive(Clone, Default)]
+pub struct NixString {
+    bytes: Rc<[u8]>,
+    context: Option<Rc<NixContext>>,
+}
+
+impl NixString {
+    pub fn new(bytes: impl Into<Rc<[u8]>>, context: NixContext) -> Self {
+        NixString {
+            bytes: bytes.into(),
+            context: if context.is_empty() {
+                None
+            } else {
+                Some(Rc::new(context))
+            },
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The text, with invalid UTF-8 replaced; for messages and printing.
+    pub fn to_str_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub fn context(&self) -> Option<&NixContext> {
+        self.context.as_deref()
+    }
+
+    pub fn has_context(&self) -> bool {
+        self.context.is_some()
+    }
+
+    /// The same text without context (attribute names never carry one).
+    pub fn without_context(&self) -> NixString {
+        NixString {
+            bytes: self.bytes.clone(),
+            context: None,
+        }
+    }
+
+    /// Concatenates strings, uniting their contexts.
+    pub fn concat<'a>(parts: impl IntoIterator<Item = &'a NixString>) -> NixString {
+        let mut bytes = Vec::new();
+        let mut context = NixContext::new();
+        for part in parts {
+            bytes.extend_from_slice(&part.bytes);
+            if let Some(c) = &part.context {
+                context.extend(c.iter().cloned());
+            }
+        }
+        NixString::new(bytes, context)
+    }
+
+    /// A new string with `bytes` as text and this string's context.
+    pub fn with_same_context(&self, bytes: impl Into<Rc<[u8]>>) -> NixString {
+        NixString {
+            bytes: bytes.into(),
+            context: self.context.clone(),
+        }
+    }
+}
+
+impl From<&str> for NixString {
+    fn from(s: &str) -> Self {
+        NixString {
+            bytes: s.as_bytes().into(),
+            context: None,
+        }
+    }
+}
+
+impl From<String> for NixString {
+    fn from(s: String) -> Self {
+        NixString {
+            bytes: s.into_bytes().into(),
+            context: None,
+        }
+    }
+}
+
+impl From<Vec<u8>> for NixString {
+    fn from(b: Vec<u8>) -> Self {
+        NixString {
+            bytes: b.into(),
+            context: None,
+        }
+    }
+}
+
+impl From<&[u8]> for NixString {
+    fn from(b: &[u8]) -> Self {
+        NixString {
+            bytes: b.into(),
+            context: None,
+        }
+    }
+}
+
+/// Equality and ordering look at the text only: CppNix ignores contexts
+/// when comparing strings.
+impl PartialEq for NixString {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for NixString {}
+
+impl PartialOrd for NixString {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for NixString {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.bytes.cmp(&other.bytes)
+    }
+}
+
+impl std::hash::Hash for NixString {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state)
+    }
+}
+
+impl fmt::Debug for NixString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_str_lossy())
+    }
+}
+
+impl fmt::Display for NixString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_str_lossy())
+    }
+}
+
+/// Writes `s` as a Nix string literal, escaping as CppNix's printer does.
+pub fn write_escaped(out: &mut String, s: &[u8]) {
+    out.push('"');
+    let text = String::from_utf8_lossy(s);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::plain("abc", r#""abc""#)]
+    #[case::quote("a\"b", r#""a\"b""#)]
+    #[case::newline_tab("a\nb\tc\r", r#""a\nb\tc\r""#)]
+    #[case::dollar_curly("${x} $y", r#""\${x} $y""#)]
+    #[case::backslash("a\\b", r#""a\\b""#)]
+    fn escaping(#[case] input: &str, #[case] expected: &str) {
+        let mut out = String::new();
+        write_escaped(&mut out, input.as_bytes());
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn concat_unites_contexts() {
+        let a = NixString::new(*b"a", [ContextElement::Plain("/nix/store/x".into())].into());
+        let b = NixString::new(
+            *b"b",
+            [ContextElement::Derivation("/nix/store/y.drv".into())].into(),
+        );
+        let c = NixString::concat([&a, &b]);
+        assert_eq!(c.as_bytes(), b"ab");
+        assert_eq!(c.context().map(|c| c.len()), Some(2));
+    }
+}

@@ -1,0 +1,108 @@
+//! Thunks: the suspended computations that make Nix lazy.
+//!
+//! A thunk is shared (`Rc`) and updated in place when forced, so every
+//! holder sees the result and the work happens once. While a thunk is being
+//! forced it is *blackholed*: forcing it again from inside its own
+//! evaluation is the "infinite recursion encountered" error. The VM, not
+//! this module, drives forcing (see `vm`), so forcing never recurses on the
+//! native stack.
+
+use std::cell::{Ref, RefCell};
+use std::rc::Rc;
+
+use super::Value;
+use crate::chunk::Lambda;
+
+#[derive(Clone)]
+pub enum ThunkState {
+    /// Allocated but not yet filled: the first phase of recursive bindings
+    /// (`let`, `rec`, formals with defaults) creates every slot before any
+    /// body can capture it. Never observable once a scope is set up.
+    Blank,
+    /// Compiled code plus the upvalues it captured.
+    Suspended {
+        lambda: Rc<Lambda>,
+        upvalues: Rc<[Value]>,
+    },
+    /// A pending call `f arg`; lets builtins like `map` stay lazy without
+    /// compiling anything.
+    Apply {
+        function: Value,
+        argument: Value,
+    },
+    /// Currently being forced.
+    Blackhole,
+    Evaluated(Value),
+}
+
+#[derive(Clone)]
+pub struct Thunk(Rc<RefCell<ThunkState>>);
+
+impl Thunk {
+    pub fn blank() -> Self {
+        Thunk(Rc::new(RefCell::new(ThunkState::Blank)))
+    }
+
+    pub fn suspended(lambda: Rc<Lambda>, upvalues: Rc<[Value]>) -> Self {
+        Thunk(Rc::new(RefCell::new(ThunkState::Suspended {
+            lambda,
+            upvalues,
+        })))
+    }
+
+    pub fn apply(function: Value, argument: Value) -> Self {
+        Thunk(Rc::new(RefCell::new(ThunkState::Apply {
+            function,
+            argument,
+        })))
+    }
+
+    pub fn evaluated(value: Value) -> Self {
+        Thunk(Rc::new(RefCell::new(ThunkState::Evaluated(value))))
+    }
+
+    pub fn state(&self) -> Ref<'_, ThunkState> {
+        self.0.borrow()
+    }
+
+    /// The value, if the thunk has been forced.
+    pub fn value(&self) -> Option<Value> {
+        match &*self.0.borrow() {
+            ThunkState::Evaluated(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn is_evaluated(&self) -> bool {
+        matches!(&*self.0.borrow(), ThunkState::Evaluated(_))
+    }
+
+    pub fn is_blank(&self) -> bool {
+        matches!(&*self.0.borrow(), ThunkState::Blank)
+    }
+
+    /// Replaces the state, returning the previous one.
+    pub fn replace(&self, state: ThunkState) -> ThunkState {
+        self.0.replace(state)
+    }
+
+    /// Identity of the thunk; used to print `«repeated»`.
+    pub fn ptr(&self) -> *const () {
+        Rc::as_ptr(&self.0) as *const ()
+    }
+
+    pub fn ptr_eq(&self, other: &Thunk) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Drop for Thunk {
+    fn drop(&mut self) {
+        if Rc::strong_count(&self.0) == 1 {
+            let state = self.0.replace(ThunkState::Blank);
+            if !matches!(state, ThunkState::Blank) {
+                super::drop::defer(super::drop::Deferred::State(state));
+            }
+        }
+    }
+}

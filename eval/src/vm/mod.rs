@@ -1,0 +1,870 @@
+//! The bytecode VM.
+//!
+//! All Nix-level nesting — function calls, forcing thunks, builtins waiting
+//! for values — is represented by `Frame`s on an explicit frame stack, never
+//! by native recursion. A 100 000-deep Nix recursion therefore costs heap,
+//! and hitting `max_frames` is an ordinary Nix error.
+//!
+//! Frames:
+//! - `Code`: runs a lambda's bytecode over a window of the value stack;
+//! - `Thunk`: sits under the code of a thunk being forced; when that code
+//!   has left its value on the stack, it forces that value further if
+//!   needed and then updates the thunk (or, on error, restores it);
+//! - `CallForced`: calls the value on the stack once it is forced;
+//! - `Generator`: a builtin coroutine (see `generators`).
+//!
+//! Errors unwind frames until a generator that asked for the failing
+//! computation is found (it may catch it, like `tryEval`), or to the top.
+
+mod context;
+pub mod generators;
+pub mod ops;
+
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+pub use context::{Context, EvalOptions, LintLevel, Lints, SearchPathEntry};
+use generators::{Co, GenFuture, Request};
+
+use crate::chunk::{Capture, Lambda, LambdaKind, Op};
+use crate::errors::{Error, ErrorKind};
+use crate::source::Span;
+use crate::value::{
+    Builtin, Closure, NixAttrs, NixString, Thunk, ThunkState, Value, normalise_path,
+};
+
+enum Waiting {
+    /// The generator asked for a forced value.
+    Force,
+    /// The generator asked for a call result, forced or not.
+    Value,
+}
+
+enum Frame {
+    Code {
+        lambda: Rc<Lambda>,
+        upvalues: Rc<[Value]>,
+        ip: usize,
+        base: usize,
+    },
+    Thunk {
+        thunk: Thunk,
+        saved: ThunkState,
+        span: Span,
+    },
+    CallForced {
+        arg: Value,
+        span: Span,
+    },
+    Generator {
+        fut: GenFuture,
+        co: Co,
+        base: usize,
+        span: Span,
+        name: &'static str,
+        waiting: Option<Waiting>,
+    },
+}
+
+pub struct Vm {
+    stack: Vec<Value>,
+    frames: Vec<Frame>,
+    ctx: Rc<Context>,
+    steps: u32,
+}
+
+/// Whether the current code frame goes on, or the frame stack changed.
+enum Flow {
+    Continue,
+    Switch,
+}
+
+impl Vm {
+    pub fn new(ctx: Rc<Context>) -> Self {
+        Vm {
+            stack: Vec::new(),
+            frames: Vec::new(),
+            ctx,
+            steps: 0,
+        }
+    }
+
+    /// Runs a generator to completion and returns its value.
+    pub fn run(&mut self, make: impl FnOnce(Co) -> GenFuture, span: Span) -> Result<Value, Error> {
+        let co = Co::new(self.ctx.clone());
+        let fut = make(co.clone());
+        self.frames.push(Frame::Generator {
+            fut,
+            co,
+            base: self.stack.len(),
+            span,
+            name: "",
+            waiting: None,
+        });
+        while !self.frames.is_empty() {
+            if let Err(e) = self.step() {
+                self.unwind(e)?;
+            }
+        }
+        self.stack
+            .pop()
+            .ok_or_else(|| Error::new(ErrorKind::Builtin("VM ended without a value".into()), None))
+    }
+
+    fn step(&mut self) -> Result<(), Error> {
+        let Some(frame) = self.frames.last() else {
+            return Ok(());
+        };
+        match frame {
+            Frame::Code { .. } => self.run_code(),
+            Frame::Thunk { span, .. } => {
+                let span = *span;
+                if self.top_needs_force() {
+                    return self.force_top(span).map_err(|k| Error::new(k, Some(span)));
+                }
+                let v = self.pop().resolved();
+                if let Some(Frame::Thunk { thunk, .. }) = self.frames.pop() {
+                    thunk.replace(ThunkState::Evaluated(v.clone()));
+                }
+                self.stack.push(v);
+                Ok(())
+            }
+            Frame::CallForced { span, .. } => {
+                let span = *span;
+                if self.top_needs_force() {
+                    return self.force_top(span).map_err(|k| Error::new(k, Some(span)));
+                }
+                let f = self.pop().resolved();
+                if let Some(Frame::CallForced { arg, .. }) = self.frames.pop() {
+                    self.call_value(f, arg, span)
+                        .map_err(|k| Error::new(k, Some(span)))?;
+                }
+                Ok(())
+            }
+            Frame::Generator { .. } => self.resume_generator(),
+        }
+    }
+
+    fn unwind(&mut self, mut error: Error) -> Result<(), Error> {
+        while let Some(frame) = self.frames.pop() {
+            match frame {
+                Frame::Thunk { thunk, saved, .. } => {
+                    thunk.replace(saved);
+                }
+                Frame::Code { lambda, .. } => {
+                    if lambda.kind == LambdaKind::Function {
+                        error.trace.push((
+                            format!("while calling '{}'", lambda.display_name()),
+                            lambda.span,
+                        ));
+                    }
+                }
+                Frame::CallForced { .. } => {}
+                Frame::Generator {
+                    fut,
+                    co,
+                    base,
+                    span,
+                    name,
+                    waiting: Some(_),
+                } => {
+                    self.stack.truncate(base);
+                    co.respond(Err(error));
+                    self.frames.push(Frame::Generator {
+                        fut,
+                        co,
+                        base,
+                        span,
+                        name,
+                        waiting: None,
+                    });
+                    return Ok(());
+                }
+                Frame::Generator { .. } => {}
+            }
+        }
+        Err(error)
+    }
+
+    fn pop(&mut self) -> Value {
+        self.stack.pop().unwrap_or(Value::Null)
+    }
+
+    fn top_needs_force(&self) -> bool {
+        self.stack.last().is_some_and(Value::needs_force)
+    }
+
+    fn check_depth(&self) -> Result<(), ErrorKind> {
+        if self.frames.len() >= self.ctx.options.max_frames {
+            return Err(ErrorKind::StackOverflow);
+        }
+        Ok(())
+    }
+
+    /// Starts forcing the value on top of the stack. If it is a suspended
+    /// thunk, frames are pushed and the forced value will replace it on the
+    /// stack once they finish.
+    fn force_top(&mut self, span: Span) -> Result<(), ErrorKind> {
+        let Some(Value::Thunk(t)) = self.stack.last().cloned() else {
+            return Ok(());
+        };
+        let state = t.replace(ThunkState::Blackhole);
+        match state {
+            ThunkState::Evaluated(v) => {
+                t.replace(ThunkState::Evaluated(v.clone()));
+                self.pop();
+                self.stack.push(v);
+                Ok(())
+            }
+            ThunkState::Blackhole | ThunkState::Blank => {
+                t.replace(state);
+                Err(ErrorKind::InfiniteRecursion)
+            }
+            ThunkState::Suspended { lambda, upvalues } => {
+                self.check_depth()?;
+                self.pop();
+                let saved = ThunkState::Suspended {
+                    lambda: lambda.clone(),
+                    upvalues: upvalues.clone(),
+                };
+                self.frames.push(Frame::Thunk {
+                    thunk: t,
+                    saved,
+                    span: lambda.span,
+                });
+                self.frames.push(Frame::Code {
+                    lambda,
+                    upvalues,
+                    ip: 0,
+                    base: self.stack.len(),
+                });
+                Ok(())
+            }
+            ThunkState::Apply { function, argument } => {
+                self.check_depth()?;
+                self.pop();
+                let saved = ThunkState::Apply {
+                    function: function.clone(),
+                    argument: argument.clone(),
+                };
+                self.frames.push(Frame::Thunk {
+                    thunk: t,
+                    saved,
+                    span,
+                });
+                self.stack.push(function);
+                self.frames.push(Frame::CallForced {
+                    arg: argument,
+                    span,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Calls a forced function value.
+    fn call_value(&mut self, f: Value, arg: Value, span: Span) -> Result<(), ErrorKind> {
+        self.check_depth()?;
+        match f {
+            Value::Closure(c) => {
+                let base = self.stack.len();
+                self.stack.push(arg);
+                self.frames.push(Frame::Code {
+                    lambda: c.lambda.clone(),
+                    upvalues: c.upvalues.clone(),
+                    ip: 0,
+                    base,
+                });
+                Ok(())
+            }
+            Value::Builtin(b) => {
+                let mut args = b.partial.clone();
+                args.push(arg);
+                if args.len() < b.arity {
+                    self.stack.push(Value::Builtin(Rc::new(Builtin {
+                        partial: args,
+                        ..(*b).clone()
+                    })));
+                    return Ok(());
+                }
+                let co = Co::new(self.ctx.clone());
+                let fut = b.invoke(co.clone(), args);
+                self.frames.push(Frame::Generator {
+                    fut,
+                    co,
+                    base: self.stack.len(),
+                    span,
+                    name: b.name,
+                    waiting: None,
+                });
+                Ok(())
+            }
+            Value::Attrs(a) if a.contains(b"__functor") => {
+                let functor = a.get(b"__functor").cloned().unwrap_or(Value::Null);
+                // (functor self) arg
+                self.frames.push(Frame::CallForced { arg, span });
+                self.frames.push(Frame::CallForced {
+                    arg: Value::Attrs(a),
+                    span,
+                });
+                self.stack.push(functor);
+                Ok(())
+            }
+            other => Err(ErrorKind::NotCallable(other.describe())),
+        }
+    }
+
+    fn resume_generator(&mut self) -> Result<(), Error> {
+        let Some(Frame::Generator {
+            mut fut,
+            co,
+            base,
+            span,
+            name,
+            waiting,
+        }) = self.frames.pop()
+        else {
+            return Ok(());
+        };
+        if let Some(w) = waiting {
+            if matches!(w, Waiting::Force) && self.top_needs_force() {
+                self.frames.push(Frame::Generator {
+                    fut,
+                    co,
+                    base,
+                    span,
+                    name,
+                    waiting: Some(w),
+                });
+                return self.force_top(span).map_err(|k| Error::new(k, Some(span)));
+            }
+            let v = self.pop();
+            co.respond(Ok(if matches!(w, Waiting::Force) {
+                v.resolved()
+            } else {
+                v
+            }));
+        }
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        match Pin::new(&mut fut).poll(&mut cx) {
+            Poll::Ready(Ok(v)) => {
+                self.stack.truncate(base);
+                self.stack.push(v);
+                Ok(())
+            }
+            Poll::Ready(Err(mut e)) => {
+                self.stack.truncate(base);
+                if e.span.is_none() {
+                    e.span = Some(span);
+                }
+                if !name.is_empty() {
+                    e.trace
+                        .push((format!("while calling the '{name}' builtin"), span));
+                }
+                Err(e)
+            }
+            Poll::Pending => match co.take_request() {
+                Some(Request::Force(v)) => {
+                    self.frames.push(Frame::Generator {
+                        fut,
+                        co,
+                        base,
+                        span,
+                        name,
+                        waiting: Some(Waiting::Force),
+                    });
+                    self.stack.push(v);
+                    self.force_top(span).map_err(|k| Error::new(k, Some(span)))
+                }
+                Some(Request::Call(f, arg)) => {
+                    self.frames.push(Frame::Generator {
+                        fut,
+                        co,
+                        base,
+                        span,
+                        name,
+                        waiting: Some(Waiting::Value),
+                    });
+                    self.stack.push(f);
+                    self.frames.push(Frame::CallForced { arg, span });
+                    Ok(())
+                }
+                None => Err(Error::new(
+                    ErrorKind::Builtin("builtin suspended without a request".into()),
+                    Some(span),
+                )),
+            },
+        }
+    }
+
+    fn capture(&self, lambda: &Lambda, base: usize, upvalues: &[Value]) -> Rc<[Value]> {
+        lambda
+            .captures
+            .iter()
+            .map(|c| match c {
+                Capture::Local(s) => self
+                    .stack
+                    .get(base + *s as usize)
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                Capture::Upvalue(i) => upvalues.get(*i as usize).cloned().unwrap_or(Value::Null),
+            })
+            .collect()
+    }
+
+    fn run_code(&mut self) -> Result<(), Error> {
+        let Some(Frame::Code {
+            lambda,
+            upvalues,
+            ip,
+            base,
+        }) = self.frames.last()
+        else {
+            return Ok(());
+        };
+        let (lambda, upvalues, mut ip, base) = (lambda.clone(), upvalues.clone(), *ip, *base);
+        let frame_index = self.frames.len() - 1;
+        loop {
+            let Some(&op) = lambda.chunk.code.get(ip) else {
+                return Err(Error::new(
+                    ErrorKind::Builtin("instruction pointer out of range".into()),
+                    None,
+                ));
+            };
+            ip += 1;
+            let span = lambda
+                .chunk
+                .spans
+                .get(ip - 1)
+                .copied()
+                .unwrap_or(lambda.span);
+            match self.exec(op, &lambda, &upvalues, &mut ip, base, span) {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Switch) => {
+                    // `Return` pops its frame; only a live frame keeps its ip.
+                    if !matches!(op, Op::Return) {
+                        self.set_ip(frame_index, ip);
+                    }
+                    return Ok(());
+                }
+                Err(kind) => {
+                    self.set_ip(frame_index, ip);
+                    return Err(Error::new(kind, Some(span)));
+                }
+            }
+        }
+    }
+
+    /// Stores `ip` in the code frame at `index` (which may no longer be on
+    /// top once a call pushed frames above it).
+    fn set_ip(&mut self, index: usize, ip: usize) {
+        if let Some(Frame::Code { ip: fip, .. }) = self.frames.get_mut(index) {
+            *fip = ip;
+        }
+    }
+
+    fn local(&self, base: usize, slot: u32) -> Value {
+        self.stack
+            .get(base + slot as usize)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    fn exec(
+        &mut self,
+        op: Op,
+        lambda: &Rc<Lambda>,
+        upvalues: &Rc<[Value]>,
+        ip: &mut usize,
+        base: usize,
+        span: Span,
+    ) -> Result<Flow, ErrorKind> {
+        let chunk = &lambda.chunk;
+        let constant = |i: u32| {
+            chunk
+                .constants
+                .get(i as usize)
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        match op {
+            Op::Constant(i) => self.stack.push(constant(i)),
+            Op::Pop => {
+                self.pop();
+            }
+            Op::GetLocal(s) => {
+                let v = self.local(base, s);
+                self.stack.push(v);
+            }
+            Op::GetUpvalue(i) => self
+                .stack
+                .push(upvalues.get(i as usize).cloned().unwrap_or(Value::Null)),
+            Op::Force => {
+                self.steps = self.steps.wrapping_add(1);
+                if self.steps.is_multiple_of(4096) {
+                    self.check_interrupt()?;
+                }
+                if self.top_needs_force() {
+                    self.force_top(span)?;
+                    return Ok(Flow::Switch);
+                }
+                if let Some(top) = self.stack.last_mut()
+                    && let Value::Thunk(_) = top
+                {
+                    *top = top.resolved();
+                }
+            }
+            Op::Add | Op::Sub | Op::Mul | Op::Div => {
+                let b = self.pop().resolved();
+                let a = self.pop().resolved();
+                let r = match op {
+                    Op::Add => ops::add(a, b),
+                    Op::Sub => ops::sub(a, b),
+                    Op::Mul => ops::mul(a, b),
+                    _ => ops::div(a, b),
+                }?;
+                self.stack.push(r);
+            }
+            Op::Negate => {
+                let a = self.pop().resolved();
+                self.stack.push(ops::negate(a)?);
+            }
+            Op::Not => {
+                let a = self.pop().as_bool()?;
+                self.stack.push(Value::Bool(!a));
+            }
+            Op::Equal | Op::NotEqual => {
+                let b = self.pop().resolved();
+                let a = self.pop().resolved();
+                let negate = op == Op::NotEqual;
+                match ops::shallow_eq(&a, &b) {
+                    Some(eq) => self.stack.push(Value::Bool(eq != negate)),
+                    None => {
+                        self.spawn(span, "", move |co| {
+                            Box::pin(async move {
+                                Ok(Value::Bool(ops::nix_eq(&co, a, b).await? != negate))
+                            })
+                        });
+                        return Ok(Flow::Switch);
+                    }
+                }
+            }
+            Op::Less | Op::LessEq | Op::More | Op::MoreEq => {
+                let b = self.pop().resolved();
+                let a = self.pop().resolved();
+                // a <= b is !(b < a); a > b is b < a; a >= b is !(a < b).
+                let (x, y, negate) = match op {
+                    Op::Less => (a, b, false),
+                    Op::LessEq => (b, a, true),
+                    Op::More => (b, a, false),
+                    _ => (a, b, true),
+                };
+                match ops::shallow_less(&x, &y) {
+                    Some(r) => self.stack.push(Value::Bool(r? != negate)),
+                    None => {
+                        self.spawn(span, "", move |co| {
+                            Box::pin(async move {
+                                Ok(Value::Bool(ops::nix_less(&co, x, y).await? != negate))
+                            })
+                        });
+                        return Ok(Flow::Switch);
+                    }
+                }
+            }
+            Op::Concat => {
+                let b = self.pop().as_list()?;
+                let a = self.pop().as_list()?;
+                let mut out = Vec::with_capacity(a.len() + b.len());
+                out.extend(a.iter().cloned());
+                out.extend(b.iter().cloned());
+                self.stack.push(Value::list(out));
+            }
+            Op::Update => {
+                let b = self.pop().as_attrs()?;
+                let a = self.pop().as_attrs()?;
+                self.stack.push(Value::Attrs(a.update(&b)));
+            }
+            Op::AssertBool => {
+                if let Some(top) = self.stack.last() {
+                    top.as_bool()?;
+                }
+            }
+            Op::Jump(n) => *ip += n as usize,
+            Op::JumpIfFalse(n) => {
+                if !self.pop().as_bool()? {
+                    *ip += n as usize;
+                }
+            }
+            Op::JumpIfTrue(n) => {
+                if self.pop().as_bool()? {
+                    *ip += n as usize;
+                }
+            }
+            Op::AssertFail(c) => {
+                return Err(ErrorKind::AssertionFailed(
+                    constant(c).as_string()?.to_string(),
+                ));
+            }
+            Op::Attrs(n) => {
+                let items = self
+                    .stack
+                    .split_off(self.stack.len().saturating_sub(2 * n as usize));
+                let mut entries = Vec::with_capacity(n as usize);
+                let mut it = items.into_iter();
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    match k.resolved() {
+                        Value::Null => {}
+                        Value::String(s) => entries.push((s.without_context(), v)),
+                        other => return Err(ErrorKind::type_error("a string", &other)),
+                    }
+                }
+                let attrs = NixAttrs::from_entries(entries)
+                    .map_err(|d| ErrorKind::DuplicateAttr(d.0.to_string()))?;
+                self.stack.push(Value::Attrs(attrs));
+            }
+            Op::List(n) => {
+                let items = self
+                    .stack
+                    .split_off(self.stack.len().saturating_sub(n as usize));
+                self.stack.push(Value::list(items));
+            }
+            Op::Select => {
+                let key = self.pop().as_string()?;
+                let attrs = self.pop().as_attrs()?;
+                match attrs.get(key.as_bytes()) {
+                    Some(v) => self.stack.push(v.clone()),
+                    None => return Err(ErrorKind::AttributeMissing(key.to_string())),
+                }
+            }
+            Op::SelectOrJump(n) => {
+                let key = self.pop().as_string()?;
+                let v = self.pop().resolved();
+                match &v {
+                    Value::Attrs(a) if a.contains(key.as_bytes()) => self
+                        .stack
+                        .push(a.get(key.as_bytes()).cloned().unwrap_or(Value::Null)),
+                    _ => *ip += n as usize,
+                }
+            }
+            Op::HasAttr => {
+                let key = self.pop().as_string()?;
+                let v = self.pop().resolved();
+                let has = matches!(&v, Value::Attrs(a) if a.contains(key.as_bytes()));
+                self.stack.push(Value::Bool(has));
+            }
+            Op::Interpolate(n) => {
+                let parts = self
+                    .stack
+                    .split_off(self.stack.len().saturating_sub(n as usize));
+                let mut simple = Some(Vec::with_capacity(parts.len()));
+                for p in &parts {
+                    match (p.resolved(), simple.as_mut()) {
+                        (Value::String(s), Some(v)) => v.push(s),
+                        (Value::Path(p), Some(v)) => v.push(ops::interpolate_path(&p)?),
+                        _ => simple = None,
+                    }
+                }
+                match simple {
+                    Some(strings) => self
+                        .stack
+                        .push(Value::String(NixString::concat(strings.iter()))),
+                    None => {
+                        self.spawn(span, "", move |co| {
+                            Box::pin(async move {
+                                let mut strings = Vec::with_capacity(parts.len());
+                                for p in parts {
+                                    strings.push(
+                                        ops::coerce_to_string(&co, p, ops::Coercion::Interpolation)
+                                            .await?,
+                                    );
+                                }
+                                Ok(Value::String(NixString::concat(strings.iter())))
+                            })
+                        });
+                        return Ok(Flow::Switch);
+                    }
+                }
+            }
+            Op::ToPath => {
+                let s = self.pop().as_string()?;
+                let text = s.to_string();
+                if !text.starts_with('/') {
+                    return Err(ErrorKind::NotAnAbsolutePath(text));
+                }
+                self.stack.push(Value::Path(
+                    normalise_path(std::path::Path::new(&text)).into(),
+                ));
+            }
+            Op::Call => {
+                let arg = self.pop();
+                let f = self.pop().resolved();
+                self.call_value(f, arg, span)?;
+                return Ok(Flow::Switch);
+            }
+            Op::MakeClosure(i) => {
+                let inner = chunk
+                    .lambdas
+                    .get(i as usize)
+                    .cloned()
+                    .ok_or(ErrorKind::InfiniteRecursion)?;
+                let captured = self.capture(&inner, base, upvalues);
+                self.stack.push(Value::Closure(Rc::new(Closure {
+                    lambda: inner,
+                    upvalues: captured,
+                })));
+            }
+            Op::MakeThunk(i) => {
+                let inner = chunk
+                    .lambdas
+                    .get(i as usize)
+                    .cloned()
+                    .ok_or(ErrorKind::InfiniteRecursion)?;
+                let captured = self.capture(&inner, base, upvalues);
+                self.stack
+                    .push(Value::Thunk(Thunk::suspended(inner, captured)));
+            }
+            Op::AllocThunk => self.stack.push(Value::Thunk(Thunk::blank())),
+            Op::FillThunk(slot, i) => {
+                let inner = chunk
+                    .lambdas
+                    .get(i as usize)
+                    .cloned()
+                    .ok_or(ErrorKind::InfiniteRecursion)?;
+                let captured = self.capture(&inner, base, upvalues);
+                if let Value::Thunk(t) = self.local(base, slot) {
+                    t.replace(ThunkState::Suspended {
+                        lambda: inner,
+                        upvalues: captured,
+                    });
+                }
+            }
+            Op::FillValue(slot) => {
+                let v = self.pop().resolved();
+                if let Value::Thunk(t) = self.local(base, slot) {
+                    t.replace(ThunkState::Evaluated(v));
+                }
+            }
+            Op::CloseScope(n) => {
+                let top = self.pop();
+                let len = self.stack.len().saturating_sub(n as usize);
+                self.stack.truncate(len);
+                self.stack.push(top);
+            }
+            Op::ResolveWith(c, n) => {
+                let name = constant(c).as_string()?;
+                let withs = self
+                    .stack
+                    .split_off(self.stack.len().saturating_sub(n as usize));
+                // Fast path: every namespace needed is already forced.
+                for w in &withs {
+                    match w.resolved() {
+                        Value::Attrs(a) => {
+                            if let Some(v) = a.get(name.as_bytes()) {
+                                self.stack.push(v.clone());
+                                return Ok(Flow::Continue);
+                            }
+                        }
+                        Value::Thunk(_) => {
+                            self.spawn(span, "", move |co| Box::pin(resolve_with(co, name, withs)));
+                            return Ok(Flow::Switch);
+                        }
+                        other => return Err(ErrorKind::type_error("a set", &other)),
+                    }
+                }
+                return Err(ErrorKind::UndefinedVariable(name.to_string()));
+            }
+            Op::FindFile(c) => {
+                let name = constant(c).as_string()?;
+                let v = self.ctx.find_file(&name.to_string())?;
+                self.stack.push(v);
+            }
+            Op::CheckFormals => {
+                let arg = self.pop().as_attrs()?;
+                if let Some(formals) = &lambda.formals
+                    && !formals.ellipsis
+                    && let Some(k) = arg.keys().find(|k| !formals.contains(k.as_bytes()))
+                {
+                    return Err(ErrorKind::UnexpectedArgument {
+                        function: lambda.display_name(),
+                        name: k.to_string(),
+                    });
+                }
+                if let Some(slot) = self.stack.get_mut(base) {
+                    *slot = Value::Attrs(arg);
+                }
+            }
+            Op::SelectFormal(c) | Op::SelectFormalOrBlank(c) => {
+                let name = constant(c).as_string()?;
+                let arg = self.local(base, 0).as_attrs()?;
+                match arg.get(name.as_bytes()) {
+                    Some(v) => self.stack.push(v.clone()),
+                    None if matches!(op, Op::SelectFormalOrBlank(_)) => {
+                        self.stack.push(Value::Thunk(Thunk::blank()))
+                    }
+                    None => {
+                        return Err(ErrorKind::MissingArgument {
+                            function: lambda.display_name(),
+                            name: name.to_string(),
+                        });
+                    }
+                }
+            }
+            Op::JumpIfNotBlank(slot, n) => {
+                let blank = matches!(self.local(base, slot), Value::Thunk(t) if t.is_blank());
+                if !blank {
+                    *ip += n as usize;
+                }
+            }
+            Op::Return => {
+                let v = self.pop();
+                self.stack.truncate(base);
+                self.frames.pop();
+                self.stack.push(v);
+                return Ok(Flow::Switch);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn check_interrupt(&self) -> Result<(), ErrorKind> {
+        match &self.ctx.interrupt {
+            Some(flag) if flag.load(Ordering::Relaxed) => Err(ErrorKind::Interrupted),
+            _ => Ok(()),
+        }
+    }
+
+    /// Pushes a generator frame for work an instruction cannot finish
+    /// without forcing more values.
+    fn spawn(&mut self, span: Span, name: &'static str, make: impl FnOnce(Co) -> GenFuture) {
+        let co = Co::new(self.ctx.clone());
+        let fut = make(co.clone());
+        self.frames.push(Frame::Generator {
+            fut,
+            co,
+            base: self.stack.len(),
+            span,
+            name,
+            waiting: None,
+        });
+    }
+}
+
+/// Looks `name` up in `with` namespaces, innermost first, forcing each only
+/// when the ones inside it lack the name.
+async fn resolve_with(co: Co, name: NixString, withs: Vec<Value>) -> Result<Value, Error> {
+    for w in withs {
+        let attrs = co.force(w).await?.as_attrs()?;
+        if let Some(v) = attrs.get(name.as_bytes()) {
+            return Ok(v.clone());
+        }
+    }
+    Err(ErrorKind::UndefinedVariable(name.to_string()).into())
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind, None)
+    }
+}

@@ -1,0 +1,353 @@
+//! Operators on values, with CppNix's semantics.
+//!
+//! The synchronous functions work on forced operands and handle every
+//! case that needs no further evaluation; the `async` ones (deep equality,
+//! list comparison, string coercion, deep forcing) run as generators
+//! because they may have to force nested values. They iterate with explicit
+//! work lists, so deep data cannot overflow the native stack.
+
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use super::generators::Co;
+use crate::errors::{Error, ErrorKind};
+use crate::value::{NixString, Value, normalise_path};
+
+fn overflow(op: &str, a: i64, b: i64) -> ErrorKind {
+    ErrorKind::IntegerOverflow(format!(
+        "{op} {a} {} {b}",
+        match op {
+            "adding" => "+",
+            "subtracting" => "-",
+            "multiplying" => "*",
+            _ => "/",
+        }
+    ))
+}
+
+pub fn add(a: Value, b: Value) -> Result<Value, ErrorKind> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x
+            .checked_add(y)
+            .map(Value::Int)
+            .ok_or_else(|| overflow("adding", x, y)),
+        (Value::Int(x), Value::Float(y)) => Ok(Value::Float(x as f64 + y)),
+        (Value::Float(x), Value::Int(y)) => Ok(Value::Float(x + y as f64)),
+        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x + y)),
+        (Value::String(x), Value::String(y)) => Ok(Value::String(NixString::concat([&x, &y]))),
+        (Value::String(x), Value::Path(p)) => {
+            let y = NixString::from(p.to_string_lossy().to_string());
+            Ok(Value::String(NixString::concat([&x, &y])))
+        }
+        (Value::Path(p), Value::String(s)) => {
+            if s.has_context() {
+                return Err(ErrorKind::Builtin(format!(
+                    "a string that refers to a store path cannot be appended to a path: '{s}'"
+                )));
+            }
+            let joined = format!("{}{}", p.to_string_lossy(), s.to_str_lossy());
+            Ok(Value::Path(
+                normalise_path(std::path::Path::new(&joined)).into(),
+            ))
+        }
+        (Value::Path(p), Value::Path(q)) => {
+            let joined = format!("{}{}", p.to_string_lossy(), q.to_string_lossy());
+            Ok(Value::Path(
+                normalise_path(std::path::Path::new(&joined)).into(),
+            ))
+        }
+        (a, b) => Err(ErrorKind::InvalidAddition(b.describe(), a.describe())),
+    }
+}
+
+fn numeric(
+    a: Value,
+    b: Value,
+    int: impl FnOnce(i64, i64) -> Result<i64, ErrorKind>,
+    float: impl FnOnce(f64, f64) -> f64,
+) -> Result<Value, ErrorKind> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => int(x, y).map(Value::Int),
+        (Value::Int(x), Value::Float(y)) => Ok(Value::Float(float(x as f64, y))),
+        (Value::Float(x), Value::Int(y)) => Ok(Value::Float(float(x, y as f64))),
+        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(float(x, y))),
+        (Value::Int(_) | Value::Float(_), b) => Err(ErrorKind::type_error("an integer", &b)),
+        (a, _) => Err(ErrorKind::type_error("an integer", &a)),
+    }
+}
+
+pub fn sub(a: Value, b: Value) -> Result<Value, ErrorKind> {
+    numeric(
+        a,
+        b,
+        |x, y| {
+            x.checked_sub(y)
+                .ok_or_else(|| overflow("subtracting", x, y))
+        },
+        |x, y| x - y,
+    )
+}
+
+pub fn mul(a: Value, b: Value) -> Result<Value, ErrorKind> {
+    numeric(
+        a,
+        b,
+        |x, y| {
+            x.checked_mul(y)
+                .ok_or_else(|| overflow("multiplying", x, y))
+        },
+        |x, y| x * y,
+    )
+}
+
+pub fn div(a: Value, b: Value) -> Result<Value, ErrorKind> {
+    let zero = matches!(b, Value::Int(0)) || matches!(b, Value::Float(f) if f == 0.0);
+    if zero && matches!(a, Value::Int(_) | Value::Float(_)) {
+        return Err(ErrorKind::DivisionByZero);
+    }
+    numeric(
+        a,
+        b,
+        |x, y| x.checked_div(y).ok_or_else(|| overflow("dividing", x, y)),
+        |x, y| x / y,
+    )
+}
+
+pub fn negate(a: Value) -> Result<Value, ErrorKind> {
+    match a {
+        Value::Int(x) => x
+            .checked_neg()
+            .map(Value::Int)
+            .ok_or_else(|| overflow("subtracting", 0, x)),
+        Value::Float(x) => Ok(Value::Float(-x)),
+        a => Err(ErrorKind::type_error("an integer", &a)),
+    }
+}
+
+/// Equality that needs no forcing, or `None` if nested values must be
+/// compared.
+pub fn shallow_eq(a: &Value, b: &Value) -> Option<bool> {
+    Some(match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Int(x), Value::Float(y)) => (*x as f64) == *y,
+        (Value::Float(x), Value::Int(y)) => *x == (*y as f64),
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Path(x), Value::Path(y)) => x == y,
+        (Value::List(x), Value::List(y)) => {
+            if x.len() != y.len() {
+                return Some(false);
+            }
+            if Rc::ptr_eq(x, y) || x.is_empty() {
+                return Some(true);
+            }
+            return None;
+        }
+        (Value::Attrs(x), Value::Attrs(y)) => {
+            if x.ptr_eq(y) || (x.is_empty() && y.is_empty()) {
+                return Some(true);
+            }
+            return None;
+        }
+        _ => false,
+    })
+}
+
+/// Values that are the same object compare equal without being forced,
+/// as in CppNix (this is what makes `[f] == [f]` true for a function `f`).
+fn same_object(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Thunk(x), Value::Thunk(y)) => x.ptr_eq(y),
+        (Value::List(x), Value::List(y)) => Rc::ptr_eq(x, y),
+        (Value::Attrs(x), Value::Attrs(y)) => x.ptr_eq(y),
+        _ => false,
+    }
+}
+
+/// Deep equality (`==`).
+pub async fn nix_eq(co: &Co, a: Value, b: Value) -> Result<bool, Error> {
+    let mut work = vec![(a, b, true)];
+    while let Some((a, b, top)) = work.pop() {
+        if !top && same_object(&a, &b) {
+            continue;
+        }
+        let a = co.force(a).await?;
+        let b = co.force(b).await?;
+        if let Some(eq) = shallow_eq(&a, &b) {
+            if !eq {
+                return Ok(false);
+            }
+            continue;
+        }
+        match (a, b) {
+            (Value::List(x), Value::List(y)) => {
+                for (p, q) in x.iter().zip(y.iter()).rev() {
+                    work.push((p.clone(), q.clone(), false));
+                }
+            }
+            (Value::Attrs(x), Value::Attrs(y)) => {
+                if is_derivation(co, &x).await?
+                    && is_derivation(co, &y).await?
+                    && let (Some(p), Some(q)) = (x.get(b"outPath"), y.get(b"outPath"))
+                {
+                    work.push((p.clone(), q.clone(), false));
+                    continue;
+                }
+                if x.len() != y.len() || !x.keys().zip(y.keys()).all(|(k, l)| k == l) {
+                    return Ok(false);
+                }
+                for (p, q) in x.values().zip(y.values()).rev() {
+                    work.push((p.clone(), q.clone(), false));
+                }
+            }
+            _ => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+async fn is_derivation(co: &Co, attrs: &crate::value::NixAttrs) -> Result<bool, Error> {
+    match attrs.get(b"type") {
+        None => Ok(false),
+        Some(t) => match co.force(t.clone()).await? {
+            Value::String(s) => Ok(s.as_bytes() == b"derivation"),
+            _ => Ok(false),
+        },
+    }
+}
+
+/// `a < b` for values that need no forcing; `None` for lists.
+pub fn shallow_less(a: &Value, b: &Value) -> Option<Result<bool, ErrorKind>> {
+    Some(Ok(match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x < y,
+        (Value::Int(x), Value::Float(y)) => (*x as f64) < *y,
+        (Value::Float(x), Value::Int(y)) => *x < (*y as f64),
+        (Value::Float(x), Value::Float(y)) => x < y,
+        (Value::String(x), Value::String(y)) => x < y,
+        (Value::Path(x), Value::Path(y)) => x < y,
+        (Value::List(_), Value::List(_)) => return None,
+        (a, b) => return Some(Err(ErrorKind::Incomparable(a.describe(), b.describe()))),
+    }))
+}
+
+/// `a < b`, comparing lists lexicographically.
+pub async fn nix_less(co: &Co, a: Value, b: Value) -> Result<bool, Error> {
+    let (mut a, mut b) = (a, b);
+    loop {
+        a = co.force(a).await?;
+        b = co.force(b).await?;
+        if let Some(r) = shallow_less(&a, &b) {
+            return Ok(r?);
+        }
+        let (Value::List(x), Value::List(y)) = (&a, &b) else {
+            return Err(ErrorKind::Incomparable(a.describe(), b.describe()).into());
+        };
+        let mut next = None;
+        for (p, q) in x.iter().zip(y.iter()) {
+            if nix_eq(co, p.clone(), q.clone()).await? {
+                continue;
+            }
+            next = Some((p.clone(), q.clone()));
+            break;
+        }
+        match next {
+            Some((p, q)) => {
+                a = p;
+                b = q;
+            }
+            None => return Ok(x.len() < y.len()),
+        }
+    }
+}
+
+/// The text a path interpolates to. CppNix copies the path to the store
+/// first (which fails for a missing path); without a store the path text
+/// is used, but a missing path is still an error.
+pub fn interpolate_path(p: &std::path::Path) -> Result<NixString, ErrorKind> {
+    if !p.exists() {
+        return Err(ErrorKind::PathDoesNotExist(p.display().to_string()));
+    }
+    Ok(NixString::from(p.to_string_lossy().to_string()))
+}
+
+/// How far `coerce_to_string` goes: interpolation accepts only strings,
+/// paths and sets with `__toString`/`outPath`; `toString` also takes
+/// numbers, Booleans, null and lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Coercion {
+    Interpolation,
+    ToString,
+}
+
+pub fn format_float(f: f64) -> String {
+    crate::value::print::format_float(f)
+}
+
+/// Coerces a value to a string as CppNix's `coerceToString`.
+pub fn coerce_to_string<'a>(
+    co: &'a Co,
+    value: Value,
+    mode: Coercion,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<NixString, Error>> + 'a>> {
+    Box::pin(async move {
+        let value = co.force(value).await?;
+        match value {
+            Value::String(s) => Ok(s),
+            Value::Path(p) if mode == Coercion::Interpolation => Ok(interpolate_path(&p)?),
+            Value::Path(p) => Ok(NixString::from(p.to_string_lossy().to_string())),
+            Value::Attrs(a) => {
+                if let Some(f) = a.get(b"__toString") {
+                    let f = co.force(f.clone()).await?;
+                    let r = co.call(f, Value::Attrs(a.clone())).await?;
+                    return coerce_to_string(co, r, mode).await;
+                }
+                if let Some(p) = a.get(b"outPath") {
+                    return coerce_to_string(co, p.clone(), mode).await;
+                }
+                Err(ErrorKind::NotCoercibleToString("a set").into())
+            }
+            Value::Int(i) if mode == Coercion::ToString => Ok(NixString::from(i.to_string())),
+            Value::Float(f) if mode == Coercion::ToString => Ok(NixString::from(format_float(f))),
+            Value::Bool(b) if mode == Coercion::ToString => {
+                Ok(NixString::from(if b { "1" } else { "" }))
+            }
+            Value::Null if mode == Coercion::ToString => Ok(NixString::from("")),
+            Value::List(l) if mode == Coercion::ToString => {
+                let mut parts = Vec::with_capacity(l.len());
+                for (i, item) in l.iter().enumerate() {
+                    let s = coerce_to_string(co, item.clone(), mode).await?;
+                    parts.push(s);
+                    // CppNix puts no separator after an empty list.
+                    let empty_list =
+                        matches!(item.resolved(), Value::List(ref inner) if inner.is_empty());
+                    if i + 1 < l.len() && !empty_list {
+                        parts.push(NixString::from(" "));
+                    }
+                }
+                Ok(NixString::concat(parts.iter()))
+            }
+            other => Err(ErrorKind::NotCoercibleToString(other.describe()).into()),
+        }
+    })
+}
+
+/// Forces a value and everything inside it (`--strict`, `deepSeq`).
+pub async fn deep_force(co: &Co, value: Value) -> Result<Value, Error> {
+    let root = co.force(value).await?;
+    let mut seen: HashSet<*const ()> = HashSet::new();
+    let mut work = vec![root.clone()];
+    while let Some(v) = work.pop() {
+        match co.force(v).await? {
+            Value::List(l) if seen.insert(Rc::as_ptr(&l) as *const ()) => {
+                work.extend(l.iter().rev().cloned());
+            }
+            Value::Attrs(a) if seen.insert(a.ptr()) => {
+                work.extend(a.values().rev().cloned());
+            }
+            _ => {}
+        }
+    }
+    Ok(root)
+}

@@ -1,0 +1,100 @@
+//! Table tests of language features, evaluated with `--strict` and
+//! compared with what `nix-instantiate --eval --strict` prints.
+
+use rstest::rstest;
+use tvix_eval::{EvalOptions, EvalRequest, Evaluator};
+
+fn eval(expr: &str) -> Result<String, String> {
+    let evaluator = Evaluator::new(EvalOptions::default(), None);
+    let request = EvalRequest {
+        strict: true,
+        ..EvalRequest::default()
+    };
+    evaluator
+        .eval_expr(expr, std::path::Path::new("/"), &request)
+        .map_err(|e| e.kind.to_string())
+}
+
+#[rstest]
+#[case::nested_paths_merge("{ a.b = 1; a.c = 2; }", "{ a = { b = 1; c = 2; }; }")]
+#[case::literal_then_path("{ a = { b = 1; }; a.c = 2; }", "{ a = { b = 1; c = 2; }; }")]
+#[case::path_then_literal("{ a.c = 2; a = { b = 1; }; }", "{ a = { b = 1; c = 2; }; }")]
+#[case::rec_literal_merge_keeps_rec("{ a = rec { b = c + 1; }; a.c = 2; }.a.b", "3")]
+#[case::rec_with_inherit("let x = 5; in rec { inherit x; y = x + 1; }", "{ x = 5; y = 6; }")]
+#[case::inherit_from_shared(
+    "let s = { a = 1; b = 2; }; in { inherit (s) a b; }",
+    "{ a = 1; b = 2; }"
+)]
+#[case::let_inherit_reads_outer("let x = 1; in let inherit x; y = x; in y", "1")]
+#[case::dynamic_key("let k = \"z\"; in { ${k} = 1; a = 2; }", "{ a = 2; z = 1; }")]
+#[case::dynamic_null_key_skipped("{ ${null} = 1; a = 2; }", "{ a = 2; }")]
+#[case::quoted_static_key("{ \"a b\" = 1; }", "{ \"a b\" = 1; }")]
+#[case::let_forward_reference("let a = b + 1; b = 2; in a", "3")]
+#[case::let_nested_path("let a.b = 1; a.c = 2; in a", "{ b = 1; c = 2; }")]
+#[case::legacy_let("let { x = 1; body = x + 1; }", "2")]
+#[case::formals_defaults_see_each_other("({ a, b ? a + 1 }: b) { a = 1; }", "2")]
+#[case::formals_at_binding("(args@{ a, ... }: args) { a = 1; b = 2; }", "{ a = 1; b = 2; }")]
+#[case::with_does_not_shadow_let("let x = 1; in with { x = 2; }; x", "1")]
+#[case::inner_with_wins("with { x = 1; }; with { x = 2; }; x", "2")]
+#[case::with_does_not_shadow_builtins("with { true = false; }; true", "true")]
+#[case::has_attr_path("{ a.b = 1; } ? a.b", "true")]
+#[case::select_or_default("{ a = 1; }.b.c or 5", "5")]
+#[case::implication("false -> throw \"no\"", "true")]
+#[case::int_float_promotion("1 + 2.5", "3.5")]
+#[case::integer_division("7 / 2", "3")]
+#[case::list_comparison("[ 1 2 ] < [ 1 3 ]", "true")]
+#[case::update_right_wins("{ a = 1; b = 1; } // { b = 2; }", "{ a = 1; b = 2; }")]
+#[case::interpolation("let x = \"b\"; in \"a${x}c\"", "\"abc\"")]
+#[case::indented_string("''\n  a\n    b\n''", "\"a\\n  b\\n\"")]
+#[case::indented_escapes("''''$ ''' ''\\n''", "\"$ '' \\n\"")]
+#[case::functor("{ __functor = self: x: x + 1; } 1", "2")]
+#[case::try_eval_throw(
+    "builtins.tryEval (throw \"x\")",
+    "{ success = false; value = false; }"
+)]
+#[case::deep_recursion(
+    "let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 100000",
+    "100000"
+)]
+#[case::foldl_million(
+    "builtins.foldl' builtins.add 0 (builtins.genList (x: 1) 1000000)",
+    "1000000"
+)]
+#[case::repeated("let a = { x = 1; }; in [ a a ]", "[ { x = 1; } «repeated» ]")]
+fn evaluates(#[case] expr: &str, #[case] expected: &str) {
+    assert_eq!(eval(expr).as_deref(), Ok(expected));
+}
+
+#[rstest]
+#[case::duplicate_static("{ a = 1; a = 2; }", "attribute 'a' already defined")]
+#[case::duplicate_dynamic_vs_static(
+    "{ a = 1; ${\"a\" + \"\"} = 2; }",
+    "attribute 'a' already defined"
+)]
+#[case::path_over_non_set("{ a = 1; a.b = 2; }", "attribute 'a' already defined")]
+#[case::undefined("x", "undefined variable 'x'")]
+#[case::infinite_recursion("let x = x + 1; in x", "infinite recursion encountered")]
+#[case::overflow(
+    "9223372036854775807 + 1",
+    "integer overflow in adding 9223372036854775807 + 1"
+)]
+#[case::division_by_zero("1 / 0", "division by zero")]
+#[case::missing_argument(
+    "({ a }: a) { }",
+    "function 'anonymous lambda' called without required argument 'a'"
+)]
+#[case::unexpected_argument(
+    "({ a }: a) { a = 1; b = 2; }",
+    "function 'anonymous lambda' called with unexpected argument 'b'"
+)]
+#[case::abort_not_catchable(
+    "builtins.tryEval (abort \"x\")",
+    "evaluation aborted with the following error message: 'x'"
+)]
+#[case::dynamic_in_let(
+    "let ${\"a\" + \"b\"} = 1; in 1",
+    "dynamic attributes not allowed in let"
+)]
+fn fails(#[case] expr: &str, #[case] message: &str) {
+    assert_eq!(eval(expr).err().as_deref(), Some(message));
+}
