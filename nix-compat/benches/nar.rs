@@ -39,11 +39,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(3);
 
     // Warm-up: fills the page cache and gives the reference hash.
-    let mut sink = HashingSink::new();
+    let mut sink = HashingSink::default();
     dump_path(&tree, &mut sink)?;
-    let (nar_sha256, nar_size) = sink.finish()?;
+    let (nar_sha256, nar_size) = sink.finish();
     let nar_sha256 = data_encoding::HEXLOWER.encode(&nar_sha256);
-    println!("input: {} (NAR: {:.1} MiB)", tree.display(), nar_size as f64 / MIB);
+    println!(
+        "input: {} (NAR: {:.1} MiB)",
+        tree.display(),
+        nar_size as f64 / MIB
+    );
     let mb = nar_size as f64 / MIB;
 
     let sha2_speed = sha256_in_memory_speed();
@@ -52,19 +56,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("sha256 in memory (openssl speed -evp sha256, 16 KiB blocks): {openssl:.0} MiB/s");
     }
     println!();
-    println!("{:<34} {:>9} {:>11}   vs CppNix", "task", "best", "throughput");
+    println!(
+        "{:<34} {:>9} {:>11}   vs CppNix",
+        "task", "best", "throughput"
+    );
 
     let write_hash = best_of(runs, || {
-        let mut sink = HashingSink::new();
+        let mut sink = HashingSink::default();
         dump_path(&tree, &mut sink)?;
-        sink.finish().map(drop)
+        sink.finish();
+        Ok(())
     })?;
-    let nix_hash = cppnix(runs, "nix-hash", &["--type", "sha256"], &tree, Some(&nar_sha256))?;
-    report("NAR write + sha256", write_hash, mb, nix_hash.map(|t| ("nix-hash --type sha256", t)));
+    let nix_hash = cppnix(
+        runs,
+        "nix-hash",
+        &["--type", "sha256"],
+        &tree,
+        Some(&nar_sha256),
+    )?;
+    report(
+        "NAR write + sha256",
+        write_hash,
+        mb,
+        nix_hash.map(|t| ("nix-hash --type sha256", t)),
+    );
 
     let write_only = best_of(runs, || dump_path(&tree, &mut io::sink()))?;
     let nix_dump = cppnix(runs, "nix-store", &["--dump"], &tree, None)?;
-    report("NAR write (to /dev/null)", write_only, mb, nix_dump.map(|t| ("nix-store --dump", t)));
+    report(
+        "NAR write (to /dev/null)",
+        write_only,
+        mb,
+        nix_dump.map(|t| ("nix-store --dump", t)),
+    );
 
     let nar_file = tempfile::NamedTempFile::new()?;
     {
@@ -99,7 +123,9 @@ fn read_node<R: io::BufRead>(node: Node<'_, R>, buf: &mut [u8]) -> io::Result<()
 }
 
 fn sysroot() -> io::Result<PathBuf> {
-    let out = Command::new("rustc").args(["--print", "sysroot"]).output()?;
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()?;
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
@@ -176,7 +202,9 @@ fn sha256_in_memory_speed() -> f64 {
 /// Parses `openssl speed -evp sha256 -bytes 16384`'s last line.
 fn openssl_sha256_speed() -> Option<f64> {
     let out = Command::new("openssl")
-        .args(["speed", "-evp", "sha256", "-bytes", "16384", "-seconds", "2"])
+        .args([
+            "speed", "-evp", "sha256", "-bytes", "16384", "-seconds", "2",
+        ])
         .stderr(Stdio::null())
         .output()
         .ok()?;

@@ -33,16 +33,21 @@ fn main() -> ExitCode {
 }
 
 fn print_path(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let mut sink = HashingSink::new();
+    let mut sink = HashingSink::default();
     dump_path(path, &mut sink)?;
-    let (nar_sha256, nar_size) = sink.finish()?;
+    let (nar_sha256, nar_size) = sink.finish();
     let nar_hash = NixHash::Sha256(nar_sha256);
     // `nix-store --add` names the store path after the last component.
     let name = std::fs::canonicalize(path)?
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or("the root directory has no name to give a store path")?;
-    let store_path = build_ca_path(&name, &CAHash::Nar(nar_hash.clone()), [] as [&str; 0], false)?;
+    let store_path = build_ca_path(
+        &name,
+        &CAHash::Nar(nar_hash.clone()),
+        [] as [&str; 0],
+        false,
+    )?;
     println!("nar hash:   {}", nar_hash.to_nix_nixbase32_string());
     println!("nar size:   {nar_size}");
     println!("store path: {}", store_path.to_absolute_path());
