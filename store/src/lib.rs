@@ -1,5 +1,20 @@
 //! tvix-store: Nix store paths on top of `tvix-castore`.
 //!
-//! This crate will hold the `PathInfoService` (store path → castore root node
-//! plus Nix metadata), NAR rendering from and ingestion into castore, and the
-//! `tvix-store` binary. Nothing is implemented yet (see the store issue).
+//! A [PathInfo] ties a Nix store path to the castore tree holding its
+//! contents, with the metadata Nix keeps about it (references, NAR hash and
+//! size, signatures, deriver, content address). castore itself never sees a
+//! store path; this crate is where the two meet.
+//!
+//! - [pathinfoservice]: storing PathInfos (memory, redb, sled, gRPC).
+//! - [nar]: castore trees to NAR streams and back.
+//! - [proto]: the gRPC protocol, and the validation of what arrives by it.
+
+pub mod nar;
+mod path_info;
+pub mod pathinfoservice;
+pub mod proto;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use path_info::{PathInfo, Signature};

@@ -1,0 +1,52 @@
+//! NAR, Nix's archive format, over castore trees: rendering a castore node
+//! as a NAR stream ([write_nar]), computing its size and sha256 without
+//! keeping it ([NarCalculationService]), and ingesting a NAR stream into the
+//! castore ([ingest_nar]).
+//!
+//! Both directions stream: file contents go between blob readers/writers
+//! and the NAR in bounded buffers, never whole files in memory.
+
+mod hashing;
+mod import;
+mod renderer;
+mod stack;
+
+#[cfg(test)]
+mod tests;
+
+use async_trait::async_trait;
+use tvix_castore::Node;
+
+pub use import::{IngestNarError, IngestedNar, ingest_nar};
+pub use renderer::{MAX_DEPTH, RenderError, SimpleRenderer, calculate_nar, write_nar};
+
+/// The size and sha256 of a NAR, as Nix records them for a store path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NarSummary {
+    pub nar_size: u64,
+    pub nar_sha256: [u8; 32],
+}
+
+/// Computes the NAR size and sha256 of castore trees.
+#[async_trait]
+pub trait NarCalculationService: Send + Sync {
+    async fn calculate_nar(&self, root: &Node) -> Result<NarSummary, CalculateNarError>;
+}
+
+/// Why a NAR size and hash could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum CalculateNarError {
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The remote end of a gRPC client answered with an error.
+    #[error("gRPC: {0}")]
+    Grpc(Box<tonic::Status>),
+    #[error("gRPC server returned a nar_sha256 of {0} bytes, expected 32")]
+    InvalidNarSha256Len(usize),
+}
+
+impl From<tonic::Status> for CalculateNarError {
+    fn from(status: tonic::Status) -> Self {
+        Self::Grpc(Box::new(status))
+    }
+}

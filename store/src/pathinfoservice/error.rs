@@ -1,0 +1,70 @@
+//! Errors of the path info services.
+
+use nix_compat::nixbase32;
+use nix_compat::store_path::{DIGEST_SIZE, StorePath};
+use thiserror::Error;
+
+use crate::proto::ValidatePathInfoError;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Bytes stored under a digest are not a protobuf PathInfo.
+    #[error("stored PathInfo {} does not decode: {source}", nixbase32::encode(.digest))]
+    Decode {
+        digest: [u8; DIGEST_SIZE],
+        source: prost::DecodeError,
+    },
+    /// A backend holds a key that is not a store path digest.
+    #[error("stored key is {0} bytes, expected {DIGEST_SIZE}")]
+    InvalidKey(usize),
+    /// A PathInfo read from a backend or received from a gRPC server is
+    /// invalid.
+    #[error("invalid PathInfo {}: {source}", nixbase32::encode(.digest))]
+    InvalidPathInfo {
+        digest: [u8; DIGEST_SIZE],
+        source: ValidatePathInfoError,
+    },
+    /// A backend returned the PathInfo of another store path than the one
+    /// asked for (or, from a put, than the one sent).
+    #[error("asked for PathInfo {}, got {got}", nixbase32::encode(.requested))]
+    WrongPathInfo {
+        requested: [u8; DIGEST_SIZE],
+        got: StorePath,
+    },
+    /// A gRPC server sent a PathInfo that does not validate, while listing.
+    #[error("gRPC server listed an invalid PathInfo: {0}")]
+    InvalidListedPathInfo(ValidatePathInfoError),
+    #[error("redb: {0}")]
+    Redb(#[from] redb::Error),
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    /// The remote end of a gRPC client answered with an error.
+    #[error("gRPC: {0}")]
+    Grpc(Box<tonic::Status>),
+    /// A blocking or background task died (a panic or a cancelled runtime).
+    #[error("background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Self {
+        Self::Grpc(Box::new(status))
+    }
+}
+
+impl From<redb::DatabaseError> for Error {
+    fn from(error: redb::DatabaseError) -> Self {
+        Self::Redb(error.into())
+    }
+}
+
+/// How a path info service error reaches gRPC clients: a remote error is
+/// passed on, everything else is the server's own problem.
+impl From<Error> for tonic::Status {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Grpc(status) => *status,
+            _ => tonic::Status::internal(error.to_string()),
+        }
+    }
+}

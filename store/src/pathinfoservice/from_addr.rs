@@ -1,0 +1,187 @@
+//! [from_addr]: a path info service from a URL.
+
+use std::sync::Arc;
+
+use thiserror::Error;
+use tvix_castore::channel::{ChannelError, channel_from_url};
+use url::Url;
+
+use super::{
+    Error, GrpcPathInfoService, MemoryPathInfoService, PathInfoService, RedbPathInfoService,
+    SledPathInfoService,
+};
+use crate::proto::path_info_service_client::PathInfoServiceClient;
+
+/// Why [from_addr] could not build a service.
+#[derive(Debug, Error)]
+pub enum FromAddrError {
+    #[error("invalid URL {url:?}: {source}")]
+    InvalidUrl {
+        url: String,
+        source: url::ParseError,
+    },
+    #[error(
+        "unknown path info service scheme {0:?}: expected memory, redb, sled, grpc+unix or grpc+http"
+    )]
+    UnknownScheme(String),
+    #[error("{scheme}:// takes no host, got {host:?}")]
+    UnexpectedHost { scheme: String, host: String },
+    #[error("{scheme}:// takes no path, got {path:?}")]
+    UnexpectedPath { scheme: String, path: String },
+    #[error("{scheme}:// takes no query, got {query:?}")]
+    UnexpectedQuery { scheme: String, query: String },
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error("opening {url:?}: {source}")]
+    Open { url: String, source: Box<Error> },
+}
+
+/// Builds a path info service from its address:
+///
+/// | URL | service |
+/// |---|---|
+/// | `memory://` | [MemoryPathInfoService] |
+/// | `redb:///path/to/file.redb` | [RedbPathInfoService] in that file (created if missing) |
+/// | `redb://` | [RedbPathInfoService] in memory |
+/// | `sled:///path/to/dir` | [SledPathInfoService] in that directory |
+/// | `sled://` | [SledPathInfoService], temporary |
+/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [GrpcPathInfoService] |
+///
+/// The local forms follow castore's directory service addresses, so a
+/// store's three addresses look alike.
+pub async fn from_addr(addr: &str) -> Result<Arc<dyn PathInfoService>, FromAddrError> {
+    let url = Url::parse(addr).map_err(|source| FromAddrError::InvalidUrl {
+        url: addr.to_owned(),
+        source,
+    })?;
+    let open_error = |source| FromAddrError::Open {
+        url: addr.to_owned(),
+        source: Box::new(source),
+    };
+    Ok(match url.scheme() {
+        "memory" => {
+            if let Some(path) = local_location(&url)? {
+                return Err(FromAddrError::UnexpectedPath {
+                    scheme: url.scheme().to_owned(),
+                    path,
+                });
+            }
+            Arc::new(MemoryPathInfoService::new())
+        }
+        "redb" => Arc::new(
+            match local_location(&url)? {
+                Some(path) => RedbPathInfoService::open(path).await,
+                None => RedbPathInfoService::new_in_memory(),
+            }
+            .map_err(open_error)?,
+        ),
+        "sled" => Arc::new(
+            match local_location(&url)? {
+                Some(path) => SledPathInfoService::open(path).await,
+                None => SledPathInfoService::new_temporary().await,
+            }
+            .map_err(open_error)?,
+        ),
+        "grpc+unix" | "grpc+http" => Arc::new(GrpcPathInfoService::from_client(
+            PathInfoServiceClient::new(channel_from_url(&url)?),
+        )),
+        other => return Err(FromAddrError::UnknownScheme(other.to_owned())),
+    })
+}
+
+/// The path of a local backend URL (`scheme:///path`), or None for
+/// `scheme://`. Hosts and queries are refused rather than ignored.
+fn local_location(url: &Url) -> Result<Option<String>, FromAddrError> {
+    let scheme = url.scheme().to_owned();
+    if let Some(host) = url.host_str().filter(|host| !host.is_empty()) {
+        return Err(FromAddrError::UnexpectedHost {
+            scheme,
+            host: host.to_owned(),
+        });
+    }
+    if let Some(query) = url.query() {
+        return Err(FromAddrError::UnexpectedQuery {
+            scheme,
+            query: query.to_owned(),
+        });
+    }
+    Ok(match url.path() {
+        "" | "/" => None,
+        path => Some(path.to_owned()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    /// Addresses that must build a service; `{tmp}` is a fresh temporary
+    /// directory.
+    #[rstest]
+    #[case::memory("memory://")]
+    #[case::redb_in_memory("redb://")]
+    #[case::redb_file("redb://{tmp}/pathinfo.redb")]
+    #[case::sled_temporary("sled://")]
+    #[case::sled_dir("sled://{tmp}/pathinfo.sled")]
+    #[case::grpc_unix("grpc+unix:///run/tvix/store.sock")]
+    #[case::grpc_http("grpc+http://localhost:8000")]
+    #[case::grpc_http_ipv4("grpc+http://127.0.0.1:8000")]
+    #[case::grpc_http_ipv6("grpc+http://[::1]:8000")]
+    #[tokio::test]
+    async fn valid(#[case] addr: &str) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let addr = addr.replace("{tmp}", &tmp.path().to_string_lossy());
+        if let Err(e) = from_addr(&addr).await {
+            panic!("{addr} must be valid: {e}");
+        }
+    }
+
+    #[rstest]
+    #[case::empty("", "invalid URL \"\": relative URL without a base")]
+    #[case::no_scheme("/tmp/foo", "invalid URL \"/tmp/foo\": relative URL without a base")]
+    #[case::unknown_scheme(
+        "foo://",
+        "unknown path info service scheme \"foo\": expected memory, redb, sled, grpc+unix or grpc+http"
+    )]
+    #[case::nix_http_not_yet(
+        "nix+https://cache.nixos.org",
+        "unknown path info service scheme \"nix+https\": expected memory, redb, sled, grpc+unix or grpc+http"
+    )]
+    #[case::memory_path("memory:///foo", "memory:// takes no path, got \"/foo\"")]
+    #[case::memory_host("memory://foo", "memory:// takes no host, got \"foo\"")]
+    #[case::memory_query("memory://?x=1", "memory:// takes no query, got \"x=1\"")]
+    #[case::redb_host("redb://host/path.redb", "redb:// takes no host, got \"host\"")]
+    #[case::redb_query("redb:///tmp/x.redb?a=b", "redb:// takes no query, got \"a=b\"")]
+    #[case::sled_host("sled://host/path", "sled:// takes no host, got \"host\"")]
+    #[case::grpc_unix_no_path("grpc+unix://", "grpc+unix URL has no socket path")]
+    #[case::grpc_unix_host(
+        "grpc+unix://host/sock",
+        "grpc+unix URL has host \"host\": expected grpc+unix:///absolute/path"
+    )]
+    #[case::grpc_http_path(
+        "grpc+http://localhost:8000/foo",
+        "grpc+http URL has path \"/foo\": expected grpc+http://host:port"
+    )]
+    #[tokio::test]
+    async fn invalid(#[case] addr: &str, #[case] expected: &str) {
+        match from_addr(addr).await {
+            Ok(_) => panic!("{addr} must be refused"),
+            Err(e) => assert_eq!(expected, e.to_string()),
+        }
+    }
+
+    #[tokio::test]
+    async fn redb_missing_parent_directory() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let addr = format!("redb://{}/missing/pathinfo.redb", tmp.path().display());
+        match from_addr(&addr).await {
+            Ok(_) => panic!("{addr} must fail to open"),
+            Err(e) => assert!(
+                matches!(&e, FromAddrError::Open { url, source }
+                    if *url == addr && matches!(**source, Error::Redb(_))),
+                "{e}"
+            ),
+        }
+    }
+}
