@@ -6,7 +6,9 @@
 //! - `grpc+http://host:port`: plain HTTP/2 over TCP (no path besides `/`).
 //!
 //! Channels connect lazily: building one never blocks or fails on an
-//! unreachable server; the first request does.
+//! unreachable server; the first request does. Parts of a URL that gRPC does
+//! not use (a query, a host for Unix sockets) must never be ignored: they
+//! are errors.
 
 use hyper_util::rt::TokioIo;
 use thiserror::Error;

@@ -1,4 +1,7 @@
 //! [B3Digest], the name of every blob and directory in the castore.
+//!
+//! A `B3Digest` must never hold anything but 32 bytes: every conversion from
+//! bytes checks the length, so code holding one never checks again.
 
 use std::fmt;
 

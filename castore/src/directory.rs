@@ -1,4 +1,9 @@
 //! [Directory]: a Merkle node listing named [Node]s.
+//!
+//! A `Directory` must never exist in an invalid state: every way to build
+//! one ([Directory::add], [Directory::try_from_iter], the proto conversion)
+//! checks names, uniqueness and that the size cannot overflow, so its digest
+//! and size can be trusted wherever it travels.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,8 @@
 //! [Node]: what a name in a [crate::Directory] points to.
+//!
+//! A [SymlinkTarget] must never hold a target no file system could store
+//! (empty, with a NUL byte, or longer than `PATH_MAX`); anything else is
+//! kept as the bytes it is.
 
 use std::fmt;
 

@@ -1,9 +1,19 @@
-//! A seekable reader over a blob stored as a list of chunks.
+//! A seekable reader over a blob stored as a list of chunks, and the checks
+//! every chunk list and chunk read from storage or the network goes through.
 //!
 //! Used by the backends that split blobs (object store) and by clients that
 //! fetch chunks separately (gRPC). Each chunk is fetched whole when the read
 //! position enters it and checked against its digest and size before a single
-//! byte of it is handed out, so corrupt storage is an error, not bad data.
+//! byte of it is handed out. Chunks read in blob order are also hashed
+//! together: once every chunk before the last has been read (in order, at
+//! some point), the blob's own digest is checked before any byte of the last
+//! chunk is handed out, so a chunk list naming the wrong chunks is caught by
+//! every reader that reads the blob from the start. A reader that only seeks
+//! into the middle gets chunks that are each verified, and nothing more can
+//! be checked without reading the rest.
+//!
+//! This module must never hand out bytes that failed a check, and must never
+//! trust a size or digest it was given: they come from storage or a server.
 
 use std::io::{self, SeekFrom};
 use std::pin::Pin;
@@ -14,14 +24,45 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
 
-use super::ChunkMeta;
+use super::{ChunkMeta, seek_target};
 use crate::B3Digest;
+use crate::proto::stat_blob_response;
 
 /// Fetches the whole contents of one chunk.
 pub(super) type FetchChunk =
     Arc<dyn Fn(ChunkMeta) -> BoxFuture<'static, io::Result<Bytes>> + Send + Sync>;
 
+/// Turns the chunk list of blob `blob`, as stored or received, into
+/// [ChunkMeta]s; a digest that is not 32 bytes makes the list corrupt.
+pub(super) fn chunk_list_from_proto(
+    blob: &B3Digest,
+    chunks: Vec<stat_blob_response::ChunkMeta>,
+) -> io::Result<Vec<ChunkMeta>> {
+    chunks
+        .into_iter()
+        .map(|chunk| {
+            ChunkMeta::try_from(chunk)
+                .map_err(|e| invalid_data(format!("chunk list of blob {blob}: {e}")))
+        })
+        .collect()
+}
+
+/// Checks that `data`, read as blob (or chunk) `expected`, has that digest.
+pub(super) fn verify_digest(expected: &B3Digest, data: &[u8]) -> io::Result<()> {
+    let actual = B3Digest::of(data);
+    if actual != *expected {
+        return Err(invalid_data(format!("blob {expected} has digest {actual}")));
+    }
+    Ok(())
+}
+
+fn invalid_data(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
 pub(super) struct ChunkedReader {
+    /// The digest of the whole blob.
+    digest: B3Digest,
     chunks: Vec<ChunkMeta>,
     /// Offset of the first byte of each chunk within the blob.
     starts: Vec<u64>,
@@ -31,21 +72,36 @@ pub(super) struct ChunkedReader {
     loaded: Option<(usize, Bytes)>,
     fetching: Option<(usize, BoxFuture<'static, io::Result<Bytes>>)>,
     fetch: FetchChunk,
+    /// Hash of the contents of chunks `..hashed`, extended whenever chunk
+    /// `hashed` is loaded; a reader that seeks around still verifies the
+    /// blob once it has read every chunk in order at least once.
+    prefix_hasher: Box<blake3::Hasher>,
+    hashed: usize,
 }
 
 impl ChunkedReader {
-    /// Fails if the chunk sizes add up to more than `u64::MAX`, which only a
-    /// corrupt chunk list can claim.
-    pub(super) fn new(chunks: Vec<ChunkMeta>, fetch: FetchChunk) -> io::Result<Self> {
+    /// Fails if the chunk sizes add up to more than `u64::MAX`, or to zero
+    /// for a blob that is not empty, which only a corrupt chunk list can
+    /// claim.
+    pub(super) fn new(
+        digest: B3Digest,
+        chunks: Vec<ChunkMeta>,
+        fetch: FetchChunk,
+    ) -> io::Result<Self> {
         let mut starts = Vec::with_capacity(chunks.len());
         let mut size: u64 = 0;
         for chunk in &chunks {
             starts.push(size);
-            size = size.checked_add(chunk.size).ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidData, "chunk sizes overflow")
-            })?;
+            size = size
+                .checked_add(chunk.size)
+                .ok_or_else(|| invalid_data(format!("chunk sizes of blob {digest} overflow")))?;
+        }
+        // An empty blob has no chunk to load, so check its digest now.
+        if size == 0 {
+            verify_digest(&digest, b"")?;
         }
         Ok(Self {
+            digest,
             chunks,
             starts,
             size,
@@ -53,6 +109,8 @@ impl ChunkedReader {
             loaded: None,
             fetching: None,
             fetch,
+            prefix_hasher: Box::new(blake3::Hasher::new()),
+            hashed: 0,
         })
     }
 
@@ -76,37 +134,65 @@ impl ChunkedReader {
         if *loaded_index != index {
             return false;
         }
+        // `index` is the chunk holding `pos`, so it starts at or before it.
         let start = self.starts.get(index).copied().unwrap_or(self.size);
-        let offset = usize::try_from(self.pos - start).unwrap_or(usize::MAX);
+        let offset = usize::try_from(self.pos.saturating_sub(start)).unwrap_or(usize::MAX);
         let available = data.get(offset..).unwrap_or_default();
         let n = available.len().min(buf.remaining());
+        // `n` is at most `available.len()`.
         buf.put_slice(&available[..n]);
+        // Cannot overflow: the new position is still within the chunk, and
+        // chunk ends were summed with checked arithmetic in `new`.
         self.pos += n as u64;
         true
+    }
+
+    /// Index of the first chunk at or after `index` that is not empty (or the
+    /// number of chunks): empty chunks are never loaded, and hash to nothing.
+    fn skip_empty(&self, mut index: usize) -> usize {
+        while self.chunks.get(index).is_some_and(|chunk| chunk.size == 0) {
+            index += 1;
+        }
+        index
+    }
+
+    /// Feeds a freshly loaded chunk to the blob hash if it is the next one in
+    /// blob order. If it is the last one, the blob digest is checked before
+    /// the chunk is accepted; a mismatch leaves the state as it was, so
+    /// every later read of that chunk fails again.
+    fn extend_prefix(&mut self, index: usize, data: &[u8]) -> io::Result<()> {
+        if self.skip_empty(self.hashed) != index {
+            return Ok(());
+        }
+        let next = self.skip_empty(index + 1);
+        if next == self.chunks.len() {
+            let mut hasher = self.prefix_hasher.clone();
+            hasher.update(data);
+            let actual = B3Digest::from(hasher.finalize());
+            if actual != self.digest {
+                return Err(invalid_data(format!(
+                    "chunks of blob {} add up to digest {actual}",
+                    self.digest
+                )));
+            }
+        }
+        self.prefix_hasher.update(data);
+        self.hashed = next;
+        Ok(())
     }
 }
 
 /// Checks fetched chunk contents against the chunk list entry.
 fn verify_chunk(chunk: &ChunkMeta, data: &[u8]) -> io::Result<()> {
     if data.len() as u64 != chunk.size {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "chunk {} has {} bytes, expected {}",
-                chunk.digest,
-                data.len(),
-                chunk.size
-            ),
-        ));
+        return Err(invalid_data(format!(
+            "chunk {} has {} bytes, expected {}",
+            chunk.digest,
+            data.len(),
+            chunk.size
+        )));
     }
-    let actual = B3Digest::of(data);
-    if actual != chunk.digest {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("chunk {} has digest {}", chunk.digest, actual),
-        ));
-    }
-    Ok(())
+    verify_digest(&chunk.digest, data)
 }
 
 impl AsyncRead for ChunkedReader {
@@ -132,6 +218,7 @@ impl AsyncRead for ChunkedReader {
                     this.fetching = None;
                     let data = result?;
                     verify_chunk(&chunk, &data)?;
+                    this.extend_prefix(index, &data)?;
                     this.loaded = Some((index, data));
                 }
                 _ => this.fetching = Some((index, (this.fetch)(chunk))),
@@ -143,21 +230,108 @@ impl AsyncRead for ChunkedReader {
 impl AsyncSeek for ChunkedReader {
     fn start_seek(self: Pin<&mut Self>, position: SeekFrom) -> io::Result<()> {
         let this = self.get_mut();
-        let new_pos = match position {
-            SeekFrom::Start(offset) => Some(offset),
-            SeekFrom::End(delta) => this.size.checked_add_signed(delta),
-            SeekFrom::Current(delta) => this.pos.checked_add_signed(delta),
-        };
-        this.pos = new_pos.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek to a negative or overflowing position",
-            )
-        })?;
+        this.pos = seek_target(this.size, this.pos, position)?;
         Ok(())
     }
 
     fn poll_complete(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
         Poll::Ready(Ok(self.pos))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use futures::FutureExt;
+    use rstest::rstest;
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+    use super::{ChunkedReader, FetchChunk};
+    use crate::B3Digest;
+    use crate::blobservice::ChunkMeta;
+
+    /// A reader over `pieces` as chunks, all served from memory, claiming to
+    /// be the blob `digest`.
+    fn reader(digest: B3Digest, pieces: &[&'static str]) -> std::io::Result<ChunkedReader> {
+        let chunks = pieces
+            .iter()
+            .map(|piece| ChunkMeta {
+                digest: B3Digest::of(piece.as_bytes()),
+                size: piece.len() as u64,
+            })
+            .collect();
+        let by_digest: std::collections::HashMap<B3Digest, &'static str> = pieces
+            .iter()
+            .map(|piece| (B3Digest::of(piece.as_bytes()), *piece))
+            .collect();
+        let fetch: FetchChunk = Arc::new(move |chunk: ChunkMeta| {
+            let data = by_digest
+                .get(&chunk.digest)
+                .map(|piece| Bytes::from_static(piece.as_bytes()));
+            async move { data.ok_or_else(|| std::io::Error::other("no such chunk")) }.boxed()
+        });
+        ChunkedReader::new(digest, chunks, fetch)
+    }
+
+    #[rstest]
+    #[case::two_chunks(&["hello ", "world"])]
+    #[case::empty_chunks_around(&["", "hello ", "", "world", ""])]
+    #[tokio::test]
+    async fn reads_and_verifies_the_whole_blob(#[case] pieces: &[&'static str]) {
+        let mut contents = Vec::new();
+        reader(B3Digest::of(b"hello world"), pieces)
+            .expect("valid chunk list")
+            .read_to_end(&mut contents)
+            .await
+            .expect("read");
+        assert_eq!(b"hello world", contents.as_slice());
+    }
+
+    /// Valid chunks that do not make up the blob asked for: the last chunk
+    /// is refused, whether read in one go or after seeking around.
+    #[rstest]
+    #[case::in_order(&[])]
+    #[case::after_seeking(&[7, 0])]
+    #[tokio::test]
+    async fn chunks_of_another_blob_are_refused(#[case] seeks: &[u64]) {
+        let mut reader = reader(B3Digest::of(b"hello there"), &["hello ", "world"]).expect("valid");
+        for &seek in seeks {
+            reader
+                .seek(std::io::SeekFrom::Start(seek))
+                .await
+                .expect("seek");
+            reader.read_u8().await.expect("a byte of a chunk");
+        }
+        reader
+            .seek(std::io::SeekFrom::Start(0))
+            .await
+            .expect("seek");
+
+        let error = reader
+            .read_to_end(&mut Vec::new())
+            .await
+            .expect_err("must fail");
+
+        assert_eq!(std::io::ErrorKind::InvalidData, error.kind());
+        assert_eq!(
+            format!(
+                "chunks of blob {} add up to digest {}",
+                B3Digest::of(b"hello there"),
+                B3Digest::of(b"hello world")
+            ),
+            error.to_string()
+        );
+    }
+
+    #[rstest]
+    #[case::no_chunks(&[])]
+    #[case::only_empty_chunks(&["", ""])]
+    fn empty_chunk_list_for_a_non_empty_blob(#[case] pieces: &[&'static str]) {
+        let Err(error) = reader(B3Digest::of(b"not empty"), pieces) else {
+            panic!("must be refused");
+        };
+        assert_eq!(std::io::ErrorKind::InvalidData, error.kind());
     }
 }

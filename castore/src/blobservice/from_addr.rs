@@ -1,4 +1,7 @@
 //! Building a blob service from its URL.
+//!
+//! It must never ignore part of a URL: a host, path or query a backend does
+//! not take is an error, so a typo cannot silently pick another store.
 
 use std::sync::Arc;
 
@@ -23,6 +26,8 @@ pub enum FromAddrError {
     UnexpectedHost(&'static str, String),
     #[error("{0} must not have a path, got {1:?}")]
     UnexpectedPath(&'static str, String),
+    #[error("{0} must not have a query, got {1:?}")]
+    UnexpectedQuery(&'static str, String),
     #[error("objectstore+file needs an absolute directory path")]
     MissingPath,
     #[error("invalid object store path in {0:?}: {1}")]
@@ -53,12 +58,7 @@ pub async fn from_addr(url: &str) -> Result<Arc<dyn BlobService>, FromAddrError>
             )))
         }
         "objectstore+file" => {
-            if let Some(host) = parsed.host_str().filter(|host| !host.is_empty()) {
-                return Err(FromAddrError::UnexpectedHost(
-                    "objectstore+file://",
-                    host.to_owned(),
-                ));
-            }
+            expect_no_host_or_query("objectstore+file://", &parsed)?;
             if matches!(parsed.path(), "" | "/") {
                 return Err(FromAddrError::MissingPath);
             }
@@ -80,11 +80,21 @@ pub async fn from_addr(url: &str) -> Result<Arc<dyn BlobService>, FromAddrError>
     }
 }
 
-/// Checks that a URL of a backend without settings has neither host nor path.
-fn expect_bare(form: &'static str, url: &Url) -> Result<(), FromAddrError> {
+/// Checks that a URL of a local backend has neither host nor query.
+fn expect_no_host_or_query(form: &'static str, url: &Url) -> Result<(), FromAddrError> {
     if let Some(host) = url.host_str().filter(|host| !host.is_empty()) {
         return Err(FromAddrError::UnexpectedHost(form, host.to_owned()));
     }
+    if let Some(query) = url.query() {
+        return Err(FromAddrError::UnexpectedQuery(form, query.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks that a URL of a backend without settings has no host, path or
+/// query.
+fn expect_bare(form: &'static str, url: &Url) -> Result<(), FromAddrError> {
+    expect_no_host_or_query(form, url)?;
     if !matches!(url.path(), "" | "/") {
         return Err(FromAddrError::UnexpectedPath(form, url.path().to_owned()));
     }
@@ -140,6 +150,11 @@ mod tests {
     #[case::objectstore_file_without_path(
         "objectstore+file://",
         "objectstore+file needs an absolute directory path"
+    )]
+    #[case::memory_with_query("memory://?x=1", "memory:// must not have a query, got \"x=1\"")]
+    #[case::objectstore_file_with_query(
+        "objectstore+file:///tmp/x?fsync=1",
+        "objectstore+file:// must not have a query, got \"fsync=1\""
     )]
     #[case::objectstore_file_with_host(
         "objectstore+file://host/tmp",

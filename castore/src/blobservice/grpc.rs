@@ -4,17 +4,22 @@
 //! The client trusts nothing it receives: chunk lists are validated, every
 //! chunk and every streamed blob is checked against its digest, and an upload
 //! is only accepted if the server reports the digest computed here.
+//!
+//! It must never return the last bytes of a blob read from its start before
+//! the whole blob has been checked against its digest, and never report an
+//! upload as stored unless the server confirmed the digest computed here.
 
 use std::io::{self, SeekFrom};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::future::{BoxFuture, ready};
 use futures::{FutureExt, StreamExt};
 use tokio::io::{
-    AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf,
+    AsyncBufRead, AsyncRead, AsyncReadExt, AsyncSeek, AsyncWrite, AsyncWriteExt, DuplexStream,
+    ReadBuf,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -22,8 +27,8 @@ use tokio_util::io::{ReaderStream, StreamReader};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use super::chunked_reader::{ChunkedReader, FetchChunk};
-use super::{BlobReader, BlobService, BlobWriter, ChunkMeta, write_after_close};
+use super::chunked_reader::{ChunkedReader, FetchChunk, chunk_list_from_proto};
+use super::{BlobReader, BlobService, BlobWriter, ChunkMeta, seek_target, write_after_close};
 use crate::B3Digest;
 use crate::proto::{self, blob_service_client::BlobServiceClient};
 
@@ -31,6 +36,7 @@ use crate::proto::{self, blob_service_client::BlobServiceClient};
 /// message limit.
 const UPLOAD_PIECE_SIZE: usize = 256 * 1024;
 
+/// A client of a remote blob service; clones share one connection.
 #[derive(Clone)]
 pub struct GrpcBlobService {
     client: BlobServiceClient<Channel>,
@@ -73,25 +79,20 @@ async fn open_stream(
 
 /// Fetches one chunk whole, refusing to buffer more than its announced size.
 async fn fetch_chunk(client: BlobServiceClient<Channel>, chunk: ChunkMeta) -> io::Result<Bytes> {
-    let mut client = client;
-    let mut stream = client
-        .read(proto::ReadBlobRequest {
-            digest: chunk.digest.into(),
-        })
-        .await
-        .map_err(status_to_io)?
-        .into_inner();
-    let mut data = BytesMut::new();
-    while let Some(piece) = stream.message().await.map_err(status_to_io)? {
-        if (data.len() + piece.data.len()) as u64 > chunk.size {
-            return Err(invalid_data(format!(
-                "server sent more than {} bytes for chunk {}",
-                chunk.size, chunk.digest
-            )));
-        }
-        data.extend_from_slice(&piece.data);
+    let mut data = Vec::new();
+    // One byte more than announced is enough to tell that the server lies.
+    open_stream(client, chunk.digest)
+        .await?
+        .take(chunk.size.saturating_add(1))
+        .read_to_end(&mut data)
+        .await?;
+    if data.len() as u64 > chunk.size {
+        return Err(invalid_data(format!(
+            "server sent more than {} bytes for chunk {}",
+            chunk.size, chunk.digest
+        )));
     }
-    Ok(data.freeze())
+    Ok(data.into())
 }
 
 #[async_trait::async_trait]
@@ -112,20 +113,19 @@ impl BlobService for GrpcBlobService {
         let Some(chunks) = self.chunks(digest).await? else {
             return Ok(None);
         };
-        if chunks.len() > 1 {
-            let client = self.client.clone();
-            let fetch: FetchChunk =
-                Arc::new(move |chunk| fetch_chunk(client.clone(), chunk).boxed());
-            return Ok(Some(Box::new(ChunkedReader::new(chunks, fetch)?)));
+        if let [whole] = chunks.as_slice() {
+            // Not split: streamed, so it is never held in memory whole.
+            return Ok(Some(Box::new(StreamingBlobReader {
+                client: self.client.clone(),
+                digest: *digest,
+                size: whole.size,
+                pos: 0,
+                state: StreamState::Closed,
+            })));
         }
-        let size = chunks.iter().map(|chunk| chunk.size).sum();
-        Ok(Some(Box::new(StreamingBlobReader {
-            client: self.client.clone(),
-            digest: *digest,
-            size,
-            pos: 0,
-            state: StreamState::Closed,
-        })))
+        let client = self.client.clone();
+        let fetch: FetchChunk = Arc::new(move |chunk| fetch_chunk(client.clone(), chunk).boxed());
+        Ok(Some(Box::new(ChunkedReader::new(*digest, chunks, fetch)?)))
     }
 
     async fn open_write(&self) -> Box<dyn BlobWriter> {
@@ -171,24 +171,14 @@ impl BlobService for GrpcBlobService {
             Err(status) if status.code() == Code::NotFound => return Ok(None),
             Err(status) => return Err(status_to_io(status)),
         };
+        // A blob that is not split is its own only chunk, so a list is
+        // never empty.
         if response.chunks.is_empty() {
             return Err(invalid_data(format!(
                 "server sent an empty chunk list for blob {digest}"
             )));
         }
-        response
-            .chunks
-            .into_iter()
-            .map(|chunk| {
-                let chunk_digest = B3Digest::try_from(&chunk.digest)
-                    .map_err(|e| invalid_data(format!("chunk list of blob {digest}: {e}")))?;
-                Ok(ChunkMeta {
-                    digest: chunk_digest,
-                    size: chunk.size,
-                })
-            })
-            .collect::<io::Result<_>>()
-            .map(Some)
+        chunk_list_from_proto(digest, response.chunks).map(Some)
     }
 }
 
@@ -235,6 +225,8 @@ impl AsyncRead for StreamingBlobReader {
                 }
                 StreamState::Opening(opening) => {
                     let result = ready!(opening.as_mut().poll(cx));
+                    // Never poll the finished future again, even if opening
+                    // failed: the next read starts over.
                     this.state = StreamState::Closed;
                     this.state = StreamState::Open {
                         stream: result?,
@@ -256,9 +248,13 @@ impl AsyncRead for StreamingBlobReader {
                             ),
                         )));
                     }
-                    let remaining_in_blob = usize::try_from(this.size - *at).unwrap_or(usize::MAX);
+                    // Invariants: `at <= size` (it only grows up to `size`,
+                    // below) and `at <= pos` (the arm above), so neither
+                    // subtraction saturates.
+                    let remaining_in_blob =
+                        usize::try_from(this.size.saturating_sub(*at)).unwrap_or(usize::MAX);
                     let data = data.get(..remaining_in_blob).unwrap_or(data);
-                    let skip = usize::try_from(this.pos - *at).unwrap_or(usize::MAX);
+                    let skip = usize::try_from(this.pos.saturating_sub(*at)).unwrap_or(usize::MAX);
                     let n = if skip > 0 {
                         data.len().min(skip)
                     } else {
@@ -266,10 +262,14 @@ impl AsyncRead for StreamingBlobReader {
                     };
                     let taken = data.get(..n).unwrap_or_default();
                     hasher.update(taken);
+                    // `n <= size - at`, so this is at most `size`.
                     let end = *at + n as u64;
                     if end == this.size {
                         let actual = B3Digest::from(hasher.finalize());
                         if actual != this.digest {
+                            // Start over on the next read, which fails the
+                            // same way, rather than hand out these bytes.
+                            this.state = StreamState::Closed;
                             return Poll::Ready(Err(invalid_data(format!(
                                 "server sent blob {} with digest {actual}",
                                 this.digest
@@ -294,17 +294,7 @@ impl AsyncRead for StreamingBlobReader {
 impl AsyncSeek for StreamingBlobReader {
     fn start_seek(self: Pin<&mut Self>, position: SeekFrom) -> io::Result<()> {
         let this = self.get_mut();
-        let new_pos = match position {
-            SeekFrom::Start(offset) => Some(offset),
-            SeekFrom::End(delta) => this.size.checked_add_signed(delta),
-            SeekFrom::Current(delta) => this.pos.checked_add_signed(delta),
-        };
-        this.pos = new_pos.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek to a negative or overflowing position",
-            )
-        })?;
+        this.pos = seek_target(this.size, this.pos, position)?;
         Ok(())
     }
 

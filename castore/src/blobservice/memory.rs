@@ -1,6 +1,9 @@
 //! `memory://`: blobs in a hash map, gone when the process exits.
 //!
 //! Meant for tests and short-lived imports. Blobs are never split.
+//!
+//! A writer keeps its bytes to itself until `close()`, which inserts the
+//! whole blob under one lock: the map must never hold a partial blob.
 
 use std::collections::HashMap;
 use std::io::{self, Cursor};
@@ -16,6 +19,7 @@ use crate::B3Digest;
 
 type Blobs = Arc<RwLock<HashMap<B3Digest, Bytes>>>;
 
+/// Blobs in memory; clones share the same blobs.
 #[derive(Clone, Default)]
 pub struct MemoryBlobService {
     blobs: Blobs,

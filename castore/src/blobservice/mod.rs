@@ -9,7 +9,7 @@
 //! blobs share chunks). Every chunk is itself a blob that can be read by its
 //! own digest, which lets clients fetch, verify and cache chunks one by one.
 
-use std::io;
+use std::io::{self, SeekFrom};
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
@@ -43,7 +43,8 @@ pub trait BlobService: Send + Sync {
 
     /// A writer for a new blob. Its contents become visible only when
     /// [BlobWriter::close] returns their digest; a writer dropped before that
-    /// leaves no blob behind.
+    /// leaves no blob under that digest (a backend that splits blobs may keep
+    /// the chunks it already stored, each a complete blob of its own).
     async fn open_write(&self) -> Box<dyn BlobWriter>;
 
     /// The chunks the blob is made of, in order, or `None` if it does not
@@ -97,4 +98,22 @@ pub trait BlobWriter: AsyncWrite + Send + Unpin {
 /// [BlobWriter::close].
 fn write_after_close() -> io::Error {
     io::Error::new(io::ErrorKind::BrokenPipe, "blob writer already closed")
+}
+
+/// Where a seek lands in a blob of `size` bytes read up to `pos`, for the
+/// readers that track their position themselves, so they all behave like
+/// the `Cursor` of the memory backend: past the end is allowed (reads there
+/// return nothing), before the start or beyond `u64::MAX` is an error.
+fn seek_target(size: u64, pos: u64, seek: SeekFrom) -> io::Result<u64> {
+    match seek {
+        SeekFrom::Start(offset) => Some(offset),
+        SeekFrom::End(delta) => size.checked_add_signed(delta),
+        SeekFrom::Current(delta) => pos.checked_add_signed(delta),
+    }
+    .ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "seek to a negative or overflowing position",
+        )
+    })
 }

@@ -17,6 +17,15 @@
 //! all its chunks exist, so a blob is visible exactly when its writer's
 //! `close()` has returned. A writer dropped early may leave chunks behind;
 //! they are named by their contents, so they are harmless and reusable.
+//! This module must never publish a chunk list before every chunk in it is
+//! stored, nor overwrite an existing object.
+//!
+//! Objects are not fsynced (the `object_store` default), which keeps imports
+//! fast: this is safe against a killed process, but after a power loss an
+//! object may exist with contents that never reached the disk. Reads check
+//! every digest, so such a blob is an error, never wrong data; but since
+//! existing objects are never rewritten, importing it again does not repair
+//! it.
 
 use std::io::{self, Cursor};
 use std::pin::Pin;
@@ -24,7 +33,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use ::object_store::path::Path;
-use ::object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use ::object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use bytes::{Bytes, BytesMut};
 use data_encoding::HEXLOWER;
 use fastcdc::v2020::FastCDC;
@@ -34,7 +43,7 @@ use futures::{FutureExt, StreamExt};
 use prost::Message;
 use tokio::io::AsyncWrite;
 
-use super::chunked_reader::{ChunkedReader, FetchChunk};
+use super::chunked_reader::{ChunkedReader, FetchChunk, chunk_list_from_proto, verify_digest};
 use super::{BlobReader, BlobService, BlobWriter, ChunkMeta, write_after_close};
 use crate::B3Digest;
 use crate::proto;
@@ -49,6 +58,7 @@ pub(crate) const CHUNK_MAX: usize = 1024 * 1024;
 /// Chunk uploads a writer keeps in flight before it stops accepting data.
 const MAX_INFLIGHT_UPLOADS: usize = 4;
 
+/// Blobs in any [ObjectStore], below a base path; see the module doc.
 #[derive(Clone)]
 pub struct ObjectStoreBlobService {
     store: Arc<dyn ObjectStore>,
@@ -71,12 +81,16 @@ impl ObjectStoreBlobService {
 
     /// The chunk list of a blob that was split, `None` if there is none.
     async fn chunk_list(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {
-        let encoded = match self.store.get(&self.chunk_list_path(digest)).await {
-            Ok(result) => result.bytes().await?,
-            Err(::object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(encoded) = get(self.store.as_ref(), &self.chunk_list_path(digest)).await? else {
+            return Ok(None);
         };
-        decode_chunk_list(digest, encoded).map(Some)
+        let list = proto::StatBlobResponse::decode(encoded).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("chunk list of blob {digest}: {e}"),
+            )
+        })?;
+        chunk_list_from_proto(digest, list.chunks).map(Some)
     }
 }
 
@@ -86,49 +100,32 @@ fn digest_path(base: &Path, kind: &str, digest: &B3Digest) -> Path {
     base.clone().join(kind).join("b3").join(shard).join(hex)
 }
 
-fn decode_chunk_list(digest: &B3Digest, encoded: Bytes) -> io::Result<Vec<ChunkMeta>> {
-    let corrupt = |what: String| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("chunk list of blob {digest}: {what}"),
-        )
-    };
-    let response = proto::StatBlobResponse::decode(encoded).map_err(|e| corrupt(e.to_string()))?;
-    response
-        .chunks
-        .into_iter()
-        .map(|chunk| {
-            let chunk_digest =
-                B3Digest::try_from(&chunk.digest).map_err(|e| corrupt(e.to_string()))?;
-            Ok(ChunkMeta {
-                digest: chunk_digest,
-                size: chunk.size,
-            })
-        })
-        .collect()
+/// The metadata of the object at `path`, `None` if there is none.
+async fn head(store: &dyn ObjectStore, path: &Path) -> io::Result<Option<ObjectMeta>> {
+    match store.head(path).await {
+        Ok(meta) => Ok(Some(meta)),
+        Err(::object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
-fn encode_chunk_list(chunks: &[ChunkMeta]) -> Bytes {
-    proto::StatBlobResponse {
-        chunks: chunks
-            .iter()
-            .map(|chunk| proto::stat_blob_response::ChunkMeta {
-                digest: chunk.digest.into(),
-                size: chunk.size,
-            })
-            .collect(),
+/// The contents of the object at `path`, `None` if there is none.
+async fn get(store: &dyn ObjectStore, path: &Path) -> io::Result<Option<Bytes>> {
+    match store.get(path).await {
+        Ok(result) => Ok(Some(result.bytes().await?)),
+        Err(::object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    .encode_to_vec()
-    .into()
 }
 
 /// Writes `data` at `path` unless an object is already there. Objects are
-/// named by their contents, so an existing one holds the same bytes.
+/// named by their contents, so an existing one holds the same bytes. The
+/// store writes a temporary object and moves it into place (the local file
+/// system: a staging file hard-linked to `path`), so `path` never names a
+/// partial object.
 async fn put_if_absent(store: &dyn ObjectStore, path: &Path, data: Bytes) -> io::Result<()> {
-    match store.head(path).await {
-        Ok(_) => return Ok(()),
-        Err(::object_store::Error::NotFound { .. }) => {}
-        Err(e) => return Err(e.into()),
+    if head(store, path).await?.is_some() {
+        return Ok(());
     }
     let options = PutOptions {
         mode: PutMode::Create,
@@ -144,42 +141,38 @@ async fn put_if_absent(store: &dyn ObjectStore, path: &Path, data: Bytes) -> io:
 impl BlobService for ObjectStoreBlobService {
     async fn has(&self, digest: &B3Digest) -> io::Result<bool> {
         for path in [self.chunk_path(digest), self.chunk_list_path(digest)] {
-            match self.store.head(&path).await {
-                Ok(_) => return Ok(true),
-                Err(::object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
+            if head(self.store.as_ref(), &path).await?.is_some() {
+                return Ok(true);
             }
         }
         Ok(false)
     }
 
     async fn open_read(&self, digest: &B3Digest) -> io::Result<Option<Box<dyn BlobReader>>> {
-        match self.store.get(&self.chunk_path(digest)).await {
-            Ok(result) => {
-                let data = result.bytes().await?;
-                let actual = B3Digest::of(&data);
-                if actual != *digest {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("stored blob {digest} has digest {actual}"),
-                    ));
-                }
-                return Ok(Some(Box::new(Cursor::new(data))));
-            }
-            Err(::object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
+        if let Some(data) = get(self.store.as_ref(), &self.chunk_path(digest)).await? {
+            verify_digest(digest, &data)?;
+            return Ok(Some(Box::new(Cursor::new(data))));
         }
         let Some(chunks) = self.chunk_list(digest).await? else {
             return Ok(None);
         };
-        let store = self.store.clone();
-        let base = self.base.clone();
+        let service = self.clone();
+        let blob = *digest;
         let fetch: FetchChunk = Arc::new(move |chunk: ChunkMeta| {
-            let store = store.clone();
-            let path = digest_path(&base, "chunks", &chunk.digest);
-            async move { Ok(store.get(&path).await?.bytes().await?) }.boxed()
+            let service = service.clone();
+            async move {
+                get(service.store.as_ref(), &service.chunk_path(&chunk.digest))
+                    .await?
+                    .ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("chunk {} of blob {blob} is missing", chunk.digest),
+                        )
+                    })
+            }
+            .boxed()
         });
-        Ok(Some(Box::new(ChunkedReader::new(chunks, fetch)?)))
+        Ok(Some(Box::new(ChunkedReader::new(*digest, chunks, fetch)?)))
     }
 
     async fn open_write(&self) -> Box<dyn BlobWriter> {
@@ -199,14 +192,13 @@ impl BlobService for ObjectStoreBlobService {
         if let Some(chunks) = self.chunk_list(digest).await? {
             return Ok(Some(chunks));
         }
-        match self.store.head(&self.chunk_path(digest)).await {
-            Ok(meta) => Ok(Some(vec![ChunkMeta {
+        let whole = head(self.store.as_ref(), &self.chunk_path(digest)).await?;
+        Ok(whole.map(|meta| {
+            vec![ChunkMeta {
                 digest: *digest,
                 size: meta.size,
-            }])),
-            Err(::object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+            }]
+        }))
     }
 }
 
@@ -252,10 +244,13 @@ impl ObjectStoreBlobWriter {
         if self.splitting {
             self.cut_chunks(true);
             futures::future::poll_fn(|cx| self.poll_uploads(cx)).await?;
+            let list = proto::StatBlobResponse {
+                chunks: self.uploaded.iter().copied().map(Into::into).collect(),
+            };
             put_if_absent(
                 self.service.store.as_ref(),
                 &self.service.chunk_list_path(digest),
-                encode_chunk_list(&self.uploaded),
+                list.encode_to_vec().into(),
             )
             .await
         } else {
@@ -275,20 +270,27 @@ impl ObjectStoreBlobWriter {
     fn cut_chunks(&mut self, at_end: bool) {
         let mut lengths = Vec::new();
         let mut chunker = FastCDC::new(&self.pending, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX);
+        // FastCDC's chunks tile `pending`, so `offset` never exceeds its
+        // length.
         let mut offset = 0;
-        while at_end || self.pending.len() - offset >= CHUNK_MAX {
+        while at_end || self.pending.len().saturating_sub(offset) >= CHUNK_MAX {
             let Some(chunk) = chunker.next() else {
                 break;
             };
             offset += chunk.length;
             lengths.push(chunk.length);
         }
+        // The lengths add up to `offset`, at most `pending.len()`, so every
+        // split is in bounds.
         for length in lengths {
             let data = self.pending.split_to(length).freeze();
             self.start_upload(data);
         }
     }
 
+    /// Uploads a chunk in a task of its own, so hashing and storing chunks
+    /// runs on every core. Writers are only polled inside the tokio runtime
+    /// castore runs in, which `tokio::spawn` needs.
     fn start_upload(&mut self, data: Bytes) {
         let service = self.service.clone();
         let upload = tokio::spawn(async move {
@@ -375,18 +377,13 @@ mod tests {
     use super::{CHUNK_MAX, CHUNK_MIN, ObjectStoreBlobService, digest_path};
     use crate::B3Digest;
     use crate::blobservice::BlobService;
+    use crate::blobservice::tests::{chunks_of, put, read_all};
     use crate::fixtures::blob_contents;
 
     fn service() -> (Arc<InMemory>, ObjectStoreBlobService) {
         let store = Arc::new(InMemory::new());
         let service = ObjectStoreBlobService::new(store.clone(), "blobs-test".into());
         (store, service)
-    }
-
-    async fn put(service: &ObjectStoreBlobService, contents: &[u8]) -> B3Digest {
-        let mut writer = service.open_write().await;
-        writer.write_all(contents).await.expect("write");
-        writer.close().await.expect("close")
     }
 
     #[rstest]
@@ -400,11 +397,7 @@ mod tests {
         let contents = blob_contents("whole", size);
         let digest = put(&service, &contents).await;
 
-        let chunks = service
-            .chunks(&digest)
-            .await
-            .expect("chunks")
-            .expect("exists");
+        let chunks = chunks_of(&service, &digest).await;
 
         assert!(chunks.len() >= min_chunks, "{} chunks", chunks.len());
         if min_chunks == 1 {
@@ -424,11 +417,7 @@ mod tests {
         let contents = blob_contents("bounds", 20 * CHUNK_MAX + 1);
         let digest = put(&service, &contents).await;
 
-        let chunks = service
-            .chunks(&digest)
-            .await
-            .expect("chunks")
-            .expect("exists");
+        let chunks = chunks_of(&service, &digest).await;
 
         let (last, rest) = chunks.split_last().expect("has chunks");
         assert!(rest.len() > 20, "only {} chunks", chunks.len());
@@ -472,13 +461,9 @@ mod tests {
         let (store, service) = service();
         let contents = blob_contents("corrupt", size);
         let digest = put(&service, &contents).await;
-        let chunks = service
-            .chunks(&digest)
-            .await
-            .expect("chunks")
-            .expect("exists");
+        let chunks = chunks_of(&service, &digest).await;
         let victim = chunks.last().expect("has chunks");
-        let mut garbage = read_all_of(&service, &victim.digest).await;
+        let mut garbage = read_all(&service, &victim.digest).await;
         garbage[0] ^= 1;
         store
             .put(
@@ -526,18 +511,5 @@ mod tests {
         assert!(second_close.is_err(), "a failed writer must stay failed");
         std::fs::remove_file(dir.path().join("chunks")).expect("clear the way");
         assert!(!service.has(&B3Digest::of(&contents)).await.expect("has"));
-    }
-
-    async fn read_all_of(service: &ObjectStoreBlobService, digest: &B3Digest) -> Vec<u8> {
-        let mut contents = Vec::new();
-        service
-            .open_read(digest)
-            .await
-            .expect("open")
-            .expect("exists")
-            .read_to_end(&mut contents)
-            .await
-            .expect("read");
-        contents
     }
 }

@@ -1,6 +1,7 @@
 //! [BufferedPutter]: the [DirectoryPutter] of local backends, which collects
 //! a validated closure in memory and hands it to the backend in one batch, so
-//! the backend can commit it in a single transaction.
+//! the backend can commit it in a single transaction. It must never write
+//! anything before `close()` has validated the closure as a whole.
 
 use async_trait::async_trait;
 

@@ -9,7 +9,9 @@
 //!   earlier and not received yet; at the end nothing referenced is missing.
 //!
 //! Both only keep digests and sizes, so callers decide whether to buffer the
-//! directories themselves.
+//! directories themselves. Neither must ever accept a closure that a
+//! backend could not serve completely: a missing child, a size that does
+//! not match, or more than one root.
 
 use std::collections::{HashMap, HashSet, hash_map};
 
@@ -299,21 +301,23 @@ mod tests {
         );
     }
 
+    /// The error for [complicated_with_wrong_size], in either order.
+    fn wrong_size_error(parent: &Directory) -> ClosureError {
+        ClosureError::SizeMismatch {
+            parent: parent.digest(),
+            name: name("keep"),
+            child: DIRECTORY_WITH_KEEP.digest(),
+            referenced: 2,
+            actual: 1,
+        }
+    }
+
     #[test]
     fn leaves_first_wrong_size() {
         let mut validator = ClosureValidator::new();
         validator.add(&DIRECTORY_WITH_KEEP).expect("leaf");
         let parent = complicated_with_wrong_size();
-        assert_eq!(
-            Err(ClosureError::SizeMismatch {
-                parent: parent.digest(),
-                name: name("keep"),
-                child: DIRECTORY_WITH_KEEP.digest(),
-                referenced: 2,
-                actual: 1,
-            }),
-            validator.add(&parent)
-        );
+        assert_eq!(Err(wrong_size_error(&parent)), validator.add(&parent));
     }
 
     #[test]
@@ -381,13 +385,7 @@ mod tests {
         let mut validator = RootFirstValidator::new(parent.digest());
         validator.add(&parent).expect("root");
         assert_eq!(
-            Err(ClosureError::SizeMismatch {
-                parent: parent.digest(),
-                name: name("keep"),
-                child: DIRECTORY_WITH_KEEP.digest(),
-                referenced: 2,
-                actual: 1,
-            }),
+            Err(wrong_size_error(&parent)),
             validator.add(&DIRECTORY_WITH_KEEP)
         );
     }

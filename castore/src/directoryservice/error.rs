@@ -1,4 +1,6 @@
-//! Errors of the directory services.
+//! Errors of the directory services, one variant per cause, carrying the
+//! digests involved. The mapping to gRPC statuses lives here too, so every
+//! server reports the same cause with the same code.
 
 use thiserror::Error;
 

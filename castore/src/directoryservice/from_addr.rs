@@ -1,4 +1,7 @@
 //! [from_addr]: a directory service from a URL.
+//!
+//! It must never ignore part of a URL: a host, path or query a backend does
+//! not take is an error, so a typo cannot silently pick another store.
 
 use std::sync::Arc;
 

@@ -2,7 +2,8 @@
 //!
 //! The client trusts the server no more than the server trusts it: every
 //! directory received is validated, and a recursive get must arrive as a
-//! complete closure, root first.
+//! complete closure, root first. It must never send the server part of a
+//! closure: a put is sent whole, on `close()`, or not at all.
 
 use async_trait::async_trait;
 use futures::{StreamExt, stream::BoxStream};

@@ -1,4 +1,7 @@
 //! [MemoryDirectoryService]: directories in a hash map, gone when dropped.
+//!
+//! A closure is inserted under one write lock, so readers must never see
+//! part of one.
 
 use std::collections::HashMap;
 

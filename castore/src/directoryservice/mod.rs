@@ -15,10 +15,10 @@
 
 mod buffered_putter;
 mod closure_validator;
-mod encoding;
 mod error;
 mod from_addr;
 mod grpc;
+mod key_value;
 mod memory;
 mod redb;
 mod sled;

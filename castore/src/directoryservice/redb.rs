@@ -1,6 +1,9 @@
 //! [RedbDirectoryService]: directories in a redb database file, the default
 //! persistent backend (maintained, and crash-safe: a committed transaction is
 //! durable and an interrupted one is rolled back on open).
+//!
+//! It must never write a closure in more than one transaction, or a crash
+//! between them would leave part of it visible.
 
 use std::{path::Path, sync::Arc};
 
@@ -8,7 +11,7 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 use super::buffered_putter::{BufferedPutter, WriteBatch};
-use super::encoding::{decode_stored, encode};
+use super::key_value::{get_blocking, write_batch_blocking};
 use super::{DirectoryPutter, DirectoryService, Error};
 use crate::{B3Digest, Directory};
 
@@ -58,15 +61,11 @@ impl From<redb::DatabaseError> for Error {
 impl DirectoryService for RedbDirectoryService {
     async fn get(&self, digest: &B3Digest) -> Result<Option<Directory>, Error> {
         let db = self.db.clone();
-        let key = *digest.as_bytes();
-        let encoded = tokio::task::spawn_blocking(move || -> Result<_, redb::Error> {
+        get_blocking(digest, move |key| -> Result<_, redb::Error> {
             let table = db.begin_read()?.open_table(DIRECTORIES)?;
             Ok(table.get(key)?.map(|guard| guard.value().to_vec()))
         })
-        .await??;
-        encoded
-            .map(|encoded| decode_stored(digest, &encoded))
-            .transpose()
+        .await
     }
 
     fn put_multiple_start(&self) -> Box<dyn DirectoryPutter + '_> {
@@ -76,21 +75,22 @@ impl DirectoryService for RedbDirectoryService {
 
 #[async_trait]
 impl WriteBatch for RedbDirectoryService {
+    /// One write transaction: redb commits it durably or, if interrupted,
+    /// rolls it back when the database is next opened.
     async fn write_batch(&self, directories: Vec<(B3Digest, Directory)>) -> Result<(), Error> {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), redb::Error> {
+        write_batch_blocking(directories, move |entries| -> Result<(), redb::Error> {
             let txn = db.begin_write()?;
             {
                 let mut table = txn.open_table(DIRECTORIES)?;
-                for (digest, directory) in directories {
-                    table.insert(digest.as_bytes(), encode(&directory).as_slice())?;
+                for (key, value) in entries {
+                    table.insert(key, value.as_slice())?;
                 }
             }
             txn.commit()?;
             Ok(())
         })
-        .await??;
-        Ok(())
+        .await
     }
 }
 
@@ -98,32 +98,6 @@ impl WriteBatch for RedbDirectoryService {
 mod tests {
     use super::*;
     use crate::fixtures::{DIRECTORY_COMPLICATED, DIRECTORY_WITH_KEEP};
-
-    /// A closure committed before the database is closed is there after
-    /// reopening it.
-    #[tokio::test]
-    async fn persists_across_reopen() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let path = tmp.path().join("directories.redb");
-        {
-            let service = RedbDirectoryService::open(&path).await.expect("open");
-            let mut putter = service.put_multiple_start();
-            putter.put(DIRECTORY_WITH_KEEP.clone()).await.expect("leaf");
-            putter
-                .put(DIRECTORY_COMPLICATED.clone())
-                .await
-                .expect("root");
-            putter.close().await.expect("close");
-        }
-        let service = RedbDirectoryService::open(&path).await.expect("reopen");
-        assert_eq!(
-            Some(DIRECTORY_COMPLICATED.clone()),
-            service
-                .get(&DIRECTORY_COMPLICATED.digest())
-                .await
-                .expect("get")
-        );
-    }
 
     /// Bytes under the wrong key are reported, not returned.
     #[tokio::test]

@@ -1,13 +1,16 @@
 //! [SledDirectoryService]: directories in a sled database, kept for users who
 //! ask for it; prefer redb for new stores (sled 0.34 is no longer
 //! maintained).
+//!
+//! It must never write a closure in more than one batch, or a crash between
+//! them would leave part of it visible.
 
 use std::path::Path;
 
 use async_trait::async_trait;
 
 use super::buffered_putter::{BufferedPutter, WriteBatch};
-use super::encoding::{decode_stored, encode};
+use super::key_value::{get_blocking, write_batch_blocking};
 use super::{DirectoryPutter, DirectoryService, Error};
 use crate::{B3Digest, Directory};
 
@@ -39,11 +42,7 @@ impl SledDirectoryService {
 impl DirectoryService for SledDirectoryService {
     async fn get(&self, digest: &B3Digest) -> Result<Option<Directory>, Error> {
         let db = self.db.clone();
-        let key = *digest.as_bytes();
-        let encoded = tokio::task::spawn_blocking(move || db.get(key)).await??;
-        encoded
-            .map(|encoded| decode_stored(digest, &encoded))
-            .transpose()
+        get_blocking(digest, move |key| db.get(key)).await
     }
 
     fn put_multiple_start(&self) -> Box<dyn DirectoryPutter + '_> {
@@ -53,46 +52,19 @@ impl DirectoryService for SledDirectoryService {
 
 #[async_trait]
 impl WriteBatch for SledDirectoryService {
+    /// One sled batch, which sled applies atomically, flushed to disk
+    /// before the put returns.
     async fn write_batch(&self, directories: Vec<(B3Digest, Directory)>) -> Result<(), Error> {
-        let mut batch = sled::Batch::default();
-        for (digest, directory) in directories {
-            batch.insert(digest.as_slice(), encode(&directory));
-        }
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.apply_batch(batch)).await??;
-        self.db.flush_async().await?;
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fixtures::{DIRECTORY_COMPLICATED, DIRECTORY_WITH_KEEP};
-
-    /// A closure committed before the database is closed is there after
-    /// reopening it.
-    #[tokio::test]
-    async fn persists_across_reopen() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let path = tmp.path().join("directories.sled");
-        {
-            let service = SledDirectoryService::open(&path).await.expect("open");
-            let mut putter = service.put_multiple_start();
-            putter.put(DIRECTORY_WITH_KEEP.clone()).await.expect("leaf");
-            putter
-                .put(DIRECTORY_COMPLICATED.clone())
-                .await
-                .expect("root");
-            putter.close().await.expect("close");
-        }
-        let service = SledDirectoryService::open(&path).await.expect("reopen");
-        assert_eq!(
-            Some(DIRECTORY_COMPLICATED.clone()),
-            service
-                .get(&DIRECTORY_COMPLICATED.digest())
-                .await
-                .expect("get")
-        );
+        write_batch_blocking(directories, move |entries| {
+            let mut batch = sled::Batch::default();
+            for (key, value) in entries {
+                batch.insert(&key, value);
+            }
+            db.apply_batch(batch)?;
+            db.flush()?;
+            Ok::<_, sled::Error>(())
+        })
+        .await
     }
 }

@@ -1,5 +1,10 @@
 //! Walking stored trees: the breadth-first recursive get that backends
 //! inherit, and [descend_to].
+//!
+//! Walks are iterative and never yield a directory twice, so a tree that
+//! shares subtrees (or is very deep) costs no more than its distinct
+//! directories; a directory whose size contradicts its reference must never
+//! be passed on.
 
 use std::collections::{HashMap, VecDeque};
 

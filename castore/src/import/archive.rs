@@ -11,6 +11,10 @@
 //! A tar stream can only be read front to back. Small files are read into
 //! memory and uploaded concurrently, up to a bounded total of buffered
 //! bytes; large files are streamed straight into the blob service.
+//!
+//! Nothing is extracted to disk. The importer must never accept an absolute
+//! path or a `..`, and must never let an archive choose how much memory it
+//! takes: buffered file contents and path lengths are bounded.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -38,6 +42,11 @@ use crate::{B3Digest, FromHostPathError, Node, Path, PathBuf, SymlinkTarget, Sym
 const SMALL_FILE_LIMIT: u64 = 1024 * 1024;
 /// Most bytes of small files buffered at once.
 const MAX_BUFFERED_BYTES: usize = 128 * 1024 * 1024;
+/// Longest entry path accepted, in bytes (Linux `PATH_MAX`). Every
+/// directory on a path is kept with its full path while the archive is
+/// read, so memory grows with the square of the path length: a hostile
+/// archive must not choose it freely.
+pub const MAX_PATH_LEN: usize = 4096;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -49,6 +58,8 @@ pub enum Error {
     NextEntry(io::Error),
     #[error("reading the path of an archive entry: {0}")]
     PathRead(io::Error),
+    #[error("archive entry {start:?}…: path is {len} bytes long, more than {MAX_PATH_LEN}")]
+    PathTooLong { start: BString, len: usize },
     #[error("archive entry {path:?}: invalid path: {source}")]
     InvalidPath {
         path: BString,
@@ -216,6 +227,12 @@ where
 }
 
 fn parse_path(raw: &[u8]) -> Result<PathBuf, Error> {
+    if raw.len() > MAX_PATH_LEN {
+        return Err(Error::PathTooLong {
+            start: raw.iter().take(64).copied().collect(),
+            len: raw.len(),
+        });
+    }
     PathBuf::from_host_path(std::path::Path::new(OsStr::from_bytes(raw)), false).map_err(|source| {
         Error::InvalidPath {
             path: raw.into(),
@@ -378,24 +395,37 @@ impl ArchiveTree {
     }
 
     /// The directory at `path`, created (with its parents) if missing.
+    /// Iterative, so the depth of a path costs no stack.
     fn directory(&mut self, path: &Path, child: &PathBuf) -> Result<NodeIndex, Error> {
-        if let Some(index) = self.by_path.get(path) {
-            return match self.graph.node_weight(*index) {
-                Some((_, ArchiveNode::Dir)) => Ok(*index),
-                _ => Err(Error::ParentNotDirectory {
-                    path: child.clone(),
-                    parent: path.to_owned(),
-                }),
+        // The missing directories, from `path` up to the nearest one present.
+        let mut missing = Vec::new();
+        let mut next = Some(path);
+        let mut parent = loop {
+            // The root is in `by_path`, so the walk stops there at the latest.
+            let Some(current) = next else {
+                break self.root;
             };
-        }
-        let parent = match path.parent() {
-            Some(parent) => self.directory(parent, child)?,
-            None => self.root,
+            if let Some(index) = self.by_path.get(current) {
+                match self.graph.node_weight(*index) {
+                    Some((_, ArchiveNode::Dir)) => break *index,
+                    _ => {
+                        return Err(Error::ParentNotDirectory {
+                            path: child.clone(),
+                            parent: current.to_owned(),
+                        });
+                    }
+                }
+            }
+            missing.push(current);
+            next = current.parent();
         };
-        let index = self.graph.add_node((path.to_owned(), ArchiveNode::Dir));
-        self.graph.add_edge(parent, index, ());
-        self.by_path.insert(path.to_owned(), index);
-        Ok(index)
+        for path in missing.into_iter().rev() {
+            let index = self.graph.add_node((path.to_owned(), ArchiveNode::Dir));
+            self.graph.add_edge(parent, index, ());
+            self.by_path.insert(path.to_owned(), index);
+            parent = index;
+        }
+        Ok(parent)
     }
 
     /// Adds an entry. A later entry with the same path replaces the earlier
@@ -447,6 +477,8 @@ impl ArchiveTree {
         let mut entries = Vec::with_capacity(self.graph.node_count());
         let mut dfs = DfsPostOrder::new(&self.graph, top);
         while let Some(index) = dfs.next(&self.graph) {
+            // The walk only yields nodes of this graph, which all have a
+            // weight: the branch is never taken.
             let Some((path, node)) = self.graph.node_weight(index) else {
                 continue;
             };
@@ -458,6 +490,9 @@ impl ArchiveTree {
                     target: target.clone(),
                 },
                 ArchiveNode::File { upload, executable } => {
+                    // Upload numbers are indices into `Uploads::pending`, and
+                    // `Uploads::finish` returns one result for each, in
+                    // order: the branch is never taken.
                     let Some(contents) = files.get(*upload) else {
                         continue;
                     };
@@ -476,12 +511,17 @@ impl ArchiveTree {
 
 /// `path` without its first component, the top-level entry's name.
 fn below_top_level(path: &Path) -> PathBuf {
-    let mut relative = PathBuf::new();
-    for component in path.components().skip(1) {
-        // Components of a valid path are valid names, so this cannot fail.
-        let _ = relative.try_push(component.as_bytes());
-    }
-    relative
+    let bytes = path.as_bytes();
+    let rest = bytes
+        .iter()
+        .position(|b| *b == b'/')
+        .and_then(|slash| bytes.get(slash + 1..))
+        .unwrap_or_default();
+    // What follows the first component of a valid path is a valid path, so
+    // this never falls back to the root.
+    Path::from_bytes(rest)
+        .map(ToOwned::to_owned)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

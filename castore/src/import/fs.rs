@@ -5,7 +5,8 @@
 //! to [ingest_entries] in walk order. Only what the castore can represent is
 //! accepted: directories, regular files (with their executable bit) and
 //! symlinks (targets kept as bytes, never followed). Anything else is an
-//! error naming the path.
+//! error naming the path. The importer must never follow a symlink, so it
+//! never reads outside the tree it was given.
 
 use std::fs::{FileType, Metadata};
 use std::io;

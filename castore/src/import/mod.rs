@@ -6,6 +6,10 @@
 //! directory. [ingest_entries], written once for all producers, builds the
 //! [Directory] nodes from that stream, uploads them to a directory service as
 //! one closure and returns the root [Node].
+//!
+//! Importing must never commit the directories of a stream that failed or
+//! was incomplete. File contents uploaded before a failure stay behind as
+//! unreferenced blobs, which are harmless.
 
 use std::collections::HashMap;
 

@@ -1,4 +1,7 @@
 //! [PathComponent]: one name inside a directory.
+//!
+//! A `PathComponent` must never hold a name that could escape or alias its
+//! directory (`.`, `..`, a `/`) or that no file system could store.
 
 use std::{borrow::Borrow, fmt};
 

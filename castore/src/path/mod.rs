@@ -104,6 +104,8 @@ impl Path {
             return None;
         }
         Some(match self.inner.rfind_byte(b'/') {
+            // `pos` was found inside `inner`, so the slice is in bounds; and
+            // the bytes before a separator of a valid path are a valid path.
             Some(pos) => Path::from_bytes_unchecked(&self.inner[..pos]),
             None => Path::ROOT,
         })

@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::{
     BlobChunk, PutBlobResponse, ReadBlobRequest, StatBlobRequest, StatBlobResponse,
-    blob_service_server, stat_blob_response,
+    blob_service_server,
 };
 use crate::B3Digest;
 use crate::blobservice::BlobService;
@@ -25,6 +25,8 @@ use crate::blobservice::BlobService;
 /// Size of the pieces blobs are streamed to clients in.
 const READ_PIECE_SIZE: usize = 256 * 1024;
 
+/// The tonic service to register with a server, around the blob service
+/// that actually stores the blobs.
 pub struct GrpcBlobServiceWrapper<T> {
     blob_service: T,
 }
@@ -60,13 +62,7 @@ impl<T: BlobService + 'static> blob_service_server::BlobService for GrpcBlobServ
             .map_err(|e| internal(format!("listing chunks of blob {digest}"), e))?
             .ok_or_else(|| Status::not_found(format!("blob {digest} not found")))?;
         let chunks = if request.send_chunks {
-            chunks
-                .into_iter()
-                .map(|chunk| stat_blob_response::ChunkMeta {
-                    digest: chunk.digest.into(),
-                    size: chunk.size,
-                })
-                .collect()
+            chunks.into_iter().map(Into::into).collect()
         } else {
             Vec::new()
         };

@@ -21,6 +21,8 @@ use crate::{B3Digest, Directory};
 /// How many directories of a recursive get are buffered ahead of the client.
 const GET_QUEUE: usize = 64;
 
+/// The tonic service to register with a server, around the directory
+/// service that actually stores the directories.
 pub struct GrpcDirectoryServiceWrapper {
     directory_service: Arc<dyn DirectoryService>,
 }

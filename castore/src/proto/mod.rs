@@ -2,12 +2,14 @@
 //! at build time, and conversions between them and the domain types.
 //!
 //! Wire messages are untrusted: converting them into domain types
-//! ([crate::Directory], [crate::Node]) is where they are validated.
+//! ([crate::Directory], [crate::Node]) is where they are validated, and no
+//! conversion here may ever hand out a domain type it did not validate.
 
 use bstr::BString;
 use bytes::Bytes;
 
-use crate::{B3Digest, DirectoryError, Node, PathComponent};
+use crate::blobservice::ChunkMeta;
+use crate::{B3Digest, B3DigestError, DirectoryError, Node, PathComponent};
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 mod generated {
@@ -154,6 +156,28 @@ fn symlink_node_into_parts(node: SymlinkNode) -> Result<(PathComponent, Node), D
             source,
         })?;
     Ok((name, Node::Symlink { target }))
+}
+
+impl From<ChunkMeta> for stat_blob_response::ChunkMeta {
+    fn from(chunk: ChunkMeta) -> Self {
+        Self {
+            digest: chunk.digest.into(),
+            size: chunk.size,
+        }
+    }
+}
+
+/// Only checks the digest length: whether the chunk holds what the digest
+/// and size say is checked when it is read.
+impl TryFrom<stat_blob_response::ChunkMeta> for ChunkMeta {
+    type Error = B3DigestError;
+
+    fn try_from(chunk: stat_blob_response::ChunkMeta) -> Result<Self, Self::Error> {
+        Ok(Self {
+            digest: chunk.digest.try_into()?,
+            size: chunk.size,
+        })
+    }
 }
 
 impl Entry {

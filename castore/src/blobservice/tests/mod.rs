@@ -16,7 +16,9 @@ use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::Server;
 
 use super::object_store::CHUNK_MAX;
-use super::{BlobService, CombinedBlobService, MemoryBlobService, from_addr};
+use super::{
+    BlobReader, BlobService, ChunkMeta, CombinedBlobService, MemoryBlobService, from_addr,
+};
 use crate::B3Digest;
 use crate::fixtures::blob_contents;
 use crate::proto::GrpcBlobServiceWrapper;
@@ -123,21 +125,38 @@ impl Backend {
 #[case::combined_memory_objectstore(Backend::CombinedMemoryObjectStore)]
 fn blob_services(#[case] backend: Backend) {}
 
-async fn put(service: &dyn BlobService, contents: &[u8]) -> B3Digest {
+pub(crate) async fn put(service: &dyn BlobService, contents: &[u8]) -> B3Digest {
     let mut writer = service.open_write().await;
     writer.write_all(contents).await.expect("write");
     writer.close().await.expect("close")
 }
 
-async fn read_all(service: &dyn BlobService, digest: &B3Digest) -> Vec<u8> {
-    let mut reader = service
+/// A reader of a blob that must exist.
+pub(crate) async fn open(service: &dyn BlobService, digest: &B3Digest) -> Box<dyn BlobReader> {
+    service
         .open_read(digest)
         .await
         .expect("open_read")
-        .expect("blob exists");
+        .expect("blob exists")
+}
+
+pub(crate) async fn read_all(service: &dyn BlobService, digest: &B3Digest) -> Vec<u8> {
     let mut contents = Vec::new();
-    reader.read_to_end(&mut contents).await.expect("read");
+    open(service, digest)
+        .await
+        .read_to_end(&mut contents)
+        .await
+        .expect("read");
     contents
+}
+
+/// The chunks of a blob that must exist.
+pub(crate) async fn chunks_of(service: &dyn BlobService, digest: &B3Digest) -> Vec<ChunkMeta> {
+    service
+        .chunks(digest)
+        .await
+        .expect("chunks")
+        .expect("blob exists")
 }
 
 #[apply(blob_services)]
@@ -181,11 +200,7 @@ async fn chunks_make_up_the_blob(#[case] backend: Backend, #[values(0, 1000, BIG
     let contents = blob_contents("chunks_make_up_the_blob", size);
     let digest = put(service.as_ref(), &contents).await;
 
-    let chunks = service
-        .chunks(&digest)
-        .await
-        .expect("chunks")
-        .expect("blob exists");
+    let chunks = chunks_of(service.as_ref(), &digest).await;
 
     assert_eq!(
         size as u64,
@@ -204,11 +219,7 @@ async fn seek_and_read(#[case] backend: Backend) {
     let service = backend.open().await;
     let contents = blob_contents("seek_and_read", BIG);
     let digest = put(service.as_ref(), &contents).await;
-    let mut reader = service
-        .open_read(&digest)
-        .await
-        .expect("open_read")
-        .expect("blob exists");
+    let mut reader = open(service.as_ref(), &digest).await;
 
     // Forward and backward, across chunk boundaries, up to the very end.
     for offset in [
@@ -250,11 +261,7 @@ async fn seek_and_read(#[case] backend: Backend) {
 async fn seek_before_start_fails(#[case] backend: Backend) {
     let service = backend.open().await;
     let digest = put(service.as_ref(), b"hello").await;
-    let mut reader = service
-        .open_read(&digest)
-        .await
-        .expect("open_read")
-        .expect("blob exists");
+    let mut reader = open(service.as_ref(), &digest).await;
 
     let error = reader
         .seek(SeekFrom::End(-6))

@@ -103,6 +103,20 @@ fn deep_closure() -> Vec<&'static Directory> {
     ]
 }
 
+/// What `service` has stored under the digest of `directory`.
+async fn stored(service: &dyn DirectoryService, directory: &Directory) -> Option<Directory> {
+    service.get(&directory.digest()).await.expect("get")
+}
+
+/// Everything a recursive get of `root` yields, which must not fail.
+async fn get_recursive(service: &dyn DirectoryService, root: &Directory) -> Vec<Directory> {
+    service
+        .get_recursive(&root.digest())
+        .try_collect()
+        .await
+        .expect("get_recursive")
+}
+
 fn closure_error(result: Result<impl std::fmt::Debug, Error>) -> ClosureError {
     match result {
         Err(Error::Closure(e)) => e,
@@ -114,24 +128,14 @@ fn closure_error(result: Result<impl std::fmt::Debug, Error>) -> ClosureError {
 #[tokio::test]
 async fn get_missing(#[case] addr: &str) {
     let service = open(addr).await;
-    assert_eq!(
-        None,
-        service
-            .get(&DIRECTORY_WITH_KEEP.digest())
-            .await
-            .expect("get")
-    );
+    assert_eq!(None, stored(&**service, &DIRECTORY_WITH_KEEP).await);
 }
 
 #[apply(directory_services)]
 #[tokio::test]
 async fn get_recursive_missing(#[case] addr: &str) {
     let service = open(addr).await;
-    let got: Vec<Directory> = service
-        .get_recursive(&DIRECTORY_DEEP.digest())
-        .try_collect()
-        .await
-        .expect("get_recursive");
+    let got = get_recursive(&**service, &DIRECTORY_DEEP).await;
     assert_eq!(Vec::<Directory>::new(), got);
 }
 
@@ -171,13 +175,7 @@ async fn put_with_children_refused(#[case] addr: &str) {
         },
         closure_error(service.put(DIRECTORY_COMPLICATED.clone()).await)
     );
-    assert_eq!(
-        None,
-        service
-            .get(&DIRECTORY_COMPLICATED.digest())
-            .await
-            .expect("get")
-    );
+    assert_eq!(None, stored(&**service, &DIRECTORY_COMPLICATED).await);
 }
 
 #[apply(directory_services)]
@@ -189,10 +187,7 @@ async fn put_closure_then_get_each(#[case] addr: &str) {
         .expect("valid closure");
     assert_eq!(DIRECTORY_DEEP.digest(), root);
     for directory in deep_closure() {
-        assert_eq!(
-            Some(directory.clone()),
-            service.get(&directory.digest()).await.expect("get")
-        );
+        assert_eq!(Some(directory.clone()), stored(&**service, directory).await);
     }
 }
 
@@ -204,11 +199,7 @@ async fn get_recursive_order(#[case] addr: &str) {
     put_closure(&**service, &deep_closure())
         .await
         .expect("valid closure");
-    let got: Vec<Directory> = service
-        .get_recursive(&DIRECTORY_DEEP.digest())
-        .try_collect()
-        .await
-        .expect("get_recursive");
+    let got = get_recursive(&**service, &DIRECTORY_DEEP).await;
     let expected: Vec<Directory> = [
         &*DIRECTORY_DEEP,
         &*DIRECTORY_COMPLICATED,
@@ -230,11 +221,7 @@ async fn get_recursive_subtree(#[case] addr: &str) {
     put_closure(&**service, &deep_closure())
         .await
         .expect("valid closure");
-    let got: Vec<Directory> = service
-        .get_recursive(&DIRECTORY_COMPLICATED.digest())
-        .try_collect()
-        .await
-        .expect("get_recursive");
+    let got = get_recursive(&**service, &DIRECTORY_COMPLICATED).await;
     assert_eq!(
         vec![DIRECTORY_COMPLICATED.clone(), DIRECTORY_WITH_KEEP.clone()],
         got
@@ -290,10 +277,7 @@ async fn putter_refuses_unknown_child(#[case] addr: &str) {
         closure_error(putter.put(DIRECTORY_COMPLICATED.clone()).await)
     );
     drop(putter);
-    assert_eq!(
-        None,
-        service.get(&DIRECTORY_EMPTY.digest()).await.expect("get")
-    );
+    assert_eq!(None, stored(&**service, &DIRECTORY_EMPTY).await);
 }
 
 /// A parent claiming a wrong size for its child is refused.
@@ -324,13 +308,7 @@ async fn putter_refuses_size_lie(#[case] addr: &str) {
         closure_error(putter.put(liar.clone()).await)
     );
     drop(putter);
-    assert_eq!(
-        None,
-        service
-            .get(&DIRECTORY_WITH_KEEP.digest())
-            .await
-            .expect("get")
-    );
+    assert_eq!(None, stored(&**service, &DIRECTORY_WITH_KEEP).await);
 }
 
 /// Two unrelated trees are not one closure; nothing is stored.
@@ -344,10 +322,7 @@ async fn putter_refuses_two_roots(#[case] addr: &str) {
         ClosureError::MultipleRoots(roots),
         closure_error(put_closure(&**service, &[&DIRECTORY_EMPTY, &DIRECTORY_WITH_KEEP]).await)
     );
-    assert_eq!(
-        None,
-        service.get(&DIRECTORY_EMPTY.digest()).await.expect("get")
-    );
+    assert_eq!(None, stored(&**service, &DIRECTORY_EMPTY).await);
 }
 
 #[apply(directory_services)]
@@ -371,11 +346,27 @@ async fn putter_dropped_stores_nothing(#[case] addr: &str) {
     drop(putter);
     // A later, unrelated closure goes through the same service normally.
     service.put(DIRECTORY_EMPTY.clone()).await.expect("put");
-    assert_eq!(
-        None,
-        service
-            .get(&DIRECTORY_WITH_KEEP.digest())
-            .await
-            .expect("get")
-    );
+    assert_eq!(None, stored(&**service, &DIRECTORY_WITH_KEEP).await);
+}
+
+/// A closure committed by a persistent backend is still there after the
+/// database is closed and opened again.
+#[rstest]
+#[case::redb("redb://{tmp}/directories.redb")]
+#[case::sled("sled://{tmp}/directories.sled")]
+#[tokio::test]
+async fn persists_across_reopen(#[case] addr: &str) {
+    let dir = TempDir::new().expect("temp dir");
+    let addr = addr.replace("{tmp}", &dir.path().to_string_lossy());
+    let service = from_addr(&addr).await.expect("open");
+    put_closure(&*service, &deep_closure())
+        .await
+        .expect("valid closure");
+    drop(service);
+
+    let service = from_addr(&addr).await.expect("reopen");
+
+    for directory in deep_closure() {
+        assert_eq!(Some(directory.clone()), stored(&*service, directory).await);
+    }
 }

@@ -4,7 +4,7 @@ use rstest::rstest;
 use tokio::io::AsyncWriteExt;
 use tokio_tar::{Builder, EntryType, Header};
 
-use super::{Compression, Error, ingest_archive};
+use super::{Compression, Error, MAX_PATH_LEN, ingest_archive};
 use crate::blobservice::{BlobService, MemoryBlobService};
 use crate::directoryservice::MemoryDirectoryService;
 use crate::fixtures::{blob_contents, directory_node, file, name, symlink};
@@ -217,6 +217,41 @@ async fn rejects(#[case] members: &[Member<'_>], #[case] message: &str) {
     let error = ingest(&archive).await.expect_err("must be rejected");
 
     assert_eq!(message, error.to_string());
+}
+
+/// An archive of one file below as many directories as a path of `len`
+/// bytes can hold.
+async fn deep_file_archive(len: usize) -> Vec<u8> {
+    let depth = (len - 1) / 2;
+    let path = "a/".repeat(depth) + &"f".repeat(len - 2 * depth);
+    assert_eq!(len, path.len());
+    let mut header = Header::new_gnu();
+    header.set_entry_type(EntryType::file());
+    header.set_size(0);
+    header.set_mode(0o644);
+    let mut builder = Builder::new(Vec::new());
+    builder
+        .append_data(&mut header, &path, &b""[..])
+        .await
+        .expect("append");
+    builder.into_inner().await.expect("finish tar")
+}
+
+/// Deep paths cost memory with the square of their length, so the longest
+/// is bounded.
+#[rstest]
+#[case::at_limit(MAX_PATH_LEN, None)]
+#[case::over_limit(
+    MAX_PATH_LEN + 1,
+    Some(format!("archive entry {:?}…: path is {} bytes long, more than {MAX_PATH_LEN}", "a/".repeat(32), MAX_PATH_LEN + 1))
+)]
+#[tokio::test]
+async fn path_length(#[case] len: usize, #[case] expected_error: Option<String>) {
+    let archive = deep_file_archive(len).await;
+
+    let result = ingest(&archive).await;
+
+    assert_eq!(expected_error, result.err().map(|e| e.to_string()));
 }
 
 #[tokio::test]
