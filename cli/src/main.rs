@@ -9,6 +9,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use tvix_eval::{AutoArg, EvalOptions, EvalRequest, Evaluator, OutputFormat, SearchPathEntry};
 
+/// Evaluation allocates and frees many small, short-lived objects (thunks,
+/// sets, upvalue arrays); mimalloc serves those markedly faster than the
+/// system allocator and keeps less memory resident.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "tvix", about = "Evaluate Nix expressions")]
 struct Args {

@@ -65,8 +65,8 @@ builtin!(foldl, co, [op, init, xs], {
     let op = co.force(op).await?;
     let mut acc = init;
     for x in xs.iter() {
-        let partial = co.call(op.clone(), acc).await?;
-        acc = co.call_forced(partial, x.clone()).await?;
+        let next = co.call2(op.clone(), acc, x.clone()).await?;
+        acc = co.force(next).await?;
     }
     co.force(acc).await
 });
@@ -181,8 +181,8 @@ builtin!(sort, co, [cmp, xs], {
             let (mut i, mut j) = (0, 0);
             while let (Some(l), Some(r)) = (left.get(i), right.get(j)) {
                 // Take from the right only if it is strictly less.
-                let partial = co.call(cmp.clone(), r.clone()).await?;
-                if co.call_forced(partial, l.clone()).await?.as_bool()? {
+                let less = co.call2(cmp.clone(), r.clone(), l.clone()).await?;
+                if co.force(less).await?.as_bool()? {
                     merged.push(r.clone());
                     j += 1;
                 } else {

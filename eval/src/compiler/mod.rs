@@ -421,7 +421,9 @@ impl Compiler<'_> {
     /// Compiles `expr` and forces it.
     fn compile_forced(&mut self, expr: &ast::Expr) -> CResult {
         self.compile(expr)?;
-        self.emit(Op::Force, self.span(expr.syntax()));
+        if !leaves_value(expr) {
+            self.emit(Op::Force, self.span(expr.syntax()));
+        }
         Ok(())
     }
 
@@ -880,6 +882,22 @@ impl Compiler<'_> {
         let idx = self.compile_thunk(span, |c| c.compile(expr))?;
         self.emit(Op::FillThunk(slot, idx), span);
         Ok(())
+    }
+}
+
+/// Whether the code for `expr` always leaves a value, never a thunk, so
+/// forcing it would be a no-op: literals, lambdas, lists, and operators
+/// (whose instructions push their results).
+fn leaves_value(expr: &ast::Expr) -> bool {
+    match expr {
+        ast::Expr::Literal(_)
+        | ast::Expr::Str(_)
+        | ast::Expr::Lambda(_)
+        | ast::Expr::List(_)
+        | ast::Expr::BinOp(_)
+        | ast::Expr::UnaryOp(_) => true,
+        ast::Expr::Paren(p) => p.expr().is_some_and(|e| leaves_value(&e)),
+        _ => false,
     }
 }
 

@@ -143,11 +143,7 @@ impl Drop for NixAttrs {
         if let Some(entries) = Rc::get_mut(&mut self.entries)
             && !entries.is_empty()
         {
-            let values = std::mem::take(entries)
-                .into_iter()
-                .map(|(_, v)| v)
-                .collect();
-            super::drop::defer(super::drop::Deferred::Values(values));
+            super::drop::defer(super::drop::Deferred::Entries(std::mem::take(entries)));
         }
     }
 }

@@ -9,7 +9,27 @@ use crate::vm::generators::{BuiltinFn, Co, GenFuture};
 /// A lambda together with the upvalues captured when it was created.
 pub struct Closure {
     pub lambda: Rc<Lambda>,
-    pub upvalues: Rc<[Value]>,
+    pub upvalues: Upvalues,
+}
+
+/// The values a closure or thunk captured when it was created, shared
+/// between the closure and every call of it. A body that captures nothing
+/// (a file, a constant thunk) allocates nothing.
+#[derive(Clone, Default)]
+pub struct Upvalues(Option<Rc<[Value]>>);
+
+impl Upvalues {
+    /// Collects the captured values; `len` is their exact number.
+    pub fn collect(len: usize, values: impl Iterator<Item = Value>) -> Self {
+        if len == 0 {
+            return Upvalues(None);
+        }
+        Upvalues(Some(values.collect()))
+    }
+
+    pub fn get(&self, index: usize) -> Option<&Value> {
+        self.0.as_deref().and_then(|v| v.get(index))
+    }
 }
 
 /// A builtin function, possibly partially applied.

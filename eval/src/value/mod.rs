@@ -16,7 +16,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 pub use attrs::{DuplicateAttr, NixAttrs};
-pub use function::{Builtin, Closure};
+pub use function::{Builtin, Closure, Upvalues};
 pub use string::{ContextElement, NixContext, NixString, write_escaped};
 pub use thunk::{Thunk, ThunkState};
 
@@ -91,6 +91,18 @@ impl Value {
                 None => self.clone(),
             },
             v => v.clone(),
+        }
+    }
+
+    /// `resolved` for an owned value: moves instead of cloning unless it
+    /// is an evaluated thunk.
+    pub fn into_resolved(self) -> Value {
+        match self {
+            Value::Thunk(t) => match t.value() {
+                Some(v) => v.into_resolved(),
+                None => Value::Thunk(t),
+            },
+            v => v,
         }
     }
 

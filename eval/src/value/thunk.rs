@@ -10,7 +10,7 @@
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
-use super::Value;
+use super::{Upvalues, Value};
 use crate::chunk::Lambda;
 
 #[derive(Clone)]
@@ -22,7 +22,7 @@ pub enum ThunkState {
     /// Compiled code plus the upvalues it captured.
     Suspended {
         lambda: Rc<Lambda>,
-        upvalues: Rc<[Value]>,
+        upvalues: Upvalues,
     },
     /// A pending call `f arg`; lets builtins like `map` stay lazy without
     /// compiling anything.
@@ -43,7 +43,7 @@ impl Thunk {
         Thunk(Rc::new(RefCell::new(ThunkState::Blank)))
     }
 
-    pub fn suspended(lambda: Rc<Lambda>, upvalues: Rc<[Value]>) -> Self {
+    pub fn suspended(lambda: Rc<Lambda>, upvalues: Upvalues) -> Self {
         Thunk(Rc::new(RefCell::new(ThunkState::Suspended {
             lambda,
             upvalues,

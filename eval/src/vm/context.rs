@@ -4,14 +4,13 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::compiler::{Globals, compile};
 use crate::errors::{Error, ErrorKind};
 use crate::source::SourceMap;
-use crate::value::{Thunk, Value};
+use crate::value::{Thunk, Upvalues, Value};
 
 /// One `-I`/`NIX_PATH` entry: `prefix=path` or a bare directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,7 +143,7 @@ impl Context {
             &self.globals,
             self.options.lints,
         )?;
-        Ok(Value::Thunk(Thunk::suspended(lambda, Rc::from(Vec::new()))))
+        Ok(Value::Thunk(Thunk::suspended(lambda, Upvalues::default())))
     }
 
     /// Resolves `<name>` against the search path.

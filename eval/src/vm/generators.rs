@@ -26,6 +26,9 @@ pub(crate) enum Request {
     Force(Value),
     /// Apply a function; the result is returned unforced.
     Call(Value, Value),
+    /// Apply a function to two arguments in turn (`f a b`), in one round
+    /// trip; the result is returned unforced.
+    Call2(Value, Value, Value),
 }
 
 enum Slot {
@@ -89,7 +92,7 @@ impl Co {
     /// Forces `value` to weak head normal form.
     pub async fn force(&self, value: Value) -> Result<Value, Error> {
         if !value.needs_force() {
-            return Ok(value.resolved());
+            return Ok(value.into_resolved());
         }
         self.request(Request::Force(value)).await
     }
@@ -97,6 +100,12 @@ impl Co {
     /// Applies `function` to `arg`; the result may be an unforced thunk.
     pub async fn call(&self, function: Value, arg: Value) -> Result<Value, Error> {
         self.request(Request::Call(function, arg)).await
+    }
+
+    /// Applies `function` to `a` and the result to `b`; the result may be
+    /// an unforced thunk.
+    pub async fn call2(&self, function: Value, a: Value, b: Value) -> Result<Value, Error> {
+        self.request(Request::Call2(function, a, b)).await
     }
 
     /// Applies `function` to `arg` and forces the result.

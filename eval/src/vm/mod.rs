@@ -32,7 +32,7 @@ use crate::chunk::{Capture, Lambda, LambdaKind, Op};
 use crate::errors::{Error, ErrorKind};
 use crate::source::Span;
 use crate::value::{
-    Builtin, Closure, NixAttrs, NixString, Thunk, ThunkState, Value, normalise_path,
+    Builtin, Closure, NixAttrs, NixString, Thunk, ThunkState, Upvalues, Value, normalise_path,
 };
 
 enum Waiting {
@@ -45,7 +45,7 @@ enum Waiting {
 enum Frame {
     Code {
         lambda: Rc<Lambda>,
-        upvalues: Rc<[Value]>,
+        upvalues: Upvalues,
         ip: usize,
         base: usize,
     },
@@ -124,11 +124,7 @@ impl Vm {
                 if self.top_needs_force() {
                     return self.force_top(span).map_err(|k| Error::new(k, Some(span)));
                 }
-                let v = self.pop().resolved();
-                if let Some(Frame::Thunk { thunk, .. }) = self.frames.pop() {
-                    thunk.replace(ThunkState::Evaluated(v.clone()));
-                }
-                self.stack.push(v);
+                self.settle_thunk();
                 Ok(())
             }
             Frame::CallForced { span, .. } => {
@@ -136,7 +132,7 @@ impl Vm {
                 if self.top_needs_force() {
                     return self.force_top(span).map_err(|k| Error::new(k, Some(span)));
                 }
-                let f = self.pop().resolved();
+                let f = self.pop().into_resolved();
                 if let Some(Frame::CallForced { arg, .. }) = self.frames.pop() {
                     self.call_value(f, arg, span)
                         .map_err(|k| Error::new(k, Some(span)))?;
@@ -342,7 +338,7 @@ impl Vm {
             }
             let v = self.pop();
             co.respond(Ok(if matches!(w, Waiting::Force) {
-                v.resolved()
+                v.into_resolved()
             } else {
                 v
             }));
@@ -391,6 +387,21 @@ impl Vm {
                     self.frames.push(Frame::CallForced { arg, span });
                     Ok(())
                 }
+                Some(Request::Call2(f, a, b)) => {
+                    self.frames.push(Frame::Generator {
+                        fut,
+                        co,
+                        base,
+                        span,
+                        name,
+                        waiting: Some(Waiting::Value),
+                    });
+                    self.stack.push(f);
+                    // `f a` is forced and then called with `b`.
+                    self.frames.push(Frame::CallForced { arg: b, span });
+                    self.frames.push(Frame::CallForced { arg: a, span });
+                    Ok(())
+                }
                 None => Err(Error::new(
                     ErrorKind::Builtin("builtin suspended without a request".into()),
                     Some(span),
@@ -399,62 +410,77 @@ impl Vm {
         }
     }
 
-    fn capture(&self, lambda: &Lambda, base: usize, upvalues: &[Value]) -> Rc<[Value]> {
-        lambda
-            .captures
-            .iter()
-            .map(|c| match c {
-                Capture::Local(s) => self
-                    .stack
-                    .get(base + *s as usize)
-                    .cloned()
-                    .unwrap_or(Value::Null),
-                Capture::Upvalue(i) => upvalues.get(*i as usize).cloned().unwrap_or(Value::Null),
-            })
-            .collect()
+    fn capture(&self, lambda: &Lambda, base: usize, upvalues: &Upvalues) -> Upvalues {
+        let values = lambda.captures.iter().map(|c| match c {
+            Capture::Local(s) => self
+                .stack
+                .get(base + *s as usize)
+                .cloned()
+                .unwrap_or(Value::Null),
+            Capture::Upvalue(i) => upvalues.get(*i as usize).cloned().unwrap_or(Value::Null),
+        });
+        Upvalues::collect(lambda.captures.len(), values)
     }
 
+    /// Runs code frames until the frame stack needs something else: a
+    /// call or a force pushes a code frame, which runs at once; a return
+    /// into a `Thunk` frame whose value is ready settles the thunk here.
     fn run_code(&mut self) -> Result<(), Error> {
-        let Some(Frame::Code {
-            lambda,
-            upvalues,
-            ip,
-            base,
-        }) = self.frames.last()
-        else {
-            return Ok(());
-        };
-        let (lambda, upvalues, mut ip, base) = (lambda.clone(), upvalues.clone(), *ip, *base);
-        let frame_index = self.frames.len() - 1;
         loop {
-            let Some(&op) = lambda.chunk.code.get(ip) else {
-                return Err(Error::new(
-                    ErrorKind::Builtin("instruction pointer out of range".into()),
-                    None,
-                ));
+            let Some(Frame::Code {
+                lambda,
+                upvalues,
+                ip,
+                base,
+            }) = self.frames.last()
+            else {
+                return Ok(());
             };
-            ip += 1;
-            let span = lambda
-                .chunk
-                .spans
-                .get(ip - 1)
-                .copied()
-                .unwrap_or(lambda.span);
-            match self.exec(op, &lambda, &upvalues, &mut ip, base, span) {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Switch) => {
-                    // `Return` pops its frame; only a live frame keeps its ip.
-                    if !matches!(op, Op::Return) {
-                        self.set_ip(frame_index, ip);
-                    }
-                    return Ok(());
-                }
-                Err(kind) => {
+            let (lambda, upvalues, mut ip, base) = (lambda.clone(), upvalues.clone(), *ip, *base);
+            let frame_index = self.frames.len() - 1;
+            loop {
+                let Some(&op) = lambda.chunk.code.get(ip) else {
                     self.set_ip(frame_index, ip);
-                    return Err(Error::new(kind, Some(span)));
+                    return Err(Error::new(
+                        ErrorKind::Builtin("instruction pointer out of range".into()),
+                        None,
+                    ));
+                };
+                ip += 1;
+                match self.exec(op, &lambda, &upvalues, &mut ip, base) {
+                    Ok(Flow::Continue) => {}
+                    Ok(Flow::Switch) => {
+                        // `Return` pops its frame; only a live frame is suspended.
+                        if !matches!(op, Op::Return) {
+                            self.set_ip(frame_index, ip);
+                        }
+                        break;
+                    }
+                    Err(kind) => {
+                        self.set_ip(frame_index, ip);
+                        let span = span_at(&lambda, ip - 1);
+                        return Err(Error::new(kind, Some(span)));
+                    }
+                }
+            }
+            loop {
+                match self.frames.last() {
+                    Some(Frame::Code { .. }) => break,
+                    Some(Frame::Thunk { .. }) if !self.top_needs_force() => self.settle_thunk(),
+                    _ => return Ok(()),
                 }
             }
         }
+    }
+
+    /// Stores the forced value on top of the stack in the thunk of the
+    /// `Thunk` frame on top, and pops that frame.
+    fn settle_thunk(&mut self) {
+        let v = self.pop().into_resolved();
+        if let Some(Frame::Thunk { thunk, .. }) = self.frames.pop() {
+            thunk.replace(ThunkState::Evaluated(v.clone()));
+        }
+        self.stack.push(v);
     }
 
     /// Stores `ip` in the code frame at `index` (which may no longer be on
@@ -465,6 +491,42 @@ impl Vm {
         }
     }
 
+    /// The common case of arithmetic and comparison, two integers, done
+    /// in place on the stack. Returns false (touching nothing) for any
+    /// other operands, and on overflow, so the general code reports it.
+    fn int_binop(&mut self, op: Op) -> bool {
+        let [.., Value::Int(a), Value::Int(b)] = self.stack.as_slice() else {
+            return false;
+        };
+        let (a, b) = (*a, *b);
+        let result = match op {
+            Op::Add => a.checked_add(b).map(Value::Int),
+            Op::Sub => a.checked_sub(b).map(Value::Int),
+            Op::Mul => a.checked_mul(b).map(Value::Int),
+            Op::Less => Some(Value::Bool(a < b)),
+            Op::LessEq => Some(Value::Bool(a <= b)),
+            Op::More => Some(Value::Bool(a > b)),
+            Op::MoreEq => Some(Value::Bool(a >= b)),
+            _ => None,
+        };
+        let Some(result) = result else {
+            return false;
+        };
+        // Both operands are integers; naming the variant when discarding
+        // them lets the compiler skip the general drop glue.
+        match self.stack.pop() {
+            Some(Value::Int(_)) | None => {}
+            Some(other) => drop(other),
+        }
+        if let Some(top) = self.stack.last_mut() {
+            match std::mem::replace(top, result) {
+                Value::Int(_) => {}
+                other => drop(other),
+            }
+        }
+        true
+    }
+
     fn local(&self, base: usize, slot: u32) -> Value {
         self.stack
             .get(base + slot as usize)
@@ -472,16 +534,21 @@ impl Vm {
             .unwrap_or(Value::Null)
     }
 
+    // Inlined into the dispatch loop of `run_code`: as a call, its
+    // prologue and argument passing cost as much as a simple instruction.
+    #[inline(always)]
     fn exec(
         &mut self,
         op: Op,
         lambda: &Rc<Lambda>,
-        upvalues: &Rc<[Value]>,
+        upvalues: &Upvalues,
         ip: &mut usize,
         base: usize,
-        span: Span,
     ) -> Result<Flow, ErrorKind> {
         let chunk = &lambda.chunk;
+        // Looked up only when needed: most instructions never report one.
+        let at = *ip - 1;
+        let span = || span_at(lambda, at);
         let constant = |i: u32| {
             chunk
                 .constants
@@ -506,19 +573,25 @@ impl Vm {
                 if self.steps.is_multiple_of(4096) {
                     self.check_interrupt()?;
                 }
-                if self.top_needs_force() {
-                    self.force_top(span)?;
-                    return Ok(Flow::Switch);
-                }
-                if let Some(top) = self.stack.last_mut()
-                    && let Value::Thunk(_) = top
-                {
-                    *top = top.resolved();
+                if let Some(Value::Thunk(t)) = self.stack.last() {
+                    match t.value() {
+                        Some(v) => {
+                            if let Some(top) = self.stack.last_mut() {
+                                *top = v.into_resolved();
+                            }
+                        }
+                        None => {
+                            self.force_top(span())?;
+                            return Ok(Flow::Switch);
+                        }
+                    }
                 }
             }
+            Op::Add | Op::Sub | Op::Mul | Op::Less | Op::LessEq | Op::More | Op::MoreEq
+                if self.int_binop(op) => {}
             Op::Add | Op::Sub | Op::Mul | Op::Div => {
-                let b = self.pop().resolved();
-                let a = self.pop().resolved();
+                let b = self.pop().into_resolved();
+                let a = self.pop().into_resolved();
                 let r = match op {
                     Op::Add => ops::add(a, b),
                     Op::Sub => ops::sub(a, b),
@@ -528,7 +601,7 @@ impl Vm {
                 self.stack.push(r);
             }
             Op::Negate => {
-                let a = self.pop().resolved();
+                let a = self.pop().into_resolved();
                 self.stack.push(ops::negate(a)?);
             }
             Op::Not => {
@@ -536,13 +609,13 @@ impl Vm {
                 self.stack.push(Value::Bool(!a));
             }
             Op::Equal | Op::NotEqual => {
-                let b = self.pop().resolved();
-                let a = self.pop().resolved();
+                let b = self.pop().into_resolved();
+                let a = self.pop().into_resolved();
                 let negate = op == Op::NotEqual;
                 match ops::shallow_eq(&a, &b) {
                     Some(eq) => self.stack.push(Value::Bool(eq != negate)),
                     None => {
-                        self.spawn(span, "", move |co| {
+                        self.spawn(span(), "", move |co| {
                             Box::pin(async move {
                                 Ok(Value::Bool(ops::nix_eq(&co, a, b).await? != negate))
                             })
@@ -552,8 +625,8 @@ impl Vm {
                 }
             }
             Op::Less | Op::LessEq | Op::More | Op::MoreEq => {
-                let b = self.pop().resolved();
-                let a = self.pop().resolved();
+                let b = self.pop().into_resolved();
+                let a = self.pop().into_resolved();
                 // a <= b is !(b < a); a > b is b < a; a >= b is !(a < b).
                 let (x, y, negate) = match op {
                     Op::Less => (a, b, false),
@@ -564,7 +637,7 @@ impl Vm {
                 match ops::shallow_less(&x, &y) {
                     Some(r) => self.stack.push(Value::Bool(r? != negate)),
                     None => {
-                        self.spawn(span, "", move |co| {
+                        self.spawn(span(), "", move |co| {
                             Box::pin(async move {
                                 Ok(Value::Bool(ops::nix_less(&co, x, y).await? != negate))
                             })
@@ -640,7 +713,7 @@ impl Vm {
             }
             Op::SelectOrJump(n) => {
                 let key = self.pop().as_string()?;
-                let v = self.pop().resolved();
+                let v = self.pop().into_resolved();
                 match &v {
                     Value::Attrs(a) if a.contains(key.as_bytes()) => self
                         .stack
@@ -650,7 +723,7 @@ impl Vm {
             }
             Op::HasAttr => {
                 let key = self.pop().as_string()?;
-                let v = self.pop().resolved();
+                let v = self.pop().into_resolved();
                 let has = matches!(&v, Value::Attrs(a) if a.contains(key.as_bytes()));
                 self.stack.push(Value::Bool(has));
             }
@@ -671,7 +744,7 @@ impl Vm {
                         .stack
                         .push(Value::String(NixString::concat(strings.iter()))),
                     None => {
-                        self.spawn(span, "", move |co| {
+                        self.spawn(span(), "", move |co| {
                             Box::pin(async move {
                                 let mut strings = Vec::with_capacity(parts.len());
                                 for p in parts {
@@ -699,8 +772,8 @@ impl Vm {
             }
             Op::Call => {
                 let arg = self.pop();
-                let f = self.pop().resolved();
-                self.call_value(f, arg, span)?;
+                let f = self.pop().into_resolved();
+                self.call_value(f, arg, span())?;
                 return Ok(Flow::Switch);
             }
             Op::MakeClosure(i) => {
@@ -741,7 +814,7 @@ impl Vm {
                 }
             }
             Op::FillValue(slot) => {
-                let v = self.pop().resolved();
+                let v = self.pop().into_resolved();
                 if let Value::Thunk(t) = self.local(base, slot) {
                     t.replace(ThunkState::Evaluated(v));
                 }
@@ -767,7 +840,9 @@ impl Vm {
                             }
                         }
                         Value::Thunk(_) => {
-                            self.spawn(span, "", move |co| Box::pin(resolve_with(co, name, withs)));
+                            self.spawn(span(), "", move |co| {
+                                Box::pin(resolve_with(co, name, withs))
+                            });
                             return Ok(Flow::Switch);
                         }
                         other => return Err(ErrorKind::type_error("a set", &other)),
@@ -849,6 +924,16 @@ impl Vm {
             waiting: None,
         });
     }
+}
+
+/// The source span of the instruction at `index`.
+fn span_at(lambda: &Lambda, index: usize) -> Span {
+    lambda
+        .chunk
+        .spans
+        .get(index)
+        .copied()
+        .unwrap_or(lambda.span)
 }
 
 /// Looks `name` up in `with` namespaces, innermost first, forcing each only
