@@ -8,11 +8,15 @@
 //! - [pathinfoservice]: storing PathInfos (memory, redb, sled, gRPC).
 //! - [nar]: castore trees to NAR streams and back.
 //! - [proto]: the gRPC protocol, and the validation of what arrives by it.
+//! - [import]: host paths and local Nix store closures into the store.
+//! - [utils]: building a store's services from addresses, and serving them.
 
+pub mod import;
 pub mod nar;
 mod path_info;
 pub mod pathinfoservice;
 pub mod proto;
+pub mod utils;
 
 #[cfg(test)]
 mod fixtures;

@@ -1,11 +1,13 @@
 //! NAR, Nix's archive format, over castore trees: rendering a castore node
 //! as a NAR stream ([write_nar]), computing its size and sha256 without
 //! keeping it ([NarCalculationService]), and ingesting a NAR stream into the
-//! castore ([ingest_nar]).
+//! castore ([ingest_nar]), also from the compressed files of a binary cache
+//! ([NarCompression]).
 //!
 //! Both directions stream: file contents go between blob readers/writers
 //! and the NAR in bounded buffers, never whole files in memory.
 
+mod compression;
 mod hashing;
 mod import;
 mod renderer;
@@ -17,6 +19,7 @@ mod tests;
 use async_trait::async_trait;
 use tvix_castore::Node;
 
+pub use compression::{NarCompression, UnsupportedCompression};
 pub use import::{IngestNarError, IngestedNar, ingest_nar};
 pub use renderer::{MAX_DEPTH, RenderError, SimpleRenderer, calculate_nar, write_nar};
 

@@ -4,6 +4,7 @@ use nix_compat::nixbase32;
 use nix_compat::store_path::{DIGEST_SIZE, StorePath};
 use thiserror::Error;
 
+use super::nix_http::NixHttpError;
 use crate::proto::ValidatePathInfoError;
 
 #[derive(Debug, Error)]
@@ -41,6 +42,10 @@ pub enum Error {
     /// The remote end of a gRPC client answered with an error.
     #[error("gRPC: {0}")]
     Grpc(Box<tonic::Status>),
+    /// A Nix binary cache did not give a trustworthy path, or was asked to
+    /// do what it cannot.
+    #[error("Nix binary cache: {0}")]
+    NixHttp(Box<NixHttpError>),
     /// A blocking or background task died (a panic or a cancelled runtime).
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -49,6 +54,12 @@ pub enum Error {
 impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Self {
         Self::Grpc(Box::new(status))
+    }
+}
+
+impl From<NixHttpError> for Error {
+    fn from(error: NixHttpError) -> Self {
+        Self::NixHttp(Box::new(error))
     }
 }
 

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use thiserror::Error;
+use tvix_castore::blobservice::BlobService;
 use tvix_castore::channel::{ChannelError, channel_from_url};
+use tvix_castore::directoryservice::DirectoryService;
 use url::Url;
 
 use super::{
-    Error, GrpcPathInfoService, MemoryPathInfoService, PathInfoService, RedbPathInfoService,
-    SledPathInfoService,
+    Error, GrpcPathInfoService, MemoryPathInfoService, NixHttpAddrError, NixHttpPathInfoService,
+    PathInfoService, RedbPathInfoService, SledPathInfoService,
 };
 use crate::proto::path_info_service_client::PathInfoServiceClient;
 
@@ -21,7 +23,7 @@ pub enum FromAddrError {
         source: url::ParseError,
     },
     #[error(
-        "unknown path info service scheme {0:?}: expected memory, redb, sled, grpc+unix or grpc+http"
+        "unknown path info service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http, nix+http or nix+https"
     )]
     UnknownScheme(String),
     #[error("{scheme}:// takes no host, got {host:?}")]
@@ -32,6 +34,8 @@ pub enum FromAddrError {
     UnexpectedQuery { scheme: String, query: String },
     #[error(transparent)]
     Channel(#[from] ChannelError),
+    #[error(transparent)]
+    NixHttp(#[from] NixHttpAddrError),
     #[error("opening {url:?}: {source}")]
     Open { url: String, source: Box<Error> },
 }
@@ -46,10 +50,18 @@ pub enum FromAddrError {
 /// | `sled:///path/to/dir` | [SledPathInfoService] in that directory |
 /// | `sled://` | [SledPathInfoService], temporary |
 /// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [GrpcPathInfoService] |
+/// | `nix+http://host/path`, `nix+https://host/path` | [NixHttpPathInfoService] (read-only; query parameters `trusted-public-keys`, `require-sigs`) |
 ///
 /// The local forms follow castore's directory service addresses, so a
 /// store's three addresses look alike.
-pub async fn from_addr(addr: &str) -> Result<Arc<dyn PathInfoService>, FromAddrError> {
+///
+/// `blob_service` and `directory_service` are the castore the PathInfos
+/// point into; backends that fill the castore themselves write there.
+pub async fn from_addr(
+    addr: &str,
+    blob_service: Arc<dyn BlobService>,
+    directory_service: Arc<dyn DirectoryService>,
+) -> Result<Arc<dyn PathInfoService>, FromAddrError> {
     let url = Url::parse(addr).map_err(|source| FromAddrError::InvalidUrl {
         url: addr.to_owned(),
         source,
@@ -85,6 +97,11 @@ pub async fn from_addr(addr: &str) -> Result<Arc<dyn PathInfoService>, FromAddrE
         "grpc+unix" | "grpc+http" => Arc::new(GrpcPathInfoService::from_client(
             PathInfoServiceClient::new(channel_from_url(&url)?),
         )),
+        "nix+http" | "nix+https" => Arc::new(NixHttpPathInfoService::from_addr(
+            addr,
+            blob_service,
+            directory_service,
+        )?),
         other => return Err(FromAddrError::UnknownScheme(other.to_owned())),
     })
 }
@@ -115,6 +132,18 @@ fn local_location(url: &Url) -> Result<Option<String>, FromAddrError> {
 mod tests {
     use super::*;
     use rstest::rstest;
+    use tvix_castore::blobservice::MemoryBlobService;
+    use tvix_castore::directoryservice::MemoryDirectoryService;
+
+    /// [from_addr] over an empty in-memory castore.
+    async fn open(addr: &str) -> Result<Arc<dyn PathInfoService>, FromAddrError> {
+        from_addr(
+            addr,
+            Arc::new(MemoryBlobService::new()),
+            Arc::new(MemoryDirectoryService::new()),
+        )
+        .await
+    }
 
     /// Addresses that must build a service; `{tmp}` is a fresh temporary
     /// directory.
@@ -128,11 +157,17 @@ mod tests {
     #[case::grpc_http("grpc+http://localhost:8000")]
     #[case::grpc_http_ipv4("grpc+http://127.0.0.1:8000")]
     #[case::grpc_http_ipv6("grpc+http://[::1]:8000")]
+    #[case::nix_https("nix+https://cache.nixos.org")]
+    #[case::nix_http_path("nix+http://127.0.0.1:8080/some/cache/")]
+    #[case::nix_http_trusted_keys(
+        "nix+http://localhost/cache?trusted-public-keys=tvix-test-1:gXRo0WV13r9LyojgGGiAUFDr88aH/ZWoiH0qeF3RZps=%20cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="
+    )]
+    #[case::nix_http_unsigned("nix+http://localhost/cache?require-sigs=false")]
     #[tokio::test]
     async fn valid(#[case] addr: &str) {
         let tmp = tempfile::tempdir().expect("tempdir");
         let addr = addr.replace("{tmp}", &tmp.path().to_string_lossy());
-        if let Err(e) = from_addr(&addr).await {
+        if let Err(e) = open(&addr).await {
             panic!("{addr} must be valid: {e}");
         }
     }
@@ -142,11 +177,28 @@ mod tests {
     #[case::no_scheme("/tmp/foo", "invalid URL \"/tmp/foo\": relative URL without a base")]
     #[case::unknown_scheme(
         "foo://",
-        "unknown path info service scheme \"foo\": expected memory, redb, sled, grpc+unix or grpc+http"
+        "unknown path info service scheme \"foo\": expected memory, redb, sled, grpc+unix, grpc+http, nix+http or nix+https"
     )]
-    #[case::nix_http_not_yet(
-        "nix+https://cache.nixos.org",
-        "unknown path info service scheme \"nix+https\": expected memory, redb, sled, grpc+unix or grpc+http"
+    #[case::nix_file(
+        "nix+file:///tmp/cache",
+        "unknown path info service scheme \"nix+file\": expected memory, redb, sled, grpc+unix, grpc+http, nix+http or nix+https"
+    )]
+    #[case::nix_http_no_host("nix+http://", "invalid cache URL \"http://\": empty host")]
+    #[case::nix_http_unknown_parameter(
+        "nix+https://cache.nixos.org?priority=40",
+        "unknown query parameter \"priority\": expected trusted-public-keys or require-sigs"
+    )]
+    #[case::nix_http_invalid_key(
+        "nix+https://cache.nixos.org?trusted-public-keys=cache.nixos.org-1:AAAA",
+        "trusted-public-keys: \"cache.nixos.org-1:AAAA\": cache.nixos.org-1: expected 32 bytes, got 3"
+    )]
+    #[case::nix_http_no_trusted_keys(
+        "nix+https://cache.nixos.org?trusted-public-keys=",
+        "trusted-public-keys is empty while require-sigs is true: every path would be refused"
+    )]
+    #[case::nix_http_bad_require_sigs(
+        "nix+http://localhost/cache?require-sigs=0",
+        "require-sigs must be true or false, got \"0\""
     )]
     #[case::memory_path("memory:///foo", "memory:// takes no path, got \"/foo\"")]
     #[case::memory_host("memory://foo", "memory:// takes no host, got \"foo\"")]
@@ -165,7 +217,7 @@ mod tests {
     )]
     #[tokio::test]
     async fn invalid(#[case] addr: &str, #[case] expected: &str) {
-        match from_addr(addr).await {
+        match open(addr).await {
             Ok(_) => panic!("{addr} must be refused"),
             Err(e) => assert_eq!(expected, e.to_string()),
         }
@@ -175,7 +227,7 @@ mod tests {
     async fn redb_missing_parent_directory() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let addr = format!("redb://{}/missing/pathinfo.redb", tmp.path().display());
-        match from_addr(&addr).await {
+        match open(&addr).await {
             Ok(_) => panic!("{addr} must fail to open"),
             Err(e) => assert!(
                 matches!(&e, FromAddrError::Open { url, source }

@@ -12,12 +12,15 @@
 //!   default for persistent local stores
 //! - [SledPathInfoService] (`sled:///path`, `sled://` temporary)
 //! - [GrpcPathInfoService] (`grpc+unix:///socket`, `grpc+http://host:port`)
+//! - [NixHttpPathInfoService] (`nix+http://host/path`, `nix+https://…`):
+//!   read-only, over a Nix binary cache, ingesting NARs into the castore
 
 mod error;
 mod from_addr;
 mod grpc;
 mod kv;
 mod memory;
+mod nix_http;
 mod redb;
 mod sled;
 
@@ -35,6 +38,10 @@ pub use error::Error;
 pub use from_addr::{FromAddrError, from_addr};
 pub use grpc::GrpcPathInfoService;
 pub use memory::MemoryPathInfoService;
+pub use nix_http::{
+    NIX_DEFAULT_TRUSTED_PUBLIC_KEY, NixHttpAddrError, NixHttpError, NixHttpPathInfoService,
+    SignaturePolicy,
+};
 pub use redb::RedbPathInfoService;
 pub use sled::SledPathInfoService;
 

@@ -67,19 +67,30 @@ pub(crate) fn empty_renderer() -> Arc<dyn NarCalculationService> {
     ))
 }
 
+/// The backend at `addr` over an empty in-memory castore.
+async fn from_addr_in_memory(addr: &str) -> Arc<dyn PathInfoService> {
+    from_addr(
+        addr,
+        Arc::new(MemoryBlobService::new()),
+        Arc::new(MemoryDirectoryService::new()),
+    )
+    .await
+    .expect("valid address")
+}
+
 /// Builds the backend at `addr`, where `{tmp}` is a fresh temporary
 /// directory. `grpc+unix://{served}` is a client of an in-process server
 /// backed by `memory://`.
 async fn open(addr: &str) -> TestPathInfoService {
     let dir = TempDir::new().expect("temp dir");
     let addr = if addr == "grpc+unix://{served}" {
-        let backing = from_addr("memory://").await.expect("memory backend");
+        let backing = from_addr_in_memory("memory://").await;
         serve_grpc(backing, empty_renderer(), &dir)
     } else {
         addr.replace("{tmp}", &dir.path().to_string_lossy())
     };
     TestPathInfoService {
-        service: from_addr(&addr).await.expect("valid address"),
+        service: from_addr_in_memory(&addr).await,
         _dir: dir,
     }
 }

@@ -1,0 +1,317 @@
+//! `tvix-store`: run a store daemon, import paths, copy closures out of a
+//! local Nix store, and look at what is stored.
+//!
+//! Thin by design: flags, logging, building the services, and calls into
+//! the library. Every failure ends as one line on stderr and exit code 1.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use nix_compat::nixbase32;
+use nix_compat::store_path::StorePath;
+use tokio::io::AsyncWriteExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::Level;
+use tracing_subscriber::EnvFilter;
+use tvix_store::import::{
+    ImportProgress, ReferenceGraph, copy_closure, import_path_as_flat_ca, import_path_as_nar_ca,
+};
+use tvix_store::nar::write_nar;
+use tvix_store::utils::{
+    ListenAddress, Listener, ServiceAddrs, Services, construct_services, serve,
+};
+
+type Error = Box<dyn std::error::Error>;
+
+/// Imports below this many bytes get no progress bar: they are done before
+/// it would be worth drawing.
+const PROGRESS_BAR_THRESHOLD: u64 = 64 * 1024 * 1024;
+
+#[derive(Parser)]
+#[command(
+    name = "tvix-store",
+    version,
+    about = "Nix store paths on the tvix castore",
+    long_about = "Nix store paths on the tvix castore.\n\nWithout service addresses, uses a persistent local store in $XDG_DATA_HOME/tvix-store (else ~/.local/share/tvix-store), created on first use."
+)]
+struct Cli {
+    /// Blob service URL, e.g. objectstore+file:///path, memory://,
+    /// grpc+unix:///socket, grpc+http://host:port.
+    #[arg(long, env = "BLOB_SERVICE_ADDR", global = true)]
+    blob_service_addr: Option<String>,
+    /// Directory service URL, e.g. redb:///path/directories.redb,
+    /// sled:///path, memory://, grpc+unix:///socket.
+    #[arg(long, env = "DIRECTORY_SERVICE_ADDR", global = true)]
+    directory_service_addr: Option<String>,
+    /// Path info service URL, e.g. redb:///path/pathinfo.redb, sled:///path,
+    /// memory://, grpc+unix:///socket, nix+https://host/path.
+    #[arg(long, env = "PATH_INFO_SERVICE_ADDR", global = true)]
+    path_info_service_addr: Option<String>,
+    /// Log level when RUST_LOG does not say otherwise.
+    #[arg(long, global = true, default_value_t = Level::WARN)]
+    log_level: Level,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the blob, directory and path info services over gRPC until
+    /// SIGINT or SIGTERM.
+    Daemon {
+        /// HOST:PORT for TCP, or unix:///path for a Unix socket.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        listen_address: String,
+    },
+    /// Import paths as `nix-store --add` does (or `nix-store --add-fixed
+    /// sha256` with --flat) and print their store paths.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Name of the store path instead of the file name (one PATH only).
+        #[arg(long)]
+        name: Option<String>,
+        /// Address a file by the sha256 of its contents, as `nix-store
+        /// --add-fixed sha256 FILE`.
+        #[arg(long)]
+        flat: bool,
+    },
+    /// Copy the closure described by a reference graph (`nix path-info
+    /// --json --recursive PATH`, or exportReferencesGraph's JSON) out of a
+    /// local Nix store, and print the copied store paths.
+    Copy {
+        /// The reference graph JSON file, `-` for stdin.
+        reference_graph: PathBuf,
+        /// The Nix store directory to read the paths from.
+        #[arg(long, default_value = "/nix/store")]
+        nix_store_dir: PathBuf,
+    },
+    /// Print what is known about a store path, in narinfo form.
+    PathInfo { store_path: String },
+    /// Write the NAR of a store path to stdout.
+    ExportNar { store_path: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::builder()
+        .with_default_directive(cli.log_level.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .compact()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = tokio::runtime::Runtime::new()
+        .map_err(Error::from)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let message = error.to_string().replace('\n', " ");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    let addrs = || {
+        ServiceAddrs::with_defaults(
+            cli.blob_service_addr.clone(),
+            cli.directory_service_addr.clone(),
+            cli.path_info_service_addr.clone(),
+        )
+    };
+    match cli.command {
+        Command::Daemon { listen_address } => {
+            let listen_address: ListenAddress = listen_address.parse()?;
+            // Listen first: a second daemon must fail on the socket, not on
+            // the store the first one has open.
+            let listener = Listener::bind(&listen_address).await?;
+            let services = construct_services(&addrs()?).await?;
+            let shutdown = shutdown_signal()?;
+            tracing::info!(address = %listen_address, "listening");
+            serve(listener, &services, shutdown).await?;
+            tracing::info!("stopped");
+        }
+        Command::Import { paths, name, flat } => {
+            if name.is_some() && paths.len() > 1 {
+                return Err("--name takes exactly one PATH".into());
+            }
+            let services = construct_services(&addrs()?).await?;
+            for path in &paths {
+                let progress = TerminalProgress::for_path(path);
+                let Services {
+                    blob_service,
+                    directory_service,
+                    path_info_service,
+                    ..
+                } = &services;
+                let path_info = if flat {
+                    import_path_as_flat_ca(
+                        blob_service.clone(),
+                        &**directory_service,
+                        &**path_info_service,
+                        path,
+                        name.as_deref(),
+                        &progress,
+                    )
+                    .await?
+                } else {
+                    import_path_as_nar_ca(
+                        blob_service.clone(),
+                        &**directory_service,
+                        &**path_info_service,
+                        path,
+                        name.as_deref(),
+                        &progress,
+                    )
+                    .await?
+                };
+                progress.finish();
+                println!("{}", path_info.store_path.to_absolute_path());
+            }
+        }
+        Command::Copy {
+            reference_graph,
+            nix_store_dir,
+        } => {
+            let json = if reference_graph == Path::new("-") {
+                let mut json = Vec::new();
+                tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut json).await?;
+                json
+            } else {
+                tokio::fs::read(&reference_graph)
+                    .await
+                    .map_err(|e| format!("reading {}: {e}", reference_graph.display()))?
+            };
+            let graph = ReferenceGraph::from_json(&json)?;
+            let services = construct_services(&addrs()?).await?;
+            let progress = TerminalProgress::hidden();
+            let copied = copy_closure(
+                services.blob_service.clone(),
+                &*services.directory_service,
+                &*services.path_info_service,
+                &graph,
+                &nix_store_dir,
+                &progress,
+            )
+            .await?;
+            for path_info in copied {
+                println!("{}", path_info.store_path.to_absolute_path());
+            }
+        }
+        Command::PathInfo { store_path } => {
+            let store_path = parse_store_path(&store_path)?;
+            let services = construct_services(&addrs()?).await?;
+            let path_info = services
+                .path_info_service
+                .get(*store_path.digest())
+                .await?
+                .ok_or_else(|| format!("{} is not in the store", store_path.to_absolute_path()))?;
+            let url = format!("nar/{}.nar", nixbase32::encode(&path_info.nar_sha256));
+            print!("{}", path_info.to_narinfo(&url));
+        }
+        Command::ExportNar { store_path } => {
+            let store_path = parse_store_path(&store_path)?;
+            let services = construct_services(&addrs()?).await?;
+            let path_info = services
+                .path_info_service
+                .get(*store_path.digest())
+                .await?
+                .ok_or_else(|| format!("{} is not in the store", store_path.to_absolute_path()))?;
+            let mut stdout = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::io::stdout());
+            write_nar(
+                &mut stdout,
+                &path_info.node,
+                &*services.blob_service,
+                &*services.directory_service,
+            )
+            .await?;
+            stdout.flush().await?;
+        }
+    }
+    Ok(())
+}
+
+/// A store path given on the command line: `/nix/store/…` or just its
+/// basename.
+fn parse_store_path(arg: &str) -> Result<StorePath, Error> {
+    let parsed = if arg.starts_with('/') {
+        StorePath::from_absolute_path(arg.as_bytes())
+    } else {
+        StorePath::from_bytes(arg.as_bytes())
+    };
+    Ok(parsed.map_err(|e| format!("invalid store path {arg:?}: {e}"))?)
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+fn shutdown_signal() -> Result<impl Future<Output = ()> + Send, Error> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal and the
+/// import is large.
+struct TerminalProgress {
+    bar: ProgressBar,
+}
+
+impl TerminalProgress {
+    fn hidden() -> Self {
+        Self {
+            bar: ProgressBar::hidden(),
+        }
+    }
+
+    /// A bar for importing `path`, sized by a walk over its metadata, which
+    /// is only done on a terminal.
+    fn for_path(path: &Path) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self::hidden();
+        }
+        let total: u64 = walkdir::WalkDir::new(path)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_type().is_file())
+            .filter_map(|entry| entry.metadata().ok())
+            .map(|metadata| metadata.len())
+            .sum();
+        if total < PROGRESS_BAR_THRESHOLD {
+            return Self::hidden();
+        }
+        let bar = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(format!("importing {}", path.display()));
+        Self { bar }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl ImportProgress for TerminalProgress {
+    fn file_uploaded(&self, size: u64) {
+        self.bar.inc(size);
+    }
+
+    fn hashing_nar(&self) {
+        self.bar.set_message("hashing NAR");
+    }
+}

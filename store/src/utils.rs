@@ -1,0 +1,417 @@
+//! What front ends such as the `tvix-store` binary need around the library:
+//! the addresses of a store's three services (with the default persistent
+//! local store), building the services from them
+//! ([construct_services]), and serving them over gRPC ([Listener],
+//! [serve]).
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use thiserror::Error;
+use tokio::net::{TcpListener, UnixListener, UnixStream};
+use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tonic::transport::Server;
+use tvix_castore::Node;
+use tvix_castore::blobservice::{self, BlobService};
+use tvix_castore::directoryservice::{self, DirectoryService};
+use tvix_castore::proto::blob_service_server::BlobServiceServer;
+use tvix_castore::proto::directory_service_server::DirectoryServiceServer;
+use tvix_castore::proto::{GrpcBlobServiceWrapper, GrpcDirectoryServiceWrapper};
+
+use crate::nar::{CalculateNarError, NarCalculationService, NarSummary, calculate_nar};
+use crate::pathinfoservice::{self, PathInfoService};
+use crate::proto::GrpcPathInfoServiceWrapper;
+use crate::proto::path_info_service_server::PathInfoServiceServer;
+
+/// The addresses of a store's blob, directory and path info services, in
+/// the URL forms each service's `from_addr` takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAddrs {
+    pub blob_service_addr: String,
+    pub directory_service_addr: String,
+    pub path_info_service_addr: String,
+}
+
+/// Why the services of a store could not be built.
+#[derive(Debug, Error)]
+pub enum ServicesError {
+    #[error("neither XDG_DATA_HOME nor HOME is set, so there is no default store; pass addresses")]
+    NoDataHome,
+    #[error("the default store directory {0:?} is not UTF-8; pass addresses")]
+    NonUtf8StoreDir(PathBuf),
+    #[error("creating the store directory {path:?}: {source}")]
+    CreateStoreDir { path: PathBuf, source: io::Error },
+    #[error("blob service: {0}")]
+    Blob(#[from] blobservice::FromAddrError),
+    #[error("directory service: {0}")]
+    Directory(#[from] directoryservice::FromAddrError),
+    #[error("path info service: {0}")]
+    PathInfo(#[from] pathinfoservice::FromAddrError),
+}
+
+impl ServiceAddrs {
+    /// The addresses of a persistent local store kept in `dir`: blobs as
+    /// files below `dir/blobs`, directories and PathInfos in redb files.
+    pub fn local(dir: &Path) -> Result<Self, ServicesError> {
+        let dir = dir
+            .to_str()
+            .ok_or_else(|| ServicesError::NonUtf8StoreDir(dir.to_owned()))?;
+        Ok(Self {
+            blob_service_addr: format!("objectstore+file://{dir}/blobs"),
+            directory_service_addr: format!("redb://{dir}/directories.redb"),
+            path_info_service_addr: format!("redb://{dir}/pathinfo.redb"),
+        })
+    }
+
+    /// The given addresses, with the default local store
+    /// ([default_store_dir]) for those not given. The default store's
+    /// directory is created only if it is used.
+    pub fn with_defaults(
+        blob_service_addr: Option<String>,
+        directory_service_addr: Option<String>,
+        path_info_service_addr: Option<String>,
+    ) -> Result<Self, ServicesError> {
+        if let (Some(blob), Some(directory), Some(path_info)) = (
+            &blob_service_addr,
+            &directory_service_addr,
+            &path_info_service_addr,
+        ) {
+            return Ok(Self {
+                blob_service_addr: blob.clone(),
+                directory_service_addr: directory.clone(),
+                path_info_service_addr: path_info.clone(),
+            });
+        }
+        let dir = default_store_dir()?;
+        let defaults = Self::local(&dir)?;
+        let blobs = dir.join("blobs");
+        std::fs::create_dir_all(&blobs).map_err(|source| ServicesError::CreateStoreDir {
+            path: blobs,
+            source,
+        })?;
+        Ok(Self {
+            blob_service_addr: blob_service_addr.unwrap_or(defaults.blob_service_addr),
+            directory_service_addr: directory_service_addr
+                .unwrap_or(defaults.directory_service_addr),
+            path_info_service_addr: path_info_service_addr
+                .unwrap_or(defaults.path_info_service_addr),
+        })
+    }
+}
+
+/// Where the default persistent store lives: `$XDG_DATA_HOME/tvix-store`,
+/// else `$HOME/.local/share/tvix-store` (the XDG base directory rules:
+/// a relative `XDG_DATA_HOME` is ignored).
+pub fn default_store_dir() -> Result<PathBuf, ServicesError> {
+    let from_env = |name| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute())
+    };
+    from_env("XDG_DATA_HOME")
+        .or_else(|| from_env("HOME").map(|home| home.join(".local/share")))
+        .map(|data_home| data_home.join("tvix-store"))
+        .ok_or(ServicesError::NoDataHome)
+}
+
+/// A store's services, built from their addresses.
+#[derive(Clone)]
+pub struct Services {
+    pub blob_service: Arc<dyn BlobService>,
+    pub directory_service: Arc<dyn DirectoryService>,
+    pub path_info_service: Arc<dyn PathInfoService>,
+    /// The path info service's own NAR calculation if it has one (a remote
+    /// store), else rendering from the blob and directory services.
+    pub nar_calculation_service: Arc<dyn NarCalculationService>,
+}
+
+/// Builds the services at `addrs`: blob and directory services first, then
+/// the path info service, which may use them.
+pub async fn construct_services(addrs: &ServiceAddrs) -> Result<Services, ServicesError> {
+    let blob_service = blobservice::from_addr(&addrs.blob_service_addr).await?;
+    let directory_service = directoryservice::from_addr(&addrs.directory_service_addr).await?;
+    let path_info_service = pathinfoservice::from_addr(
+        &addrs.path_info_service_addr,
+        blob_service.clone(),
+        directory_service.clone(),
+    )
+    .await?;
+    let nar_calculation_service: Arc<dyn NarCalculationService> =
+        match path_info_service.nar_calculation_service() {
+            Some(service) => Arc::from(service),
+            None => Arc::new(SharedRenderer {
+                blob_service: blob_service.clone(),
+                directory_service: directory_service.clone(),
+            }),
+        };
+    Ok(Services {
+        blob_service,
+        directory_service,
+        path_info_service,
+        nar_calculation_service,
+    })
+}
+
+/// Renders NARs from shared services.
+// FUTUREWORK: this is nar::SimpleRenderer over `Arc<dyn DirectoryService>`,
+// which castore does not implement DirectoryService for (it does for
+// `Arc<dyn BlobService>`); with that impl, use SimpleRenderer instead.
+struct SharedRenderer {
+    blob_service: Arc<dyn BlobService>,
+    directory_service: Arc<dyn DirectoryService>,
+}
+
+#[async_trait::async_trait]
+impl NarCalculationService for SharedRenderer {
+    async fn calculate_nar(&self, root: &Node) -> Result<NarSummary, CalculateNarError> {
+        Ok(calculate_nar(root, &*self.blob_service, &*self.directory_service).await?)
+    }
+}
+
+/// Where a daemon listens: `HOST:PORT` (TCP) or `unix:///absolute/path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddress {
+    Tcp { host: String, port: u16 },
+    Unix(PathBuf),
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ListenAddressError {
+    #[error("listen address {0:?}: a unix socket needs an absolute path (unix:///path)")]
+    RelativeSocketPath(String),
+    #[error("listen address {0:?} is neither HOST:PORT nor unix:///path")]
+    Invalid(String),
+}
+
+impl FromStr for ListenAddress {
+    type Err = ListenAddressError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = s.strip_prefix("unix://") {
+            return if path.starts_with('/') {
+                Ok(Self::Unix(PathBuf::from(path)))
+            } else {
+                Err(ListenAddressError::RelativeSocketPath(s.to_owned()))
+            };
+        }
+        let invalid = || ListenAddressError::Invalid(s.to_owned());
+        let (host, port) = s.rsplit_once(':').ok_or_else(invalid)?;
+        let port = port.parse().map_err(|_| invalid())?;
+        // IPv6 hosts come in brackets, which tokio's resolver does not take.
+        let host = match host.strip_prefix('[') {
+            Some(bracketed) => bracketed.strip_suffix(']').ok_or_else(invalid)?,
+            None if host.contains(':') => return Err(invalid()),
+            None => host,
+        };
+        if host.is_empty() {
+            return Err(invalid());
+        }
+        Ok(Self::Tcp {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for ListenAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Self::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Self::Unix(path) => write!(f, "unix://{}", path.display()),
+        }
+    }
+}
+
+/// Why a daemon could not listen or serve.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("a daemon already listens on {0:?}")]
+    AlreadyListening(PathBuf),
+    #[error("{0:?} exists and is not a socket")]
+    NotASocket(PathBuf),
+    #[error("checking the existing socket {path:?}: {source}")]
+    CheckSocket { path: PathBuf, source: io::Error },
+    #[error("listening on {address}: {source}")]
+    Bind {
+        address: ListenAddress,
+        source: io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// A bound listening socket; a Unix socket it created is removed when it is
+/// dropped.
+pub struct Listener {
+    kind: ListenerKind,
+}
+
+enum ListenerKind {
+    Tcp(TcpListener),
+    Unix(UnixListener, SocketFile),
+}
+
+/// The file of a Unix socket we bound, removed on drop.
+struct SocketFile(PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        // Best effort: a socket left behind is found stale next time.
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl Listener {
+    /// Binds `address`. An existing Unix socket another process still
+    /// accepts connections on is never taken over
+    /// ([ServeError::AlreadyListening]); a stale one, left by a daemon that
+    /// died, is replaced.
+    pub async fn bind(address: &ListenAddress) -> Result<Self, ServeError> {
+        let bind_error = |source| ServeError::Bind {
+            address: address.clone(),
+            source,
+        };
+        Ok(match address {
+            ListenAddress::Tcp { host, port } => Self {
+                kind: ListenerKind::Tcp(
+                    TcpListener::bind((host.as_str(), *port))
+                        .await
+                        .map_err(bind_error)?,
+                ),
+            },
+            ListenAddress::Unix(path) => {
+                remove_stale_socket(path).await?;
+                let listener = UnixListener::bind(path).map_err(bind_error)?;
+                Self {
+                    kind: ListenerKind::Unix(listener, SocketFile(path.clone())),
+                }
+            }
+        })
+    }
+
+    /// The address clients reach this listener at (`grpc+http://…` or
+    /// `grpc+unix://…`); for TCP it has the actual port, useful after
+    /// binding port 0.
+    pub fn client_addr(&self) -> io::Result<String> {
+        Ok(match &self.kind {
+            ListenerKind::Tcp(listener) => format!("grpc+http://{}", listener.local_addr()?),
+            ListenerKind::Unix(_, SocketFile(path)) => format!("grpc+unix://{}", path.display()),
+        })
+    }
+}
+
+/// Removes the socket at `path` if no process listens on it any more.
+async fn remove_stale_socket(path: &Path) -> Result<(), ServeError> {
+    use std::os::unix::fs::FileTypeExt;
+
+    let metadata = match tokio::fs::symlink_metadata(path).await {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(ServeError::CheckSocket {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    if !metadata.file_type().is_socket() {
+        return Err(ServeError::NotASocket(path.to_owned()));
+    }
+    match UnixStream::connect(path).await {
+        Ok(_) => Err(ServeError::AlreadyListening(path.to_owned())),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => tokio::fs::remove_file(path)
+            .await
+            .map_err(|source| ServeError::CheckSocket {
+                path: path.to_owned(),
+                source,
+            }),
+        Err(source) => Err(ServeError::CheckSocket {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Serves the blob, directory and path info services of `services` on
+/// `listener` until `shutdown` completes, then stops accepting connections
+/// and returns once the open ones are done.
+pub async fn serve(
+    listener: Listener,
+    services: &Services,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let router = Server::builder()
+        .add_service(BlobServiceServer::new(GrpcBlobServiceWrapper::new(
+            services.blob_service.clone(),
+        )))
+        .add_service(DirectoryServiceServer::new(
+            GrpcDirectoryServiceWrapper::new(services.directory_service.clone()),
+        ))
+        .add_service(PathInfoServiceServer::new(GrpcPathInfoServiceWrapper::new(
+            services.path_info_service.clone(),
+            services.nar_calculation_service.clone(),
+        )));
+    match listener.kind {
+        ListenerKind::Tcp(tcp) => {
+            router
+                .serve_with_incoming_shutdown(TcpListenerStream::new(tcp), shutdown)
+                .await?
+        }
+        // The socket file is removed when `_socket_file` goes out of scope,
+        // after serving.
+        ListenerKind::Unix(unix, _socket_file) => {
+            router
+                .serve_with_incoming_shutdown(UnixListenerStream::new(unix), shutdown)
+                .await?
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::ipv4("127.0.0.1:8000", ListenAddress::Tcp { host: "127.0.0.1".into(), port: 8000 })]
+    #[case::hostname("localhost:0", ListenAddress::Tcp { host: "localhost".into(), port: 0 })]
+    #[case::ipv6("[::1]:8000", ListenAddress::Tcp { host: "::1".into(), port: 8000 })]
+    #[case::unix("unix:///run/tvix.sock", ListenAddress::Unix("/run/tvix.sock".into()))]
+    fn listen_address(#[case] s: &str, #[case] expected: ListenAddress) {
+        let parsed: ListenAddress = s.parse().expect("valid");
+        assert_eq!(expected, parsed);
+        assert_eq!(s, parsed.to_string());
+    }
+
+    #[rstest]
+    #[case::no_port("localhost", ListenAddressError::Invalid("localhost".into()))]
+    #[case::bad_port("localhost:http", ListenAddressError::Invalid("localhost:http".into()))]
+    #[case::port_too_big("localhost:65536", ListenAddressError::Invalid("localhost:65536".into()))]
+    #[case::no_host(":8000", ListenAddressError::Invalid(":8000".into()))]
+    #[case::bare_ipv6("::1:8000", ListenAddressError::Invalid("::1:8000".into()))]
+    #[case::unclosed_bracket("[::1:8000", ListenAddressError::Invalid("[::1:8000".into()))]
+    #[case::relative_socket("unix://run/sock", ListenAddressError::RelativeSocketPath("unix://run/sock".into()))]
+    #[case::empty_socket("unix://", ListenAddressError::RelativeSocketPath("unix://".into()))]
+    fn invalid_listen_address(#[case] s: &str, #[case] expected: ListenAddressError) {
+        assert_eq!(Err(expected), s.parse::<ListenAddress>());
+    }
+
+    #[test]
+    fn local_addrs() {
+        let addrs = ServiceAddrs::local(Path::new("/var/lib/tvix")).expect("UTF-8");
+        assert_eq!(
+            ServiceAddrs {
+                blob_service_addr: "objectstore+file:///var/lib/tvix/blobs".into(),
+                directory_service_addr: "redb:///var/lib/tvix/directories.redb".into(),
+                path_info_service_addr: "redb:///var/lib/tvix/pathinfo.redb".into(),
+            },
+            addrs
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! End to end: `tvix-store daemon` on a Unix socket over a redb- or
+//! sled-backed store, a second `tvix-store` as its client (`grpc+unix://`),
+//! restarts, and a second daemon refused on the same socket.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rstest::rstest;
+
+/// A running daemon, killed if the test fails before stopping it.
+struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    /// Starts a daemon over `store` on `socket` and waits until it accepts
+    /// connections.
+    fn start(store: &[String], socket: &Path) -> Self {
+        let child = Command::new(BIN)
+            .args(store)
+            .args(["daemon", "--listen-address"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start daemon");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(socket).is_err() {
+            assert!(Instant::now() < deadline, "daemon did not start listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child }
+    }
+
+    /// Stops the daemon with SIGTERM; it must exit successfully.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "daemon exited with {status}");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[rstest]
+#[case::redb("redb")]
+#[case::sled("sled")]
+fn import_export_restart(#[case] backend: &'static str) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join("in");
+    std::fs::create_dir(&input).expect("mkdir");
+    store_path_trees(&input);
+    nar_trees(&input);
+    let store = LocalStore::new(&tmp.path().join("store"), backend).args();
+    let socket = tmp.path().join("daemon.sock");
+    let client = all_services_at(&format!("grpc+unix://{}", socket.display()));
+
+    let daemon = Daemon::start(&store, &socket);
+    let tree = input.join("tree");
+    let imported = tvix_store_ok(&client, &["import", tree.to_str().expect("UTF-8")]);
+    assert_eq!(
+        vec!["/nix/store/58c1wy2i46yx1mjrczsy3737gjhqkspc-tree"],
+        lines(&imported)
+    );
+    let nested = input.join("nested");
+    let [nested_path] = lines(&tvix_store_ok(
+        &client,
+        &["import", nested.to_str().expect("UTF-8")],
+    ))
+    .try_into()
+    .expect("one store path");
+    let golden = std::fs::read(nix_compat_testdata().join("nar/nested.nar")).expect("golden");
+    let tree_nar = tvix_store_ok(&client, &["export-nar", &lines(&imported)[0]]);
+
+    // Concurrent clients all get the same NAR.
+    let exports: Vec<_> = (0..4)
+        .map(|_| {
+            let client = client.clone();
+            let nested_path = nested_path.clone();
+            std::thread::spawn(move || tvix_store_ok(&client, &["export-nar", &nested_path]))
+        })
+        .collect();
+    for export in exports {
+        assert!(
+            export.join().expect("thread") == golden,
+            "nested NAR differs"
+        );
+    }
+    let info = tvix_store_ok(&client, &["path-info", &nested_path]);
+
+    // A second daemon, even over another store, must not take the socket.
+    let second = tvix_store(
+        &all_services_at("memory://"),
+        &[
+            "daemon",
+            "--listen-address",
+            &format!("unix://{}", socket.display()),
+        ],
+    );
+    assert_eq!(Some(1), second.status.code());
+    assert_eq!(
+        format!("error: a daemon already listens on {socket:?}\n"),
+        String::from_utf8_lossy(&second.stderr)
+    );
+
+    daemon.stop();
+    assert!(!socket.exists(), "a stopped daemon removes its socket");
+
+    // Everything is found again after a restart.
+    let daemon = Daemon::start(&store, &socket);
+    assert_eq!(info, tvix_store_ok(&client, &["path-info", &nested_path]));
+    assert!(tvix_store_ok(&client, &["export-nar", &nested_path]) == golden);
+    assert!(tvix_store_ok(&client, &["export-nar", &lines(&imported)[0]]) == tree_nar);
+    daemon.stop();
+
+    // And by a local client once the daemon is gone.
+    assert!(tvix_store_ok(&store, &["export-nar", &nested_path]) == golden);
+}
+
+/// A socket left behind by a daemon that was killed is taken over.
+#[test]
+fn stale_socket_is_replaced() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let socket = tmp.path().join("daemon.sock");
+    drop(std::os::unix::net::UnixListener::bind(&socket).expect("bind"));
+    assert!(socket.exists());
+    let store = all_services_at("memory://");
+    let daemon = Daemon::start(&store, &socket);
+    daemon.stop();
+}
+
+/// A TCP daemon (on a free port) serves clients at grpc+http://.
+#[test]
+fn tcp() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    store_path_trees(tmp.path());
+    let mut child = Command::new(BIN)
+        .args(all_services_at("memory://"))
+        .args(["daemon", "--listen-address", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start daemon");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "daemon did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let client = all_services_at(&format!("grpc+http://127.0.0.1:{port}"));
+    let hello = tmp.path().join("hello.txt");
+    let stdout = tvix_store(&client, &["import", hello.to_str().expect("UTF-8")]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        vec!["/nix/store/i9pmrzmpshapij2kin22pff6fc2adavx-hello.txt"],
+        lines(&stdout.stdout),
+        "{}",
+        String::from_utf8_lossy(&stdout.stderr)
+    );
+}
