@@ -11,6 +11,8 @@
 
 use std::io;
 
+use bytes::Bytes;
+
 use tokio::io::AsyncWriteExt;
 
 use super::{BlobReader, BlobService, BlobWriter, ChunkMeta};
@@ -66,6 +68,10 @@ impl<L: BlobService, R: BlobService> BlobService for CombinedBlobService<L, R> {
 
     async fn open_write(&self) -> Box<dyn BlobWriter> {
         self.remote.open_write().await
+    }
+
+    async fn put(&self, contents: Bytes) -> io::Result<B3Digest> {
+        self.remote.put(contents).await
     }
 
     async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {

@@ -36,6 +36,16 @@ impl MemoryBlobService {
     }
 }
 
+/// Makes a whole blob visible under its digest, keeping an existing copy.
+fn insert(blobs: &Blobs, digest: B3Digest, contents: Bytes) -> io::Result<()> {
+    blobs
+        .write()
+        .map_err(|_| lock_poisoned())?
+        .entry(digest)
+        .or_insert(contents);
+    Ok(())
+}
+
 /// A writer panicked while holding the lock; the map may be half-updated.
 fn lock_poisoned() -> io::Error {
     io::Error::other("memory blob service lock poisoned")
@@ -60,6 +70,12 @@ impl BlobService for MemoryBlobService {
             contents: Vec::new(),
             closed: None,
         })
+    }
+
+    async fn put(&self, contents: Bytes) -> io::Result<B3Digest> {
+        let digest = B3Digest::of(&contents);
+        insert(&self.blobs, digest, contents)?;
+        Ok(digest)
     }
 
     async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {
@@ -111,12 +127,11 @@ impl BlobWriter for MemoryBlobWriter {
             return Ok(digest);
         }
         let digest = B3Digest::from(self.hasher.finalize());
-        let contents = Bytes::from(std::mem::take(&mut self.contents));
-        self.blobs
-            .write()
-            .map_err(|_| lock_poisoned())?
-            .entry(digest)
-            .or_insert(contents);
+        insert(
+            &self.blobs,
+            digest,
+            Bytes::from(std::mem::take(&mut self.contents)),
+        )?;
         self.closed = Some(digest);
         Ok(digest)
     }

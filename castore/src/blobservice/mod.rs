@@ -12,7 +12,8 @@
 use std::io::{self, SeekFrom};
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, AsyncWriteExt};
 
 use crate::B3Digest;
 
@@ -47,6 +48,15 @@ pub trait BlobService: Send + Sync {
     /// the chunks it already stored, each a complete blob of its own).
     async fn open_write(&self) -> Box<dyn BlobWriter>;
 
+    /// Stores `contents` as one blob and returns its digest, exactly as
+    /// writing them to [BlobService::open_write] and closing it would. For
+    /// callers that already hold a whole blob (an importer reading small
+    /// files): a backend can keep these bytes instead of copying them into a
+    /// writer's buffer.
+    async fn put(&self, contents: Bytes) -> io::Result<B3Digest> {
+        put_through_writer(self, &contents).await
+    }
+
     /// The chunks the blob is made of, in order, or `None` if it does not
     /// exist. The sizes always add up to the blob size; a blob that is not
     /// split is its own only chunk.
@@ -67,6 +77,10 @@ impl<T: BlobService + ?Sized> BlobService for Arc<T> {
 
     async fn open_write(&self) -> Box<dyn BlobWriter> {
         self.as_ref().open_write().await
+    }
+
+    async fn put(&self, contents: Bytes) -> io::Result<B3Digest> {
+        self.as_ref().put(contents).await
     }
 
     async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {
@@ -92,6 +106,17 @@ pub trait BlobWriter: AsyncWrite + Send + Unpin {
     /// Finishes the blob, makes it visible and returns its digest. Calling it
     /// again returns the same digest; writing after it is an error.
     async fn close(&mut self) -> io::Result<B3Digest>;
+}
+
+/// [BlobService::put] the plain way, for backends that gain nothing from
+/// holding the bytes.
+async fn put_through_writer<S: BlobService + ?Sized>(
+    service: &S,
+    contents: &[u8],
+) -> io::Result<B3Digest> {
+    let mut writer = service.open_write().await;
+    writer.write_all(contents).await?;
+    writer.close().await
 }
 
 /// The error every backend's writer returns for a write after

@@ -44,7 +44,9 @@ use prost::Message;
 use tokio::io::AsyncWrite;
 
 use super::chunked_reader::{ChunkedReader, FetchChunk, chunk_list_from_proto, verify_digest};
-use super::{BlobReader, BlobService, BlobWriter, ChunkMeta, write_after_close};
+use super::{
+    BlobReader, BlobService, BlobWriter, ChunkMeta, put_through_writer, write_after_close,
+};
 use crate::B3Digest;
 use crate::proto;
 
@@ -186,6 +188,17 @@ impl BlobService for ObjectStoreBlobService {
             failed: false,
             closed: None,
         })
+    }
+
+    /// A blob that stays whole is stored straight from `contents`; a larger
+    /// one goes through a writer, which cuts it into chunks.
+    async fn put(&self, contents: Bytes) -> io::Result<B3Digest> {
+        if contents.len() > CHUNK_MAX {
+            return put_through_writer(self, &contents).await;
+        }
+        let digest = B3Digest::of(&contents);
+        put_if_absent(self.store.as_ref(), &self.chunk_path(&digest), contents).await?;
+        Ok(digest)
     }
 
     async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {

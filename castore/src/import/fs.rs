@@ -1,22 +1,32 @@
 //! Importing a tree from the host filesystem.
 //!
-//! The tree is walked children first, file contents are uploaded with a
-//! bounded number of uploads in flight, and the resulting entries are fed
-//! to [ingest_entries] in walk order. Only what the castore can represent is
-//! accepted: directories, regular files (with their executable bit) and
-//! symlinks (targets kept as bytes, never followed). Anything else is an
-//! error naming the path. The importer must never follow a symlink, so it
-//! never reads outside the tree it was given.
+//! A blocking thread walks the tree children first and hands the entries
+//! over in batches; each batch is uploaded in a task of its own, a bounded
+//! number at once, and the resulting entries are fed to [ingest_entries] in
+//! walk order. Batching is what makes trees of many small files fast: one
+//! blocking read job and one task per batch rather than per file, and a
+//! small file is read with one allocation and stored from that buffer
+//! ([BlobService::put]) without another copy. Large files are streamed in
+//! big pieces, so memory stays bounded by the batches in flight.
+//!
+//! Only what the castore can represent is accepted: directories, regular
+//! files (with their executable bit) and symlinks (targets kept as bytes,
+//! never followed). Anything else is an error naming the path. The importer
+//! must never follow a symlink, so it never reads outside the tree it was
+//! given.
 
-use std::fs::{FileType, Metadata};
-use std::io;
+use std::fs::{File, FileType, Metadata};
+use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use futures::future::BoxFuture;
-use futures::{FutureExt, Stream, StreamExt};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
 use thiserror::Error;
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinError;
+use tokio_stream::wrappers::ReceiverStream;
 use walkdir::WalkDir;
 
 use super::{IngestionEntry, IngestionError, ingest_entries};
@@ -24,13 +34,19 @@ use crate::blobservice::BlobService;
 use crate::directoryservice::DirectoryService;
 use crate::{B3Digest, FromHostPathError, Node, SymlinkTarget, SymlinkTargetError};
 
-/// File uploads in flight at once: enough to keep both hashing and I/O busy,
-/// few enough to bound memory (each holds at most one small file or one
-/// read buffer).
-const CONCURRENT_UPLOADS: usize = 32;
-/// Files up to this size are read in one go; larger ones are streamed
-/// through a buffer of this size.
+/// Batches uploaded at once, each in its own task: enough to keep both
+/// reading and hashing busy on every core and to hide a backend's latency.
+const CONCURRENT_BATCHES: usize = 8;
+/// A batch is handed over once its files add up to this many bytes, which
+/// bounds the memory of the whole files read for it...
+const BATCH_BYTES: u64 = 4 * 1024 * 1024;
+/// ... or once it holds this many entries.
+const BATCH_ENTRIES: usize = 256;
+/// Files up to this size are read whole and stored with one
+/// [BlobService::put]; larger ones are streamed.
 const WHOLE_FILE_LIMIT: u64 = 1024 * 1024;
+/// The pieces large files are streamed in.
+const PIECE_SIZE: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -49,6 +65,10 @@ pub enum Error {
     },
     #[error("uploading {path:?}: {source}")]
     Upload { path: PathBuf, source: io::Error },
+    /// A walking, reading or uploading task panicked or was cancelled (the
+    /// runtime shut down).
+    #[error("an import task stopped: {0}")]
+    Task(#[from] JoinError),
 }
 
 /// Imports the file, symlink or directory tree at `path`, uploading file
@@ -68,7 +88,9 @@ where
 }
 
 /// The entries of the tree at `root`, children before their directory and
-/// the root last, with file contents uploaded to `blob_service`.
+/// the root last, with file contents uploaded to `blob_service`. The walk
+/// starts when the stream is first polled, which must be inside a tokio
+/// runtime; it stops at the first error, or when the stream is dropped.
 pub fn walk_path<BS>(
     blob_service: BS,
     root: &Path,
@@ -77,37 +99,92 @@ where
     BS: BlobService + Clone + 'static,
 {
     let root = root.to_owned();
-    let walker = WalkDir::new(&root)
-        .follow_links(false)
-        .follow_root_links(false)
-        .contents_first(true);
-    futures::stream::iter(walker)
-        .map(
-            move |entry| -> BoxFuture<'static, Result<IngestionEntry, Error>> {
-                match entry {
-                    Ok(entry) => process_entry(blob_service.clone(), &root, entry),
-                    Err(e) => futures::future::ready(Err(Error::Walk(e))).boxed(),
-                }
-            },
-        )
-        .buffered(CONCURRENT_UPLOADS)
+    futures::stream::once(async move {
+        let (sender, receiver) = mpsc::channel(CONCURRENT_BATCHES);
+        let walker = tokio::task::spawn_blocking(move || walk_batches(&root, &sender));
+        // The walker reports its errors in its batches; its handle only
+        // matters if it panicked, which ends the batches early and is
+        // reported after them.
+        let walker_failure = futures::stream::once(walker).filter_map(|joined| async move {
+            joined.err().map(|e| vec![Err::<Walked, _>(Error::Task(e))])
+        });
+        ReceiverStream::new(receiver).chain(walker_failure)
+    })
+    .flatten()
+    .map(move |batch| tokio::spawn(upload_batch(blob_service.clone(), batch)))
+    .buffered(CONCURRENT_BATCHES)
+    .flat_map(|uploaded| {
+        futures::stream::iter(uploaded.unwrap_or_else(|e| vec![Err(Error::Task(e))]))
+    })
+    .boxed()
 }
 
-/// What a walked entry is, before any file contents are read.
-enum Classified {
+/// A walked entry, classified, before any file contents are read.
+enum Walked {
     Done(IngestionEntry),
     File {
         path: crate::PathBuf,
-        metadata: Metadata,
+        host_path: PathBuf,
+        size: u64,
+        executable: bool,
     },
 }
 
-fn classify(root: &Path, entry: &walkdir::DirEntry) -> Result<Classified, Error> {
+/// A walked entry with the contents of a small file read.
+enum Loaded {
+    Done(IngestionEntry),
+    Whole {
+        path: crate::PathBuf,
+        host_path: PathBuf,
+        executable: bool,
+        contents: Bytes,
+    },
+    Large {
+        path: crate::PathBuf,
+        host_path: PathBuf,
+        executable: bool,
+    },
+}
+
+type Batch = Vec<Result<Walked, Error>>;
+
+/// Walks the tree at `root` and sends its entries in batches, until the
+/// first error (which ends its batch) or until nobody listens any more.
+fn walk_batches(root: &Path, batches: &mpsc::Sender<Batch>) {
+    let walker = WalkDir::new(root)
+        .follow_links(false)
+        .follow_root_links(false)
+        .contents_first(true);
+    let mut batch = Vec::new();
+    let mut batch_bytes = 0;
+    for entry in walker {
+        let walked = entry
+            .map_err(Error::Walk)
+            .and_then(|entry| classify(root, entry));
+        if let Ok(Walked::File { size, .. }) = &walked {
+            batch_bytes += size;
+        }
+        let failed = walked.is_err();
+        batch.push(walked);
+        if failed || batch.len() >= BATCH_ENTRIES || batch_bytes >= BATCH_BYTES {
+            if failed || batches.blocking_send(std::mem::take(&mut batch)).is_err() {
+                break;
+            }
+            batch_bytes = 0;
+        }
+    }
+    if !batch.is_empty() {
+        // A closed channel means the import was dropped; nothing to tell.
+        let _ = batches.blocking_send(batch);
+    }
+}
+
+fn classify(root: &Path, entry: walkdir::DirEntry) -> Result<Walked, Error> {
     let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
     let path = crate::PathBuf::from_host_path(relative, false)?;
     let file_type = entry.file_type();
     if file_type.is_dir() {
-        Ok(Classified::Done(IngestionEntry::Dir { path }))
+        Ok(Walked::Done(IngestionEntry::Dir { path }))
     } else if file_type.is_symlink() {
         let target = std::fs::read_link(entry.path()).map_err(|source| Error::ReadLink {
             path: entry.path().to_owned(),
@@ -120,10 +197,15 @@ fn classify(root: &Path, entry: &walkdir::DirEntry) -> Result<Classified, Error>
                     source,
                 }
             })?;
-        Ok(Classified::Done(IngestionEntry::Symlink { path, target }))
+        Ok(Walked::Done(IngestionEntry::Symlink { path, target }))
     } else if file_type.is_file() {
         let metadata = entry.metadata()?;
-        Ok(Classified::File { path, metadata })
+        Ok(Walked::File {
+            path,
+            host_path: entry.into_path(),
+            size: metadata.len(),
+            executable: is_executable(&metadata),
+        })
     } else {
         Err(Error::UnsupportedFileType {
             path: entry.path().to_owned(),
@@ -132,41 +214,139 @@ fn classify(root: &Path, entry: &walkdir::DirEntry) -> Result<Classified, Error>
     }
 }
 
-/// Turns one walked entry into an ingestion entry, starting the upload of a
-/// file's contents in its own task so uploads use every core.
-fn process_entry<BS>(
+/// Uploads the files of a batch and returns its entries, in order, up to
+/// the first error. The small files are read first, in one blocking job.
+async fn upload_batch<BS: BlobService>(
     blob_service: BS,
-    root: &Path,
-    entry: walkdir::DirEntry,
-) -> BoxFuture<'static, Result<IngestionEntry, Error>>
-where
-    BS: BlobService + 'static,
-{
-    let (path, metadata) = match classify(root, &entry) {
-        Err(e) => return futures::future::ready(Err(e)).boxed(),
-        Ok(Classified::Done(entry)) => return futures::future::ready(Ok(entry)).boxed(),
-        Ok(Classified::File { path, metadata }) => (path, metadata),
+    batch: Batch,
+) -> Vec<Result<IngestionEntry, Error>> {
+    let loaded = match tokio::task::spawn_blocking(|| load_batch(batch)).await {
+        Ok(loaded) => loaded,
+        Err(e) => return vec![Err(Error::Task(e))],
     };
-    let host_path = entry.into_path();
-    let executable = is_executable(&metadata);
-    let upload = tokio::spawn(upload_file(blob_service, host_path.clone(), metadata.len()));
-    async move {
-        let (digest, size) = upload
-            .await
-            .map_err(io::Error::other)
-            .and_then(|result| result)
-            .map_err(|source| Error::Upload {
-                path: host_path,
-                source,
-            })?;
-        Ok(IngestionEntry::Regular {
-            path,
-            digest,
-            size,
-            executable,
-        })
+    let mut entries = Vec::with_capacity(loaded.len());
+    for item in loaded {
+        let entry = match item {
+            Err(e) => Err(e),
+            Ok(Loaded::Done(entry)) => Ok(entry),
+            Ok(Loaded::Whole {
+                path,
+                host_path,
+                executable,
+                contents,
+            }) => {
+                let size = contents.len() as u64;
+                match blob_service.put(contents).await {
+                    Ok(digest) => Ok(IngestionEntry::Regular {
+                        path,
+                        digest,
+                        size,
+                        executable,
+                    }),
+                    Err(source) => Err(Error::Upload {
+                        path: host_path,
+                        source,
+                    }),
+                }
+            }
+            Ok(Loaded::Large {
+                path,
+                host_path,
+                executable,
+            }) => match upload_streamed(&blob_service, &host_path).await {
+                Ok((digest, size)) => Ok(IngestionEntry::Regular {
+                    path,
+                    digest,
+                    size,
+                    executable,
+                }),
+                Err(source) => Err(Error::Upload {
+                    path: host_path,
+                    source,
+                }),
+            },
+        };
+        let failed = entry.is_err();
+        entries.push(entry);
+        if failed {
+            break;
+        }
     }
-    .boxed()
+    entries
+}
+
+/// Reads the small files of a batch whole, each into a buffer of its listed
+/// size (the size read is what counts, should the file have changed).
+fn load_batch(batch: Batch) -> Vec<Result<Loaded, Error>> {
+    batch
+        .into_iter()
+        .map(|walked| match walked? {
+            Walked::Done(entry) => Ok(Loaded::Done(entry)),
+            Walked::File {
+                path,
+                host_path,
+                size,
+                executable,
+            } if size <= WHOLE_FILE_LIMIT => {
+                let mut contents = Vec::with_capacity(size as usize);
+                match File::open(&host_path).and_then(|mut file| file.read_to_end(&mut contents)) {
+                    Ok(_) => Ok(Loaded::Whole {
+                        path,
+                        host_path,
+                        executable,
+                        contents: contents.into(),
+                    }),
+                    Err(source) => Err(Error::Upload {
+                        path: host_path,
+                        source,
+                    }),
+                }
+            }
+            Walked::File {
+                path,
+                host_path,
+                executable,
+                ..
+            } => Ok(Loaded::Large {
+                path,
+                host_path,
+                executable,
+            }),
+        })
+        .collect()
+}
+
+/// Streams a large file into a blob writer, returning the digest and the
+/// size read. Each piece is read in a blocking job straight into the buffer
+/// the writer takes it from.
+async fn upload_streamed<BS: BlobService>(
+    blob_service: &BS,
+    path: &Path,
+) -> io::Result<(B3Digest, u64)> {
+    let open_path = path.to_owned();
+    let mut file = tokio::task::spawn_blocking(move || File::open(open_path))
+        .await
+        .map_err(io::Error::other)??;
+    let mut writer = blob_service.open_write().await;
+    let mut size = 0;
+    loop {
+        let (returned, piece) = tokio::task::spawn_blocking(move || {
+            let mut piece = Vec::with_capacity(PIECE_SIZE as usize);
+            (&file)
+                .take(PIECE_SIZE)
+                .read_to_end(&mut piece)
+                .map(|_| (file, piece))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        if piece.is_empty() {
+            break;
+        }
+        writer.write_all(&piece).await?;
+        size += piece.len() as u64;
+        file = returned;
+    }
+    Ok((writer.close().await?, size))
 }
 
 /// Nix, and so the castore, only knows "executable or not": the owner's
@@ -187,26 +367,4 @@ fn file_type_name(file_type: FileType) -> &'static str {
     } else {
         "file of unknown type"
     }
-}
-
-/// Uploads a file's contents, returning their digest and size. The size is
-/// what was read, which is what the digest covers even if the file changed
-/// since it was listed.
-async fn upload_file<BS: BlobService>(
-    blob_service: BS,
-    path: PathBuf,
-    listed_size: u64,
-) -> io::Result<(B3Digest, u64)> {
-    let mut writer = blob_service.open_write().await;
-    let size = if listed_size <= WHOLE_FILE_LIMIT {
-        let contents = tokio::fs::read(&path).await?;
-        writer.write_all(&contents).await?;
-        contents.len() as u64
-    } else {
-        let file = tokio::fs::File::open(&path).await?;
-        let mut reader = BufReader::with_capacity(WHOLE_FILE_LIMIT as usize, file);
-        tokio::io::copy_buf(&mut reader, &mut writer).await?
-    };
-    let digest = writer.close().await?;
-    Ok((digest, size))
 }

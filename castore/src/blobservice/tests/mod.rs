@@ -175,6 +175,33 @@ async fn put_then_read(
     assert_eq!(contents, read_all(service.as_ref(), &digest).await);
 }
 
+/// [BlobService::put] stores exactly what a writer would: the same digest,
+/// contents and chunks.
+#[apply(blob_services)]
+#[tokio::test]
+async fn put_whole_matches_a_writer(
+    #[case] backend: Backend,
+    #[values(0, 1000, CHUNK_MAX, CHUNK_MAX + 1, BIG)] size: usize,
+) {
+    let written = backend.open().await;
+    let service = backend.open().await;
+    let contents = blob_contents("put_whole_matches_a_writer", size);
+    let digest = put(written.as_ref(), &contents).await;
+
+    let put_digest = service
+        .put(bytes::Bytes::from(contents.clone()))
+        .await
+        .expect("put");
+
+    assert_eq!(digest, put_digest);
+    // Chunks before contents: reading fills a combinator's local service.
+    assert_eq!(
+        chunks_of(written.as_ref(), &digest).await,
+        chunks_of(service.as_ref(), &digest).await
+    );
+    assert_eq!(contents, read_all(service.as_ref(), &digest).await);
+}
+
 #[apply(blob_services)]
 #[tokio::test]
 async fn missing_blob(#[case] backend: Backend) {
