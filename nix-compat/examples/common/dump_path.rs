@@ -126,11 +126,24 @@ fn walk(path: &Path, out: &mut Batcher, recycled: &mpsc::Receiver<Vec<u8>>) -> i
             let mut buf = if n == CHUNK {
                 recycled.try_recv().unwrap_or_default()
             } else {
-                Vec::new()
+                Vec::with_capacity(n)
             };
-            buf.resize(n, 0);
-            file.read_exact(&mut buf)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            buf.clear();
+            // read_to_end fills spare capacity without zeroing it first.
+            let read = (&mut file).take(n as u64).read_to_end(&mut buf);
+            match read {
+                Ok(got) if got == n => {}
+                Ok(got) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "{}: shrank to {got} of {n} bytes while read",
+                            path.display()
+                        ),
+                    ));
+                }
+                Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+            }
             out.push(Event::Data(buf))?;
             left -= n as u64;
         }
