@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tvix_eval::{AutoArg, EvalOptions, EvalRequest, Evaluator, OutputFormat, SearchPathEntry};
+use tvix_eval::{
+    AutoArg, EvalOptions, EvalRequest, Evaluator, LintLevel, Lints, OutputFormat, SearchPathEntry,
+};
 
 /// Evaluation allocates and frees many small, short-lived objects (thunks,
 /// sets, upvalue arrays); mimalloc serves those markedly faster than the
@@ -27,15 +29,39 @@ struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
-    /// Print the result as XML (not supported yet).
-    #[arg(long)]
+    /// Print the result as XML, as `builtins.toXML` does.
+    #[arg(long, conflicts_with = "json")]
     xml: bool,
-    /// Accepted with --xml; locations are never printed.
+    /// Leave source positions out of the XML. Required with --xml for now:
+    /// attribute sets do not record where their attributes were defined.
     #[arg(long)]
     no_location: bool,
     /// Print the call trace on errors.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_show_trace")]
     show_trace: bool,
+    /// Do not print the call trace on errors (the default).
+    #[arg(long, overrides_with = "show_trace")]
+    no_show_trace: bool,
+    /// Accepted for nix-instantiate compatibility: nothing here is
+    /// restricted to pure evaluation yet.
+    #[arg(long)]
+    impure: bool,
+    /// Bound on the depth of the evaluator's frame stack.
+    #[arg(long, value_name = "N")]
+    max_call_depth: Option<usize>,
+    /// Accepted for nix-instantiate compatibility; the features this flag
+    /// enables in CppNix (e.g. `parse-toml-timestamps`) are not gated here.
+    #[arg(long, value_name = "FEATURES", action = clap::ArgAction::Append)]
+    extra_experimental_features: Vec<String>,
+    /// How to treat `/abs` and `~/home` path literals.
+    #[arg(long, value_name = "LEVEL", value_parser = lint_level, default_value = "allow")]
+    lint_absolute_path_literals: LintLevel,
+    /// How to treat relative path literals without `./` or `../`.
+    #[arg(long, value_name = "LEVEL", value_parser = lint_level, default_value = "allow")]
+    lint_short_path_literals: LintLevel,
+    /// How to treat unquoted URL literals.
+    #[arg(long, value_name = "LEVEL", value_parser = lint_level, default_value = "allow")]
+    lint_url_literals: LintLevel,
     /// Evaluate EXPR instead of a file.
     #[arg(short = 'E', long = "expr")]
     expr: Option<String>,
@@ -53,6 +79,16 @@ struct Args {
     attr: Option<String>,
     /// The file to evaluate (default: ./default.nix).
     file: Option<PathBuf>,
+}
+
+/// The levels of CppNix's `--lint-*` flags.
+fn lint_level(s: &str) -> Result<LintLevel, String> {
+    match s {
+        "allow" | "ignore" => Ok(LintLevel::Allow),
+        "warn" => Ok(LintLevel::Warn),
+        "fatal" => Ok(LintLevel::Fatal),
+        _ => Err(format!("expected allow, warn or fatal, not '{s}'")),
+    }
 }
 
 fn search_path(includes: &[String]) -> Vec<SearchPathEntry> {
@@ -88,14 +124,21 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> ExitCode {
-    if args.xml {
-        eprintln!("error: --xml output is not implemented yet");
+    if args.xml && !args.no_location {
+        eprintln!("error: --xml needs --no-location: attribute positions are not recorded yet");
         return ExitCode::FAILURE;
     }
+    let defaults = EvalOptions::default();
     let options = EvalOptions {
         search_path: search_path(&args.include),
         home: std::env::var_os("HOME").map(PathBuf::from),
-        ..EvalOptions::default()
+        lints: Lints {
+            absolute_paths: args.lint_absolute_path_literals,
+            short_paths: args.lint_short_path_literals,
+            url_literals: args.lint_url_literals,
+        },
+        max_frames: args.max_call_depth.unwrap_or(defaults.max_frames),
+        ..defaults
     };
     let mut auto_args = Vec::new();
     for pair in args.arg.chunks(2) {
@@ -112,6 +155,8 @@ fn run(args: Args) -> ExitCode {
         strict: args.strict,
         output: if args.json {
             OutputFormat::Json
+        } else if args.xml {
+            OutputFormat::Xml
         } else {
             OutputFormat::Nix
         },
@@ -131,6 +176,12 @@ fn run(args: Args) -> ExitCode {
         }
     };
     match result {
+        // As nix-instantiate does: no newline after JSON, and none added to
+        // the XML document, which ends in one of its own.
+        Ok(out) if args.xml || args.json => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
         Ok(out) => {
             println!("{out}");
             ExitCode::SUCCESS

@@ -260,8 +260,7 @@ fn programs(dir: &Path) -> Result<Vec<Program>, BoxError> {
 
 /// The passing eval-okay tests, set up as `RUNNER-lang.sh.txt` runs them
 /// (`NIX_PATH`, `HOME`, `TEST_VAR`, `.flags` with `lang/` mapped onto the
-/// test directory). XML tests are run with the same Nix output as the
-/// others: the work is the same and `tvix` does not print XML yet.
+/// test directory; tests with an `.exp.xml` print `--xml --no-location`).
 fn lang_suite(manifest: &Path) -> Result<Option<Vec<Program>>, BoxError> {
     let Ok(dir) = manifest.join("../../shared/nix-lang-tests").canonicalize() else {
         return Ok(None);
@@ -282,6 +281,9 @@ fn lang_suite(manifest: &Path) -> Result<Option<Vec<Program>>, BoxError> {
                     .collect(),
                 Err(_) => Vec::new(),
             };
+        if dir.join(format!("{name}.exp.xml")).exists() {
+            args.extend(["--xml".into(), "--no-location".into()]);
+        }
         args.push(dir.join(format!("{name}.nix")).into_os_string());
         tests.push(Program {
             name: name.to_string(),

@@ -146,10 +146,9 @@ impl Evaluator {
                     };
                     let text = match request.output {
                         OutputFormat::Nix => value::print::print_value(&v),
-                        OutputFormat::Xml => {
-                            let v = ops::deep_force(&co, v).await?;
-                            value::xml::to_xml(&v)
-                        }
+                        // Like nix-instantiate, only `--strict` forces deeply;
+                        // thunks left unforced print as `<unevaluated />`.
+                        OutputFormat::Xml => value::xml::to_xml(&v),
                         OutputFormat::Json => {
                             let mut out = String::new();
                             builtins::to_json_string(&co, v, &mut out).await?;

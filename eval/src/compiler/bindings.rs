@@ -237,7 +237,9 @@ impl Compiler<'_> {
                 if overrides {
                     c.constant(crate::builtins::overrides_function(), span);
                 }
-                for ((name, _, espan), slot) in def.statics.iter().zip(slots) {
+                let mut sorted: Vec<_> = def.statics.iter().zip(slots).collect();
+                sorted.sort_by(|a, b| a.0.0.as_bytes().cmp(b.0.0.as_bytes()));
+                for ((name, _, espan), slot) in sorted {
                     c.constant(Value::string(name.clone()), *espan);
                     c.emit(Op::GetLocal(*slot), *espan);
                 }
@@ -260,7 +262,7 @@ impl Compiler<'_> {
             from_slots.push(self.ctx().height);
             self.compile_lazy(from)?;
         }
-        for (name, entry, espan) in &def.statics {
+        for (name, entry, espan) in sorted_by_name(&def.statics) {
             self.constant(Value::string(name.clone()), *espan);
             self.compile_entry_lazy(name, entry, *espan, level, &from_slots)?;
         }
@@ -420,4 +422,13 @@ impl Compiler<'_> {
         self.close_scope(locals, height, span);
         Ok(())
     }
+}
+
+/// Static entries in the order of their names, so that the `Attrs`
+/// instruction receives them sorted and the set is built without sorting
+/// (values are lazy, so the order they are pushed in is not observable).
+fn sorted_by_name(statics: &[(String, Entry, Span)]) -> Vec<&(String, Entry, Span)> {
+    let mut sorted: Vec<_> = statics.iter().collect();
+    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    sorted
 }

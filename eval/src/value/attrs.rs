@@ -24,6 +24,13 @@ impl NixAttrs {
 
     /// Builds a set from unsorted entries; a repeated name is an error.
     pub fn from_entries(mut entries: Vec<(NixString, Value)>) -> Result<Self, DuplicateAttr> {
+        // Set literals arrive in order (the compiler emits static names
+        // sorted), and strictly ascending names cannot repeat.
+        if entries.is_sorted_by(|a, b| a.0 < b.0) {
+            return Ok(NixAttrs {
+                entries: Rc::new(entries),
+            });
+        }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(DuplicateAttr(w[0].0.clone()));

@@ -41,6 +41,14 @@ pub enum Value {
     Thunk(Thunk),
 }
 
+/// `Null`, so that `Option::unwrap_or_default` can stand in for
+/// `unwrap_or(Value::Null)`, which builds and drops a `Null` on every hit.
+impl Default for Value {
+    fn default() -> Self {
+        Value::Null
+    }
+}
+
 impl Value {
     /// The name `builtins.typeOf` reports.
     pub fn type_of(&self) -> &'static str {
@@ -119,6 +127,9 @@ impl Value {
     }
 
     pub fn as_bool(&self) -> Result<bool, ErrorKind> {
+        if let Value::Bool(b) = self {
+            return Ok(*b);
+        }
         match self.resolved() {
             Value::Bool(b) => Ok(b),
             v => Err(ErrorKind::type_error("a Boolean", &v)),
@@ -150,6 +161,31 @@ impl Value {
         match self.resolved() {
             Value::String(s) => Ok(s),
             v => Err(ErrorKind::type_error("a string", &v)),
+        }
+    }
+
+    /// `as_attrs` for an owned value: moves the set out instead of
+    /// cloning it (a reference-count bump and a drop saved per use).
+    pub fn into_attrs(self) -> Result<NixAttrs, ErrorKind> {
+        match self {
+            Value::Attrs(a) => Ok(a),
+            v => v.as_attrs(),
+        }
+    }
+
+    /// `as_list` for an owned value; see `into_attrs`.
+    pub fn into_list(self) -> Result<NixList, ErrorKind> {
+        match self {
+            Value::List(l) => Ok(l),
+            v => v.as_list(),
+        }
+    }
+
+    /// `as_string` for an owned value; see `into_attrs`.
+    pub fn into_nix_string(self) -> Result<NixString, ErrorKind> {
+        match self {
+            Value::String(s) => Ok(s),
+            v => v.as_string(),
         }
     }
 

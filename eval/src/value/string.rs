@@ -75,9 +75,42 @@ impl NixString {
         }
     }
 
+    /// `without_context` for an owned string: no copy of the text handle.
+    pub fn into_without_context(mut self) -> NixString {
+        self.context = None;
+        self
+    }
+
     /// Concatenates strings, uniting their contexts.
-    pub fn concat<'a>(parts: impl IntoIterator<Item = &'a NixString>) -> NixString {
-        let mut bytes = Vec::new();
+    ///
+    /// The parts are walked twice: once to size the buffer exactly, once to
+    /// fill it. When all the text comes from one part and no other part
+    /// adds context (`"" + s`, `"${s}"`), that part is shared, not copied.
+    pub fn concat<'a, I>(parts: I) -> NixString
+    where
+        I: IntoIterator<Item = &'a NixString>,
+        I::IntoIter: Clone,
+    {
+        let parts = parts.into_iter();
+        let mut len = 0;
+        let mut non_empty = 0;
+        let mut with_context = 0;
+        let mut only: Option<&NixString> = None;
+        for part in parts.clone() {
+            if !part.is_empty() {
+                len += part.len();
+                non_empty += 1;
+                only = Some(part);
+            }
+            with_context += usize::from(part.context.is_some());
+        }
+        if non_empty == 1
+            && let Some(only) = only
+            && (with_context == 0 || (with_context == 1 && only.context.is_some()))
+        {
+            return only.clone();
+        }
+        let mut bytes = Vec::with_capacity(len);
         let mut context = NixContext::new();
         for part in parts {
             bytes.extend_from_slice(&part.bytes);
@@ -219,5 +252,36 @@ mod tests {
         let c = NixString::concat([&a, &b]);
         assert_eq!(c.as_bytes(), b"ab");
         assert_eq!(c.context().map(|c| c.len()), Some(2));
+    }
+
+    /// The shortcut that shares a lone non-empty part must not drop the
+    /// context of an empty part.
+    #[rstest]
+    #[case::lone_plain(&[("", false), ("ab", false)], "ab", 0)]
+    #[case::lone_with_context(&[("", false), ("ab", true)], "ab", 1)]
+    #[case::empty_part_with_context(&[("", true), ("ab", false)], "ab", 1)]
+    #[case::all_empty_with_context(&[("", true), ("", false)], "", 1)]
+    #[case::two_parts(&[("a", false), ("b", true)], "ab", 1)]
+    fn concat_cases(
+        #[case] parts: &[(&str, bool)],
+        #[case] text: &str,
+        #[case] context_len: usize,
+    ) {
+        let parts: Vec<NixString> = parts
+            .iter()
+            .map(|(s, ctx)| {
+                let context = if *ctx {
+                    [ContextElement::Plain("/nix/store/x".into())].into()
+                } else {
+                    NixContext::new()
+                };
+                NixString::new(s.as_bytes(), context)
+            })
+            .collect();
+        let c = NixString::concat(parts.iter());
+        assert_eq!(
+            (c.as_bytes(), c.context().map_or(0, |c| c.len())),
+            (text.as_bytes(), context_len)
+        );
     }
 }

@@ -100,8 +100,15 @@ impl Drop for Thunk {
     fn drop(&mut self) {
         if Rc::strong_count(&self.0) == 1 {
             let state = self.0.replace(ThunkState::Blank);
-            if !matches!(state, ThunkState::Blank) {
-                super::drop::defer(super::drop::Deferred::State(state));
+            match state {
+                // Nothing nested to free: no need for the deferral
+                // machinery (a thread-local round trip per thunk).
+                ThunkState::Blank
+                | ThunkState::Blackhole
+                | ThunkState::Evaluated(
+                    Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_),
+                ) => {}
+                state => super::drop::defer(super::drop::Deferred::State(state)),
             }
         }
     }

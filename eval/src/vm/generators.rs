@@ -44,17 +44,19 @@ pub struct Co {
     ctx: Rc<Context>,
 }
 
-struct Suspend {
+/// A request handed to the VM: the first poll posts it and yields, the
+/// next one takes the VM's response.
+pub struct Suspend {
     slot: Rc<RefCell<Slot>>,
-    started: bool,
+    request: Option<Request>,
 }
 
 impl Future for Suspend {
     type Output = Result<Value, Error>;
 
     fn poll(mut self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        if !self.started {
-            self.started = true;
+        if let Some(request) = self.request.take() {
+            *self.slot.borrow_mut() = Slot::Request(request);
             return Poll::Pending;
         }
         let taken = std::mem::replace(&mut *self.slot.borrow_mut(), Slot::Empty);
@@ -64,6 +66,26 @@ impl Future for Suspend {
                 *self.slot.borrow_mut() = other;
                 Poll::Pending
             }
+        }
+    }
+}
+
+/// `Co::force`: ready at once for a value that needs no forcing (most
+/// calls, e.g. `deepSeq` over evaluated data), else a round trip to the
+/// VM. A plain enum rather than an `async fn`, whose state machine costs
+/// more than the check itself on the fast path.
+pub enum ForceFuture {
+    Ready(Option<Value>),
+    Waiting(Suspend),
+}
+
+impl Future for ForceFuture {
+    type Output = Result<Value, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            ForceFuture::Ready(v) => Poll::Ready(Ok(v.take().unwrap_or_default())),
+            ForceFuture::Waiting(s) => Pin::new(s).poll(cx),
         }
     }
 }
@@ -80,32 +102,30 @@ impl Co {
         &self.ctx
     }
 
-    async fn request(&self, request: Request) -> Result<Value, Error> {
-        *self.slot.borrow_mut() = Slot::Request(request);
+    fn request(&self, request: Request) -> Suspend {
         Suspend {
             slot: self.slot.clone(),
-            started: false,
+            request: Some(request),
         }
-        .await
     }
 
     /// Forces `value` to weak head normal form.
-    pub async fn force(&self, value: Value) -> Result<Value, Error> {
+    pub fn force(&self, value: Value) -> ForceFuture {
         if !value.needs_force() {
-            return Ok(value.into_resolved());
+            return ForceFuture::Ready(Some(value.into_resolved()));
         }
-        self.request(Request::Force(value)).await
+        ForceFuture::Waiting(self.request(Request::Force(value)))
     }
 
     /// Applies `function` to `arg`; the result may be an unforced thunk.
-    pub async fn call(&self, function: Value, arg: Value) -> Result<Value, Error> {
-        self.request(Request::Call(function, arg)).await
+    pub fn call(&self, function: Value, arg: Value) -> Suspend {
+        self.request(Request::Call(function, arg))
     }
 
     /// Applies `function` to `a` and the result to `b`; the result may be
     /// an unforced thunk.
-    pub async fn call2(&self, function: Value, a: Value, b: Value) -> Result<Value, Error> {
-        self.request(Request::Call2(function, a, b)).await
+    pub fn call2(&self, function: Value, a: Value, b: Value) -> Suspend {
+        self.request(Request::Call2(function, a, b))
     }
 
     /// Applies `function` to `arg` and forces the result.

@@ -60,7 +60,6 @@ enum Frame {
     },
     Generator {
         fut: GenFuture,
-        co: Co,
         base: usize,
         span: Span,
         name: &'static str,
@@ -72,6 +71,12 @@ pub struct Vm {
     stack: Vec<Value>,
     frames: Vec<Frame>,
     ctx: Rc<Context>,
+    /// The one request/response slot every builtin of this VM talks
+    /// through. Only the generator being polled uses it, and the VM takes
+    /// its request right after polling and hands back the response right
+    /// before the next poll, so one slot serves all generators and
+    /// starting a builtin allocates no handle of its own.
+    co: Co,
     steps: u32,
 }
 
@@ -86,6 +91,7 @@ impl Vm {
         Vm {
             stack: Vec::new(),
             frames: Vec::new(),
+            co: Co::new(ctx.clone()),
             ctx,
             steps: 0,
         }
@@ -93,11 +99,9 @@ impl Vm {
 
     /// Runs a generator to completion and returns its value.
     pub fn run(&mut self, make: impl FnOnce(Co) -> GenFuture, span: Span) -> Result<Value, Error> {
-        let co = Co::new(self.ctx.clone());
-        let fut = make(co.clone());
+        let fut = make(self.co.clone());
         self.frames.push(Frame::Generator {
             fut,
-            co,
             base: self.stack.len(),
             span,
             name: "",
@@ -160,17 +164,15 @@ impl Vm {
                 Frame::CallForced { .. } => {}
                 Frame::Generator {
                     fut,
-                    co,
                     base,
                     span,
                     name,
                     waiting: Some(_),
                 } => {
                     self.stack.truncate(base);
-                    co.respond(Err(error));
+                    self.co.respond(Err(error));
                     self.frames.push(Frame::Generator {
                         fut,
-                        co,
                         base,
                         span,
                         name,
@@ -185,7 +187,18 @@ impl Vm {
     }
 
     fn pop(&mut self) -> Value {
-        self.stack.pop().unwrap_or(Value::Null)
+        self.stack.pop().unwrap_or_default()
+    }
+
+    /// Pops the Boolean a conditional jump tests. A Boolean owns nothing,
+    /// so it is forgotten rather than run through `Value`'s drop glue.
+    fn pop_bool(&mut self) -> Result<bool, ErrorKind> {
+        let v = self.pop();
+        if let Value::Bool(b) = v {
+            std::mem::forget(v);
+            return Ok(b);
+        }
+        v.as_bool()
     }
 
     fn top_needs_force(&self) -> bool {
@@ -267,29 +280,38 @@ impl Vm {
             Value::Closure(c) => {
                 let base = self.stack.len();
                 self.stack.push(arg);
+                // A closure called as soon as it was made (the inner
+                // lambda of `a: b: …`) is held only here: take its parts.
+                let (lambda, upvalues) = match Rc::try_unwrap(c) {
+                    Ok(Closure { lambda, upvalues }) => (lambda, upvalues),
+                    Err(c) => (c.lambda.clone(), c.upvalues.clone()),
+                };
                 self.frames.push(Frame::Code {
-                    lambda: c.lambda.clone(),
-                    upvalues: c.upvalues.clone(),
+                    lambda,
+                    upvalues,
                     ip: 0,
                     base,
                 });
                 Ok(())
             }
             Value::Builtin(b) => {
-                let mut args = b.partial.clone();
+                // Sized for the full call up front: no regrowth as the
+                // arguments arrive one application at a time.
+                let mut args = Vec::with_capacity(b.arity.max(b.partial.len() + 1));
+                args.extend(b.partial.iter().cloned());
                 args.push(arg);
                 if args.len() < b.arity {
                     self.stack.push(Value::Builtin(Rc::new(Builtin {
+                        name: b.name,
+                        arity: b.arity,
+                        func: b.func,
                         partial: args,
-                        ..(*b).clone()
                     })));
                     return Ok(());
                 }
-                let co = Co::new(self.ctx.clone());
-                let fut = b.invoke(co.clone(), args);
+                let fut = b.invoke(self.co.clone(), args);
                 self.frames.push(Frame::Generator {
                     fut,
-                    co,
                     base: self.stack.len(),
                     span,
                     name: b.name,
@@ -298,7 +320,7 @@ impl Vm {
                 Ok(())
             }
             Value::Attrs(a) if a.contains(b"__functor") => {
-                let functor = a.get(b"__functor").cloned().unwrap_or(Value::Null);
+                let functor = a.get(b"__functor").cloned().unwrap_or_default();
                 // (functor self) arg
                 self.frames.push(Frame::CallForced { arg, span });
                 self.frames.push(Frame::CallForced {
@@ -312,101 +334,92 @@ impl Vm {
         }
     }
 
+    /// Resumes the generator on top of the frame stack: hands it the
+    /// answer it waited for, polls it, and serves its next request. The
+    /// frame stays in place throughout; it is popped only when the
+    /// generator finishes.
     fn resume_generator(&mut self) -> Result<(), Error> {
-        let Some(Frame::Generator {
-            mut fut,
-            co,
-            base,
-            span,
-            name,
-            waiting,
-        }) = self.frames.pop()
-        else {
+        let Some(Frame::Generator { span, waiting, .. }) = self.frames.last_mut() else {
             return Ok(());
         };
-        if let Some(w) = waiting {
+        let span = *span;
+        if let Some(w) = waiting.take() {
             if matches!(w, Waiting::Force) && self.top_needs_force() {
-                self.frames.push(Frame::Generator {
-                    fut,
-                    co,
-                    base,
-                    span,
-                    name,
-                    waiting: Some(w),
-                });
+                self.set_waiting(w);
                 return self.force_top(span).map_err(|k| Error::new(k, Some(span)));
             }
             let v = self.pop();
-            co.respond(Ok(if matches!(w, Waiting::Force) {
+            self.co.respond(Ok(if matches!(w, Waiting::Force) {
                 v.into_resolved()
             } else {
                 v
             }));
         }
+        let Some(Frame::Generator { fut, .. }) = self.frames.last_mut() else {
+            return Ok(());
+        };
         let mut cx = TaskContext::from_waker(Waker::noop());
-        match Pin::new(&mut fut).poll(&mut cx) {
-            Poll::Ready(Ok(v)) => {
+        match Pin::new(fut).poll(&mut cx) {
+            Poll::Ready(result) => {
+                let Some(Frame::Generator { base, name, .. }) = self.frames.pop() else {
+                    return Ok(());
+                };
                 self.stack.truncate(base);
-                self.stack.push(v);
-                Ok(())
-            }
-            Poll::Ready(Err(mut e)) => {
-                self.stack.truncate(base);
-                if e.span.is_none() {
-                    e.span = Some(span);
+                match result {
+                    Ok(v) => {
+                        self.stack.push(v);
+                        Ok(())
+                    }
+                    Err(mut e) => {
+                        if e.span.is_none() {
+                            e.span = Some(span);
+                        }
+                        if !name.is_empty() {
+                            e.trace
+                                .push((format!("while calling the '{name}' builtin"), span));
+                        }
+                        Err(e)
+                    }
                 }
-                if !name.is_empty() {
-                    e.trace
-                        .push((format!("while calling the '{name}' builtin"), span));
-                }
-                Err(e)
             }
-            Poll::Pending => match co.take_request() {
+            Poll::Pending => match self.co.take_request() {
                 Some(Request::Force(v)) => {
-                    self.frames.push(Frame::Generator {
-                        fut,
-                        co,
-                        base,
-                        span,
-                        name,
-                        waiting: Some(Waiting::Force),
-                    });
+                    self.set_waiting(Waiting::Force);
                     self.stack.push(v);
                     self.force_top(span).map_err(|k| Error::new(k, Some(span)))
                 }
                 Some(Request::Call(f, arg)) => {
-                    self.frames.push(Frame::Generator {
-                        fut,
-                        co,
-                        base,
-                        span,
-                        name,
-                        waiting: Some(Waiting::Value),
-                    });
+                    self.set_waiting(Waiting::Value);
                     self.stack.push(f);
                     self.frames.push(Frame::CallForced { arg, span });
                     Ok(())
                 }
                 Some(Request::Call2(f, a, b)) => {
-                    self.frames.push(Frame::Generator {
-                        fut,
-                        co,
-                        base,
-                        span,
-                        name,
-                        waiting: Some(Waiting::Value),
-                    });
+                    self.set_waiting(Waiting::Value);
                     self.stack.push(f);
                     // `f a` is forced and then called with `b`.
                     self.frames.push(Frame::CallForced { arg: b, span });
                     self.frames.push(Frame::CallForced { arg: a, span });
                     Ok(())
                 }
-                None => Err(Error::new(
-                    ErrorKind::Builtin("builtin suspended without a request".into()),
-                    Some(span),
-                )),
+                None => {
+                    if let Some(Frame::Generator { base, .. }) = self.frames.pop() {
+                        self.stack.truncate(base);
+                    }
+                    Err(Error::new(
+                        ErrorKind::Builtin("builtin suspended without a request".into()),
+                        Some(span),
+                    ))
+                }
             },
+        }
+    }
+
+    /// Marks the generator on top of the frame stack as waiting for an
+    /// answer.
+    fn set_waiting(&mut self, w: Waiting) {
+        if let Some(Frame::Generator { waiting, .. }) = self.frames.last_mut() {
+            *waiting = Some(w);
         }
     }
 
@@ -416,8 +429,8 @@ impl Vm {
                 .stack
                 .get(base + *s as usize)
                 .cloned()
-                .unwrap_or(Value::Null),
-            Capture::Upvalue(i) => upvalues.get(*i as usize).cloned().unwrap_or(Value::Null),
+                .unwrap_or_default(),
+            Capture::Upvalue(i) => upvalues.get(*i as usize).cloned().unwrap_or_default(),
         });
         Upvalues::collect(lambda.captures.len(), values)
     }
@@ -432,15 +445,20 @@ impl Vm {
                 upvalues,
                 ip,
                 base,
-            }) = self.frames.last()
+            }) = self.frames.last_mut()
             else {
                 return Ok(());
             };
-            let (lambda, upvalues, mut ip, base) = (lambda.clone(), upvalues.clone(), *ip, *base);
+            // The upvalues are moved out while the frame runs and moved
+            // back when it is suspended (`suspend`): nothing reads a
+            // running frame's upvalues through the frame, and this saves
+            // a reference-count round trip on every frame switch.
+            let (lambda, upvalues, mut ip, base) =
+                (lambda.clone(), std::mem::take(upvalues), *ip, *base);
             let frame_index = self.frames.len() - 1;
             loop {
                 let Some(&op) = lambda.chunk.code.get(ip) else {
-                    self.set_ip(frame_index, ip);
+                    self.suspend(frame_index, ip, upvalues);
                     return Err(Error::new(
                         ErrorKind::Builtin("instruction pointer out of range".into()),
                         None,
@@ -452,12 +470,12 @@ impl Vm {
                     Ok(Flow::Switch) => {
                         // `Return` pops its frame; only a live frame is suspended.
                         if !matches!(op, Op::Return) {
-                            self.set_ip(frame_index, ip);
+                            self.suspend(frame_index, ip, upvalues);
                         }
                         break;
                     }
                     Err(kind) => {
-                        self.set_ip(frame_index, ip);
+                        self.suspend(frame_index, ip, upvalues);
                         let span = span_at(&lambda, ip - 1);
                         return Err(Error::new(kind, Some(span)));
                     }
@@ -483,11 +501,18 @@ impl Vm {
         self.stack.push(v);
     }
 
-    /// Stores `ip` in the code frame at `index` (which may no longer be on
-    /// top once a call pushed frames above it).
-    fn set_ip(&mut self, index: usize, ip: usize) {
-        if let Some(Frame::Code { ip: fip, .. }) = self.frames.get_mut(index) {
+    /// Stores `ip` and the upvalues `run_code` took in the code frame at
+    /// `index` (which may no longer be on top once a call pushed frames
+    /// above it).
+    fn suspend(&mut self, index: usize, ip: usize, upvalues: Upvalues) {
+        if let Some(Frame::Code {
+            ip: fip,
+            upvalues: fup,
+            ..
+        }) = self.frames.get_mut(index)
+        {
             *fip = ip;
+            *fup = upvalues;
         }
     }
 
@@ -503,6 +528,11 @@ impl Vm {
             Op::Add => a.checked_add(b).map(Value::Int),
             Op::Sub => a.checked_sub(b).map(Value::Int),
             Op::Mul => a.checked_mul(b).map(Value::Int),
+            // `None` for a zero divisor and for `MIN / -1`: the general
+            // code reports both.
+            Op::Div => a.checked_div(b).map(Value::Int),
+            Op::Equal => Some(Value::Bool(a == b)),
+            Op::NotEqual => Some(Value::Bool(a != b)),
             Op::Less => Some(Value::Bool(a < b)),
             Op::LessEq => Some(Value::Bool(a <= b)),
             Op::More => Some(Value::Bool(a > b)),
@@ -512,17 +542,11 @@ impl Vm {
         let Some(result) = result else {
             return false;
         };
-        // Both operands are integers; naming the variant when discarding
-        // them lets the compiler skip the general drop glue.
-        match self.stack.pop() {
-            Some(Value::Int(_)) | None => {}
-            Some(other) => drop(other),
-        }
+        // Both operands are integers, which own nothing: forgetting them
+        // skips a call into the general drop glue of `Value` per operand.
+        std::mem::forget(self.stack.pop());
         if let Some(top) = self.stack.last_mut() {
-            match std::mem::replace(top, result) {
-                Value::Int(_) => {}
-                other => drop(other),
-            }
+            std::mem::forget(std::mem::replace(top, result));
         }
         true
     }
@@ -531,7 +555,7 @@ impl Vm {
         self.stack
             .get(base + slot as usize)
             .cloned()
-            .unwrap_or(Value::Null)
+            .unwrap_or_default()
     }
 
     // Inlined into the dispatch loop of `run_code`: as a call, its
@@ -549,25 +573,34 @@ impl Vm {
         // Looked up only when needed: most instructions never report one.
         let at = *ip - 1;
         let span = || span_at(lambda, at);
-        let constant = |i: u32| {
-            chunk
-                .constants
-                .get(i as usize)
-                .cloned()
-                .unwrap_or(Value::Null)
-        };
+        let constant = |i: u32| chunk.constants.get(i as usize).cloned().unwrap_or_default();
         match op {
             Op::Constant(i) => self.stack.push(constant(i)),
             Op::Pop => {
                 self.pop();
             }
             Op::GetLocal(s) => {
-                let v = self.local(base, s);
+                let slot = self.stack.get(base + s as usize);
+                let v = match forced_now(slot, chunk.code.get(*ip)) {
+                    Some(v) => {
+                        *ip += 1;
+                        v
+                    }
+                    None => slot.cloned().unwrap_or_default(),
+                };
                 self.stack.push(v);
             }
-            Op::GetUpvalue(i) => self
-                .stack
-                .push(upvalues.get(i as usize).cloned().unwrap_or(Value::Null)),
+            Op::GetUpvalue(i) => {
+                let slot = upvalues.get(i as usize);
+                let v = match forced_now(slot, chunk.code.get(*ip)) {
+                    Some(v) => {
+                        *ip += 1;
+                        v
+                    }
+                    None => slot.cloned().unwrap_or_default(),
+                };
+                self.stack.push(v);
+            }
             Op::Force => {
                 self.steps = self.steps.wrapping_add(1);
                 if self.steps.is_multiple_of(4096) {
@@ -587,7 +620,16 @@ impl Vm {
                     }
                 }
             }
-            Op::Add | Op::Sub | Op::Mul | Op::Less | Op::LessEq | Op::More | Op::MoreEq
+            Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Less
+            | Op::LessEq
+            | Op::More
+            | Op::MoreEq
+            | Op::Equal
+            | Op::NotEqual
                 if self.int_binop(op) => {}
             Op::Add | Op::Sub | Op::Mul | Op::Div => {
                 let b = self.pop().into_resolved();
@@ -605,7 +647,7 @@ impl Vm {
                 self.stack.push(ops::negate(a)?);
             }
             Op::Not => {
-                let a = self.pop().as_bool()?;
+                let a = self.pop_bool()?;
                 self.stack.push(Value::Bool(!a));
             }
             Op::Equal | Op::NotEqual => {
@@ -647,16 +689,16 @@ impl Vm {
                 }
             }
             Op::Concat => {
-                let b = self.pop().as_list()?;
-                let a = self.pop().as_list()?;
+                let b = self.pop().into_list()?;
+                let a = self.pop().into_list()?;
                 let mut out = Vec::with_capacity(a.len() + b.len());
                 out.extend(a.iter().cloned());
                 out.extend(b.iter().cloned());
                 self.stack.push(Value::list(out));
             }
             Op::Update => {
-                let b = self.pop().as_attrs()?;
-                let a = self.pop().as_attrs()?;
+                let b = self.pop().into_attrs()?;
+                let a = self.pop().into_attrs()?;
                 self.stack.push(Value::Attrs(a.update(&b)));
             }
             Op::AssertBool => {
@@ -666,12 +708,12 @@ impl Vm {
             }
             Op::Jump(n) => *ip += n as usize,
             Op::JumpIfFalse(n) => {
-                if !self.pop().as_bool()? {
+                if !self.pop_bool()? {
                     *ip += n as usize;
                 }
             }
             Op::JumpIfTrue(n) => {
-                if self.pop().as_bool()? {
+                if self.pop_bool()? {
                     *ip += n as usize;
                 }
             }
@@ -681,18 +723,17 @@ impl Vm {
                 ));
             }
             Op::Attrs(n) => {
-                let items = self
-                    .stack
-                    .split_off(self.stack.len().saturating_sub(2 * n as usize));
+                let start = self.stack.len().saturating_sub(2 * n as usize);
                 let mut entries = Vec::with_capacity(n as usize);
-                let mut it = items.into_iter();
+                let mut it = self.stack.drain(start..);
                 while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    match k.resolved() {
+                    match k.into_resolved() {
                         Value::Null => {}
-                        Value::String(s) => entries.push((s.without_context(), v)),
+                        Value::String(s) => entries.push((s.into_without_context(), v)),
                         other => return Err(ErrorKind::type_error("a string", &other)),
                     }
                 }
+                drop(it);
                 let attrs = NixAttrs::from_entries(entries)
                     .map_err(|d| ErrorKind::DuplicateAttr(d.0.to_string()))?;
                 self.stack.push(Value::Attrs(attrs));
@@ -704,25 +745,34 @@ impl Vm {
                 self.stack.push(Value::list(items));
             }
             Op::Select => {
-                let key = self.pop().as_string()?;
-                let attrs = self.pop().as_attrs()?;
+                let key = self.pop().into_nix_string()?;
+                let attrs = self.pop().into_attrs()?;
                 match attrs.get(key.as_bytes()) {
-                    Some(v) => self.stack.push(v.clone()),
+                    Some(v) => {
+                        let v = match forced_now(Some(v), chunk.code.get(*ip)) {
+                            Some(forced) => {
+                                *ip += 1;
+                                forced
+                            }
+                            None => v.clone(),
+                        };
+                        self.stack.push(v);
+                    }
                     None => return Err(ErrorKind::AttributeMissing(key.to_string())),
                 }
             }
             Op::SelectOrJump(n) => {
-                let key = self.pop().as_string()?;
+                let key = self.pop().into_nix_string()?;
                 let v = self.pop().into_resolved();
                 match &v {
                     Value::Attrs(a) if a.contains(key.as_bytes()) => self
                         .stack
-                        .push(a.get(key.as_bytes()).cloned().unwrap_or(Value::Null)),
+                        .push(a.get(key.as_bytes()).cloned().unwrap_or_default()),
                     _ => *ip += n as usize,
                 }
             }
             Op::HasAttr => {
-                let key = self.pop().as_string()?;
+                let key = self.pop().into_nix_string()?;
                 let v = self.pop().into_resolved();
                 let has = matches!(&v, Value::Attrs(a) if a.contains(key.as_bytes()));
                 self.stack.push(Value::Bool(has));
@@ -761,7 +811,7 @@ impl Vm {
                 }
             }
             Op::ToPath => {
-                let s = self.pop().as_string()?;
+                let s = self.pop().into_nix_string()?;
                 let text = s.to_string();
                 if !text.starts_with('/') {
                     return Err(ErrorKind::NotAnAbsolutePath(text));
@@ -856,7 +906,7 @@ impl Vm {
                 self.stack.push(v);
             }
             Op::CheckFormals => {
-                let arg = self.pop().as_attrs()?;
+                let arg = self.pop().into_attrs()?;
                 if let Some(formals) = &lambda.formals
                     && !formals.ellipsis
                     && let Some(k) = arg.keys().find(|k| !formals.contains(k.as_bytes()))
@@ -913,16 +963,27 @@ impl Vm {
     /// Pushes a generator frame for work an instruction cannot finish
     /// without forcing more values.
     fn spawn(&mut self, span: Span, name: &'static str, make: impl FnOnce(Co) -> GenFuture) {
-        let co = Co::new(self.ctx.clone());
-        let fut = make(co.clone());
+        let fut = make(self.co.clone());
         self.frames.push(Frame::Generator {
             fut,
-            co,
             base: self.stack.len(),
             span,
             name,
             waiting: None,
         });
+    }
+}
+
+/// For a variable read or attribute selection followed by `Force`: the
+/// value, when the variable or attribute holds an already evaluated thunk, so the read and the `Force` are done
+/// together without copying the thunk onto the stack and dropping it
+/// again. (Only then: an unforced read must keep the thunk, whose identity
+/// decides `«repeated»` for lists.)
+#[inline(always)]
+fn forced_now(slot: Option<&Value>, next: Option<&Op>) -> Option<Value> {
+    match (slot, next) {
+        (Some(Value::Thunk(t)), Some(Op::Force)) => t.value().map(Value::into_resolved),
+        _ => None,
     }
 }
 

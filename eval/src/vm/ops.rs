@@ -287,17 +287,45 @@ pub fn format_float(f: f64) -> String {
 }
 
 /// Coerces a value to a string as CppNix's `coerceToString`.
-pub fn coerce_to_string<'a>(
+pub async fn coerce_to_string(co: &Co, value: Value, mode: Coercion) -> Result<NixString, Error> {
+    let value = co.force(value).await?;
+    match coerce_scalar(value, mode) {
+        Ok(s) => s,
+        Err(value) => coerce_compound(co, value, mode).await,
+    }
+}
+
+/// The coercions that need no further evaluation (strings, paths,
+/// numbers…), done without allocating a future; a set or a list to be
+/// coerced element by element is handed back.
+fn coerce_scalar(value: Value, mode: Coercion) -> Result<Result<NixString, Error>, Value> {
+    Ok(match value {
+        Value::String(s) => Ok(s),
+        Value::Path(p) if mode == Coercion::Interpolation => {
+            interpolate_path(&p).map_err(Error::from)
+        }
+        Value::Path(p) => Ok(NixString::from(p.to_string_lossy().to_string())),
+        Value::Attrs(_) => return Err(value),
+        Value::List(_) if mode == Coercion::ToString => return Err(value),
+        Value::Int(i) if mode == Coercion::ToString => Ok(NixString::from(i.to_string())),
+        Value::Float(f) if mode == Coercion::ToString => Ok(NixString::from(format_float(f))),
+        Value::Bool(b) if mode == Coercion::ToString => {
+            Ok(NixString::from(if b { "1" } else { "" }))
+        }
+        Value::Null if mode == Coercion::ToString => Ok(NixString::from("")),
+        other => Err(ErrorKind::NotCoercibleToString(other.describe()).into()),
+    })
+}
+
+/// Sets (`__toString`, `outPath`) and lists: boxed, as it recurses into
+/// `coerce_to_string`.
+fn coerce_compound<'a>(
     co: &'a Co,
     value: Value,
     mode: Coercion,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<NixString, Error>> + 'a>> {
     Box::pin(async move {
-        let value = co.force(value).await?;
         match value {
-            Value::String(s) => Ok(s),
-            Value::Path(p) if mode == Coercion::Interpolation => Ok(interpolate_path(&p)?),
-            Value::Path(p) => Ok(NixString::from(p.to_string_lossy().to_string())),
             Value::Attrs(a) => {
                 if let Some(f) = a.get(b"__toString") {
                     let f = co.force(f.clone()).await?;
@@ -309,13 +337,7 @@ pub fn coerce_to_string<'a>(
                 }
                 Err(ErrorKind::NotCoercibleToString("a set").into())
             }
-            Value::Int(i) if mode == Coercion::ToString => Ok(NixString::from(i.to_string())),
-            Value::Float(f) if mode == Coercion::ToString => Ok(NixString::from(format_float(f))),
-            Value::Bool(b) if mode == Coercion::ToString => {
-                Ok(NixString::from(if b { "1" } else { "" }))
-            }
-            Value::Null if mode == Coercion::ToString => Ok(NixString::from("")),
-            Value::List(l) if mode == Coercion::ToString => {
+            Value::List(l) => {
                 let mut parts = Vec::with_capacity(l.len());
                 for (i, item) in l.iter().enumerate() {
                     let s = coerce_to_string(co, item.clone(), mode).await?;

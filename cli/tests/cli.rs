@@ -1,0 +1,130 @@
+//! Runs the `tvix` binary as nix-instantiate would be run and compares
+//! its output byte for byte with what Nix 2.8's `nix-instantiate` printed
+//! for the same command (given in each case's comment; the `-E` text is
+//! the same).
+
+use std::process::{Command, Output};
+
+use rstest::rstest;
+
+fn tvix(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tvix"))
+        .args(args)
+        .env_remove("NIX_PATH")
+        .output()
+        .expect("the tvix binary runs")
+}
+
+#[rstest]
+// nix-instantiate --eval --strict -E '{ b = [ 1 2 ]; a = { c = "x"; }; }'
+#[case::strict(
+    &["--eval", "--strict", "-E", r#"{ b = [ 1 2 ]; a = { c = "x"; }; }"#],
+    "{ a = { c = \"x\"; }; b = [ 1 2 ]; }\n"
+)]
+// nix-instantiate --eval -E 'let f = x: x; in [ (f 1) ]'
+#[case::lazy(
+    &["--eval", "-E", "let f = x: x; in [ (f 1) ]"],
+    "[ <CODE> ]\n"
+)]
+// nix-instantiate --eval --strict --json -E '{ b = [ 1 2.5 null ]; a = { c = "x\n"; }; }'
+#[case::json_without_newline(
+    &["--eval", "--strict", "--json", "-E", r#"{ b = [ 1 2.5 null ]; a = { c = "x\n"; }; }"#],
+    r#"{"a":{"c":"x\n"},"b":[1,2.5,null]}"#
+)]
+// nix-instantiate --eval --strict --xml --no-location -E '{ a = 1; f = { x, y ? 1, ... }@s: x; l = [ true "<&>" ]; }'
+#[case::xml_no_location(
+    &["--eval", "--strict", "--xml", "--no-location", "-E",
+      r#"{ a = 1; f = { x, y ? 1, ... }@s: x; l = [ true "<&>" ]; }"#],
+    concat!(
+        "<?xml version='1.0' encoding='utf-8'?>\n",
+        "<expr>\n",
+        "  <attrs>\n",
+        "    <attr name=\"a\">\n",
+        "      <int value=\"1\" />\n",
+        "    </attr>\n",
+        "    <attr name=\"f\">\n",
+        "      <function>\n",
+        "        <attrspat ellipsis=\"1\" name=\"s\">\n",
+        "          <attr name=\"x\" />\n",
+        "          <attr name=\"y\" />\n",
+        "        </attrspat>\n",
+        "      </function>\n",
+        "    </attr>\n",
+        "    <attr name=\"l\">\n",
+        "      <list>\n",
+        "        <bool value=\"true\" />\n",
+        "        <string value=\"&lt;&amp;&gt;\" />\n",
+        "      </list>\n",
+        "    </attr>\n",
+        "  </attrs>\n",
+        "</expr>\n",
+    )
+)]
+// nix-instantiate --eval --xml --no-location -E '{ a = throw "x"; b = 1 + 1; }'
+#[case::xml_lazy(
+    &["--eval", "--xml", "--no-location", "-E", r#"{ a = throw "x"; b = 1 + 1; }"#],
+    concat!(
+        "<?xml version='1.0' encoding='utf-8'?>\n",
+        "<expr>\n",
+        "  <attrs>\n",
+        "    <attr name=\"a\">\n",
+        "      <unevaluated />\n",
+        "    </attr>\n",
+        "    <attr name=\"b\">\n",
+        "      <unevaluated />\n",
+        "    </attr>\n",
+        "  </attrs>\n",
+        "</expr>\n",
+    )
+)]
+// nix-instantiate --eval --strict -A x.y -E '{ x.y = [ 1 ]; }'
+#[case::attr_path(
+    &["--eval", "--strict", "-A", "x.y", "-E", "{ x.y = [ 1 ]; }"],
+    "[ 1 ]\n"
+)]
+// nix-instantiate --eval --strict --arg a '1 + 2' --argstr s hi -E '{ a, s, c ? 0 }: [ a s c ]'
+#[case::auto_args(
+    &["--eval", "--strict", "--arg", "a", "1 + 2", "--argstr", "s", "hi", "-E",
+      "{ a, s, c ? 0 }: [ a s c ]"],
+    "[ 3 \"hi\" 0 ]\n"
+)]
+// nix-instantiate --eval --strict --impure --no-show-trace -E '[ 1 ]'
+#[case::accepted_no_op_flags(
+    &["--eval", "--strict", "--impure", "--no-show-trace", "-E", "[ 1 ]"],
+    "[ 1 ]\n"
+)]
+fn prints_as_nix_instantiate(#[case] args: &[&str], #[case] expected: &str) {
+    let out = tvix(args);
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).as_ref()
+        ),
+        (Some(0), expected),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[rstest]
+// nix-instantiate --eval -E 'throw "boom"' prints "error: boom", exit code 1
+#[case::throw(&["--eval", "-E", r#"throw "boom""#], "error: boom")]
+// nix-instantiate --eval -E '{}.x' prints "error: attribute 'x' missing", exit code 1
+#[case::missing_attr(&["--eval", "-E", "{}.x"], "error: attribute 'x' missing")]
+// nix-instantiate --eval --lint-url-literals fatal: Nix 2.8 has no such flag;
+// newer CppNix (and tvix) reject the URL literal.
+#[case::fatal_lint(
+    &["--eval", "--lint-url-literals", "fatal", "-E", "http://example.org"],
+    "error: URL literals are disallowed"
+)]
+#[case::xml_needs_no_location(&["--eval", "--xml", "-E", "1"], "error: --xml needs --no-location")]
+fn fails_with_exit_code_1(#[case] args: &[&str], #[case] stderr_start: &str) {
+    let out = tvix(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(out.stdout.is_empty(), "stdout: {:?}", out.stdout);
+    assert!(
+        stderr.starts_with(stderr_start),
+        "stderr should start with {stderr_start:?}: {stderr}"
+    );
+}
