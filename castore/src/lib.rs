@@ -16,6 +16,8 @@ pub mod blobservice;
 pub mod channel;
 pub mod directoryservice;
 pub mod import;
+pub mod kv;
+pub mod local_addr;
 pub mod proto;
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use thiserror::Error;
 
 use super::ClosureError;
+use crate::kv::KvError;
 use crate::{B3Digest, B3DigestError, DirectoryError};
 
 #[derive(Debug, Error)]
@@ -38,10 +39,9 @@ pub enum Error {
         digest: B3Digest,
         source: prost::DecodeError,
     },
-    #[error("redb: {0}")]
-    Redb(#[from] redb::Error),
-    #[error("sled: {0}")]
-    Sled(#[from] sled::Error),
+    /// The database of a redb or sled backend failed.
+    #[error(transparent)]
+    Kv(#[from] KvError),
     /// The remote end of a gRPC client answered with an error.
     #[error("gRPC: {0}")]
     Grpc(Box<tonic::Status>),

@@ -13,6 +13,7 @@ use super::{
     SledDirectoryService,
 };
 use crate::channel::{ChannelError, channel_from_url};
+use crate::local_addr::{LocalAddrError, expect_bare, local_location};
 use crate::proto::directory_service_client::DirectoryServiceClient;
 
 /// Why [from_addr] could not build a service.
@@ -27,12 +28,8 @@ pub enum FromAddrError {
         "unknown directory service scheme {0:?}: expected memory, redb, sled, grpc+unix or grpc+http"
     )]
     UnknownScheme(String),
-    #[error("{scheme}:// takes no host, got {host:?}")]
-    UnexpectedHost { scheme: String, host: String },
-    #[error("{scheme}:// takes no path, got {path:?}")]
-    UnexpectedPath { scheme: String, path: String },
-    #[error("{scheme}:// takes no query, got {query:?}")]
-    UnexpectedQuery { scheme: String, query: String },
+    #[error(transparent)]
+    LocalAddr(#[from] LocalAddrError),
     #[error(transparent)]
     Channel(#[from] ChannelError),
     #[error("opening {url:?}: {source}")]
@@ -60,12 +57,7 @@ pub async fn from_addr(addr: &str) -> Result<Arc<dyn DirectoryService>, FromAddr
     };
     Ok(match url.scheme() {
         "memory" => {
-            if let Some(path) = local_location(&url)? {
-                return Err(FromAddrError::UnexpectedPath {
-                    scheme: url.scheme().to_owned(),
-                    path,
-                });
-            }
+            expect_bare(&url)?;
             Arc::new(MemoryDirectoryService::new())
         }
         "redb" => Arc::new(
@@ -89,31 +81,10 @@ pub async fn from_addr(addr: &str) -> Result<Arc<dyn DirectoryService>, FromAddr
     })
 }
 
-/// The path of a local backend URL (`scheme:///path`), or None for
-/// `scheme://`. Hosts and queries are refused rather than ignored.
-fn local_location(url: &Url) -> Result<Option<String>, FromAddrError> {
-    let scheme = url.scheme().to_owned();
-    if let Some(host) = url.host_str().filter(|host| !host.is_empty()) {
-        return Err(FromAddrError::UnexpectedHost {
-            scheme,
-            host: host.to_owned(),
-        });
-    }
-    if let Some(query) = url.query() {
-        return Err(FromAddrError::UnexpectedQuery {
-            scheme,
-            query: query.to_owned(),
-        });
-    }
-    Ok(match url.path() {
-        "" | "/" => None,
-        path => Some(path.to_owned()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kv::KvError;
     use rstest::rstest;
 
     /// Addresses that must build a service; `{tmp}` is a fresh temporary
@@ -177,7 +148,7 @@ mod tests {
         match from_addr(&addr).await {
             Ok(_) => panic!("{addr} must fail to open"),
             Err(e) => assert!(
-                matches!(&e, FromAddrError::Open { url, source } if *url == addr && matches!(**source, Error::Redb(_))),
+                matches!(&e, FromAddrError::Open { url, source } if *url == addr && matches!(**source, Error::Kv(KvError::Redb(_)))),
                 "{e}"
             ),
         }

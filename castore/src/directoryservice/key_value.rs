@@ -1,60 +1,54 @@
-//! What the key-value backends (redb, sled) share: a directory is stored as
-//! its canonical protobuf encoding under its digest, and database calls,
-//! which block, run off the async runtime.
+//! [KvDirectoryService]: the directory service over a key-value database
+//! ([crate::kv]), written once for redb and sled. A directory is stored as
+//! its canonical protobuf encoding under its digest.
 //!
 //! Reads decode, re-validate and check the digest, so a corrupted database
 //! is reported instead of served. A batch must reach the database through
 //! one call of the backend's atomic write: this module never writes
 //! directories one by one.
 
+use async_trait::async_trait;
 use prost::Message;
 
-use super::Error;
-use crate::{B3Digest, Directory, proto};
+use super::buffered_putter::{BufferedPutter, WriteBatch};
+use super::{DirectoryPutter, DirectoryService, Error};
+use crate::kv::KvStore;
+use crate::{B3_LEN, B3Digest, Directory, proto};
 
-/// A database key: the digest bytes.
-pub(super) type Key = [u8; 32];
-
-/// Looks up `digest` with the blocking `lookup` on a blocking thread, then
-/// decodes and checks what it found.
-pub(super) async fn get_blocking<V, E>(
-    digest: &B3Digest,
-    lookup: impl FnOnce(Key) -> Result<Option<V>, E> + Send + 'static,
-) -> Result<Option<Directory>, Error>
-where
-    V: AsRef<[u8]> + Send + 'static,
-    E: Send + 'static,
-    Error: From<E>,
-{
-    let key = *digest.as_bytes();
-    let encoded = tokio::task::spawn_blocking(move || lookup(key)).await??;
-    encoded
-        .map(|encoded| decode_stored(digest, encoded.as_ref()))
-        .transpose()
+/// Keeps directories in the key-value database `S`; used as
+/// [super::RedbDirectoryService] and [super::SledDirectoryService]. Each
+/// closure is written in one atomic write.
+#[derive(Clone)]
+pub struct KvDirectoryService<S> {
+    pub(super) db: S,
 }
 
-/// Encodes `directories` and hands them, on a blocking thread, to `write`,
-/// which must store all of them or none in one atomic write.
-pub(super) async fn write_batch_blocking<E>(
-    directories: Vec<(B3Digest, Directory)>,
-    write: impl FnOnce(Vec<(Key, Vec<u8>)>) -> Result<(), E> + Send + 'static,
-) -> Result<(), Error>
-where
-    E: Send + 'static,
-    Error: From<E>,
-{
-    tokio::task::spawn_blocking(move || {
-        let encoded = directories
+#[async_trait]
+impl<S: KvStore<B3_LEN>> DirectoryService for KvDirectoryService<S> {
+    async fn get(&self, digest: &B3Digest) -> Result<Option<Directory>, Error> {
+        let stored = self.db.get(*digest.as_bytes()).await?;
+        stored
+            .map(|encoded| decode_stored(digest, &encoded))
+            .transpose()
+    }
+
+    fn put_multiple_start(&self) -> Box<dyn DirectoryPutter + '_> {
+        Box::new(BufferedPutter::new(self))
+    }
+}
+
+#[async_trait]
+impl<S: KvStore<B3_LEN>> WriteBatch for KvDirectoryService<S> {
+    async fn write_batch(&self, directories: Vec<(B3Digest, Directory)>) -> Result<(), Error> {
+        let entries = directories
             .into_iter()
             .map(|(digest, directory)| {
                 let value = proto::Directory::from(&directory).encode_to_vec();
                 (*digest.as_bytes(), value)
             })
             .collect();
-        write(encoded)
-    })
-    .await??;
-    Ok(())
+        Ok(self.db.write(entries).await?)
+    }
 }
 
 /// Decodes the bytes stored under `digest`.

@@ -36,6 +36,7 @@ pub use closure_validator::{Accepted, ClosureError, ClosureValidator, RootFirstV
 pub use error::Error;
 pub use from_addr::{FromAddrError, from_addr};
 pub use grpc::GrpcDirectoryService;
+pub use key_value::KvDirectoryService;
 pub use memory::MemoryDirectoryService;
 pub use redb::RedbDirectoryService;
 pub use sled::SledDirectoryService;

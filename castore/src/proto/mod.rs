@@ -183,7 +183,14 @@ impl TryFrom<stat_blob_response::ChunkMeta> for ChunkMeta {
 impl Entry {
     /// A named node, for a tree root referenced from outside any directory.
     pub fn from_name_and_node(name: PathComponent, node: Node) -> Self {
-        let name = Bytes::from(name);
+        Self::from_raw_name_and_node(Bytes::from(name), node)
+    }
+
+    /// A named node whose name is not checked here. An Entry is wire data,
+    /// checked when it is read ([Entry::try_into_name_and_node]); this is for
+    /// callers whose names are valid by construction (like a store path
+    /// basename) and need not be checked twice.
+    pub fn from_raw_name_and_node(name: Bytes, node: Node) -> Self {
         let entry = match node {
             Node::Directory { digest, size } => entry::Entry::Directory(DirectoryNode {
                 name,

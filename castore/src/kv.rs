@@ -1,0 +1,253 @@
+//! The embedded key-value databases (redb, sled) behind the persistent
+//! backends of castore's services and of the services built on castore:
+//! opening one from a path or as a throwaway database, and reads and atomic
+//! writes of byte values run on a blocking thread, off the async runtime.
+//!
+//! It never interprets what it stores: callers encode, decode and check
+//! their values (and keys) themselves.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use thiserror::Error;
+
+/// Why a database call failed.
+#[derive(Debug, Error)]
+pub enum KvError {
+    #[error("redb: {0}")]
+    Redb(#[from] redb::Error),
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    /// The blocking task died (a panic or a cancelled runtime).
+    #[error("background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// A database of byte values under `N`-byte keys, written atomically:
+/// [RedbTable] or [SledTree]. Services store through this trait, so each
+/// is written once for both databases.
+#[async_trait]
+pub trait KvStore<const N: usize>: Clone + Send + Sync + 'static {
+    /// The value stored under `key`.
+    async fn get(&self, key: [u8; N]) -> Result<Option<Vec<u8>>, KvError>;
+
+    /// Stores all `entries` at once: after a crash, either all of them or
+    /// none are there.
+    async fn write(&self, entries: Vec<([u8; N], Vec<u8>)>) -> Result<(), KvError>;
+
+    /// Calls `visit` with every key and value, in key order, until it
+    /// returns false. Keys are as stored, so a corrupted database may hand
+    /// out keys of another length. It blocks: call it from a blocking
+    /// thread.
+    fn for_each_blocking(&self, visit: &mut dyn FnMut(&[u8], &[u8]) -> bool)
+    -> Result<(), KvError>;
+}
+
+/// The one table of a redb database: byte values under `N`-byte keys.
+/// Every write is one transaction, which redb commits durably or, if
+/// interrupted, rolls back when the database is next opened.
+#[derive(Clone)]
+pub struct RedbTable<const N: usize> {
+    db: Arc<Database>,
+    table: TableDefinition<'static, [u8; N], &'static [u8]>,
+}
+
+impl<const N: usize> RedbTable<N> {
+    /// Opens the database file at `path`, creating it if needed. The parent
+    /// directory must exist.
+    pub async fn open(path: impl AsRef<Path>, table: &'static str) -> Result<Self, KvError> {
+        let path = path.as_ref().to_owned();
+        let table = tokio::task::spawn_blocking(move || {
+            Self::init(Database::create(path).map_err(redb::Error::from)?, table)
+        })
+        .await??;
+        Ok(table)
+    }
+
+    /// A database that lives in memory only.
+    pub fn new_in_memory(table: &'static str) -> Result<Self, KvError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(redb::Error::from)?;
+        Ok(Self::init(db, table)?)
+    }
+
+    /// Creates the table up front, so reads never meet a missing table.
+    fn init(db: Database, name: &'static str) -> Result<Self, redb::Error> {
+        let table = TableDefinition::new(name);
+        let txn = db.begin_write()?;
+        txn.open_table(table)?;
+        txn.commit()?;
+        Ok(Self {
+            db: Arc::new(db),
+            table,
+        })
+    }
+}
+
+#[async_trait]
+impl<const N: usize> KvStore<N> for RedbTable<N> {
+    async fn get(&self, key: [u8; N]) -> Result<Option<Vec<u8>>, KvError> {
+        let (db, table) = (self.db.clone(), self.table);
+        let value = tokio::task::spawn_blocking(move || -> Result<_, redb::Error> {
+            let table = db.begin_read()?.open_table(table)?;
+            Ok(table.get(key)?.map(|guard| guard.value().to_vec()))
+        })
+        .await??;
+        Ok(value)
+    }
+
+    /// One write transaction.
+    async fn write(&self, entries: Vec<([u8; N], Vec<u8>)>) -> Result<(), KvError> {
+        let (db, table) = (self.db.clone(), self.table);
+        tokio::task::spawn_blocking(move || -> Result<(), redb::Error> {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(table)?;
+                for (key, value) in entries {
+                    table.insert(key, value.as_slice())?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await??;
+        Ok(())
+    }
+
+    /// One read transaction, so it sees a consistent snapshot.
+    fn for_each_blocking(
+        &self,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), KvError> {
+        let mut iterate = || -> Result<(), redb::Error> {
+            let table = self.db.begin_read()?.open_table(self.table)?;
+            for entry in table.iter()? {
+                let (key, value) = entry?;
+                if !visit(&key.value(), value.value()) {
+                    break;
+                }
+            }
+            Ok(())
+        };
+        Ok(iterate()?)
+    }
+}
+
+/// The default tree of a sled database: byte values under byte keys. Every
+/// write is one sled batch, which sled applies atomically, flushed to disk
+/// before the write returns.
+#[derive(Clone)]
+pub struct SledTree {
+    db: sled::Db,
+}
+
+impl SledTree {
+    /// Opens the database directory at `path`, creating it if needed.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, KvError> {
+        let path = path.as_ref().to_owned();
+        let db = tokio::task::spawn_blocking(move || sled::open(path)).await??;
+        Ok(Self { db })
+    }
+
+    /// A database in a temporary location, removed when dropped.
+    pub async fn new_temporary() -> Result<Self, KvError> {
+        let db =
+            tokio::task::spawn_blocking(|| sled::Config::new().temporary(true).open()).await??;
+        Ok(Self { db })
+    }
+}
+
+#[async_trait]
+impl<const N: usize> KvStore<N> for SledTree {
+    async fn get(&self, key: [u8; N]) -> Result<Option<Vec<u8>>, KvError> {
+        let db = self.db.clone();
+        let value = tokio::task::spawn_blocking(move || db.get(key)).await??;
+        Ok(value.map(|value| value.to_vec()))
+    }
+
+    /// One sled batch, flushed before it returns.
+    async fn write(&self, entries: Vec<([u8; N], Vec<u8>)>) -> Result<(), KvError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut batch = sled::Batch::default();
+            for (key, value) in entries {
+                batch.insert(key.as_slice(), value);
+            }
+            db.apply_batch(batch)?;
+            db.flush()
+        })
+        .await??;
+        Ok(())
+    }
+
+    fn for_each_blocking(
+        &self,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), KvError> {
+        for entry in self.db.iter() {
+            let (key, value) = entry?;
+            if !visit(&key, &value) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes are read back, and a database file keeps them across
+    /// reopening.
+    #[tokio::test]
+    async fn redb_round_trip_and_reopen() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("kv.redb");
+        {
+            let table = RedbTable::<2>::open(&path, "t").await.expect("open");
+            table
+                .write(vec![(*b"bb", b"2".to_vec()), (*b"aa", b"1".to_vec())])
+                .await
+                .expect("write");
+        }
+        let table = RedbTable::<2>::open(&path, "t").await.expect("reopen");
+        assert_eq!(Some(b"1".to_vec()), table.get(*b"aa").await.expect("get"));
+        assert_eq!(None, table.get(*b"cc").await.expect("get"));
+        let mut seen = Vec::new();
+        table
+            .for_each_blocking(&mut |key, value| {
+                seen.push((key.to_vec(), value.to_vec()));
+                true
+            })
+            .expect("iterate");
+        assert_eq!(
+            vec![
+                (b"aa".to_vec(), b"1".to_vec()),
+                (b"bb".to_vec(), b"2".to_vec())
+            ],
+            seen
+        );
+    }
+
+    /// Writes are read back, and iteration stops when asked to.
+    #[tokio::test]
+    async fn sled_round_trip_and_early_stop() {
+        let tree = SledTree::new_temporary().await.expect("open");
+        tree.write(vec![(*b"bb", b"2".to_vec()), (*b"aa", b"1".to_vec())])
+            .await
+            .expect("write");
+        assert_eq!(Some(b"2".to_vec()), tree.get(*b"bb").await.expect("get"));
+        assert_eq!(None, tree.get(*b"cc").await.expect("get"));
+        let mut seen = Vec::new();
+        KvStore::<2>::for_each_blocking(&tree, &mut |key, _| {
+            seen.push(key.to_vec());
+            false
+        })
+        .expect("iterate");
+        assert_eq!(vec![b"aa".to_vec()], seen);
+    }
+}
