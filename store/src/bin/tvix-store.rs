@@ -224,7 +224,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 .get(*store_path.digest())
                 .await?
                 .ok_or_else(|| format!("{} is not in the store", store_path.to_absolute_path()))?;
-            let mut stdout = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::io::stdout());
+            let mut stdout = tokio::io::BufWriter::with_capacity(1024 * 1024, tokio::io::stdout());
             write_nar(
                 &mut stdout,
                 &path_info.node,

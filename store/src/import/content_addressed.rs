@@ -12,6 +12,7 @@ use tvix_castore::blobservice::BlobService;
 use tvix_castore::directoryservice::DirectoryService;
 use tvix_castore::{B3Digest, Node};
 
+use super::single_pass::ingest_hashing_nar;
 use super::{ImportError, ImportProgress, ingest, summarize_nar};
 use crate::PathInfo;
 use crate::nar::NarSummary;
@@ -38,15 +39,13 @@ where
     PS: PathInfoService + ?Sized,
 {
     let name = store_path_name(path, name)?;
-    let node = ingest(blob_service.clone(), directory_service, path, progress).await?;
-    let nar = summarize_nar(
-        &blob_service,
-        directory_service,
-        path_info_service,
-        &node,
-        progress,
-    )
-    .await?;
+    // The NAR hash comes from the very bytes stored, read once.
+    let (node, nar) = ingest_hashing_nar(blob_service, directory_service, path, progress)
+        .await
+        .map_err(|source| ImportError::IngestHashingNar {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
     let ca = CAHash::Nar(NixHash::Sha256(nar.nar_sha256));
     put_ca_path_info(path_info_service, &name, node, nar, ca).await
 }

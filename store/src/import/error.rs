@@ -31,6 +31,12 @@ pub enum ImportError {
         path: PathBuf,
         source: Box<IngestionError<fs::Error>>,
     },
+    /// Importing a tree while hashing its NAR ([super::WalkError]).
+    #[error("importing {path:?}: {source}")]
+    IngestHashingNar {
+        path: PathBuf,
+        source: Box<IngestionError<super::WalkError>>,
+    },
     /// A blob just uploaded could not be read back to hash it.
     #[error("reading back blob {digest}: {source}")]
     ReadBlob { digest: B3Digest, source: io::Error },

@@ -13,6 +13,7 @@
 mod content_addressed;
 mod error;
 mod reference_graph;
+mod single_pass;
 
 #[cfg(test)]
 mod tests;
@@ -32,13 +33,15 @@ use crate::pathinfoservice::PathInfoService;
 pub use content_addressed::{import_path_as_flat_ca, import_path_as_nar_ca, store_path_name};
 pub use error::{ImportError, NarMismatch};
 pub use reference_graph::{ReferenceGraph, ReferenceGraphEntry, ReferenceGraphError, copy_closure};
+pub use single_pass::WalkError;
 
 /// Told how an import goes, e.g. to draw a progress bar. Every method has a
 /// default that ignores the news, so `&()` is a silent observer.
 pub trait ImportProgress: Send + Sync {
     /// A file of `size` bytes was uploaded to the blob service.
     fn file_uploaded(&self, _size: u64) {}
-    /// The tree is in the castore; its NAR is being hashed now.
+    /// The tree is in the castore; its NAR is being hashed now (flat
+    /// imports: a NAR-addressed import hashes its NAR while ingesting).
     fn hashing_nar(&self) {}
 }
 

@@ -249,8 +249,42 @@ async fn missing_path_puts_nothing() {
         .add(&tmp.path().join("missing"), None)
         .await
         .expect_err("missing path");
-    assert!(matches!(error, ImportError::Ingest { .. }), "{error}");
+    assert!(
+        matches!(error, ImportError::IngestHashingNar { ref source, .. }
+            if matches!(**source, tvix_castore::import::IngestionError::Producer(WalkError::Stat { .. }))),
+        "{error}"
+    );
     assert!(store.path_info_service.list().next().await.is_none());
+}
+
+/// The NAR hash taken while ingesting (files read once, large ones in
+/// pieces) is the hash of the NAR rendered from what was stored.
+#[tokio::test]
+async fn single_pass_nar_hash_matches_rendered_nar() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("mixed");
+    std::fs::create_dir(&dir).expect("mkdir");
+    make_tree(&dir);
+    // Larger than a streamed piece, and not a multiple of one.
+    let large: Vec<u8> = (0..9_437_201u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.join("large"), &large).expect("write large");
+    std::fs::set_permissions(dir.join("large"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    // Just above the limit for reading files whole.
+    std::fs::write(dir.join("tree/medium"), &large[..1024 * 1024 + 1]).expect("write medium");
+    let store = store();
+    let path_info = store.add(&dir, None).await.expect("import");
+    let rendered = crate::nar::calculate_nar(
+        &path_info.node,
+        &*store.blob_service,
+        &*store.directory_service,
+    )
+    .await
+    .expect("render");
+    assert_eq!(
+        (rendered.nar_size, rendered.nar_sha256),
+        (path_info.nar_size, path_info.nar_sha256)
+    );
 }
 
 /// Store paths with made-up digests for closure tests; the digests only

@@ -33,13 +33,25 @@ impl Hasher {
     }
 }
 
-/// A sink that keeps only the size and sha256 of what is written to it.
+/// A sink that keeps only the size and sha256 of what is written to it,
+/// sync or async.
 #[derive(Default)]
-pub(super) struct HashingSink(Hasher);
+pub(crate) struct HashingSink(Hasher);
 
 impl HashingSink {
-    pub(super) fn finish(self) -> NarSummary {
+    pub(crate) fn finish(self) -> NarSummary {
         self.0.finish()
+    }
+}
+
+impl io::Write for HashingSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

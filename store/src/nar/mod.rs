@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use tvix_castore::Node;
 
 pub use compression::{NarCompression, UnsupportedCompression};
+pub(crate) use hashing::HashingSink;
 pub use import::{IngestNarError, IngestedNar, ingest_nar};
 pub use renderer::{MAX_DEPTH, RenderError, SimpleRenderer, calculate_nar, write_nar};
 

@@ -9,11 +9,11 @@ use std::io;
 
 use async_trait::async_trait;
 use bstr::{BStr, BString, ByteSlice};
-use futures::FutureExt;
 use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use nix_compat::nar::writer::{self as nar_writer, r#async as nar};
 use tokio::io::{AsyncWrite, BufReader};
-use tvix_castore::blobservice::BlobService;
+use tvix_castore::blobservice::{BlobReader, BlobService};
 use tvix_castore::directoryservice::{self, DirectoryService};
 use tvix_castore::{B3Digest, Node};
 
@@ -21,8 +21,11 @@ use super::hashing::HashingSink;
 use super::stack::GrowStack;
 use super::{CalculateNarError, NarCalculationService, NarSummary};
 
-/// Buffer between a blob reader and the NAR.
-const BLOB_BUFFER: usize = 128 * 1024;
+/// Largest buffer between a blob reader and the NAR.
+const BLOB_BUFFER: usize = 1024 * 1024;
+/// How many of a directory's file blobs are being opened at once (more
+/// only adds contention in a local store's blocking thread pool).
+const BLOBS_OPENED_AHEAD: usize = 4;
 
 /// The deepest directory nesting rendered or ingested: as deep as a tree
 /// Nix can restore to disk gets (a path is at most 4096 bytes, so at most
@@ -166,32 +169,9 @@ where
                     .symlink(target.as_bytes())
                     .await
                     .map_err(|source| RenderError::Io { path, source }),
-                Node::File {
-                    digest,
-                    size,
-                    executable,
-                } => {
-                    let blob = match self.blob_service.open_read(digest).await {
-                        Ok(Some(blob)) => blob,
-                        Ok(None) => {
-                            return Err(RenderError::BlobNotFound {
-                                path,
-                                digest: *digest,
-                            });
-                        }
-                        Err(source) => {
-                            return Err(RenderError::OpenBlob {
-                                path,
-                                digest: *digest,
-                                source,
-                            });
-                        }
-                    };
-                    let mut blob = BufReader::with_capacity(BLOB_BUFFER, blob);
-                    nar_node
-                        .file(*executable, *size, &mut blob)
-                        .await
-                        .map_err(|source| file_error(path, *digest, *size, source))
+                Node::File { digest, .. } => {
+                    let opened = self.blob_service.open_read(digest).await;
+                    self.write_file(nar_node, node, opened, path).await
                 }
                 Node::Directory { digest, .. } => {
                     if depth >= MAX_DEPTH {
@@ -221,6 +201,20 @@ where
                                 path: path.clone(),
                                 source,
                             })?;
+                    // The files' blobs are opened a few ahead, in order: opening
+                    // is a round trip (a thread hop for local stores), and
+                    // directories of many small files would wait on each.
+                    let file_digests: Vec<B3Digest> = directory
+                        .nodes()
+                        .filter_map(|(_, child)| match child {
+                            Node::File { digest, .. } => Some(*digest),
+                            Node::Directory { .. } | Node::Symlink { .. } => None,
+                        })
+                        .collect();
+                    let blob_service = self.blob_service;
+                    let mut blobs = futures::stream::iter(file_digests)
+                        .map(move |digest| async move { blob_service.open_read(&digest).await })
+                        .buffered(BLOBS_OPENED_AHEAD);
                     for (name, child) in directory.nodes() {
                         let child_path = child_path(path.as_bstr(), name.as_bytes());
                         let nar_child = match nar_directory.entry(name.as_bytes()).await {
@@ -232,7 +226,18 @@ where
                                 });
                             }
                         };
-                        GrowStack(self.write_node(nar_child, child, child_path, depth + 1)).await?;
+                        match child {
+                            Node::File { .. } => {
+                                // One blob is opened per file, so it is there.
+                                let opened = blobs.next().await.unwrap_or(Ok(None));
+                                self.write_file(nar_child, child, opened, child_path)
+                                    .await?;
+                            }
+                            Node::Directory { .. } | Node::Symlink { .. } => {
+                                GrowStack(self.write_node(nar_child, child, child_path, depth + 1))
+                                    .await?;
+                            }
+                        }
                     }
                     nar_directory
                         .close()
@@ -242,6 +247,56 @@ where
             }
         }
         .boxed()
+    }
+
+    /// Writes the file `node` as `nar_node`, its contents from `opened`
+    /// (what opening its blob gave).
+    async fn write_file<W>(
+        &self,
+        nar_node: nar::Node<'_, W>,
+        node: &Node,
+        opened: io::Result<Option<Box<dyn BlobReader>>>,
+        path: BString,
+    ) -> Result<(), RenderError>
+    where
+        W: AsyncWrite + Unpin + Send + ?Sized,
+    {
+        let Node::File {
+            digest,
+            size,
+            executable,
+        } = node
+        else {
+            return Err(RenderError::Io {
+                path,
+                source: io::Error::other("not a file"),
+            });
+        };
+        let blob = match opened {
+            Ok(Some(blob)) => blob,
+            Ok(None) => {
+                return Err(RenderError::BlobNotFound {
+                    path,
+                    digest: *digest,
+                });
+            }
+            Err(source) => {
+                return Err(RenderError::OpenBlob {
+                    path,
+                    digest: *digest,
+                    source,
+                });
+            }
+        };
+        // Sized to the file, as small files are the many: a large buffer
+        // for each would cost more to allocate than the copying.
+        let capacity =
+            usize::try_from(*size).map_or(BLOB_BUFFER, |size| size.clamp(1, BLOB_BUFFER));
+        let mut blob = BufReader::with_capacity(capacity, blob);
+        nar_node
+            .file(*executable, *size, &mut blob)
+            .await
+            .map_err(|source| file_error(path, *digest, *size, source))
     }
 }
 

@@ -3,6 +3,7 @@
 use nix_compat::nixbase32;
 use nix_compat::store_path::{DIGEST_SIZE, StorePath};
 use thiserror::Error;
+use tvix_castore::kv::KvError;
 
 use super::nix_http::NixHttpError;
 use crate::proto::ValidatePathInfoError;
@@ -35,10 +36,9 @@ pub enum Error {
     /// A gRPC server sent a PathInfo that does not validate, while listing.
     #[error("gRPC server listed an invalid PathInfo: {0}")]
     InvalidListedPathInfo(ValidatePathInfoError),
-    #[error("redb: {0}")]
-    Redb(#[from] redb::Error),
-    #[error("sled: {0}")]
-    Sled(#[from] sled::Error),
+    /// The database of a redb or sled backend failed.
+    #[error(transparent)]
+    Kv(#[from] KvError),
     /// The remote end of a gRPC client answered with an error.
     #[error("gRPC: {0}")]
     Grpc(Box<tonic::Status>),
@@ -60,12 +60,6 @@ impl From<tonic::Status> for Error {
 impl From<NixHttpError> for Error {
     fn from(error: NixHttpError) -> Self {
         Self::NixHttp(Box::new(error))
-    }
-}
-
-impl From<redb::DatabaseError> for Error {
-    fn from(error: redb::DatabaseError) -> Self {
-        Self::Redb(error.into())
     }
 }
 

@@ -6,6 +6,7 @@ use thiserror::Error;
 use tvix_castore::blobservice::BlobService;
 use tvix_castore::channel::{ChannelError, channel_from_url};
 use tvix_castore::directoryservice::DirectoryService;
+use tvix_castore::local_addr::{LocalAddrError, expect_bare, local_location};
 use url::Url;
 
 use super::{
@@ -26,12 +27,8 @@ pub enum FromAddrError {
         "unknown path info service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http, nix+http or nix+https"
     )]
     UnknownScheme(String),
-    #[error("{scheme}:// takes no host, got {host:?}")]
-    UnexpectedHost { scheme: String, host: String },
-    #[error("{scheme}:// takes no path, got {path:?}")]
-    UnexpectedPath { scheme: String, path: String },
-    #[error("{scheme}:// takes no query, got {query:?}")]
-    UnexpectedQuery { scheme: String, query: String },
+    #[error(transparent)]
+    LocalAddr(#[from] LocalAddrError),
     #[error(transparent)]
     Channel(#[from] ChannelError),
     #[error(transparent)]
@@ -72,12 +69,7 @@ pub async fn from_addr(
     };
     Ok(match url.scheme() {
         "memory" => {
-            if let Some(path) = local_location(&url)? {
-                return Err(FromAddrError::UnexpectedPath {
-                    scheme: url.scheme().to_owned(),
-                    path,
-                });
-            }
+            expect_bare(&url)?;
             Arc::new(MemoryPathInfoService::new())
         }
         "redb" => Arc::new(
@@ -106,34 +98,13 @@ pub async fn from_addr(
     })
 }
 
-/// The path of a local backend URL (`scheme:///path`), or None for
-/// `scheme://`. Hosts and queries are refused rather than ignored.
-fn local_location(url: &Url) -> Result<Option<String>, FromAddrError> {
-    let scheme = url.scheme().to_owned();
-    if let Some(host) = url.host_str().filter(|host| !host.is_empty()) {
-        return Err(FromAddrError::UnexpectedHost {
-            scheme,
-            host: host.to_owned(),
-        });
-    }
-    if let Some(query) = url.query() {
-        return Err(FromAddrError::UnexpectedQuery {
-            scheme,
-            query: query.to_owned(),
-        });
-    }
-    Ok(match url.path() {
-        "" | "/" => None,
-        path => Some(path.to_owned()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use rstest::rstest;
     use tvix_castore::blobservice::MemoryBlobService;
     use tvix_castore::directoryservice::MemoryDirectoryService;
+    use tvix_castore::kv::KvError;
 
     /// [from_addr] over an empty in-memory castore.
     async fn open(addr: &str) -> Result<Arc<dyn PathInfoService>, FromAddrError> {
@@ -223,6 +194,30 @@ mod tests {
         }
     }
 
+    /// A put to a database file is there after reopening it.
+    #[rstest]
+    #[case::redb("redb")]
+    #[case::sled("sled")]
+    #[tokio::test]
+    async fn persists_across_reopen(#[case] scheme: &str) {
+        use crate::fixtures::PATH_INFO_FULL;
+
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let addr = format!("{scheme}://{}/pathinfo", tmp.path().display());
+        {
+            let service = open(&addr).await.expect("open");
+            service.put(PATH_INFO_FULL.clone()).await.expect("put");
+        }
+        let service = open(&addr).await.expect("reopen");
+        assert_eq!(
+            Some(PATH_INFO_FULL.clone()),
+            service
+                .get(*PATH_INFO_FULL.store_path.digest())
+                .await
+                .expect("get")
+        );
+    }
+
     #[tokio::test]
     async fn redb_missing_parent_directory() {
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -231,7 +226,7 @@ mod tests {
             Ok(_) => panic!("{addr} must fail to open"),
             Err(e) => assert!(
                 matches!(&e, FromAddrError::Open { url, source }
-                    if *url == addr && matches!(**source, Error::Redb(_))),
+                    if *url == addr && matches!(**source, Error::Kv(KvError::Redb(_)))),
                 "{e}"
             ),
         }

@@ -11,6 +11,7 @@ use nix_compat::store_path::DIGEST_SIZE;
 use tonic::Code;
 use tonic::transport::Channel;
 use tvix_castore::Node;
+use tvix_castore::proto::Entry;
 
 use super::{Error, PathInfoService};
 use crate::PathInfo;
@@ -98,7 +99,7 @@ impl PathInfoService for GrpcPathInfoService {
 impl NarCalculationService for GrpcPathInfoService {
     async fn calculate_nar(&self, root: &Node) -> Result<NarSummary, CalculateNarError> {
         // The name of the root entry is ignored by the server.
-        let entry = proto::root_entry(Bytes::from_static(b"root"), root.clone());
+        let entry = Entry::from_raw_name_and_node(Bytes::from_static(b"root"), root.clone());
         let response = self.client.clone().calculate_nar(entry).await?.into_inner();
         let nar_sha256 = <[u8; 32]>::try_from(response.nar_sha256.as_ref())
             .map_err(|_| CalculateNarError::InvalidNarSha256Len(response.nar_sha256.len()))?;

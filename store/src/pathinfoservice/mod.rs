@@ -37,6 +37,7 @@ use crate::nar::NarCalculationService;
 pub use error::Error;
 pub use from_addr::{FromAddrError, from_addr};
 pub use grpc::GrpcPathInfoService;
+pub use kv::KvPathInfoService;
 pub use memory::MemoryPathInfoService;
 pub use nix_http::{
     NIX_DEFAULT_TRUSTED_PUBLIC_KEY, NixHttpAddrError, NixHttpError, NixHttpPathInfoService,

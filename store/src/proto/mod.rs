@@ -13,7 +13,6 @@ pub use generated::*;
 
 mod path_info;
 pub use path_info::ValidatePathInfoError;
-pub(crate) use path_info::root_entry;
 
 mod grpc_pathinfoservice_wrapper;
 pub use grpc_pathinfoservice_wrapper::GrpcPathInfoServiceWrapper;

@@ -9,8 +9,8 @@ use nix_compat::narinfo::NamedBytesError;
 use nix_compat::nixhash::{CAHash, HashAlgo, NixHash, NixHashError};
 use nix_compat::store_path::{self, DIGEST_SIZE, StorePath};
 use thiserror::Error;
-use tvix_castore::proto::{DirectoryNode, Entry, FileNode, SymlinkNode, entry};
-use tvix_castore::{DirectoryError, Node};
+use tvix_castore::DirectoryError;
+use tvix_castore::proto::Entry;
 
 use super::{NarInfo, PathInfo, nar_info};
 use crate::path_info::Signature;
@@ -168,7 +168,8 @@ fn ca_hash(ca: nar_info::Ca) -> Result<CAHash, ValidatePathInfoError> {
 impl From<crate::PathInfo> for PathInfo {
     fn from(path_info: crate::PathInfo) -> Self {
         Self {
-            node: Some(root_entry(
+            // A store path basename is a valid castore name.
+            node: Some(Entry::from_raw_name_and_node(
                 Bytes::from(path_info.store_path.to_string()),
                 path_info.node,
             )),
@@ -227,34 +228,4 @@ fn ca_hash_type(ca: &CAHash) -> nar_info::ca::Hash {
         },
         CAHash::Text(_) => Hash::TextSha256,
     }
-}
-
-/// The castore entry for a root node named `name`.
-///
-/// Built directly rather than through a castore `PathComponent`: the names
-/// used (store path basenames, fixed names) are always valid component
-/// names, and this way that is not checked a second time.
-pub(crate) fn root_entry(name: Bytes, node: Node) -> Entry {
-    let entry = match node {
-        Node::Directory { digest, size } => entry::Entry::Directory(DirectoryNode {
-            name,
-            digest: digest.into(),
-            size,
-        }),
-        Node::File {
-            digest,
-            size,
-            executable,
-        } => entry::Entry::File(FileNode {
-            name,
-            digest: digest.into(),
-            size,
-            executable,
-        }),
-        Node::Symlink { target } => entry::Entry::Symlink(SymlinkNode {
-            name,
-            target: target.into(),
-        }),
-    };
-    Entry { entry: Some(entry) }
 }

@@ -1,0 +1,461 @@
+//! Ingesting a host tree into the castore and computing its NAR size and
+//! sha256 in one read of every file.
+//!
+//! A blocking thread walks the tree in NAR order (entries sorted by name
+//! bytes, directories before their contents) and writes its NAR into a
+//! hashing sink, reading each file once: the bytes read go both into the
+//! NAR hash and, handed over in batches, to upload tasks that store them as
+//! blobs (blake3) on the other cores. The upload tasks turn the batches into
+//! [IngestionEntry]s in walk order, with each directory's entry made after
+//! its children, which is what [ingest_entries] takes.
+//!
+//! Small files are read whole and stored with one [BlobService::put]; large
+//! ones are streamed in pieces through a bounded channel, so memory stays
+//! bounded by the batches and pieces in flight.
+//!
+//! Like the castore importer, this accepts only directories, regular files
+//! (with the owner's execute bit) and symlinks, which are never followed.
+
+use std::ffi::OsString;
+use std::fs::{File, Metadata};
+use std::io::{self, BufRead, Read};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use nix_compat::nar::writer as nar;
+use thiserror::Error;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinError;
+use tokio_stream::wrappers::ReceiverStream;
+use tvix_castore::blobservice::BlobService;
+use tvix_castore::directoryservice::DirectoryService;
+use tvix_castore::import::{IngestionEntry, IngestionError, ingest_entries};
+use tvix_castore::{Node, PathError, SymlinkTarget, SymlinkTargetError};
+
+use super::ImportProgress;
+use crate::nar::{HashingSink, MAX_DEPTH, NarSummary};
+
+/// Batches uploaded at once, each in a task of its own.
+const CONCURRENT_BATCHES: usize = 8;
+/// A batch is handed over once its files add up to this many bytes...
+const BATCH_BYTES: u64 = 4 * 1024 * 1024;
+/// ... or once it holds this many entries.
+const BATCH_ENTRIES: usize = 256;
+/// Files up to this size are read whole; larger ones are streamed.
+const WHOLE_FILE_LIMIT: u64 = 1024 * 1024;
+/// The pieces large files are streamed in.
+const PIECE_SIZE: u64 = 4 * 1024 * 1024;
+/// Pieces of a large file read ahead of its upload.
+const PIECES_IN_FLIGHT: usize = 2;
+/// Room left on the stack below which the walk moves to a new segment, and
+/// the size of each new segment (trees can be [MAX_DEPTH] deep).
+const RED_ZONE: usize = 64 * 1024;
+const SEGMENT: usize = 1024 * 1024;
+
+/// Why a tree could not be walked, read or uploaded.
+#[derive(Debug, Error)]
+pub enum WalkError {
+    #[error("walking the tree: {path:?}: {source}")]
+    Stat { path: PathBuf, source: io::Error },
+    #[error("walking the tree: listing the directory {path:?}: {source}")]
+    ReadDir { path: PathBuf, source: io::Error },
+    #[error("{0}")]
+    Path(#[from] PathError),
+    #[error("{path:?} is a {kind}, which the castore cannot store")]
+    UnsupportedFileType { path: PathBuf, kind: &'static str },
+    #[error("reading the symlink {path:?}: {source}")]
+    ReadLink { path: PathBuf, source: io::Error },
+    #[error("symlink {path:?} has an invalid target: {source}")]
+    SymlinkTarget {
+        path: PathBuf,
+        source: SymlinkTargetError,
+    },
+    #[error("directory {0:?} is nested deeper than {MAX_DEPTH} levels")]
+    TooDeep(PathBuf),
+    /// Reading a file failed, or it changed size while it was read.
+    #[error("reading {path:?}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("uploading {path:?}: {source}")]
+    Upload { path: PathBuf, source: io::Error },
+    /// The uploads stopped (one of them failed), so the walk did too.
+    #[error("the upload stopped")]
+    UploadStopped,
+    #[error("an import task stopped: {0}")]
+    Task(#[from] JoinError),
+}
+
+/// Imports the tree at `path` into the castore, telling `progress` about
+/// every uploaded file; returns its root node and the size and sha256 of
+/// its NAR.
+pub(super) async fn ingest_hashing_nar<BS, DS>(
+    blob_service: BS,
+    directory_service: &DS,
+    path: &Path,
+    progress: &dyn ImportProgress,
+) -> Result<(Node, NarSummary), IngestionError<WalkError>>
+where
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+{
+    let (sender, receiver) = mpsc::channel(CONCURRENT_BATCHES);
+    let root = path.to_owned();
+    let walker = tokio::task::spawn_blocking(move || walk(&root, sender));
+    let entries = ReceiverStream::new(receiver)
+        .map(move |batch| tokio::spawn(upload_batch(blob_service.clone(), batch)))
+        .buffered(CONCURRENT_BATCHES)
+        .flat_map(|uploaded| {
+            futures::stream::iter(uploaded.unwrap_or_else(|e| vec![Err(WalkError::Task(e))]))
+        })
+        .inspect(|entry| {
+            if let Ok(IngestionEntry::Regular { size, .. }) = entry {
+                progress.file_uploaded(*size);
+            }
+        });
+    // The walk ends the entries (by dropping its sender) before the
+    // ingestion can finish, and stops when the ingestion fails (its batches
+    // are dropped); so both are awaited, and the walk's own error, if it
+    // had one, is the cause.
+    let ingested = ingest_entries(directory_service, entries).await;
+    match (walker.await, ingested) {
+        (Err(e), _) => Err(IngestionError::Producer(WalkError::Task(e))),
+        (Ok(Err(WalkError::UploadStopped)), Err(e)) | (Ok(Ok(_)), Err(e)) => Err(e),
+        (Ok(Err(e)), _) => Err(IngestionError::Producer(e)),
+        (Ok(Ok(nar)), Ok(node)) => Ok((node, nar)),
+    }
+}
+
+/// A walked entry, with the contents of a file read or being read.
+enum Walked {
+    /// A directory or symlink, complete.
+    Done(IngestionEntry),
+    Whole {
+        path: tvix_castore::PathBuf,
+        host_path: PathBuf,
+        executable: bool,
+        contents: Bytes,
+    },
+    /// A large file, whose pieces arrive on `pieces` as it is read.
+    Large {
+        path: tvix_castore::PathBuf,
+        host_path: PathBuf,
+        executable: bool,
+        pieces: mpsc::Receiver<Bytes>,
+    },
+}
+
+/// Walks the tree at `root`, sending its entries in batches to `batches`,
+/// and returns its NAR size and sha256.
+fn walk(root: &Path, batches: mpsc::Sender<Vec<Walked>>) -> Result<NarSummary, WalkError> {
+    let mut sink = HashingSink::default();
+    let mut walker = Walker {
+        batches,
+        batch: Vec::new(),
+        batch_bytes: 0,
+    };
+    let nar_root = nar::open(&mut sink).map_err(|source| WalkError::Read {
+        path: root.to_owned(),
+        source,
+    })?;
+    walker.node(nar_root, root, tvix_castore::PathBuf::new(), 0)?;
+    walker.send_batch()?;
+    Ok(sink.finish())
+}
+
+/// The walk's batch being filled.
+struct Walker {
+    batches: mpsc::Sender<Vec<Walked>>,
+    batch: Vec<Walked>,
+    batch_bytes: u64,
+}
+
+impl Walker {
+    /// Writes the node at `host_path` (castore `path`, `depth` directories
+    /// below the root) as `nar_node` and adds its entries to the batches.
+    fn node(
+        &mut self,
+        nar_node: nar::Node<'_, HashingSink>,
+        host_path: &Path,
+        path: tvix_castore::PathBuf,
+        depth: usize,
+    ) -> Result<(), WalkError> {
+        let metadata = std::fs::symlink_metadata(host_path).map_err(|source| WalkError::Stat {
+            path: host_path.to_owned(),
+            source,
+        })?;
+        let file_type = metadata.file_type();
+        let read_error = |source| WalkError::Read {
+            path: host_path.to_owned(),
+            source,
+        };
+        if file_type.is_dir() {
+            if depth >= MAX_DEPTH {
+                return Err(WalkError::TooDeep(host_path.to_owned()));
+            }
+            let list_error = |source| WalkError::ReadDir {
+                path: host_path.to_owned(),
+                source,
+            };
+            let mut names = std::fs::read_dir(host_path)
+                .and_then(|entries| {
+                    entries
+                        .map(|entry| entry.map(|entry| entry.file_name()))
+                        .collect::<io::Result<Vec<OsString>>>()
+                })
+                .map_err(list_error)?;
+            names.sort_unstable_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
+            let mut nar_directory = nar_node.directory().map_err(read_error)?;
+            for name in names {
+                let child_path = path.try_join(name.as_encoded_bytes())?;
+                let child_host_path = host_path.join(&name);
+                let nar_child = nar_directory
+                    .entry(name.as_encoded_bytes())
+                    .map_err(|source| WalkError::Read {
+                        path: child_host_path.clone(),
+                        source,
+                    })?;
+                stacker::maybe_grow(RED_ZONE, SEGMENT, || {
+                    self.node(nar_child, &child_host_path, child_path, depth + 1)
+                })?;
+            }
+            nar_directory.close().map_err(read_error)?;
+            self.push(Walked::Done(IngestionEntry::Dir { path }), 0)
+        } else if file_type.is_symlink() {
+            let target = std::fs::read_link(host_path).map_err(|source| WalkError::ReadLink {
+                path: host_path.to_owned(),
+                source,
+            })?;
+            let target = target.as_os_str().as_encoded_bytes();
+            let castore_target =
+                SymlinkTarget::try_from(target).map_err(|source| WalkError::SymlinkTarget {
+                    path: host_path.to_owned(),
+                    source,
+                })?;
+            nar_node.symlink(target).map_err(read_error)?;
+            self.push(
+                Walked::Done(IngestionEntry::Symlink {
+                    path,
+                    target: castore_target,
+                }),
+                0,
+            )
+        } else if file_type.is_file() {
+            let executable = is_executable(&metadata);
+            let mut file = File::open(host_path).map_err(read_error)?;
+            if metadata.len() <= WHOLE_FILE_LIMIT {
+                // What is read counts, should the file have changed since.
+                let mut contents = Vec::with_capacity(metadata.len() as usize);
+                file.read_to_end(&mut contents).map_err(read_error)?;
+                let size = contents.len() as u64;
+                nar_node
+                    .file(executable, size, &mut contents.as_slice())
+                    .map_err(read_error)?;
+                self.push(
+                    Walked::Whole {
+                        path,
+                        host_path: host_path.to_owned(),
+                        executable,
+                        contents: contents.into(),
+                    },
+                    size,
+                )
+            } else {
+                let (sender, pieces) = mpsc::channel(PIECES_IN_FLIGHT);
+                self.push(
+                    Walked::Large {
+                        path,
+                        host_path: host_path.to_owned(),
+                        executable,
+                        pieces,
+                    },
+                    metadata.len(),
+                )?;
+                // Its upload must be able to start before the pieces come.
+                self.send_batch()?;
+                let mut reader = PieceReader {
+                    file,
+                    piece: Bytes::new(),
+                    pos: 0,
+                    pieces: sender,
+                };
+                // A file that grew or shrank since it was looked at is an
+                // error here, and its short or long blob is never used.
+                nar_node
+                    .file(executable, metadata.len(), &mut reader)
+                    .map_err(|source| match source.kind() {
+                        io::ErrorKind::BrokenPipe => WalkError::UploadStopped,
+                        _ => WalkError::Read {
+                            path: host_path.to_owned(),
+                            source,
+                        },
+                    })
+            }
+        } else {
+            Err(WalkError::UnsupportedFileType {
+                path: host_path.to_owned(),
+                kind: file_type_name(&metadata),
+            })
+        }
+    }
+
+    /// Adds `walked`, with `bytes` of file contents, to the batch, sending
+    /// the batch when it is full.
+    fn push(&mut self, walked: Walked, bytes: u64) -> Result<(), WalkError> {
+        self.batch.push(walked);
+        self.batch_bytes += bytes;
+        if self.batch.len() >= BATCH_ENTRIES || self.batch_bytes >= BATCH_BYTES {
+            self.send_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Sends the batch, if it has anything.
+    fn send_batch(&mut self) -> Result<(), WalkError> {
+        self.batch_bytes = 0;
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.batches
+            .blocking_send(std::mem::take(&mut self.batch))
+            .map_err(|_| WalkError::UploadStopped)
+    }
+}
+
+/// Reads a large file in pieces for the NAR writer, handing each piece to
+/// the file's upload as it is read.
+struct PieceReader {
+    file: File,
+    piece: Bytes,
+    /// How much of `piece` the NAR writer consumed.
+    pos: usize,
+    pieces: mpsc::Sender<Bytes>,
+}
+
+impl Read for PieceReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        if let (Some(to), Some(from)) = (out.get_mut(..n), available.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for PieceReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.piece.len() {
+            let mut piece = Vec::with_capacity(PIECE_SIZE as usize);
+            (&self.file).take(PIECE_SIZE).read_to_end(&mut piece)?;
+            let piece = Bytes::from(piece);
+            if !piece.is_empty() {
+                self.pieces
+                    .blocking_send(piece.clone())
+                    .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+            }
+            self.piece = piece;
+            self.pos = 0;
+        }
+        Ok(self.piece.get(self.pos..).unwrap_or_default())
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.piece.len());
+    }
+}
+
+/// Uploads the files of a batch and returns its entries, in order, up to
+/// the first error.
+async fn upload_batch<BS: BlobService>(
+    blob_service: BS,
+    batch: Vec<Walked>,
+) -> Vec<Result<IngestionEntry, WalkError>> {
+    let mut entries = Vec::with_capacity(batch.len());
+    for walked in batch {
+        let entry = match walked {
+            Walked::Done(entry) => Ok(entry),
+            Walked::Whole {
+                path,
+                host_path,
+                executable,
+                contents,
+            } => {
+                let size = contents.len() as u64;
+                match blob_service.put(contents).await {
+                    Ok(digest) => Ok(IngestionEntry::Regular {
+                        path,
+                        digest,
+                        size,
+                        executable,
+                    }),
+                    Err(source) => Err(WalkError::Upload {
+                        path: host_path,
+                        source,
+                    }),
+                }
+            }
+            Walked::Large {
+                path,
+                host_path,
+                executable,
+                pieces,
+            } => match upload_pieces(&blob_service, pieces).await {
+                Ok((digest, size)) => Ok(IngestionEntry::Regular {
+                    path,
+                    digest,
+                    size,
+                    executable,
+                }),
+                Err(source) => Err(WalkError::Upload {
+                    path: host_path,
+                    source,
+                }),
+            },
+        };
+        let failed = entry.is_err();
+        entries.push(entry);
+        if failed {
+            break;
+        }
+    }
+    entries
+}
+
+/// Writes the pieces of a large file to a new blob; returns its digest and
+/// size.
+async fn upload_pieces<BS: BlobService>(
+    blob_service: &BS,
+    mut pieces: mpsc::Receiver<Bytes>,
+) -> io::Result<(tvix_castore::B3Digest, u64)> {
+    let mut writer = blob_service.open_write().await;
+    let mut size = 0;
+    while let Some(piece) = pieces.recv().await {
+        writer.write_all(&piece).await?;
+        size += piece.len() as u64;
+    }
+    Ok((writer.close().await?, size))
+}
+
+/// Nix, and so the castore, only knows "executable or not": the owner's
+/// execute bit decides.
+fn is_executable(metadata: &Metadata) -> bool {
+    metadata.permissions().mode() & 0o100 != 0
+}
+
+fn file_type_name(metadata: &Metadata) -> &'static str {
+    let file_type = metadata.file_type();
+    if file_type.is_socket() {
+        "socket"
+    } else if file_type.is_fifo() {
+        "FIFO"
+    } else if file_type.is_block_device() {
+        "block device"
+    } else if file_type.is_char_device() {
+        "character device"
+    } else {
+        "special file"
+    }
+}
