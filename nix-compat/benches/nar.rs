@@ -28,6 +28,13 @@ use dump_path::{HashingSink, dump_path};
 
 const MIB: f64 = (1 << 20) as f64;
 
+/// File contents travel in buffers freed on another thread than the one
+/// that filled them; mimalloc reuses that memory instead of returning it to
+/// the kernel and faulting fresh pages in for every file, as glibc does for
+/// buffers above its mmap threshold.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tree = match std::env::var_os("NAR_BENCH_PATH") {
         Some(p) => PathBuf::from(p),

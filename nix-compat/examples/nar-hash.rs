@@ -14,6 +14,13 @@ mod common {
 }
 use common::dump_path::{HashingSink, dump_path};
 
+/// File contents travel in buffers freed on another thread than the one
+/// that filled them; mimalloc reuses that memory instead of returning it to
+/// the kernel and faulting fresh pages in for every file, as glibc does for
+/// buffers above its mmap threshold.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let paths: Vec<String> = std::env::args().skip(1).collect();
     if paths.is_empty() || paths.iter().any(|p| p == "--help" || p == "-h") {
