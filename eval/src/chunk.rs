@@ -73,8 +73,9 @@ pub enum Op {
     Interpolate(u32),
     /// Turn the string on top into a path (path literals with `${}`).
     ToPath,
-    /// Pop an argument and a forced function; call.
-    Call,
+    /// Pop `n` arguments and the forced function under them; apply the
+    /// function to them in turn (`f a b c` is one `Call(3)`).
+    Call(u32),
 
     /// Push a closure over the indexed lambda, capturing upvalues.
     MakeClosure(u32),
@@ -160,6 +161,19 @@ pub struct Lambda {
 }
 
 impl Lambda {
+    /// For a curried function `a: b: …`, whose body does nothing but make
+    /// the closure of the next lambda: that lambda. Applying such a
+    /// function to several arguments at once skips building (and then
+    /// calling) the closure in between: the next lambda's upvalues can be
+    /// captured straight from this one's upvalues and argument, the only
+    /// slot such a body has.
+    pub fn curried_inner(&self) -> Option<&Rc<Lambda>> {
+        match (self.chunk.code.as_slice(), &self.formals) {
+            ([Op::MakeClosure(i), Op::Return], None) => self.chunk.lambdas.get(*i as usize),
+            _ => None,
+        }
+    }
+
     pub fn display_name(&self) -> String {
         self.name
             .clone()

@@ -249,7 +249,7 @@ impl Compiler<'_> {
                     span,
                 );
                 if overrides {
-                    c.emit(Op::Call, span);
+                    c.emit(Op::Call(1), span);
                 }
                 Ok(())
             });

@@ -372,9 +372,21 @@ impl Compiler<'_> {
                 Ok(())
             }
             ast::Expr::Apply(a) => {
-                self.compile_forced(&child(a.lambda(), node, self)?)?;
-                self.compile_lazy(&child(a.argument(), node, self)?)?;
-                self.emit(Op::Call, span);
+                // `f a b c` is one call with three arguments, so that a
+                // curried closure or a builtin can take them all at once
+                // instead of building each partial application.
+                let mut args = vec![child(a.argument(), node, self)?];
+                let mut function = child(a.lambda(), node, self)?;
+                while let ast::Expr::Apply(inner) = &function {
+                    let inner_node = inner.syntax();
+                    args.push(child(inner.argument(), inner_node, self)?);
+                    function = child(inner.lambda(), inner_node, self)?;
+                }
+                self.compile_forced(&function)?;
+                for arg in args.iter().rev() {
+                    self.compile_lazy(arg)?;
+                }
+                self.emit(Op::Call(args.len() as u32), span);
                 Ok(())
             }
             ast::Expr::Select(s) => self.compile_select(s),

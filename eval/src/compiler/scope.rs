@@ -88,7 +88,6 @@ impl FnCtx {
             | Op::Select
             | Op::SelectOrJump(_)
             | Op::HasAttr
-            | Op::Call
             | Op::FillValue(_)
             | Op::CheckFormals
             | Op::Return => h - 1,
@@ -103,7 +102,7 @@ impl FnCtx {
             | Op::JumpIfNotBlank(..) => h,
             Op::Attrs(n) => h - 2 * n as i64 + 1,
             Op::List(n) | Op::Interpolate(n) | Op::ResolveWith(_, n) => h - n as i64 + 1,
-            Op::CloseScope(n) => h - n as i64,
+            Op::CloseScope(n) | Op::Call(n) => h - n as i64,
         };
         self.height = u32::try_from(new).unwrap_or(0);
         self.chunk.code.push(op);

@@ -275,17 +275,47 @@ impl Vm {
 
     /// Calls a forced function value.
     fn call_value(&mut self, f: Value, arg: Value, span: Span) -> Result<(), ErrorKind> {
+        self.stack.push(f);
+        self.stack.push(arg);
+        self.call_n(1, span)
+    }
+
+    /// Applies the forced function under the top `n` values of the stack
+    /// to them in turn, as `f a b c`.
+    ///
+    /// A curried closure takes as many arguments as its body is curried,
+    /// without building the closures in between (see
+    /// `Lambda::curried_inner`), and a builtin takes all the arguments it
+    /// still needs at once, without building partial applications. The
+    /// arguments left over wait in `CallForced` frames, the next one on
+    /// top, to be applied to the result.
+    fn call_n(&mut self, n: usize, span: Span) -> Result<(), ErrorKind> {
         self.check_depth()?;
-        match f {
+        let Some(f_slot) = self.stack.len().checked_sub(n + 1).filter(|_| n > 0) else {
+            return Err(ErrorKind::Builtin("call without arguments".into()));
+        };
+        let mut next = f_slot + 1;
+        match std::mem::take(&mut self.stack[f_slot]).into_resolved() {
             Value::Closure(c) => {
-                let base = self.stack.len();
-                self.stack.push(arg);
                 // A closure called as soon as it was made (the inner
                 // lambda of `a: b: …`) is held only here: take its parts.
-                let (lambda, upvalues) = match Rc::try_unwrap(c) {
+                let (mut lambda, mut upvalues) = match Rc::try_unwrap(c) {
                     Ok(Closure { lambda, upvalues }) => (lambda, upvalues),
                     Err(c) => (c.lambda.clone(), c.upvalues.clone()),
                 };
+                while next + 1 < self.stack.len()
+                    && let Some(inner) = lambda.curried_inner()
+                {
+                    let arg = std::mem::take(&mut self.stack[next]);
+                    next += 1;
+                    upvalues = capture_curried(inner, arg, &upvalues);
+                    lambda = inner.clone();
+                }
+                self.defer_args(next + 1, span);
+                let arg = self.pop();
+                self.stack.truncate(f_slot);
+                let base = self.stack.len();
+                self.stack.push(arg);
                 self.frames.push(Frame::Code {
                     lambda,
                     upvalues,
@@ -295,11 +325,15 @@ impl Vm {
                 Ok(())
             }
             Value::Builtin(b) => {
+                let missing = b.arity.saturating_sub(b.partial.len()).max(1);
+                let end = self.stack.len().min(next + missing);
+                self.defer_args(end, span);
                 // Sized for the full call up front: no regrowth as the
-                // arguments arrive one application at a time.
+                // arguments arrive.
                 let mut args = Vec::with_capacity(b.arity.max(b.partial.len() + 1));
                 args.extend(b.partial.iter().cloned());
-                args.push(arg);
+                args.extend(self.stack.drain(next..));
+                self.stack.truncate(f_slot);
                 if args.len() < b.arity {
                     self.stack.push(Value::Builtin(Rc::new(Builtin {
                         name: b.name,
@@ -320,6 +354,9 @@ impl Vm {
                 Ok(())
             }
             Value::Attrs(a) if a.contains(b"__functor") => {
+                self.defer_args(next + 1, span);
+                let arg = self.pop();
+                self.stack.truncate(f_slot);
                 let functor = a.get(b"__functor").cloned().unwrap_or_default();
                 // (functor self) arg
                 self.frames.push(Frame::CallForced { arg, span });
@@ -330,7 +367,20 @@ impl Vm {
                 self.stack.push(functor);
                 Ok(())
             }
-            other => Err(ErrorKind::NotCallable(other.describe())),
+            other => {
+                self.stack.truncate(f_slot);
+                Err(ErrorKind::NotCallable(other.describe()))
+            }
+        }
+    }
+
+    /// Moves the arguments from stack index `from` up into `CallForced`
+    /// frames, the first of them on top, to be applied once the call
+    /// below them has returned.
+    fn defer_args(&mut self, from: usize, span: Span) {
+        while self.stack.len() > from {
+            let arg = self.pop();
+            self.frames.push(Frame::CallForced { arg, span });
         }
     }
 
@@ -390,17 +440,11 @@ impl Vm {
                 }
                 Some(Request::Call(f, arg)) => {
                     self.set_waiting(Waiting::Value);
-                    self.stack.push(f);
-                    self.frames.push(Frame::CallForced { arg, span });
-                    Ok(())
+                    self.call_request(f, [arg], span)
                 }
                 Some(Request::Call2(f, a, b)) => {
                     self.set_waiting(Waiting::Value);
-                    self.stack.push(f);
-                    // `f a` is forced and then called with `b`.
-                    self.frames.push(Frame::CallForced { arg: b, span });
-                    self.frames.push(Frame::CallForced { arg: a, span });
-                    Ok(())
+                    self.call_request(f, [a, b], span)
                 }
                 None => {
                     if let Some(Frame::Generator { base, .. }) = self.frames.pop() {
@@ -413,6 +457,27 @@ impl Vm {
                 }
             },
         }
+    }
+
+    /// Serves a builtin's request to apply `f` to `args`. A function
+    /// already forced (the usual case: builtins force their callbacks
+    /// first) is called at once; otherwise a `CallForced` frame forces it
+    /// first.
+    fn call_request<const N: usize>(
+        &mut self,
+        f: Value,
+        args: [Value; N],
+        span: Span,
+    ) -> Result<(), Error> {
+        self.stack.push(f);
+        if self.top_needs_force() {
+            for arg in args.into_iter().rev() {
+                self.frames.push(Frame::CallForced { arg, span });
+            }
+            return Ok(());
+        }
+        self.stack.extend(args);
+        self.call_n(N, span).map_err(|k| Error::new(k, Some(span)))
     }
 
     /// Marks the generator on top of the frame stack as waiting for an
@@ -820,10 +885,8 @@ impl Vm {
                     normalise_path(std::path::Path::new(&text)).into(),
                 ));
             }
-            Op::Call => {
-                let arg = self.pop();
-                let f = self.pop().into_resolved();
-                self.call_value(f, arg, span())?;
+            Op::Call(n) => {
+                self.call_n(n as usize, span())?;
                 return Ok(Flow::Switch);
             }
             Op::MakeClosure(i) => {
@@ -985,6 +1048,17 @@ fn forced_now(slot: Option<&Value>, next: Option<&Op>) -> Option<Value> {
         (Some(Value::Thunk(t)), Some(Op::Force)) => t.value().map(Value::into_resolved),
         _ => None,
     }
+}
+
+/// The upvalues of `inner`, the lambda a curried function's body makes
+/// a closure of, captured from that function's upvalues and its argument:
+/// the only slot of such a body, so every local capture is of it.
+fn capture_curried(inner: &Lambda, arg: Value, upvalues: &Upvalues) -> Upvalues {
+    let values = inner.captures.iter().map(|c| match c {
+        Capture::Local(_) => arg.clone(),
+        Capture::Upvalue(i) => upvalues.get(*i as usize).cloned().unwrap_or_default(),
+    });
+    Upvalues::collect(inner.captures.len(), values)
 }
 
 /// The source span of the instruction at `index`.
