@@ -81,6 +81,12 @@ pub enum Op {
     MakeClosure(u32),
     /// Push a suspended thunk over the indexed lambda.
     MakeThunk(u32),
+    /// Pop two operands. If both are evaluated integers and the operation
+    /// on them cannot fail, push the result and skip the next instruction:
+    /// the `MakeThunk` of the same expression, which is only needed when
+    /// computing it now could fail, or would force something. Otherwise
+    /// push nothing.
+    SpeculateInt(IntOp),
     /// Push a blank thunk, to be filled by `FillThunk`/`FillValue`.
     AllocThunk,
     /// Fill the blank thunk in a slot with code, capturing upvalues now.
@@ -106,6 +112,39 @@ pub enum Op {
     JumpIfNotBlank(Slot, u32),
 
     Return,
+}
+
+/// The integer operations `Op::SpeculateInt` computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Less,
+    LessEq,
+    More,
+    MoreEq,
+    Equal,
+    NotEqual,
+}
+
+impl IntOp {
+    /// The instruction for the same operation on forced operands.
+    pub fn op(self) -> Op {
+        match self {
+            IntOp::Add => Op::Add,
+            IntOp::Sub => Op::Sub,
+            IntOp::Mul => Op::Mul,
+            IntOp::Div => Op::Div,
+            IntOp::Less => Op::Less,
+            IntOp::LessEq => Op::LessEq,
+            IntOp::More => Op::More,
+            IntOp::MoreEq => Op::MoreEq,
+            IntOp::Equal => Op::Equal,
+            IntOp::NotEqual => Op::NotEqual,
+        }
+    }
 }
 
 /// Where a closure or thunk takes an upvalue from, at creation time.

@@ -22,7 +22,7 @@ use std::rc::Rc;
 use rnix::ast::{self, AstToken, HasEntry as _, InterpolPart};
 use rowan::ast::AstNode;
 
-use crate::chunk::{Capture, Formals, Lambda, LambdaKind, Op};
+use crate::chunk::{Capture, Formals, IntOp, Lambda, LambdaKind, Op};
 use crate::errors::{Error, ErrorKind};
 use crate::source::{FileId, Span};
 use crate::value::{NixAttrs, NixString, Value};
@@ -278,9 +278,51 @@ impl Compiler<'_> {
             return self.compile(expr);
         }
         let span = self.span(expr.syntax());
+        if let Some((lhs, op, rhs)) = self.speculable_int_op(expr) {
+            self.compile(&lhs)?;
+            self.compile(&rhs)?;
+            self.emit(Op::SpeculateInt(op), span);
+        }
         let idx = self.compile_thunk(span, |c| c.compile(expr))?;
         self.emit(Op::MakeThunk(idx), span);
         Ok(())
+    }
+
+    /// For `n - 1`, `i < j` and the like in a lazy position, with both
+    /// operands variables or integer literals: the operands and the
+    /// operation, to be computed at once when the operands are already
+    /// evaluated integers (`Op::SpeculateInt`). That cannot fail or force
+    /// anything, so it is invisible but for the thunk it saves.
+    fn speculable_int_op(&self, expr: &ast::Expr) -> Option<(ast::Expr, IntOp, ast::Expr)> {
+        use ast::BinOpKind as K;
+        let ast::Expr::BinOp(b) = strip_parens(expr) else {
+            return None;
+        };
+        let op = match b.operator()? {
+            K::Add => IntOp::Add,
+            K::Sub => IntOp::Sub,
+            K::Mul => IntOp::Mul,
+            K::Div => IntOp::Div,
+            K::Less => IntOp::Less,
+            K::LessOrEq => IntOp::LessEq,
+            K::More => IntOp::More,
+            K::MoreOrEq => IntOp::MoreEq,
+            K::Equal => IntOp::Equal,
+            K::NotEqual => IntOp::NotEqual,
+            _ => return None,
+        };
+        let operand = |e: Option<ast::Expr>| {
+            let e = strip_parens(&e?);
+            let plain = match &e {
+                ast::Expr::Ident(i) => i
+                    .ident_token()
+                    .is_some_and(|t| self.resolve_static(t.text()).is_some()),
+                ast::Expr::Literal(l) => matches!(l.kind(), ast::LiteralKind::Integer(_)),
+                _ => false,
+            };
+            plain.then_some(e)
+        };
+        Some((operand(b.lhs())?, op, operand(b.rhs())?))
     }
 
     /// Compiles a body of no arguments (thunk) and returns its lambda index.
@@ -714,8 +756,21 @@ impl Compiler<'_> {
     fn compile_select(&mut self, s: &ast::Select) -> CResult {
         let node = s.syntax();
         let span = self.span(node);
-        let attrs: Vec<ast::Attr> = child(s.attrpath(), node, self)?.attrs().collect();
-        self.compile_forced(&child(s.expr(), node, self)?)?;
+        let mut attrs: Vec<ast::Attr> = child(s.attrpath(), node, self)?.attrs().collect();
+        let expr = child(s.expr(), node, self)?;
+        // `builtins.foldl'` is a constant: no set lookup at run time. The
+        // builtins set holds only values, so nothing needs forcing either.
+        let builtin = self.global_builtin(&expr, attrs.first());
+        match builtin {
+            Some(value) => {
+                self.constant(value, span);
+                attrs.remove(0);
+            }
+            None => self.compile_forced(&expr)?,
+        }
+        if attrs.is_empty() {
+            return Ok(());
+        }
         let start = self.ctx().height - 1;
         match s.default_expr() {
             None => {
@@ -746,6 +801,24 @@ impl Compiler<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The builtin `builtins.<attr>` names, when `expr` is the global
+    /// `builtins` (no local binding shadows it; `with` never does) and it
+    /// has a static attribute of that name.
+    fn global_builtin(&self, expr: &ast::Expr, attr: Option<&ast::Attr>) -> Option<Value> {
+        let ast::Expr::Ident(ident) = expr else {
+            return None;
+        };
+        let name = ident_name(ident);
+        if name != "builtins" || self.resolve_static(&name).is_some() {
+            return None;
+        }
+        let Some(Value::Attrs(builtins)) = self.globals.get(&name) else {
+            return None;
+        };
+        let attr = bindings::static_name(attr?)?;
+        builtins.get(attr.as_bytes()).cloned()
     }
 
     fn compile_has_attr(&mut self, h: &ast::HasAttr) -> CResult {

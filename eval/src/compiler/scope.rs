@@ -103,6 +103,8 @@ impl FnCtx {
             Op::Attrs(n) => h - 2 * n as i64 + 1,
             Op::List(n) | Op::Interpolate(n) | Op::ResolveWith(_, n) => h - n as i64 + 1,
             Op::CloseScope(n) | Op::Call(n) => h - n as i64,
+            // The result, if any, stands in for the `MakeThunk` it skips.
+            Op::SpeculateInt(_) => h - 2,
         };
         self.height = u32::try_from(new).unwrap_or(0);
         self.chunk.code.push(op);

@@ -911,6 +911,24 @@ impl Vm {
                 self.stack
                     .push(Value::Thunk(Thunk::suspended(inner, captured)));
             }
+            Op::SpeculateInt(int_op) => {
+                let len = self.stack.len();
+                if let Some(operands) = self.stack.get_mut(len.saturating_sub(2)..) {
+                    for v in operands {
+                        if let Value::Thunk(t) = v
+                            && let Some(forced) = t.value()
+                        {
+                            *v = forced.into_resolved();
+                        }
+                    }
+                }
+                if self.int_binop(int_op.op()) {
+                    *ip += 1;
+                } else {
+                    self.pop();
+                    self.pop();
+                }
+            }
             Op::AllocThunk => self.stack.push(Value::Thunk(Thunk::blank())),
             Op::FillThunk(slot, i) => {
                 let inner = chunk
