@@ -81,12 +81,19 @@ pub enum Op {
     MakeClosure(u32),
     /// Push a suspended thunk over the indexed lambda.
     MakeThunk(u32),
-    /// Pop two operands. If both are evaluated integers and the operation
-    /// on them cannot fail, push the result and skip the next instruction:
-    /// the `MakeThunk` of the same expression, which is only needed when
-    /// computing it now could fail, or would force something. Otherwise
-    /// push nothing.
-    SpeculateInt(IntOp),
+    /// Start computing, at once, an expression in a lazy position that may
+    /// need no thunk (see `compiler::Compiler::compile_speculation`):
+    /// remember the stack height to fall back to.
+    SpecBegin,
+    /// Speculation step: if the top is an evaluated set whose attribute
+    /// named by the constant is evaluated, replace the top by its value.
+    /// Otherwise drop everything pushed since `SpecBegin` and jump forward
+    /// to the `MakeThunk` that computes the expression lazily instead.
+    SpecSelect(ConstIdx, u32),
+    /// Speculation step: if the top two values are evaluated integers and
+    /// the operation on them cannot fail, replace them by its result;
+    /// otherwise fall back as `SpecSelect` does.
+    SpecInt(IntOp, u32),
     /// Push a blank thunk, to be filled by `FillThunk`/`FillValue`.
     AllocThunk,
     /// Fill the blank thunk in a slot with code, capturing upvalues now.
@@ -114,7 +121,7 @@ pub enum Op {
     Return,
 }
 
-/// The integer operations `Op::SpeculateInt` computes.
+/// The integer operations `Op::SpecInt` computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntOp {
     Add,
@@ -130,6 +137,10 @@ pub enum IntOp {
 }
 
 impl IntOp {
+    pub fn is_comparison(self) -> bool {
+        !matches!(self, IntOp::Add | IntOp::Sub | IntOp::Mul | IntOp::Div)
+    }
+
     /// The instruction for the same operation on forced operands.
     pub fn op(self) -> Op {
         match self {

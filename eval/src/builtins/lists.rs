@@ -165,38 +165,49 @@ builtin!(any, co, [f, xs], {
 });
 
 // A stable bottom-up merge sort; the comparator is a Nix function, so
-// each comparison goes through the VM.
+// each comparison goes through the VM. Merging moves indices into the
+// list, not values: no reference count is touched per move, and each
+// element is cloned into the result once. The comparator gets evaluated
+// elements as their values, looked through once beforehand: thunks are
+// scattered over the heap, and reading one per comparison costs more than
+// the comparison.
 builtin!(sort, co, [cmp, xs], {
     let cmp = co.force(cmp).await?;
     if !cmp.is_function() {
         return Err(ErrorKind::type_error("a function", &cmp).into());
     }
     let xs = list(co, xs).await?;
-    let mut items: Vec<Value> = xs.iter().cloned().collect();
+    let keys: Vec<Value> = xs.iter().map(Value::resolved).collect();
+    let mut order: Vec<usize> = (0..xs.len()).collect();
+    let mut merged = Vec::with_capacity(order.len());
     let mut width = 1;
-    while width < items.len() {
-        let mut merged = Vec::with_capacity(items.len());
-        for chunk in items.chunks(2 * width) {
+    while width < order.len() {
+        merged.clear();
+        for chunk in order.chunks(2 * width) {
             let (left, right) = chunk.split_at(width.min(chunk.len()));
             let (mut i, mut j) = (0, 0);
-            while let (Some(l), Some(r)) = (left.get(i), right.get(j)) {
+            while let (Some(&l), Some(&r)) = (left.get(i), right.get(j)) {
                 // Take from the right only if it is strictly less.
-                let less = co.call2(cmp.clone(), r.clone(), l.clone()).await?;
+                let less = co
+                    .call2(cmp.clone(), keys[r].clone(), keys[l].clone())
+                    .await?;
                 if co.force(less).await?.as_bool()? {
-                    merged.push(r.clone());
+                    merged.push(r);
                     j += 1;
                 } else {
-                    merged.push(l.clone());
+                    merged.push(l);
                     i += 1;
                 }
             }
-            merged.extend(left.iter().skip(i).cloned());
-            merged.extend(right.iter().skip(j).cloned());
+            merged.extend_from_slice(&left[i..]);
+            merged.extend_from_slice(&right[j..]);
         }
-        items = merged;
+        std::mem::swap(&mut order, &mut merged);
         width *= 2;
     }
-    Ok(Value::list(items))
+    Ok(Value::list(
+        order.into_iter().map(|i| xs[i].clone()).collect(),
+    ))
 });
 
 builtin!(partition, co, [f, xs], {

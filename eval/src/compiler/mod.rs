@@ -278,51 +278,114 @@ impl Compiler<'_> {
             return self.compile(expr);
         }
         let span = self.span(expr.syntax());
-        if let Some((lhs, op, rhs)) = self.speculable_int_op(expr) {
-            self.compile(&lhs)?;
-            self.compile(&rhs)?;
-            self.emit(Op::SpeculateInt(op), span);
+        let speculation = self.is_speculable(expr);
+        let mut fallbacks = Vec::new();
+        if speculation {
+            let height = self.ctx().height;
+            self.emit(Op::SpecBegin, span);
+            self.compile_speculation(expr, &mut fallbacks)?;
+            self.emit(Op::Jump(1), span);
+            self.ctx().height = height;
+        }
+        for at in fallbacks {
+            self.ctx().patch_jump(at);
         }
         let idx = self.compile_thunk(span, |c| c.compile(expr))?;
         self.emit(Op::MakeThunk(idx), span);
         Ok(())
     }
 
-    /// For `n - 1`, `i < j` and the like in a lazy position, with both
-    /// operands variables or integer literals: the operands and the
-    /// operation, to be computed at once when the operands are already
-    /// evaluated integers (`Op::SpeculateInt`). That cannot fail or force
-    /// anything, so it is invisible but for the thunk it saves.
-    fn speculable_int_op(&self, expr: &ast::Expr) -> Option<(ast::Expr, IntOp, ast::Expr)> {
-        use ast::BinOpKind as K;
-        let ast::Expr::BinOp(b) = strip_parens(expr) else {
-            return None;
-        };
-        let op = match b.operator()? {
-            K::Add => IntOp::Add,
-            K::Sub => IntOp::Sub,
-            K::Mul => IntOp::Mul,
-            K::Div => IntOp::Div,
-            K::Less => IntOp::Less,
-            K::LessOrEq => IntOp::LessEq,
-            K::More => IntOp::More,
-            K::MoreOrEq => IntOp::MoreEq,
-            K::Equal => IntOp::Equal,
-            K::NotEqual => IntOp::NotEqual,
-            _ => return None,
-        };
-        let operand = |e: Option<ast::Expr>| {
-            let e = strip_parens(&e?);
-            let plain = match &e {
-                ast::Expr::Ident(i) => i
-                    .ident_token()
-                    .is_some_and(|t| self.resolve_static(t.text()).is_some()),
-                ast::Expr::Literal(l) => matches!(l.kind(), ast::LiteralKind::Integer(_)),
-                _ => false,
-            };
-            plain.then_some(e)
-        };
-        Some((operand(b.lhs())?, op, operand(b.rhs())?))
+    /// Whether `expr`, in a lazy position, can be tried at once before
+    /// falling back to a thunk: integer arithmetic and comparisons,
+    /// attribute selections with static names, and conditionals on
+    /// comparisons, over variables and integer literals (`n - 1`,
+    /// `acc.count + 1`, `if i > m then i else m`). Once its variables
+    /// and the attributes it selects are evaluated, such an expression
+    /// cannot fail, diverge or force anything, so computing it early is
+    /// invisible but for the thunk it saves; until then the speculation
+    /// gives up (see `Op::SpecBegin`).
+    fn is_speculable(&self, expr: &ast::Expr) -> bool {
+        match expr {
+            ast::Expr::Paren(p) => p.expr().is_some_and(|e| self.is_speculable(&e)),
+            ast::Expr::Select(_) | ast::Expr::BinOp(_) | ast::Expr::IfElse(_) => {
+                self.is_speculable_operand(expr)
+            }
+            _ => false,
+        }
+    }
+
+    fn is_speculable_operand(&self, expr: &ast::Expr) -> bool {
+        match expr {
+            ast::Expr::Paren(p) => p.expr().is_some_and(|e| self.is_speculable_operand(&e)),
+            ast::Expr::Ident(i) => i
+                .ident_token()
+                .is_some_and(|t| self.resolve_static(t.text()).is_some()),
+            ast::Expr::Literal(l) => matches!(l.kind(), ast::LiteralKind::Integer(_)),
+            ast::Expr::Select(s) => {
+                s.default_expr().is_none()
+                    && s.expr().is_some_and(|e| self.is_speculable_operand(&e))
+                    && s.attrpath().is_some_and(|p| {
+                        p.attrs().all(|a| bindings::static_name(&a).is_some())
+                    })
+            }
+            ast::Expr::BinOp(b) => {
+                b.operator().and_then(int_op).is_some()
+                    && b.lhs().is_some_and(|e| self.is_speculable_operand(&e))
+                    && b.rhs().is_some_and(|e| self.is_speculable_operand(&e))
+            }
+            // The condition must be a comparison, so that it yields a
+            // Boolean whenever it succeeds.
+            ast::Expr::IfElse(i) => {
+                i.condition().is_some_and(|c| {
+                    matches!(strip_parens(&c), ast::Expr::BinOp(b) if b.operator().and_then(int_op).is_some_and(IntOp::is_comparison))
+                        && self.is_speculable_operand(&c)
+                }) && i.body().is_some_and(|e| self.is_speculable_operand(&e))
+                    && i.else_body().is_some_and(|e| self.is_speculable_operand(&e))
+            }
+            _ => false,
+        }
+    }
+
+    /// Compiles the speculative form of an expression `is_speculable`
+    /// accepted; every step that can give up is added to `fallbacks`, to
+    /// be pointed at the thunk.
+    fn compile_speculation(&mut self, expr: &ast::Expr, fallbacks: &mut Vec<usize>) -> CResult {
+        let node = expr.syntax();
+        let span = self.span(node);
+        match expr {
+            ast::Expr::Paren(p) => {
+                self.compile_speculation(&child(p.expr(), node, self)?, fallbacks)
+            }
+            ast::Expr::Ident(_) | ast::Expr::Literal(_) => self.compile(expr),
+            ast::Expr::Select(s) => {
+                self.compile_speculation(&child(s.expr(), node, self)?, fallbacks)?;
+                for attr in child(s.attrpath(), node, self)?.attrs() {
+                    let name = bindings::static_name(&attr).unwrap_or_default();
+                    let idx = self.const_index(Value::string(name));
+                    fallbacks.push(self.emit(Op::SpecSelect(idx, 0), span));
+                }
+                Ok(())
+            }
+            ast::Expr::BinOp(b) => {
+                self.compile_speculation(&child(b.lhs(), node, self)?, fallbacks)?;
+                self.compile_speculation(&child(b.rhs(), node, self)?, fallbacks)?;
+                let op = b.operator().and_then(int_op).unwrap_or(IntOp::Add);
+                fallbacks.push(self.emit(Op::SpecInt(op, 0), span));
+                Ok(())
+            }
+            ast::Expr::IfElse(i) => {
+                self.compile_speculation(&child(i.condition(), node, self)?, fallbacks)?;
+                let to_else = self.emit(Op::JumpIfFalse(0), span);
+                self.compile_speculation(&child(i.body(), node, self)?, fallbacks)?;
+                let to_end = self.emit(Op::Jump(0), span);
+                self.ctx().height -= 1;
+                self.ctx().patch_jump(to_else);
+                self.compile_speculation(&child(i.else_body(), node, self)?, fallbacks)?;
+                self.ctx().patch_jump(to_end);
+                Ok(())
+            }
+            _ => Err(self.error(ErrorKind::Parse("not speculable".into()), node)),
+        }
     }
 
     /// Compiles a body of no arguments (thunk) and returns its lambda index.
@@ -984,6 +1047,24 @@ fn leaves_value(expr: &ast::Expr) -> bool {
         ast::Expr::Paren(p) => p.expr().is_some_and(|e| leaves_value(&e)),
         _ => false,
     }
+}
+
+/// The integer operation of an operator, for speculation.
+fn int_op(op: ast::BinOpKind) -> Option<IntOp> {
+    use ast::BinOpKind as K;
+    Some(match op {
+        K::Add => IntOp::Add,
+        K::Sub => IntOp::Sub,
+        K::Mul => IntOp::Mul,
+        K::Div => IntOp::Div,
+        K::Less => IntOp::Less,
+        K::LessOrEq => IntOp::LessEq,
+        K::More => IntOp::More,
+        K::MoreOrEq => IntOp::MoreEq,
+        K::Equal => IntOp::Equal,
+        K::NotEqual => IntOp::NotEqual,
+        _ => return None,
+    })
 }
 
 fn strip_parens(expr: &ast::Expr) -> ast::Expr {

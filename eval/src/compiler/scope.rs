@@ -99,12 +99,13 @@ impl FnCtx {
             | Op::AssertFail(_)
             | Op::ToPath
             | Op::FillThunk(..)
-            | Op::JumpIfNotBlank(..) => h,
+            | Op::JumpIfNotBlank(..)
+            | Op::SpecBegin
+            | Op::SpecSelect(..) => h,
             Op::Attrs(n) => h - 2 * n as i64 + 1,
             Op::List(n) | Op::Interpolate(n) | Op::ResolveWith(_, n) => h - n as i64 + 1,
             Op::CloseScope(n) | Op::Call(n) => h - n as i64,
-            // The result, if any, stands in for the `MakeThunk` it skips.
-            Op::SpeculateInt(_) => h - 2,
+            Op::SpecInt(..) => h - 1,
         };
         self.height = u32::try_from(new).unwrap_or(0);
         self.chunk.code.push(op);
@@ -122,6 +123,8 @@ impl FnCtx {
                 Op::JumpIfTrue(_) => Op::JumpIfTrue(offset),
                 Op::SelectOrJump(_) => Op::SelectOrJump(offset),
                 Op::JumpIfNotBlank(slot, _) => Op::JumpIfNotBlank(slot, offset),
+                Op::SpecSelect(name, _) => Op::SpecSelect(name, offset),
+                Op::SpecInt(int_op, _) => Op::SpecInt(int_op, offset),
                 other => other,
             };
         }

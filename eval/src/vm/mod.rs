@@ -78,6 +78,9 @@ pub struct Vm {
     /// starting a builtin allocates no handle of its own.
     co: Co,
     steps: u32,
+    /// The stack height at the last `SpecBegin`. A speculation runs to its
+    /// end or gives up without leaving its frame, so one field serves all.
+    speculation_base: usize,
 }
 
 /// Whether the current code frame goes on, or the frame stack changed.
@@ -94,6 +97,7 @@ impl Vm {
             co: Co::new(ctx.clone()),
             ctx,
             steps: 0,
+            speculation_base: 0,
         }
     }
 
@@ -616,6 +620,13 @@ impl Vm {
         true
     }
 
+    /// Drops what a speculation pushed and jumps to the thunk that does
+    /// its work lazily.
+    fn give_up_speculation(&mut self, ip: &mut usize, fallback: u32) {
+        self.stack.truncate(self.speculation_base);
+        *ip += fallback as usize;
+    }
+
     fn local(&self, base: usize, slot: u32) -> Value {
         self.stack
             .get(base + slot as usize)
@@ -911,7 +922,26 @@ impl Vm {
                 self.stack
                     .push(Value::Thunk(Thunk::suspended(inner, captured)));
             }
-            Op::SpeculateInt(int_op) => {
+            Op::SpecBegin => self.speculation_base = self.stack.len(),
+            Op::SpecSelect(c, fallback) => {
+                let found = match self.stack.last().map(Value::resolved) {
+                    Some(Value::Attrs(a)) => chunk
+                        .constants
+                        .get(c as usize)
+                        .and_then(|name| match name {
+                            Value::String(name) => a.get(name.as_bytes()),
+                            _ => None,
+                        })
+                        .filter(|v| !v.needs_force())
+                        .map(|v| v.resolved()),
+                    _ => None,
+                };
+                match (found, self.stack.last_mut()) {
+                    (Some(v), Some(top)) => *top = v,
+                    _ => self.give_up_speculation(ip, fallback),
+                }
+            }
+            Op::SpecInt(int_op, fallback) => {
                 let len = self.stack.len();
                 if let Some(operands) = self.stack.get_mut(len.saturating_sub(2)..) {
                     for v in operands {
@@ -922,11 +952,8 @@ impl Vm {
                         }
                     }
                 }
-                if self.int_binop(int_op.op()) {
-                    *ip += 1;
-                } else {
-                    self.pop();
-                    self.pop();
+                if !self.int_binop(int_op.op()) {
+                    self.give_up_speculation(ip, fallback);
                 }
             }
             Op::AllocThunk => self.stack.push(Value::Thunk(Thunk::blank())),
