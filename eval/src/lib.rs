@@ -29,7 +29,7 @@ pub use vm::{EvalOptions, LintLevel, Lints, SearchPathEntry};
 
 use value::{NixAttrs, NixString};
 use vm::generators::Co;
-use vm::{Context, Vm, ops};
+use vm::{Context, Vm};
 
 /// How the result is printed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -140,7 +140,7 @@ impl Evaluator {
                         v = auto_call(&co, v, &auto_args).await?;
                     }
                     let v = if request.strict {
-                        ops::deep_force(&co, v).await?
+                        co.deep_force(v).await?
                     } else {
                         co.force(v).await?
                     };

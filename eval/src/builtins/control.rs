@@ -79,7 +79,7 @@ builtin!(seq, co, [a, b], {
 });
 
 builtin!(deep_seq, co, [a, b], {
-    ops::deep_force(co, a).await?;
+    co.deep_force(a).await?;
     Ok(b)
 });
 
@@ -106,7 +106,7 @@ builtin!(import, co, [path], {
 });
 
 builtin!(trace, co, [msg, v], {
-    let msg = ops::deep_force(co, msg).await?;
+    let msg = co.deep_force(msg).await?;
     let text = match &msg {
         Value::String(s) => s.to_string(),
         other => crate::value::print::print_value(other),

@@ -375,6 +375,6 @@ builtin!(to_json, co, [v], {
 });
 
 builtin!(to_xml, co, [v], {
-    let v = ops::deep_force(co, v).await?;
+    let v = co.deep_force(v).await?;
     Ok(Value::string(crate::value::xml::to_xml(&v)))
 });

@@ -29,6 +29,9 @@ pub(crate) enum Request {
     /// Apply a function to two arguments in turn (`f a b`), in one round
     /// trip; the result is returned unforced.
     Call2(Value, Value, Value),
+    /// Force deeply; the result is the value forced to weak head normal
+    /// form.
+    DeepForce(Value),
 }
 
 enum Slot {
@@ -115,6 +118,18 @@ impl Co {
             return ForceFuture::Ready(Some(value.into_resolved()));
         }
         ForceFuture::Waiting(self.request(Request::Force(value)))
+    }
+
+    /// Forces `value` and everything inside it; returns `value` forced.
+    /// A value with nothing inside needs no round trip.
+    pub fn deep_force(&self, value: Value) -> ForceFuture {
+        let value = value.into_resolved();
+        match value {
+            Value::Thunk(_) | Value::List(_) | Value::Attrs(_) => {
+                ForceFuture::Waiting(self.request(Request::DeepForce(value)))
+            }
+            scalar => ForceFuture::Ready(Some(scalar)),
+        }
     }
 
     /// Applies `function` to `arg`; the result may be an unforced thunk.

@@ -11,12 +11,14 @@
 //!   has left its value on the stack, it forces that value further if
 //!   needed and then updates the thunk (or, on error, restores it);
 //! - `CallForced`: calls the value on the stack once it is forced;
-//! - `Generator`: a builtin coroutine (see `generators`).
+//! - `Generator`: a builtin coroutine (see `generators`);
+//! - `DeepForce`: forces a value and everything in it (see `deep_force`).
 //!
 //! Errors unwind frames until a generator that asked for the failing
 //! computation is found (it may catch it, like `tryEval`), or to the top.
 
 mod context;
+mod deep_force;
 pub mod generators;
 pub mod ops;
 
@@ -58,6 +60,7 @@ enum Frame {
         arg: Value,
         span: Span,
     },
+    DeepForce(Box<deep_force::DeepForce>),
     Generator {
         fut: GenFuture,
         base: usize,
@@ -78,6 +81,8 @@ pub struct Vm {
     /// starting a builtin allocates no handle of its own.
     co: Co,
     steps: u32,
+    /// The state of the last finished `DeepForce` frame, for the next.
+    spare_deep_force: Option<Box<deep_force::DeepForce>>,
     /// The stack height at the last `SpecBegin`. A speculation runs to its
     /// end or gives up without leaving its frame, so one field serves all.
     speculation_base: usize,
@@ -97,6 +102,7 @@ impl Vm {
             co: Co::new(ctx.clone()),
             ctx,
             steps: 0,
+            spare_deep_force: None,
             speculation_base: 0,
         }
     }
@@ -148,6 +154,7 @@ impl Vm {
                 Ok(())
             }
             Frame::Generator { .. } => self.resume_generator(),
+            Frame::DeepForce(_) => self.continue_deep_force(),
         }
     }
 
@@ -165,7 +172,7 @@ impl Vm {
                         ));
                     }
                 }
-                Frame::CallForced { .. } => {}
+                Frame::CallForced { .. } | Frame::DeepForce(_) => {}
                 Frame::Generator {
                     fut,
                     base,
@@ -449,6 +456,11 @@ impl Vm {
                 Some(Request::Call2(f, a, b)) => {
                     self.set_waiting(Waiting::Value);
                     self.call_request(f, [a, b], span)
+                }
+                Some(Request::DeepForce(v)) => {
+                    self.set_waiting(Waiting::Value);
+                    self.start_deep_force(v, span);
+                    Ok(())
                 }
                 None => {
                     if let Some(Frame::Generator { base, .. }) = self.frames.pop() {

@@ -6,8 +6,6 @@
 //! because they may have to force nested values. They iterate with explicit
 //! work lists, so deep data cannot overflow the native stack.
 
-use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
 use std::rc::Rc;
 
 use super::generators::Co;
@@ -354,47 +352,4 @@ fn coerce_compound<'a>(
             other => Err(ErrorKind::NotCoercibleToString(other.describe()).into()),
         }
     })
-}
-
-/// Hashes the address of a list or set for `deep_force`'s visited set.
-/// Addresses are already unique; SipHash's resistance to chosen keys buys
-/// nothing here and costs most of the time of a small `deepSeq`.
-#[derive(Default)]
-struct AddressHasher(u64);
-
-impl std::hash::Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        // Allocations are at least 8-aligned: drop the always-zero bits,
-        // then spread the rest over the high bits hashbrown looks at.
-        self.0 = ((n as u64) >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-/// Forces a value and everything inside it (`--strict`, `deepSeq`).
-pub async fn deep_force(co: &Co, value: Value) -> Result<Value, Error> {
-    let root = co.force(value).await?;
-    let mut seen: HashSet<*const (), BuildHasherDefault<AddressHasher>> = HashSet::default();
-    let mut work = vec![root.clone()];
-    while let Some(v) = work.pop() {
-        match co.force(v).await? {
-            Value::List(l) if seen.insert(Rc::as_ptr(&l) as *const ()) => {
-                work.extend(l.iter().rev().cloned());
-            }
-            Value::Attrs(a) if seen.insert(a.ptr()) => {
-                work.extend(a.values().rev().cloned());
-            }
-            _ => {}
-        }
-    }
-    Ok(root)
 }

@@ -1,0 +1,132 @@
+//! Deep forcing (`--strict`, `deepSeq`, `trace`, `toXML`) as a frame of
+//! its own.
+//!
+//! A builtin that needs a value forced deeply asks once
+//! (`Co::deep_force`); the VM then walks the value with an explicit work
+//! list in a `Frame::DeepForce`, pushing frames only for the thunks that
+//! are not evaluated yet. Done as a generator, every nested thunk would
+//! cost a round trip through the builtin's future.
+
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+use std::rc::Rc;
+
+use super::{Frame, Vm};
+use crate::errors::Error;
+use crate::source::Span;
+use crate::value::Value;
+
+/// A deep force in progress.
+pub(super) struct DeepForce {
+    /// The value asked for, once forced: what the frame returns.
+    root: Option<Value>,
+    /// Values still to force and look into, the next one last.
+    work: Vec<Value>,
+    /// Lists and sets already looked into: shared values are walked once,
+    /// and cyclic ones end.
+    seen: HashSet<*const (), BuildHasherDefault<AddressHasher>>,
+    span: Span,
+    /// Whether the value on top of the stack was forced for this frame.
+    forcing: bool,
+}
+
+/// Hashes the address of a list or set for the visited set. Addresses
+/// are already unique; SipHash's resistance to chosen keys buys nothing
+/// here and costs most of the time of a small `deepSeq`.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        // Allocations are at least 8-aligned: drop the always-zero bits,
+        // then spread the rest over the high bits hashbrown looks at.
+        self.0 = ((n as u64) >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+impl Vm {
+    /// Pushes a frame that forces `value` deeply and then leaves it,
+    /// forced, on the stack.
+    pub(super) fn start_deep_force(&mut self, value: Value, span: Span) {
+        // The state of the last finished deep force is reused: a `deepSeq`
+        // per step of a fold allocates nothing for its walk.
+        let mut state = self.spare_deep_force.take().unwrap_or_else(|| {
+            Box::new(DeepForce {
+                root: None,
+                work: Vec::new(),
+                seen: HashSet::default(),
+                span,
+                forcing: false,
+            })
+        });
+        state.work.push(value);
+        state.span = span;
+        self.frames.push(Frame::DeepForce(state));
+    }
+
+    /// Runs the deep force on top of the frame stack until it needs a
+    /// thunk evaluated (whose frames it pushes) or is done.
+    pub(super) fn continue_deep_force(&mut self) -> Result<(), Error> {
+        loop {
+            let Some(Frame::DeepForce(state)) = self.frames.last_mut() else {
+                return Ok(());
+            };
+            let next = if state.forcing {
+                state.forcing = false;
+                self.stack.pop()
+            } else {
+                state.work.pop()
+            };
+            let Some(v) = next else {
+                self.finish_deep_force();
+                return Ok(());
+            };
+            if v.needs_force() {
+                state.forcing = true;
+                let span = state.span;
+                self.stack.push(v);
+                let frames = self.frames.len();
+                self.force_top(span)
+                    .map_err(|k| Error::new(k, Some(span)))?;
+                if self.frames.len() != frames {
+                    return Ok(());
+                }
+                continue;
+            }
+            let v = v.into_resolved();
+            match &v {
+                Value::List(l) if state.seen.insert(Rc::as_ptr(l) as *const ()) => {
+                    state.work.extend(l.iter().rev().cloned());
+                }
+                Value::Attrs(a) if state.seen.insert(a.ptr()) => {
+                    state.work.extend(a.values().rev().cloned());
+                }
+                _ => {}
+            }
+            if state.root.is_none() {
+                state.root = Some(v);
+            }
+        }
+    }
+
+    /// Pops the finished deep force, pushes its value and keeps its state
+    /// for the next one.
+    fn finish_deep_force(&mut self) {
+        let Some(Frame::DeepForce(mut state)) = self.frames.pop() else {
+            return;
+        };
+        self.stack.push(state.root.take().unwrap_or_default());
+        state.seen.clear();
+        self.spare_deep_force = Some(state);
+    }
+}
