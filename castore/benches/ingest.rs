@@ -11,8 +11,8 @@
 //! - `TVIX_BENCH_INGEST_RUNS`: runs per measurement, the best one counts
 //!   (default 3).
 //! - `TVIX_BENCH_INGEST_ONLY`: a comma-separated subset of `blake3`,
-//!   `memory`, `objectstore` and `nix`, the measurements to make (default
-//!   all); handy under a profiler.
+//!   `memory`, `objectstore`, `copy` and `nix`, the measurements to make
+//!   (default all); handy under a profiler.
 //!
 //! Every measurement reads the tree from the page cache: an untimed pass
 //! reads it all first. What is timed:
@@ -22,6 +22,10 @@
 //!   run (so every chunk is really written).
 //! - `objectstore+file://, again`: importing the tree a second time into the
 //!   last of those stores, which must write nothing new.
+//! - `cp -a`: copying the tree into a fresh directory, which creates one
+//!   file per file and writes every byte, as `objectstore+file://` must (one
+//!   object per blob or chunk) but without hashing anything: the floor for
+//!   that layout on this machine.
 //! - `nix-store --add`: `NIX_REMOTE=local?root=<fresh dir>` per run; skipped
 //!   with a message when `nix-store` is not on PATH.
 //!
@@ -136,6 +140,26 @@ fn main() {
         time
     });
 
+    let copy = wanted("copy").then(|| {
+        eprintln!("cp -a");
+        let time = best_of(runs, || {
+            let target = TempDir::new().expect("copy target");
+            let start = Instant::now();
+            let status = Command::new("cp")
+                .arg("-a")
+                .arg(&tree)
+                .arg(target.path().join("copy"))
+                .status()
+                .expect("run cp");
+            let elapsed = start.elapsed();
+            assert!(status.success(), "cp -a failed");
+            scratch.push(target);
+            elapsed
+        });
+        results.push(("cp -a (no hashing)", time));
+        time
+    });
+
     let nix = if wanted("nix") {
         nix_store_add(&tree, runs, &mut scratch)
     } else {
@@ -168,6 +192,12 @@ fn main() {
         println!(
             "objectstore+file:// vs nix-store --add: {:.2}x its speed (target >= 5x)",
             ratio(nix, objectstore)
+        );
+    }
+    if let (Some(nix), Some(copy)) = (nix, copy) {
+        println!(
+            "cp -a vs nix-store --add:               {:.2}x its speed (the floor for one file per object)",
+            ratio(nix, copy)
         );
     }
 }

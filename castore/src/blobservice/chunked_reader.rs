@@ -12,15 +12,21 @@
 //! into the middle gets chunks that are each verified, and nothing more can
 //! be checked without reading the rest.
 //!
+//! While a chunk is being read the next few are already fetched and checked,
+//! each in a task of its own, so fetching and hashing run on every core
+//! beside the consumer.
+//!
 //! This module must never hand out bytes that failed a check, and must never
 //! trust a size or digest it was given: they come from storage or a server.
 
+use std::collections::VecDeque;
 use std::io::{self, SeekFrom};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
 
@@ -60,6 +66,9 @@ fn invalid_data(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
+/// How many chunks after the one being read are fetched and checked ahead.
+const READ_AHEAD: usize = 4;
+
 pub(super) struct ChunkedReader {
     /// The digest of the whole blob.
     digest: B3Digest,
@@ -70,7 +79,9 @@ pub(super) struct ChunkedReader {
     pos: u64,
     /// The chunk last fetched, by index.
     loaded: Option<(usize, Bytes)>,
-    fetching: Option<(usize, BoxFuture<'static, io::Result<Bytes>>)>,
+    /// Chunks being fetched, by index: the one holding the read position
+    /// first, then the non-empty ones after it, up to [READ_AHEAD] of them.
+    fetching: VecDeque<(usize, BoxFuture<'static, io::Result<Bytes>>)>,
     fetch: FetchChunk,
     /// Hash of the contents of chunks `..hashed`, extended whenever chunk
     /// `hashed` is loaded; a reader that seeks around still verifies the
@@ -107,7 +118,7 @@ impl ChunkedReader {
             size,
             pos: 0,
             loaded: None,
-            fetching: None,
+            fetching: VecDeque::new(),
             fetch,
             prefix_hasher: Box::new(blake3::Hasher::new()),
             hashed: 0,
@@ -147,6 +158,31 @@ impl ChunkedReader {
         true
     }
 
+    /// Makes chunk `index` the first one being fetched, and keeps up to
+    /// [READ_AHEAD] of the chunks after it being fetched too. Fetches of
+    /// other chunks (after a seek) are abandoned.
+    fn fetch_from(&mut self, index: usize) {
+        while self
+            .fetching
+            .front()
+            .is_some_and(|(first, _)| *first != index)
+        {
+            self.fetching.pop_front();
+        }
+        let mut next = match self.fetching.back() {
+            Some((last, _)) => self.skip_empty(last + 1),
+            None => index,
+        };
+        while self.fetching.len() <= READ_AHEAD {
+            let Some(chunk) = self.chunks.get(next).copied() else {
+                break;
+            };
+            self.fetching
+                .push_back((next, start_fetch(&self.fetch, chunk)));
+            next = self.skip_empty(next + 1);
+        }
+    }
+
     /// Index of the first chunk at or after `index` that is not empty (or the
     /// number of chunks): empty chunks are never loaded, and hash to nothing.
     fn skip_empty(&self, mut index: usize) -> usize {
@@ -182,6 +218,25 @@ impl ChunkedReader {
     }
 }
 
+/// Fetches `chunk` and checks it against its list entry, in a task of its
+/// own when there is a tokio runtime to run it, so that chunks are fetched
+/// and hashed on every core while the reader's consumer works.
+fn start_fetch(fetch: &FetchChunk, chunk: ChunkMeta) -> BoxFuture<'static, io::Result<Bytes>> {
+    let fetched = fetch(chunk);
+    let checked = async move {
+        let data = fetched.await?;
+        verify_chunk(&chunk, &data)?;
+        Ok(data)
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn(checked)
+            .map(|joined| joined.map_err(io::Error::other)?)
+            .boxed(),
+        Err(_) => checked.boxed(),
+    }
+}
+
 /// Checks fetched chunk contents against the chunk list entry.
 fn verify_chunk(chunk: &ChunkMeta, data: &[u8]) -> io::Result<()> {
     if data.len() as u64 != chunk.size {
@@ -209,20 +264,15 @@ impl AsyncRead for ChunkedReader {
             if this.read_loaded(index, buf) {
                 return Poll::Ready(Ok(()));
             }
-            let Some(chunk) = this.chunks.get(index).copied() else {
+            this.fetch_from(index);
+            let Some((_, fetch)) = this.fetching.front_mut() else {
                 return Poll::Ready(Ok(()));
             };
-            match &mut this.fetching {
-                Some((fetching_index, fetch)) if *fetching_index == index => {
-                    let result = ready!(fetch.as_mut().poll(cx));
-                    this.fetching = None;
-                    let data = result?;
-                    verify_chunk(&chunk, &data)?;
-                    this.extend_prefix(index, &data)?;
-                    this.loaded = Some((index, data));
-                }
-                _ => this.fetching = Some((index, (this.fetch)(chunk))),
-            }
+            let result = ready!(fetch.as_mut().poll(cx));
+            this.fetching.pop_front();
+            let data = result?;
+            this.extend_prefix(index, &data)?;
+            this.loaded = Some((index, data));
         }
     }
 }
@@ -278,6 +328,7 @@ mod tests {
     #[rstest]
     #[case::two_chunks(&["hello ", "world"])]
     #[case::empty_chunks_around(&["", "hello ", "", "world", ""])]
+    #[case::four_chunks(&["he", "llo", " wo", "rld"])]
     #[tokio::test]
     async fn reads_and_verifies_the_whole_blob(#[case] pieces: &[&'static str]) {
         let mut contents = Vec::new();
@@ -290,13 +341,19 @@ mod tests {
     }
 
     /// Valid chunks that do not make up the blob asked for: the last chunk
-    /// is refused, whether read in one go or after seeking around.
+    /// is refused, whether read in one go or after seeking around (which
+    /// abandons chunks being read ahead, and the blob hash they carry).
     #[rstest]
-    #[case::in_order(&[])]
-    #[case::after_seeking(&[7, 0])]
+    #[case::in_order(&["hello ", "world"], &[])]
+    #[case::after_seeking(&["hello ", "world"], &[7, 0])]
+    #[case::four_chunks_in_order(&["he", "llo", " wo", "rld"], &[])]
+    #[case::four_chunks_after_seeking(&["he", "llo", " wo", "rld"], &[0, 9, 3, 0])]
     #[tokio::test]
-    async fn chunks_of_another_blob_are_refused(#[case] seeks: &[u64]) {
-        let mut reader = reader(B3Digest::of(b"hello there"), &["hello ", "world"]).expect("valid");
+    async fn chunks_of_another_blob_are_refused(
+        #[case] pieces: &[&'static str],
+        #[case] seeks: &[u64],
+    ) {
+        let mut reader = reader(B3Digest::of(b"hello there"), pieces).expect("valid");
         for &seek in seeks {
             reader
                 .seek(std::io::SeekFrom::Start(seek))
@@ -323,6 +380,31 @@ mod tests {
             ),
             error.to_string()
         );
+    }
+
+    /// Reads that abandon chunks being read ahead still read and verify the
+    /// whole blob afterwards.
+    #[rstest]
+    #[case::back_to_start(&[0, 0])]
+    #[case::around(&[0, 9, 3, 10, 0])]
+    #[tokio::test]
+    async fn seeking_around_then_reading_all(#[case] seeks: &[u64]) {
+        let mut reader =
+            reader(B3Digest::of(b"hello world"), &["he", "llo", " wo", "rld"]).expect("valid");
+        for &seek in seeks {
+            reader
+                .seek(std::io::SeekFrom::Start(seek))
+                .await
+                .expect("seek");
+            reader.read_u8().await.expect("a byte of a chunk");
+        }
+        reader
+            .seek(std::io::SeekFrom::Start(0))
+            .await
+            .expect("seek");
+        let mut contents = Vec::new();
+        reader.read_to_end(&mut contents).await.expect("read");
+        assert_eq!(b"hello world", contents.as_slice());
     }
 
     #[rstest]

@@ -32,6 +32,8 @@ pub enum FromAddrError {
     MissingPath,
     #[error("invalid object store path in {0:?}: {1}")]
     ObjectStorePath(String, ::object_store::path::Error),
+    #[error("{0:?} names no local directory: {1}")]
+    LocalPath(String, ::object_store::Error),
     #[error(transparent)]
     Grpc(#[from] ChannelError),
 }
@@ -65,10 +67,9 @@ pub async fn from_addr(url: &str) -> Result<Arc<dyn BlobService>, FromAddrError>
             // Percent-decoded, so `%20` names a directory with a space.
             let base = ObjectStorePath::from_url_path(parsed.path())
                 .map_err(|e| FromAddrError::ObjectStorePath(url.to_owned(), e))?;
-            Ok(Arc::new(ObjectStoreBlobService::new(
-                Arc::new(LocalFileSystem::new()),
-                base,
-            )))
+            let service = ObjectStoreBlobService::new_local(Arc::new(LocalFileSystem::new()), base)
+                .map_err(|e| FromAddrError::LocalPath(url.to_owned(), e))?;
+            Ok(Arc::new(service))
         }
         "grpc+unix" | "grpc+http" => {
             let channel = channel_from_url(&parsed)?;

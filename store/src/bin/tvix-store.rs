@@ -21,7 +21,7 @@ use tvix_store::import::{
 };
 use tvix_store::nar::write_nar;
 use tvix_store::utils::{
-    ListenAddress, Listener, ServiceAddrs, Services, construct_services, serve,
+    BlockingWriter, ListenAddress, Listener, ServiceAddrs, Services, construct_services, serve,
 };
 
 type Error = Box<dyn std::error::Error>;
@@ -224,7 +224,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 .get(*store_path.digest())
                 .await?
                 .ok_or_else(|| format!("{} is not in the store", store_path.to_absolute_path()))?;
-            let mut stdout = tokio::io::BufWriter::with_capacity(1024 * 1024, tokio::io::stdout());
+            // Small enough that chunk-sized writes bypass it and go straight
+            // to stdout, big enough to gather the many small files.
+            let mut stdout =
+                tokio::io::BufWriter::with_capacity(64 * 1024, BlockingWriter(std::io::stdout()));
             write_nar(
                 &mut stdout,
                 &path_info.node,

@@ -25,7 +25,7 @@ use super::{CalculateNarError, NarCalculationService, NarSummary};
 const BLOB_BUFFER: usize = 1024 * 1024;
 /// How many of a directory's file blobs are being opened at once (more
 /// only adds contention in a local store's blocking thread pool).
-const BLOBS_OPENED_AHEAD: usize = 4;
+const BLOBS_OPENED_AHEAD: usize = 16;
 
 /// The deepest directory nesting rendered or ingested: as deep as a tree
 /// Nix can restore to disk gets (a path is at most 4096 bytes, so at most
