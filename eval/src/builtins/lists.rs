@@ -6,7 +6,7 @@ use super::builtin;
 use crate::errors::{Error, ErrorKind};
 use crate::value::{NixAttrs, NixList, NixString, Thunk, Value};
 use crate::vm::generators::{BuiltinFn, Co};
-use crate::vm::ops;
+use crate::vm::{LoopKind, ops};
 
 pub(super) const BUILTINS: [(&str, usize, BuiltinFn); 20] = [
     ("map", 2, map),
@@ -51,23 +51,13 @@ builtin!(map, co, [f, xs], {
 builtin!(filter, co, [f, xs], {
     let xs = list(co, xs).await?;
     let f = co.force(f).await?;
-    let mut out = Vec::new();
-    for x in xs.iter() {
-        if truthy(co, &f, x.clone()).await? {
-            out.push(x.clone());
-        }
-    }
-    Ok(Value::list(out))
+    Ok(co.list_loop(LoopKind::Filter, f, Value::Null, xs).await?)
 });
 
 builtin!(foldl, co, [op, init, xs], {
     let xs = list(co, xs).await?;
     let op = co.force(op).await?;
-    let mut acc = init;
-    for x in xs.iter() {
-        let next = co.call2(op.clone(), acc, x.clone()).await?;
-        acc = co.force(next).await?;
-    }
+    let acc = co.list_loop(LoopKind::Fold, op, init, xs).await?;
     co.force(acc).await
 });
 
@@ -145,23 +135,13 @@ builtin!(gen_list, co, [f, n], {
 builtin!(all, co, [f, xs], {
     let xs = list(co, xs).await?;
     let f = co.force(f).await?;
-    for x in xs.iter() {
-        if !truthy(co, &f, x.clone()).await? {
-            return Ok(Value::Bool(false));
-        }
-    }
-    Ok(Value::Bool(true))
+    Ok(co.list_loop(LoopKind::All, f, Value::Null, xs).await?)
 });
 
 builtin!(any, co, [f, xs], {
     let xs = list(co, xs).await?;
     let f = co.force(f).await?;
-    for x in xs.iter() {
-        if truthy(co, &f, x.clone()).await? {
-            return Ok(Value::Bool(true));
-        }
-    }
-    Ok(Value::Bool(false))
+    Ok(co.list_loop(LoopKind::Any, f, Value::Null, xs).await?)
 });
 
 // A stable bottom-up merge sort; the comparator is a Nix function, so

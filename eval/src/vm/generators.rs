@@ -15,8 +15,9 @@ use std::rc::Rc;
 use std::task::{Context as TaskContext, Poll};
 
 use super::Context;
+use super::list_loop::LoopKind;
 use crate::errors::Error;
-use crate::value::Value;
+use crate::value::{NixList, Value};
 
 pub type GenFuture = Pin<Box<dyn Future<Output = Result<Value, Error>>>>;
 pub type BuiltinFn = fn(Co, Vec<Value>) -> GenFuture;
@@ -32,6 +33,9 @@ pub(crate) enum Request {
     /// Force deeply; the result is the value forced to weak head normal
     /// form.
     DeepForce(Value),
+    /// Run a list loop (see `list_loop`): kind, function, initial
+    /// accumulator, list.
+    ListLoop(LoopKind, Value, Value, NixList),
 }
 
 enum Slot {
@@ -130,6 +134,19 @@ impl Co {
             }
             scalar => ForceFuture::Ready(Some(scalar)),
         }
+    }
+
+    /// Calls the forced `function` on every element of `list` as `kind`
+    /// says; `init` is `foldl'`'s first accumulator. The result of a fold
+    /// over an empty list is `init`, unforced.
+    pub fn list_loop(
+        &self,
+        kind: LoopKind,
+        function: Value,
+        init: Value,
+        list: NixList,
+    ) -> Suspend {
+        self.request(Request::ListLoop(kind, function, init, list))
     }
 
     /// Applies `function` to `arg`; the result may be an unforced thunk.

@@ -12,7 +12,8 @@
 //!   needed and then updates the thunk (or, on error, restores it);
 //! - `CallForced`: calls the value on the stack once it is forced;
 //! - `Generator`: a builtin coroutine (see `generators`);
-//! - `DeepForce`: forces a value and everything in it (see `deep_force`).
+//! - `DeepForce`: forces a value and everything in it (see `deep_force`);
+//! - `ListLoop`: calls a function per element of a list (see `list_loop`).
 //!
 //! Errors unwind frames until a generator that asked for the failing
 //! computation is found (it may catch it, like `tryEval`), or to the top.
@@ -20,6 +21,7 @@
 mod context;
 mod deep_force;
 pub mod generators;
+mod list_loop;
 pub mod ops;
 
 use std::pin::Pin;
@@ -29,6 +31,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 
 pub use context::{Context, EvalOptions, LintLevel, Lints, SearchPathEntry};
 use generators::{Co, GenFuture, Request};
+pub use list_loop::LoopKind;
 
 use crate::chunk::{Capture, Lambda, LambdaKind, Op};
 use crate::errors::{Error, ErrorKind};
@@ -61,6 +64,7 @@ enum Frame {
         span: Span,
     },
     DeepForce(Box<deep_force::DeepForce>),
+    ListLoop(Box<list_loop::ListLoop>),
     Generator {
         fut: GenFuture,
         base: usize,
@@ -155,6 +159,7 @@ impl Vm {
             }
             Frame::Generator { .. } => self.resume_generator(),
             Frame::DeepForce(_) => self.continue_deep_force(),
+            Frame::ListLoop(_) => self.continue_list_loop(),
         }
     }
 
@@ -172,7 +177,7 @@ impl Vm {
                         ));
                     }
                 }
-                Frame::CallForced { .. } | Frame::DeepForce(_) => {}
+                Frame::CallForced { .. } | Frame::DeepForce(_) | Frame::ListLoop(_) => {}
                 Frame::Generator {
                     fut,
                     base,
@@ -456,6 +461,11 @@ impl Vm {
                 Some(Request::Call2(f, a, b)) => {
                     self.set_waiting(Waiting::Value);
                     self.call_request(f, [a, b], span)
+                }
+                Some(Request::ListLoop(kind, f, init, list)) => {
+                    self.set_waiting(Waiting::Value);
+                    self.start_list_loop(kind, f, init, list, span);
+                    Ok(())
                 }
                 Some(Request::DeepForce(v)) => {
                     self.set_waiting(Waiting::Value);
