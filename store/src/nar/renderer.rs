@@ -1,21 +1,29 @@
 //! Rendering a castore node as a NAR.
 //!
-//! The tree is walked depth first with entries in castore order, which is
-//! NAR order (bytewise by name); file contents are streamed from their
-//! blobs' readers through a bounded buffer, directories fetched one at a
-//! time. The output is what `nix-store --dump` writes for the same tree.
+//! The directories of the tree are fetched first, in one `get_recursive`
+//! stream (one round trip for a remote directory service); they are small
+//! beside the file contents, which are never held whole. Then the tree is
+//! walked depth first with entries in castore order, which is NAR order
+//! (bytewise by name), and file contents are streamed from their blobs'
+//! readers through a bounded buffer. Knowing every file in advance, the
+//! renderer opens the blobs of the next few files, across directory
+//! boundaries, while writing the current one. The output is what
+//! `nix-store --dump` writes for the same tree.
 
 use std::io;
 
 use async_trait::async_trait;
 use bstr::{BStr, BString, ByteSlice};
+use std::collections::HashMap;
+
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use nix_compat::nar::writer::{self as nar_writer, r#async as nar};
 use tokio::io::{AsyncWrite, BufReader};
 use tvix_castore::blobservice::{BlobReader, BlobService};
 use tvix_castore::directoryservice::{self, DirectoryService};
-use tvix_castore::{B3Digest, Node};
+use tvix_castore::{B3Digest, Directory, Node};
 
 use super::hashing::HashingSink;
 use super::stack::GrowStack;
@@ -23,8 +31,8 @@ use super::{CalculateNarError, NarCalculationService, NarSummary};
 
 /// Largest buffer between a blob reader and the NAR.
 const BLOB_BUFFER: usize = 1024 * 1024;
-/// How many of a directory's file blobs are being opened at once (more
-/// only adds contention in a local store's blocking thread pool).
+/// How many files' blobs are being opened (and, for a local store, read
+/// and checked) ahead of the file being written.
 const BLOBS_OPENED_AHEAD: usize = 16;
 
 /// The deepest directory nesting rendered or ingested: as deep as a tree
@@ -58,7 +66,8 @@ pub enum RenderError {
     GetDirectory {
         path: BString,
         digest: B3Digest,
-        source: directoryservice::Error,
+        /// Boxed: it is large, and rare.
+        source: Box<directoryservice::Error>,
     },
     #[error("directory {0:?} is nested deeper than {MAX_DEPTH} levels")]
     TooDeep(BString),
@@ -83,17 +92,17 @@ where
     BS: BlobService + ?Sized,
     DS: DirectoryService + ?Sized,
 {
-    let services = Services {
-        blob_service,
-        directory_service,
-    };
+    let directories = fetch_directories(root, directory_service).await?;
+    let files = files_in_nar_order(root, &directories)?;
+    let mut blobs: OpenedBlobs = futures::stream::iter(files)
+        .map(move |digest| async move { blob_service.open_read(&digest).await })
+        .buffered(BLOBS_OPENED_AHEAD)
+        .boxed();
     let nar_root = nar::open(writer).await.map_err(|source| RenderError::Io {
         path: BString::default(),
         source,
     })?;
-    services
-        .write_node(nar_root, root, BString::default(), 0)
-        .await
+    write_node(&directories, &mut blobs, nar_root, root, BString::default()).await
 }
 
 /// The size and sha256 of the NAR of `root`, rendered without keeping it.
@@ -139,165 +148,190 @@ where
     }
 }
 
-/// The services a rendering reads from.
-struct Services<'a, BS: ?Sized, DS: ?Sized> {
-    blob_service: &'a BS,
-    directory_service: &'a DS,
-}
-
-impl<'a, BS, DS> Services<'a, BS, DS>
+/// Every directory below `root` (none if it is not a directory), by digest.
+async fn fetch_directories<DS>(
+    root: &Node,
+    directory_service: &DS,
+) -> Result<HashMap<B3Digest, Directory>, RenderError>
 where
-    BS: BlobService + ?Sized,
     DS: DirectoryService + ?Sized,
 {
-    /// Writes `node`, found at `path` and `depth` directories below the
-    /// root, as `nar_node`. Boxed, as it recurses into directories.
-    fn write_node<'n, W>(
-        &'n self,
-        nar_node: nar::Node<'n, W>,
-        node: &'n Node,
-        path: BString,
-        depth: usize,
-    ) -> BoxFuture<'n, Result<(), RenderError>>
-    where
-        W: AsyncWrite + Unpin + Send + ?Sized,
-        'a: 'n,
-    {
-        async move {
-            match node {
-                Node::Symlink { target } => nar_node
-                    .symlink(target.as_bytes())
-                    .await
-                    .map_err(|source| RenderError::Io { path, source }),
-                Node::File { digest, .. } => {
-                    let opened = self.blob_service.open_read(digest).await;
-                    self.write_file(nar_node, node, opened, path).await
+    let Node::Directory { digest, .. } = root else {
+        return Ok(HashMap::new());
+    };
+    let mut directories = HashMap::new();
+    let mut stream = directory_service.get_recursive(digest);
+    while let Some(directory) = stream.next().await {
+        match directory {
+            Ok(directory) => {
+                directories.insert(directory.digest(), directory);
+            }
+            // Reported with its path by the walk over what was fetched.
+            Err(directoryservice::Error::DirectoryNotFound(_)) => break,
+            Err(source) => {
+                return Err(RenderError::GetDirectory {
+                    path: BString::default(),
+                    digest: *digest,
+                    source: Box::new(source),
+                });
+            }
+        }
+    }
+    Ok(directories)
+}
+
+/// The blob digests of the files below `root`, in the order the NAR has
+/// them. Fails, before anything is written, on a directory missing from
+/// `directories` or nested too deep.
+fn files_in_nar_order(
+    root: &Node,
+    directories: &HashMap<B3Digest, Directory>,
+) -> Result<Vec<B3Digest>, RenderError> {
+    let mut files = Vec::new();
+    // Depth first, each directory's entries pushed in reverse so that they
+    // come off the stack in order.
+    let mut stack = vec![(root, BString::default(), 0)];
+    while let Some((node, path, depth)) = stack.pop() {
+        match node {
+            Node::File { digest, .. } => files.push(*digest),
+            Node::Symlink { .. } => {}
+            Node::Directory { digest, .. } => {
+                if depth >= MAX_DEPTH {
+                    return Err(RenderError::TooDeep(path));
                 }
-                Node::Directory { digest, .. } => {
-                    if depth >= MAX_DEPTH {
-                        return Err(RenderError::TooDeep(path));
-                    }
-                    let directory = match self.directory_service.get(digest).await {
-                        Ok(Some(directory)) => directory,
-                        Ok(None) => {
-                            return Err(RenderError::DirectoryNotFound {
-                                path,
-                                digest: *digest,
-                            });
-                        }
+                let directory = lookup(directories, digest, path.as_bstr())?;
+                for (name, child) in directory.nodes().collect::<Vec<_>>().into_iter().rev() {
+                    stack.push((
+                        child,
+                        child_path(path.as_bstr(), name.as_bytes()),
+                        depth + 1,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// The directory `digest`, found at `path`.
+fn lookup<'d>(
+    directories: &'d HashMap<B3Digest, Directory>,
+    digest: &B3Digest,
+    path: &BStr,
+) -> Result<&'d Directory, RenderError> {
+    directories
+        .get(digest)
+        .ok_or_else(|| RenderError::DirectoryNotFound {
+            path: path.to_owned(),
+            digest: *digest,
+        })
+}
+
+/// What opening the blob of each file gave, in NAR order.
+type OpenedBlobs<'b> = BoxStream<'b, io::Result<Option<Box<dyn BlobReader>>>>;
+
+/// Writes `node`, found at `path`, as `nar_node`, taking the opened blobs of
+/// its files from `blobs`. Boxed, as it recurses into directories.
+fn write_node<'n, 'b: 'n, W>(
+    directories: &'n HashMap<B3Digest, Directory>,
+    blobs: &'n mut OpenedBlobs<'b>,
+    nar_node: nar::Node<'n, W>,
+    node: &'n Node,
+    path: BString,
+) -> BoxFuture<'n, Result<(), RenderError>>
+where
+    W: AsyncWrite + Unpin + Send + ?Sized,
+{
+    async move {
+        match node {
+            Node::Symlink { target } => nar_node
+                .symlink(target.as_bytes())
+                .await
+                .map_err(|source| RenderError::Io { path, source }),
+            Node::File { .. } => {
+                // One blob is opened per file, in this order, so it is there.
+                let opened = blobs.next().await.unwrap_or(Ok(None));
+                write_file(nar_node, node, opened, path).await
+            }
+            Node::Directory { digest, .. } => {
+                let directory = lookup(directories, digest, path.as_bstr())?;
+                let mut nar_directory =
+                    nar_node
+                        .directory()
+                        .await
+                        .map_err(|source| RenderError::Io {
+                            path: path.clone(),
+                            source,
+                        })?;
+                for (name, child) in directory.nodes() {
+                    let child_path = child_path(path.as_bstr(), name.as_bytes());
+                    let nar_child = match nar_directory.entry(name.as_bytes()).await {
+                        Ok(nar_child) => nar_child,
                         Err(source) => {
-                            return Err(RenderError::GetDirectory {
-                                path,
-                                digest: *digest,
+                            return Err(RenderError::Io {
+                                path: child_path,
                                 source,
                             });
                         }
                     };
-                    let mut nar_directory =
-                        nar_node
-                            .directory()
-                            .await
-                            .map_err(|source| RenderError::Io {
-                                path: path.clone(),
-                                source,
-                            })?;
-                    // The files' blobs are opened a few ahead, in order: opening
-                    // is a round trip (a thread hop for local stores), and
-                    // directories of many small files would wait on each.
-                    let file_digests: Vec<B3Digest> = directory
-                        .nodes()
-                        .filter_map(|(_, child)| match child {
-                            Node::File { digest, .. } => Some(*digest),
-                            Node::Directory { .. } | Node::Symlink { .. } => None,
-                        })
-                        .collect();
-                    let blob_service = self.blob_service;
-                    let mut blobs = futures::stream::iter(file_digests)
-                        .map(move |digest| async move { blob_service.open_read(&digest).await })
-                        .buffered(BLOBS_OPENED_AHEAD);
-                    for (name, child) in directory.nodes() {
-                        let child_path = child_path(path.as_bstr(), name.as_bytes());
-                        let nar_child = match nar_directory.entry(name.as_bytes()).await {
-                            Ok(nar_child) => nar_child,
-                            Err(source) => {
-                                return Err(RenderError::Io {
-                                    path: child_path,
-                                    source,
-                                });
-                            }
-                        };
-                        match child {
-                            Node::File { .. } => {
-                                // One blob is opened per file, so it is there.
-                                let opened = blobs.next().await.unwrap_or(Ok(None));
-                                self.write_file(nar_child, child, opened, child_path)
-                                    .await?;
-                            }
-                            Node::Directory { .. } | Node::Symlink { .. } => {
-                                GrowStack(self.write_node(nar_child, child, child_path, depth + 1))
-                                    .await?;
-                            }
-                        }
-                    }
-                    nar_directory
-                        .close()
-                        .await
-                        .map_err(|source| RenderError::Io { path, source })
+                    GrowStack(write_node(directories, blobs, nar_child, child, child_path)).await?;
                 }
+                nar_directory
+                    .close()
+                    .await
+                    .map_err(|source| RenderError::Io { path, source })
             }
         }
-        .boxed()
     }
+    .boxed()
+}
 
-    /// Writes the file `node` as `nar_node`, its contents from `opened`
-    /// (what opening its blob gave).
-    async fn write_file<W>(
-        &self,
-        nar_node: nar::Node<'_, W>,
-        node: &Node,
-        opened: io::Result<Option<Box<dyn BlobReader>>>,
-        path: BString,
-    ) -> Result<(), RenderError>
-    where
-        W: AsyncWrite + Unpin + Send + ?Sized,
-    {
-        let Node::File {
-            digest,
-            size,
-            executable,
-        } = node
-        else {
-            return Err(RenderError::Io {
+/// Writes the file `node` as `nar_node`, its contents from `opened`
+/// (what opening its blob gave).
+async fn write_file<W>(
+    nar_node: nar::Node<'_, W>,
+    node: &Node,
+    opened: io::Result<Option<Box<dyn BlobReader>>>,
+    path: BString,
+) -> Result<(), RenderError>
+where
+    W: AsyncWrite + Unpin + Send + ?Sized,
+{
+    let Node::File {
+        digest,
+        size,
+        executable,
+    } = node
+    else {
+        return Err(RenderError::Io {
+            path,
+            source: io::Error::other("not a file"),
+        });
+    };
+    let blob = match opened {
+        Ok(Some(blob)) => blob,
+        Ok(None) => {
+            return Err(RenderError::BlobNotFound {
                 path,
-                source: io::Error::other("not a file"),
+                digest: *digest,
             });
-        };
-        let blob = match opened {
-            Ok(Some(blob)) => blob,
-            Ok(None) => {
-                return Err(RenderError::BlobNotFound {
-                    path,
-                    digest: *digest,
-                });
-            }
-            Err(source) => {
-                return Err(RenderError::OpenBlob {
-                    path,
-                    digest: *digest,
-                    source,
-                });
-            }
-        };
-        // Sized to the file, as small files are the many: a large buffer
-        // for each would cost more to allocate than the copying.
-        let capacity =
-            usize::try_from(*size).map_or(BLOB_BUFFER, |size| size.clamp(1, BLOB_BUFFER));
-        let mut blob = BufReader::with_capacity(capacity, blob);
-        nar_node
-            .file(*executable, *size, &mut blob)
-            .await
-            .map_err(|source| file_error(path, *digest, *size, source))
-    }
+        }
+        Err(source) => {
+            return Err(RenderError::OpenBlob {
+                path,
+                digest: *digest,
+                source,
+            });
+        }
+    };
+    // Sized to the file, as small files are the many: a large buffer
+    // for each would cost more to allocate than the copying.
+    let capacity = usize::try_from(*size).map_or(BLOB_BUFFER, |size| size.clamp(1, BLOB_BUFFER));
+    let mut blob = BufReader::with_capacity(capacity, blob);
+    nar_node
+        .file(*executable, *size, &mut blob)
+        .await
+        .map_err(|source| file_error(path, *digest, *size, source))
 }
 
 /// The path of entry `name` of the directory at `parent`.
