@@ -325,18 +325,35 @@ mod tests {
         ChunkedReader::new(digest, chunks, fetch)
     }
 
-    #[rstest]
-    #[case::two_chunks(&["hello ", "world"])]
-    #[case::empty_chunks_around(&["", "hello ", "", "world", ""])]
-    #[case::four_chunks(&["he", "llo", " wo", "rld"])]
-    #[tokio::test]
-    async fn reads_and_verifies_the_whole_blob(#[case] pieces: &[&'static str]) {
+    /// Reads `reader` from the start after reading a byte at each of
+    /// `seeks`, which abandons chunks being read ahead.
+    async fn read_after_seeks(
+        mut reader: ChunkedReader,
+        seeks: &[u64],
+    ) -> std::io::Result<Vec<u8>> {
+        for &seek in seeks {
+            reader.seek(std::io::SeekFrom::Start(seek)).await?;
+            reader.read_u8().await?;
+        }
+        reader.seek(std::io::SeekFrom::Start(0)).await?;
         let mut contents = Vec::new();
-        reader(B3Digest::of(b"hello world"), pieces)
-            .expect("valid chunk list")
-            .read_to_end(&mut contents)
-            .await
-            .expect("read");
+        reader.read_to_end(&mut contents).await?;
+        Ok(contents)
+    }
+
+    #[rstest]
+    #[case::two_chunks(&["hello ", "world"], &[])]
+    #[case::empty_chunks_around(&["", "hello ", "", "world", ""], &[])]
+    #[case::four_chunks(&["he", "llo", " wo", "rld"], &[])]
+    #[case::four_chunks_back_to_start(&["he", "llo", " wo", "rld"], &[0, 0])]
+    #[case::four_chunks_seeking_around(&["he", "llo", " wo", "rld"], &[0, 9, 3, 10, 0])]
+    #[tokio::test]
+    async fn reads_and_verifies_the_whole_blob(
+        #[case] pieces: &[&'static str],
+        #[case] seeks: &[u64],
+    ) {
+        let reader = reader(B3Digest::of(b"hello world"), pieces).expect("valid chunk list");
+        let contents = read_after_seeks(reader, seeks).await.expect("read");
         assert_eq!(b"hello world", contents.as_slice());
     }
 
@@ -353,21 +370,9 @@ mod tests {
         #[case] pieces: &[&'static str],
         #[case] seeks: &[u64],
     ) {
-        let mut reader = reader(B3Digest::of(b"hello there"), pieces).expect("valid");
-        for &seek in seeks {
-            reader
-                .seek(std::io::SeekFrom::Start(seek))
-                .await
-                .expect("seek");
-            reader.read_u8().await.expect("a byte of a chunk");
-        }
-        reader
-            .seek(std::io::SeekFrom::Start(0))
-            .await
-            .expect("seek");
+        let reader = reader(B3Digest::of(b"hello there"), pieces).expect("valid");
 
-        let error = reader
-            .read_to_end(&mut Vec::new())
+        let error = read_after_seeks(reader, seeks)
             .await
             .expect_err("must fail");
 
@@ -380,31 +385,6 @@ mod tests {
             ),
             error.to_string()
         );
-    }
-
-    /// Reads that abandon chunks being read ahead still read and verify the
-    /// whole blob afterwards.
-    #[rstest]
-    #[case::back_to_start(&[0, 0])]
-    #[case::around(&[0, 9, 3, 10, 0])]
-    #[tokio::test]
-    async fn seeking_around_then_reading_all(#[case] seeks: &[u64]) {
-        let mut reader =
-            reader(B3Digest::of(b"hello world"), &["he", "llo", " wo", "rld"]).expect("valid");
-        for &seek in seeks {
-            reader
-                .seek(std::io::SeekFrom::Start(seek))
-                .await
-                .expect("seek");
-            reader.read_u8().await.expect("a byte of a chunk");
-        }
-        reader
-            .seek(std::io::SeekFrom::Start(0))
-            .await
-            .expect("seek");
-        let mut contents = Vec::new();
-        reader.read_to_end(&mut contents).await.expect("read");
-        assert_eq!(b"hello world", contents.as_slice());
     }
 
     #[rstest]
