@@ -18,7 +18,7 @@ use std::rc::Rc;
 pub use attrs::{DuplicateAttr, NixAttrs};
 pub use function::{Builtin, Closure, Upvalues};
 pub use string::{ContextElement, NixContext, NixString, write_escaped};
-pub use thunk::{Thunk, ThunkState};
+pub use thunk::{Forcing, Thunk, ThunkState};
 
 use crate::errors::ErrorKind;
 

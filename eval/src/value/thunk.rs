@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use super::{Upvalues, Value};
 use crate::chunk::Lambda;
+use crate::errors::ErrorKind;
 
 #[derive(Clone)]
 pub enum ThunkState {
@@ -19,20 +20,34 @@ pub enum ThunkState {
     /// (`let`, `rec`, formals with defaults) creates every slot before any
     /// body can capture it. Never observable once a scope is set up.
     Blank,
-    /// Compiled code plus the upvalues it captured.
+    /// Compiled code plus the upvalues it captured. `forcing` marks the
+    /// thunk as being forced (blackholed): forcing it again from inside
+    /// is infinite recursion. The code stays in place meanwhile, so a
+    /// failed forcing only clears the mark, and the thunk fails again when
+    /// forced again, as `tryEval` requires.
     Suspended {
         lambda: Rc<Lambda>,
         upvalues: Upvalues,
+        forcing: bool,
     },
     /// A pending call `f arg`; lets builtins like `map` stay lazy without
-    /// compiling anything.
+    /// compiling anything. `forcing` as for `Suspended`.
     Apply {
         function: Value,
         argument: Value,
+        forcing: bool,
     },
-    /// Currently being forced.
-    Blackhole,
     Evaluated(Value),
+}
+
+/// What forcing a thunk takes; see `Thunk::begin_forcing`.
+pub enum Forcing {
+    /// Nothing: the thunk is evaluated.
+    Done(Value),
+    /// Running this code with these upvalues.
+    Code(Rc<Lambda>, Upvalues),
+    /// Calling `function` with `argument`.
+    Apply { function: Value, argument: Value },
 }
 
 #[derive(Clone)]
@@ -47,6 +62,7 @@ impl Thunk {
         Thunk(Rc::new(RefCell::new(ThunkState::Suspended {
             lambda,
             upvalues,
+            forcing: false,
         })))
     }
 
@@ -54,6 +70,7 @@ impl Thunk {
         Thunk(Rc::new(RefCell::new(ThunkState::Apply {
             function,
             argument,
+            forcing: false,
         })))
     }
 
@@ -81,6 +98,49 @@ impl Thunk {
         matches!(&*self.0.borrow(), ThunkState::Blank)
     }
 
+    /// Starts forcing: marks the thunk as being forced and returns the
+    /// work to do, until `finish_forcing` or `abort_forcing`. Forcing a
+    /// thunk already being forced, or a blank one, is infinite recursion.
+    pub fn begin_forcing(&self) -> Result<Forcing, ErrorKind> {
+        match &mut *self.0.borrow_mut() {
+            ThunkState::Evaluated(v) => Ok(Forcing::Done(v.clone())),
+            ThunkState::Suspended {
+                lambda,
+                upvalues,
+                forcing,
+            } if !*forcing => {
+                *forcing = true;
+                Ok(Forcing::Code(lambda.clone(), upvalues.clone()))
+            }
+            ThunkState::Apply {
+                function,
+                argument,
+                forcing,
+            } if !*forcing => {
+                *forcing = true;
+                Ok(Forcing::Apply {
+                    function: function.clone(),
+                    argument: argument.clone(),
+                })
+            }
+            _ => Err(ErrorKind::InfiniteRecursion),
+        }
+    }
+
+    /// Forcing produced `value`: the thunk evaluates to it from now on.
+    pub fn finish_forcing(&self, value: Value) {
+        self.replace(ThunkState::Evaluated(value));
+    }
+
+    /// Forcing failed: the thunk is as it was before.
+    pub fn abort_forcing(&self) {
+        if let ThunkState::Suspended { forcing, .. } | ThunkState::Apply { forcing, .. } =
+            &mut *self.0.borrow_mut()
+        {
+            *forcing = false;
+        }
+    }
+
     /// Replaces the state, returning the previous one.
     pub fn replace(&self, state: ThunkState) -> ThunkState {
         self.0.replace(state)
@@ -104,7 +164,6 @@ impl Drop for Thunk {
                 // Nothing nested to free: no need for the deferral
                 // machinery (a thread-local round trip per thunk).
                 ThunkState::Blank
-                | ThunkState::Blackhole
                 | ThunkState::Evaluated(
                     Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_),
                 ) => {}

@@ -37,7 +37,8 @@ use crate::chunk::{Capture, Lambda, LambdaKind, Op};
 use crate::errors::{Error, ErrorKind};
 use crate::source::Span;
 use crate::value::{
-    Builtin, Closure, NixAttrs, NixString, Thunk, ThunkState, Upvalues, Value, normalise_path,
+    Builtin, Closure, Forcing, NixAttrs, NixString, Thunk, ThunkState, Upvalues, Value,
+    normalise_path,
 };
 
 enum Waiting {
@@ -56,7 +57,6 @@ enum Frame {
     },
     Thunk {
         thunk: Thunk,
-        saved: ThunkState,
         span: Span,
     },
     CallForced {
@@ -166,9 +166,7 @@ impl Vm {
     fn unwind(&mut self, mut error: Error) -> Result<(), Error> {
         while let Some(frame) = self.frames.pop() {
             match frame {
-                Frame::Thunk { thunk, saved, .. } => {
-                    thunk.replace(saved);
-                }
+                Frame::Thunk { thunk, .. } => thunk.abort_forcing(),
                 Frame::Code { lambda, .. } => {
                     if lambda.kind == LambdaKind::Function {
                         error.trace.push((
@@ -232,31 +230,20 @@ impl Vm {
     /// thunk, frames are pushed and the forced value will replace it on the
     /// stack once they finish.
     fn force_top(&mut self, span: Span) -> Result<(), ErrorKind> {
-        let Some(Value::Thunk(t)) = self.stack.last().cloned() else {
-            return Ok(());
+        let forcing = match self.stack.last() {
+            Some(Value::Thunk(t)) => t.begin_forcing()?,
+            _ => return Ok(()),
         };
-        let state = t.replace(ThunkState::Blackhole);
-        match state {
-            ThunkState::Evaluated(v) => {
-                t.replace(ThunkState::Evaluated(v.clone()));
-                self.pop();
-                self.stack.push(v);
-                Ok(())
+        match forcing {
+            Forcing::Done(v) => {
+                if let Some(top) = self.stack.last_mut() {
+                    *top = v;
+                }
             }
-            ThunkState::Blackhole | ThunkState::Blank => {
-                t.replace(state);
-                Err(ErrorKind::InfiniteRecursion)
-            }
-            ThunkState::Suspended { lambda, upvalues } => {
-                self.check_depth()?;
-                self.pop();
-                let saved = ThunkState::Suspended {
-                    lambda: lambda.clone(),
-                    upvalues: upvalues.clone(),
-                };
+            Forcing::Code(lambda, upvalues) => {
+                let thunk = self.pop_forcing_thunk()?;
                 self.frames.push(Frame::Thunk {
-                    thunk: t,
-                    saved,
+                    thunk,
                     span: lambda.span,
                 });
                 self.frames.push(Frame::Code {
@@ -265,28 +252,36 @@ impl Vm {
                     ip: 0,
                     base: self.stack.len(),
                 });
-                Ok(())
             }
-            ThunkState::Apply { function, argument } => {
-                self.check_depth()?;
-                self.pop();
-                let saved = ThunkState::Apply {
-                    function: function.clone(),
-                    argument: argument.clone(),
-                };
-                self.frames.push(Frame::Thunk {
-                    thunk: t,
-                    saved,
-                    span,
-                });
+            Forcing::Apply { function, argument } => {
+                let thunk = self.pop_forcing_thunk()?;
+                self.frames.push(Frame::Thunk { thunk, span });
                 self.stack.push(function);
-                self.frames.push(Frame::CallForced {
-                    arg: argument,
-                    span,
-                });
-                Ok(())
+                if self.top_needs_force() {
+                    self.frames.push(Frame::CallForced {
+                        arg: argument,
+                        span,
+                    });
+                } else {
+                    self.stack.push(argument);
+                    self.call_n(1, span)?;
+                }
             }
         }
+        Ok(())
+    }
+
+    /// Pops the thunk `force_top` began forcing, unless the frame stack is
+    /// full; then forcing it is aborted.
+    fn pop_forcing_thunk(&mut self) -> Result<Thunk, ErrorKind> {
+        let Some(Value::Thunk(thunk)) = self.stack.pop() else {
+            return Err(ErrorKind::Builtin("forced value is not a thunk".into()));
+        };
+        if let Err(e) = self.check_depth() {
+            thunk.abort_forcing();
+            return Err(e);
+        }
+        Ok(thunk)
     }
 
     /// Calls a forced function value.
@@ -587,7 +582,7 @@ impl Vm {
     fn settle_thunk(&mut self) {
         let v = self.pop().into_resolved();
         if let Some(Frame::Thunk { thunk, .. }) = self.frames.pop() {
-            thunk.replace(ThunkState::Evaluated(v.clone()));
+            thunk.finish_forcing(v.clone());
         }
         self.stack.push(v);
     }
@@ -990,6 +985,7 @@ impl Vm {
                     t.replace(ThunkState::Suspended {
                         lambda: inner,
                         upvalues: captured,
+                        forcing: false,
                     });
                 }
             }
