@@ -12,7 +12,7 @@ mod string;
 mod thunk;
 pub mod xml;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 pub use attrs::{DuplicateAttr, NixAttrs};
@@ -33,7 +33,9 @@ pub enum Value {
     Float(f64),
     String(NixString),
     /// An absolute, normalised path (no `.`/`..`, no trailing slash).
-    Path(Rc<Path>),
+    /// A `PathBuf`, not a `Path`, behind the `Rc`: one pointer wide, like
+    /// every other variant, so that a `Value` is two words.
+    Path(Rc<PathBuf>),
     Attrs(NixAttrs),
     List(NixList),
     Closure(Rc<Closure>),
@@ -239,6 +241,13 @@ pub fn normalise_path(p: &Path) -> std::path::PathBuf {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    /// Values are copied on every stack push and fill every list and
+    /// thunk: every variant's payload is one word (see `NixString`).
+    #[test]
+    fn value_is_two_words() {
+        assert_eq!(std::mem::size_of::<Value>(), 16);
+    }
 
     #[rstest]
     #[case::plain("/a/b", "/a/b")]

@@ -24,61 +24,76 @@ pub enum ContextElement {
 pub type NixContext = BTreeSet<ContextElement>;
 
 /// An immutable, cheaply clonable Nix string.
-#[derive(Clone, Default)]
-pub struct NixString {
-    bytes: Rc<[u8]>,
-    context: Option<Rc<NixContext>>,
+///
+/// One pointer wide, so that a `Value` is two words: text and context sit
+/// behind a single `Rc`.
+#[derive(Clone)]
+pub struct NixString(Rc<Inner>);
+
+struct Inner {
+    bytes: Box<[u8]>,
+    /// `None` for the usual empty context.
+    context: Option<Box<NixContext>>,
 }
 
 impl NixString {
-    pub fn new(bytes: impl Into<Rc<[u8]>>, context: NixContext) -> Self {
-        NixString {
+    pub fn new(bytes: impl Into<Box<[u8]>>, context: NixContext) -> Self {
+        NixString(Rc::new(Inner {
             bytes: bytes.into(),
             context: if context.is_empty() {
                 None
             } else {
-                Some(Rc::new(context))
+                Some(Box::new(context))
             },
-        }
+        }))
+    }
+
+    fn plain(bytes: impl Into<Box<[u8]>>) -> Self {
+        NixString(Rc::new(Inner {
+            bytes: bytes.into(),
+            context: None,
+        }))
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.0.bytes
     }
 
     /// The text, with invalid UTF-8 replaced; for messages and printing.
     pub fn to_str_lossy(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.bytes)
+        String::from_utf8_lossy(&self.0.bytes)
     }
 
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.0.bytes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.0.bytes.is_empty()
     }
 
     pub fn context(&self) -> Option<&NixContext> {
-        self.context.as_deref()
+        self.0.context.as_deref()
     }
 
     pub fn has_context(&self) -> bool {
-        self.context.is_some()
+        self.0.context.is_some()
     }
 
     /// The same text without context (attribute names never carry one).
     pub fn without_context(&self) -> NixString {
-        NixString {
-            bytes: self.bytes.clone(),
-            context: None,
+        match self.0.context {
+            None => self.clone(),
+            Some(_) => NixString::plain(self.as_bytes()),
         }
     }
 
     /// `without_context` for an owned string: no copy of the text handle.
-    pub fn into_without_context(mut self) -> NixString {
-        self.context = None;
-        self
+    pub fn into_without_context(self) -> NixString {
+        match self.0.context {
+            None => self,
+            Some(_) => NixString::plain(self.as_bytes()),
+        }
     }
 
     /// Concatenates strings, uniting their contexts.
@@ -102,19 +117,19 @@ impl NixString {
                 non_empty += 1;
                 only = Some(part);
             }
-            with_context += usize::from(part.context.is_some());
+            with_context += usize::from(part.has_context());
         }
         if non_empty == 1
             && let Some(only) = only
-            && (with_context == 0 || (with_context == 1 && only.context.is_some()))
+            && (with_context == 0 || (with_context == 1 && only.has_context()))
         {
             return only.clone();
         }
         let mut bytes = Vec::with_capacity(len);
         let mut context = NixContext::new();
         for part in parts {
-            bytes.extend_from_slice(&part.bytes);
-            if let Some(c) = &part.context {
+            bytes.extend_from_slice(part.as_bytes());
+            if let Some(c) = part.context() {
                 context.extend(c.iter().cloned());
             }
         }
@@ -122,47 +137,41 @@ impl NixString {
     }
 
     /// A new string with `bytes` as text and this string's context.
-    pub fn with_same_context(&self, bytes: impl Into<Rc<[u8]>>) -> NixString {
-        NixString {
+    pub fn with_same_context(&self, bytes: impl Into<Box<[u8]>>) -> NixString {
+        NixString(Rc::new(Inner {
             bytes: bytes.into(),
-            context: self.context.clone(),
-        }
+            context: self.0.context.clone(),
+        }))
+    }
+}
+
+impl Default for NixString {
+    fn default() -> Self {
+        NixString::plain(Vec::new())
     }
 }
 
 impl From<&str> for NixString {
     fn from(s: &str) -> Self {
-        NixString {
-            bytes: s.as_bytes().into(),
-            context: None,
-        }
+        NixString::plain(s.as_bytes())
     }
 }
 
 impl From<String> for NixString {
     fn from(s: String) -> Self {
-        NixString {
-            bytes: s.into_bytes().into(),
-            context: None,
-        }
+        NixString::plain(s.into_bytes())
     }
 }
 
 impl From<Vec<u8>> for NixString {
     fn from(b: Vec<u8>) -> Self {
-        NixString {
-            bytes: b.into(),
-            context: None,
-        }
+        NixString::plain(b)
     }
 }
 
 impl From<&[u8]> for NixString {
     fn from(b: &[u8]) -> Self {
-        NixString {
-            bytes: b.into(),
-            context: None,
-        }
+        NixString::plain(b)
     }
 }
 
@@ -170,7 +179,7 @@ impl From<&[u8]> for NixString {
 /// when comparing strings.
 impl PartialEq for NixString {
     fn eq(&self, other: &Self) -> bool {
-        self.bytes == other.bytes
+        Rc::ptr_eq(&self.0, &other.0) || self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -184,13 +193,13 @@ impl PartialOrd for NixString {
 
 impl Ord for NixString {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.bytes.cmp(&other.bytes)
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 
 impl std::hash::Hash for NixString {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.bytes.hash(state)
+        self.as_bytes().hash(state)
     }
 }
 
