@@ -16,11 +16,11 @@
 //! given.
 
 use std::fs::{File, FileType, Metadata};
+use std::future::Future;
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use thiserror::Error;
 use tokio::io::AsyncWriteExt;
@@ -29,24 +29,14 @@ use tokio::task::JoinError;
 use tokio_stream::wrappers::ReceiverStream;
 use walkdir::WalkDir;
 
+use super::batch::{
+    self, BATCH_BYTES, BATCH_ENTRIES, BatchError, CONCURRENT_BATCHES, LargeFile, Loaded,
+    PIECE_SIZE, WHOLE_FILE_LIMIT,
+};
 use super::{IngestionEntry, IngestionError, ingest_entries};
 use crate::blobservice::BlobService;
 use crate::directoryservice::DirectoryService;
 use crate::{B3Digest, FromHostPathError, Node, SymlinkTarget, SymlinkTargetError};
-
-/// Batches uploaded at once, each in its own task: enough to keep both
-/// reading and hashing busy on every core and to hide a backend's latency.
-const CONCURRENT_BATCHES: usize = 8;
-/// A batch is handed over once its files add up to this many bytes, which
-/// bounds the memory of the whole files read for it...
-const BATCH_BYTES: u64 = 4 * 1024 * 1024;
-/// ... or once it holds this many entries.
-const BATCH_ENTRIES: usize = 256;
-/// Files up to this size are read whole and stored with one
-/// [BlobService::put]; larger ones are streamed.
-const WHOLE_FILE_LIMIT: u64 = 1024 * 1024;
-/// The pieces large files are streamed in.
-const PIECE_SIZE: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -99,7 +89,7 @@ where
     BS: BlobService + Clone + 'static,
 {
     let root = root.to_owned();
-    futures::stream::once(async move {
+    let uploads = futures::stream::once(async move {
         let (sender, receiver) = mpsc::channel(CONCURRENT_BATCHES);
         let walker = tokio::task::spawn_blocking(move || walk_batches(&root, &sender));
         // The walker reports its errors in its batches; its handle only
@@ -111,12 +101,8 @@ where
         ReceiverStream::new(receiver).chain(walker_failure)
     })
     .flatten()
-    .map(move |batch| tokio::spawn(upload_batch(blob_service.clone(), batch)))
-    .buffered(CONCURRENT_BATCHES)
-    .flat_map(|uploaded| {
-        futures::stream::iter(uploaded.unwrap_or_else(|e| vec![Err(Error::Task(e))]))
-    })
-    .boxed()
+    .map(move |batch| upload_batch(blob_service.clone(), batch));
+    batch::in_order(uploads).boxed()
 }
 
 /// A walked entry, classified, before any file contents are read.
@@ -126,22 +112,6 @@ enum Walked {
         path: crate::PathBuf,
         host_path: PathBuf,
         size: u64,
-        executable: bool,
-    },
-}
-
-/// A walked entry with the contents of a small file read.
-enum Loaded {
-    Done(IngestionEntry),
-    Whole {
-        path: crate::PathBuf,
-        host_path: PathBuf,
-        executable: bool,
-        contents: Bytes,
-    },
-    Large {
-        path: crate::PathBuf,
-        host_path: PathBuf,
         executable: bool,
     },
 }
@@ -220,64 +190,15 @@ async fn upload_batch<BS: BlobService>(
     blob_service: BS,
     batch: Batch,
 ) -> Vec<Result<IngestionEntry, Error>> {
-    let loaded = match tokio::task::spawn_blocking(|| load_batch(batch)).await {
-        Ok(loaded) => loaded,
-        Err(e) => return vec![Err(Error::Task(e))],
-    };
-    let mut entries = Vec::with_capacity(loaded.len());
-    for item in loaded {
-        let entry = match item {
-            Err(e) => Err(e),
-            Ok(Loaded::Done(entry)) => Ok(entry),
-            Ok(Loaded::Whole {
-                path,
-                host_path,
-                executable,
-                contents,
-            }) => {
-                let size = contents.len() as u64;
-                match blob_service.put(contents).await {
-                    Ok(digest) => Ok(IngestionEntry::Regular {
-                        path,
-                        digest,
-                        size,
-                        executable,
-                    }),
-                    Err(source) => Err(Error::Upload {
-                        path: host_path,
-                        source,
-                    }),
-                }
-            }
-            Ok(Loaded::Large {
-                path,
-                host_path,
-                executable,
-            }) => match upload_streamed(&blob_service, &host_path).await {
-                Ok((digest, size)) => Ok(IngestionEntry::Regular {
-                    path,
-                    digest,
-                    size,
-                    executable,
-                }),
-                Err(source) => Err(Error::Upload {
-                    path: host_path,
-                    source,
-                }),
-            },
-        };
-        let failed = entry.is_err();
-        entries.push(entry);
-        if failed {
-            break;
-        }
+    match tokio::task::spawn_blocking(|| load_batch(batch)).await {
+        Ok(loaded) => batch::upload_batch(&blob_service, loaded).await,
+        Err(e) => vec![Err(Error::Task(e))],
     }
-    entries
 }
 
 /// Reads the small files of a batch whole, each into a buffer of its listed
 /// size (the size read is what counts, should the file have changed).
-fn load_batch(batch: Batch) -> Vec<Result<Loaded, Error>> {
+fn load_batch(batch: Batch) -> Vec<Result<Loaded<HostFile>, Error>> {
     batch
         .into_iter()
         .map(|walked| match walked? {
@@ -309,6 +230,7 @@ fn load_batch(batch: Batch) -> Vec<Result<Loaded, Error>> {
                 ..
             } => Ok(Loaded::Large {
                 path,
+                source: HostFile(host_path.clone()),
                 host_path,
                 executable,
             }),
@@ -316,15 +238,35 @@ fn load_batch(batch: Batch) -> Vec<Result<Loaded, Error>> {
         .collect()
 }
 
-/// Streams a large file into a blob writer, returning the digest and the
-/// size read. Each piece is read in a blocking job straight into the buffer
-/// the writer takes it from.
+/// A large file on the host, streamed into a blob writer: each piece is
+/// read in a blocking job straight into the buffer the writer takes it
+/// from.
+struct HostFile(PathBuf);
+
+impl LargeFile for HostFile {
+    fn upload<BS: BlobService>(
+        self,
+        blob_service: &BS,
+    ) -> impl Future<Output = io::Result<(B3Digest, u64)>> + Send {
+        upload_streamed(blob_service, self.0)
+    }
+}
+
+impl BatchError for Error {
+    fn upload(path: PathBuf, source: io::Error) -> Self {
+        Error::Upload { path, source }
+    }
+
+    fn task(error: JoinError) -> Self {
+        Error::Task(error)
+    }
+}
+
 async fn upload_streamed<BS: BlobService>(
     blob_service: &BS,
-    path: &Path,
+    path: PathBuf,
 ) -> io::Result<(B3Digest, u64)> {
-    let open_path = path.to_owned();
-    let mut file = tokio::task::spawn_blocking(move || File::open(open_path))
+    let mut file = tokio::task::spawn_blocking(move || File::open(path))
         .await
         .map_err(io::Error::other)??;
     let mut writer = blob_service.open_write().await;
@@ -351,11 +293,12 @@ async fn upload_streamed<BS: BlobService>(
 
 /// Nix, and so the castore, only knows "executable or not": the owner's
 /// execute bit decides.
-fn is_executable(metadata: &Metadata) -> bool {
+pub fn is_executable(metadata: &Metadata) -> bool {
     metadata.permissions().mode() & 0o100 != 0
 }
 
-fn file_type_name(file_type: FileType) -> &'static str {
+/// What to call a file of a type the castore cannot store, in errors.
+pub fn file_type_name(file_type: FileType) -> &'static str {
     if file_type.is_socket() {
         "socket"
     } else if file_type.is_fifo() {

@@ -19,6 +19,7 @@ use crate::directoryservice::{DirectoryPutter, DirectoryService};
 use crate::{B3Digest, Directory, Node, Path, PathBuf, SymlinkTarget};
 
 pub mod archive;
+pub mod batch;
 mod error;
 pub mod fs;
 

@@ -17,9 +17,9 @@
 //! (with the owner's execute bit) and symlinks, which are never followed.
 
 use std::ffi::OsString;
-use std::fs::{File, Metadata};
+use std::fs::File;
+use std::future::Future;
 use std::io::{self, BufRead, Read};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -32,22 +32,17 @@ use tokio::task::JoinError;
 use tokio_stream::wrappers::ReceiverStream;
 use tvix_castore::blobservice::BlobService;
 use tvix_castore::directoryservice::DirectoryService;
+use tvix_castore::import::batch::{
+    self, BATCH_BYTES, BATCH_ENTRIES, BatchError, CONCURRENT_BATCHES, LargeFile, Loaded,
+    PIECE_SIZE, WHOLE_FILE_LIMIT,
+};
+use tvix_castore::import::fs::{file_type_name, is_executable};
 use tvix_castore::import::{IngestionEntry, IngestionError, ingest_entries};
-use tvix_castore::{Node, PathError, SymlinkTarget, SymlinkTargetError};
+use tvix_castore::{B3Digest, Node, PathError, SymlinkTarget, SymlinkTargetError};
 
 use super::ImportProgress;
 use crate::nar::{HashingSink, MAX_DEPTH, NarSummary};
 
-/// Batches uploaded at once, each in a task of its own.
-const CONCURRENT_BATCHES: usize = 8;
-/// A batch is handed over once its files add up to this many bytes...
-const BATCH_BYTES: u64 = 4 * 1024 * 1024;
-/// ... or once it holds this many entries.
-const BATCH_ENTRIES: usize = 256;
-/// Files up to this size are read whole; larger ones are streamed.
-const WHOLE_FILE_LIMIT: u64 = 1024 * 1024;
-/// The pieces large files are streamed in.
-const PIECE_SIZE: u64 = 4 * 1024 * 1024;
 /// Pieces of a large file read ahead of its upload.
 const PIECES_IN_FLIGHT: usize = 2;
 /// Room left on the stack below which the walk moves to a new segment, and
@@ -103,17 +98,15 @@ where
     let (sender, receiver) = mpsc::channel(CONCURRENT_BATCHES);
     let root = path.to_owned();
     let walker = tokio::task::spawn_blocking(move || walk(&root, sender));
-    let entries = ReceiverStream::new(receiver)
-        .map(move |batch| tokio::spawn(upload_batch(blob_service.clone(), batch)))
-        .buffered(CONCURRENT_BATCHES)
-        .flat_map(|uploaded| {
-            futures::stream::iter(uploaded.unwrap_or_else(|e| vec![Err(WalkError::Task(e))]))
-        })
-        .inspect(|entry| {
-            if let Ok(IngestionEntry::Regular { size, .. }) = entry {
-                progress.file_uploaded(*size);
-            }
-        });
+    let uploads = ReceiverStream::new(receiver).map(move |batch: Vec<Walked>| {
+        let blob_service = blob_service.clone();
+        async move { batch::upload_batch(&blob_service, batch.into_iter().map(Ok)).await }
+    });
+    let entries = batch::in_order(uploads).inspect(|entry| {
+        if let Ok(IngestionEntry::Regular { size, .. }) = entry {
+            progress.file_uploaded(*size);
+        }
+    });
     // The walk ends the entries (by dropping its sender) before the
     // ingestion can finish, and stops when the ingestion fails (its batches
     // are dropped); so both are awaited, and the walk's own error, if it
@@ -128,23 +121,10 @@ where
 }
 
 /// A walked entry, with the contents of a file read or being read.
-enum Walked {
-    /// A directory or symlink, complete.
-    Done(IngestionEntry),
-    Whole {
-        path: tvix_castore::PathBuf,
-        host_path: PathBuf,
-        executable: bool,
-        contents: Bytes,
-    },
-    /// A large file, whose pieces arrive on `pieces` as it is read.
-    Large {
-        path: tvix_castore::PathBuf,
-        host_path: PathBuf,
-        executable: bool,
-        pieces: mpsc::Receiver<Bytes>,
-    },
-}
+type Walked = Loaded<Pieces>;
+
+/// A large file, whose pieces arrive as the walk reads it.
+struct Pieces(mpsc::Receiver<Bytes>);
 
 /// Walks the tree at `root`, sending its entries in batches to `batches`,
 /// and returns its NAR size and sha256.
@@ -221,7 +201,7 @@ impl Walker {
                 })?;
             }
             nar_directory.close().map_err(read_error)?;
-            self.push(Walked::Done(IngestionEntry::Dir { path }), 0)
+            self.push(Loaded::Done(IngestionEntry::Dir { path }), 0)
         } else if file_type.is_symlink() {
             let target = std::fs::read_link(host_path).map_err(|source| WalkError::ReadLink {
                 path: host_path.to_owned(),
@@ -235,7 +215,7 @@ impl Walker {
                 })?;
             nar_node.symlink(target).map_err(read_error)?;
             self.push(
-                Walked::Done(IngestionEntry::Symlink {
+                Loaded::Done(IngestionEntry::Symlink {
                     path,
                     target: castore_target,
                 }),
@@ -253,7 +233,7 @@ impl Walker {
                     .file(executable, size, &mut contents.as_slice())
                     .map_err(read_error)?;
                 self.push(
-                    Walked::Whole {
+                    Loaded::Whole {
                         path,
                         host_path: host_path.to_owned(),
                         executable,
@@ -264,11 +244,11 @@ impl Walker {
             } else {
                 let (sender, pieces) = mpsc::channel(PIECES_IN_FLIGHT);
                 self.push(
-                    Walked::Large {
+                    Loaded::Large {
                         path,
                         host_path: host_path.to_owned(),
                         executable,
-                        pieces,
+                        source: Pieces(pieces),
                     },
                     metadata.len(),
                 )?;
@@ -295,7 +275,7 @@ impl Walker {
         } else {
             Err(WalkError::UnsupportedFileType {
                 path: host_path.to_owned(),
-                kind: file_type_name(&metadata),
+                kind: file_type_name(metadata.file_type()),
             })
         }
     }
@@ -367,95 +347,31 @@ impl BufRead for PieceReader {
     }
 }
 
-/// Uploads the files of a batch and returns its entries, in order, up to
-/// the first error.
-async fn upload_batch<BS: BlobService>(
-    blob_service: BS,
-    batch: Vec<Walked>,
-) -> Vec<Result<IngestionEntry, WalkError>> {
-    let mut entries = Vec::with_capacity(batch.len());
-    for walked in batch {
-        let entry = match walked {
-            Walked::Done(entry) => Ok(entry),
-            Walked::Whole {
-                path,
-                host_path,
-                executable,
-                contents,
-            } => {
-                let size = contents.len() as u64;
-                match blob_service.put(contents).await {
-                    Ok(digest) => Ok(IngestionEntry::Regular {
-                        path,
-                        digest,
-                        size,
-                        executable,
-                    }),
-                    Err(source) => Err(WalkError::Upload {
-                        path: host_path,
-                        source,
-                    }),
-                }
+impl LargeFile for Pieces {
+    /// Writes the pieces to a new blob as they arrive.
+    fn upload<BS: BlobService>(
+        self,
+        blob_service: &BS,
+    ) -> impl Future<Output = io::Result<(B3Digest, u64)>> + Send {
+        let Pieces(mut pieces) = self;
+        async move {
+            let mut writer = blob_service.open_write().await;
+            let mut size = 0;
+            while let Some(piece) = pieces.recv().await {
+                writer.write_all(&piece).await?;
+                size += piece.len() as u64;
             }
-            Walked::Large {
-                path,
-                host_path,
-                executable,
-                pieces,
-            } => match upload_pieces(&blob_service, pieces).await {
-                Ok((digest, size)) => Ok(IngestionEntry::Regular {
-                    path,
-                    digest,
-                    size,
-                    executable,
-                }),
-                Err(source) => Err(WalkError::Upload {
-                    path: host_path,
-                    source,
-                }),
-            },
-        };
-        let failed = entry.is_err();
-        entries.push(entry);
-        if failed {
-            break;
+            Ok((writer.close().await?, size))
         }
     }
-    entries
 }
 
-/// Writes the pieces of a large file to a new blob; returns its digest and
-/// size.
-async fn upload_pieces<BS: BlobService>(
-    blob_service: &BS,
-    mut pieces: mpsc::Receiver<Bytes>,
-) -> io::Result<(tvix_castore::B3Digest, u64)> {
-    let mut writer = blob_service.open_write().await;
-    let mut size = 0;
-    while let Some(piece) = pieces.recv().await {
-        writer.write_all(&piece).await?;
-        size += piece.len() as u64;
+impl BatchError for WalkError {
+    fn upload(path: PathBuf, source: io::Error) -> Self {
+        WalkError::Upload { path, source }
     }
-    Ok((writer.close().await?, size))
-}
 
-/// Nix, and so the castore, only knows "executable or not": the owner's
-/// execute bit decides.
-fn is_executable(metadata: &Metadata) -> bool {
-    metadata.permissions().mode() & 0o100 != 0
-}
-
-fn file_type_name(metadata: &Metadata) -> &'static str {
-    let file_type = metadata.file_type();
-    if file_type.is_socket() {
-        "socket"
-    } else if file_type.is_fifo() {
-        "FIFO"
-    } else if file_type.is_block_device() {
-        "block device"
-    } else if file_type.is_char_device() {
-        "character device"
-    } else {
-        "special file"
+    fn task(error: JoinError) -> Self {
+        WalkError::Task(error)
     }
 }
