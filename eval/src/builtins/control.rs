@@ -4,7 +4,7 @@
 use super::builtin;
 use crate::errors::{Error, ErrorKind};
 use crate::value::{NixAttrs, NixString, Value, normalise_path};
-use crate::vm::generators::{BuiltinFn, Co};
+use crate::vm::generators::{BuiltinFn, Co, FastFn};
 use crate::vm::ops::{self, Coercion};
 
 pub(super) const BUILTINS: [(&str, usize, BuiltinFn); 38] = [
@@ -72,6 +72,38 @@ builtin!(try_eval, co, [v], {
         (NixString::from("value"), value),
     ])))
 });
+
+/// Fast paths (see `FastFn`).
+pub(super) const FAST_PATHS: [(&str, FastFn); 3] = [
+    ("seq", seq_now),
+    ("toString", to_string_now),
+    ("add", add_now),
+];
+
+fn seq_now(args: &[Value]) -> Option<Value> {
+    match args {
+        [a, b] if !a.needs_force() => Some(b.clone()),
+        _ => None,
+    }
+}
+
+fn to_string_now(args: &[Value]) -> Option<Value> {
+    match args.first()?.resolved() {
+        s @ Value::String(_) => Some(s),
+        Value::Int(i) => Some(Value::string(i.to_string())),
+        _ => None,
+    }
+}
+
+fn add_now(args: &[Value]) -> Option<Value> {
+    match args {
+        [a, b] => match (a.resolved(), b.resolved()) {
+            (Value::Int(a), Value::Int(b)) => a.checked_add(b).map(Value::Int),
+            _ => None,
+        },
+        _ => None,
+    }
+}
 
 builtin!(seq, co, [a, b], {
     co.force(a).await?;

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use super::builtin;
 use crate::errors::{Error, ErrorKind};
 use crate::value::{NixAttrs, NixList, NixString, Thunk, Value};
-use crate::vm::generators::{BuiltinFn, Co};
+use crate::vm::generators::{BuiltinFn, Co, FastFn};
 use crate::vm::{LoopKind, ops};
 
 pub(super) const BUILTINS: [(&str, usize, BuiltinFn); 20] = [
@@ -60,6 +60,28 @@ builtin!(foldl, co, [op, init, xs], {
     let acc = co.list_loop(LoopKind::Fold, op, init, xs).await?;
     co.force(acc).await
 });
+
+/// Fast paths (see `FastFn`).
+pub(super) const FAST_PATHS: [(&str, FastFn); 2] =
+    [("length", length_now), ("elemAt", elem_at_now)];
+
+fn length_now(args: &[Value]) -> Option<Value> {
+    match args.first()?.resolved() {
+        Value::List(xs) => Some(Value::Int(xs.len() as i64)),
+        _ => None,
+    }
+}
+
+fn elem_at_now(args: &[Value]) -> Option<Value> {
+    let [xs, n] = args else {
+        return None;
+    };
+    let (Value::List(xs), Value::Int(n)) = (xs.resolved(), n.resolved()) else {
+        return None;
+    };
+    let x = xs.get(usize::try_from(n).ok()?)?;
+    (!x.needs_force()).then(|| x.resolved())
+}
 
 builtin!(length, co, [xs], {
     Ok(Value::Int(list(co, xs).await?.len() as i64))

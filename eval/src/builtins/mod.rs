@@ -18,7 +18,7 @@ use std::rc::Rc;
 use crate::compiler::Globals;
 use crate::errors::{Error, ErrorKind};
 use crate::value::{Builtin, NixAttrs, NixString, Value};
-use crate::vm::generators::{BuiltinFn, Co};
+use crate::vm::generators::{BuiltinFn, Co, FastFn};
 
 /// Defines `fn $name(co, args) -> GenFuture` with the arguments
 /// destructured into an array.
@@ -56,6 +56,14 @@ fn all() -> Vec<(&'static str, usize, BuiltinFn)> {
     v
 }
 
+/// The builtins with a synchronous fast path: (name, fast path).
+fn fast_paths() -> impl Iterator<Item = (&'static str, FastFn)> {
+    control::FAST_PATHS
+        .into_iter()
+        .chain(lists::FAST_PATHS)
+        .chain(strings::FAST_PATHS)
+}
+
 /// Names CppNix puts in the global scope besides `builtins`.
 const TOP_LEVEL: &[&str] = &[
     "abort",
@@ -76,7 +84,8 @@ pub fn globals() -> Globals {
     let mut globals = Globals::new();
     let mut entries: Vec<(NixString, Value)> = Vec::new();
     for (name, arity, func) in all() {
-        let value = Value::Builtin(Rc::new(Builtin::new(name, arity, func)));
+        let fast = fast_paths().find(|(n, _)| *n == name).map(|(_, f)| f);
+        let value = Value::Builtin(Rc::new(Builtin::new(name, arity, func, fast)));
         if TOP_LEVEL.contains(&name) {
             globals.insert(name.to_string(), value.clone());
         }
@@ -125,5 +134,10 @@ builtin!(apply_overrides, co, [set], {
 /// FUTUREWORK: CppNix also rebinds the overridden names inside the `rec`
 /// scope (eval-okay-overrides); here they only replace the attributes.
 pub(crate) fn overrides_function() -> Value {
-    Value::Builtin(Rc::new(Builtin::new("__overrides", 1, apply_overrides)))
+    Value::Builtin(Rc::new(Builtin::new(
+        "__overrides",
+        1,
+        apply_overrides,
+        None,
+    )))
 }

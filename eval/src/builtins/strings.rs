@@ -4,7 +4,7 @@
 use super::builtin;
 use crate::errors::{Error, ErrorKind};
 use crate::value::{NixAttrs, NixContext, NixString, Value};
-use crate::vm::generators::{BuiltinFn, Co};
+use crate::vm::generators::{BuiltinFn, Co, FastFn};
 use crate::vm::ops::{self, Coercion};
 
 pub(super) const BUILTINS: [(&str, usize, BuiltinFn); 14] = [
@@ -26,6 +26,16 @@ pub(super) const BUILTINS: [(&str, usize, BuiltinFn); 14] = [
 
 async fn coerce(co: &Co, v: Value) -> Result<NixString, Error> {
     ops::coerce_to_string(co, v, Coercion::Interpolation).await
+}
+
+/// Fast paths (see `FastFn`).
+pub(super) const FAST_PATHS: [(&str, FastFn); 1] = [("stringLength", string_length_now)];
+
+fn string_length_now(args: &[Value]) -> Option<Value> {
+    match args.first()?.resolved() {
+        Value::String(s) => Some(Value::Int(s.len() as i64)),
+        _ => None,
+    }
 }
 
 builtin!(string_length, co, [s], {

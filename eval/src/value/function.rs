@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use super::Value;
 use crate::chunk::Lambda;
-use crate::vm::generators::{BuiltinFn, Co, GenFuture};
+use crate::vm::generators::{BuiltinFn, Co, FastFn, GenFuture};
 
 /// A lambda together with the upvalues captured when it was created.
 pub struct Closure {
@@ -42,15 +42,18 @@ pub struct Builtin {
     pub name: &'static str,
     pub arity: usize,
     pub func: BuiltinFn,
+    /// Tried first when a call brings all the arguments at once.
+    pub fast: Option<FastFn>,
     pub partial: Vec<Value>,
 }
 
 impl Builtin {
-    pub fn new(name: &'static str, arity: usize, func: BuiltinFn) -> Self {
+    pub fn new(name: &'static str, arity: usize, func: BuiltinFn, fast: Option<FastFn>) -> Self {
         Builtin {
             name,
             arity,
             func,
+            fast,
             partial: Vec::new(),
         }
     }

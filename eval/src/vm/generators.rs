@@ -21,6 +21,11 @@ use crate::value::{NixList, Value};
 
 pub type GenFuture = Pin<Box<dyn Future<Output = Result<Value, Error>>>>;
 pub type BuiltinFn = fn(Co, Vec<Value>) -> GenFuture;
+/// A builtin's synchronous fast path: its result for arguments that need
+/// no forcing and cannot make it fail, or `None` for the general path,
+/// which also reports every error. It spares the common call the
+/// coroutine's allocation and polling.
+pub type FastFn = fn(&[Value]) -> Option<Value>;
 
 pub(crate) enum Request {
     /// Force to weak head normal form.

@@ -338,6 +338,18 @@ impl Vm {
             Value::Builtin(b) => {
                 let missing = b.arity.saturating_sub(b.partial.len()).max(1);
                 let end = self.stack.len().min(next + missing);
+                if b.partial.is_empty()
+                    && let Some(fast) = b.fast
+                    && let Some(result) = self
+                        .stack
+                        .get(next..end)
+                        .and_then(|args| (args.len() == b.arity).then(|| fast(args)).flatten())
+                {
+                    self.defer_args(end, span);
+                    self.stack.truncate(f_slot);
+                    self.stack.push(result);
+                    return Ok(());
+                }
                 self.defer_args(end, span);
                 // Sized for the full call up front: no regrowth as the
                 // arguments arrive.
@@ -350,6 +362,7 @@ impl Vm {
                         name: b.name,
                         arity: b.arity,
                         func: b.func,
+                        fast: b.fast,
                         partial: args,
                     })));
                     return Ok(());
