@@ -51,7 +51,7 @@ builtin!(map, co, [f, xs], {
 builtin!(filter, co, [f, xs], {
     let xs = list(co, xs).await?;
     let f = co.force(f).await?;
-    Ok(co.list_loop(LoopKind::Filter, f, Value::Null, xs).await?)
+    co.list_loop(LoopKind::Filter, f, Value::Null, xs).await
 });
 
 builtin!(foldl, co, [op, init, xs], {
@@ -157,13 +157,13 @@ builtin!(gen_list, co, [f, n], {
 builtin!(all, co, [f, xs], {
     let xs = list(co, xs).await?;
     let f = co.force(f).await?;
-    Ok(co.list_loop(LoopKind::All, f, Value::Null, xs).await?)
+    co.list_loop(LoopKind::All, f, Value::Null, xs).await
 });
 
 builtin!(any, co, [f, xs], {
     let xs = list(co, xs).await?;
     let f = co.force(f).await?;
-    Ok(co.list_loop(LoopKind::Any, f, Value::Null, xs).await?)
+    co.list_loop(LoopKind::Any, f, Value::Null, xs).await
 });
 
 // A stable bottom-up merge sort; the comparator is a Nix function, so
