@@ -168,7 +168,7 @@ struct SharedRenderer {
 #[async_trait::async_trait]
 impl NarCalculationService for SharedRenderer {
     async fn calculate_nar(&self, root: &Node) -> Result<NarSummary, CalculateNarError> {
-        Ok(calculate_nar(root, &*self.blob_service, &*self.directory_service).await?)
+        Ok(calculate_nar(root, &self.blob_service, &*self.directory_service).await?)
     }
 }
 

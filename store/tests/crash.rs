@@ -62,7 +62,7 @@ fn check_listed_path_infos(store: &LocalStore) -> usize {
         for path_info in &path_infos {
             let nar = calculate_nar(
                 &path_info.node,
-                &*services.blob_service,
+                &services.blob_service,
                 &*services.directory_service,
             )
             .await

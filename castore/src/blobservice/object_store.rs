@@ -166,20 +166,12 @@ impl ObjectStoreBlobService {
     }
 
     /// A whole chunk, checked against its digest, `None` if there is none.
-    /// Read and checked in a task of its own, so that a caller opening
-    /// several blobs ahead has them read and hashed on every core.
     async fn get_chunk(&self, digest: &B3Digest) -> io::Result<Option<Bytes>> {
-        let service = self.clone();
-        let digest = *digest;
-        tokio::spawn(async move {
-            let data = service.get(Kind::Chunk, &digest).await?;
-            if let Some(data) = &data {
-                verify_digest(&digest, data)?;
-            }
-            Ok(data)
-        })
-        .await
-        .map_err(io::Error::other)?
+        let data = self.get(Kind::Chunk, digest).await?;
+        if let Some(data) = &data {
+            verify_digest(digest, data)?;
+        }
+        Ok(data)
     }
 
     /// Writes `data` as an object unless it is already there. Objects are

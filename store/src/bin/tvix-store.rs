@@ -231,7 +231,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             write_nar(
                 &mut stdout,
                 &path_info.node,
-                &*services.blob_service,
+                &services.blob_service,
                 &*services.directory_service,
             )
             .await?;

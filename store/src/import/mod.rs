@@ -83,7 +83,7 @@ async fn summarize_nar<BS, DS, PS>(
     progress: &dyn ImportProgress,
 ) -> Result<NarSummary, ImportError>
 where
-    BS: BlobService + ?Sized,
+    BS: BlobService + Clone + 'static,
     DS: DirectoryService + ?Sized,
     PS: PathInfoService + ?Sized,
 {

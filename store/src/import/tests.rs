@@ -276,7 +276,7 @@ async fn single_pass_nar_hash_matches_rendered_nar() {
     let path_info = store.add(&dir, None).await.expect("import");
     let rendered = crate::nar::calculate_nar(
         &path_info.node,
-        &*store.blob_service,
+        &store.blob_service,
         &*store.directory_service,
     )
     .await

@@ -31,9 +31,15 @@ use super::{CalculateNarError, NarCalculationService, NarSummary};
 
 /// Largest buffer between a blob reader and the NAR.
 const BLOB_BUFFER: usize = 1024 * 1024;
-/// How many files' blobs are being opened (and, for a local store, read
-/// and checked) ahead of the file being written.
-const BLOBS_OPENED_AHEAD: usize = 16;
+/// The blobs of consecutive files are opened together, in a task of their
+/// own, so that a local store reads and checks them on another core while
+/// the NAR is written; one task per file would cost more in thread wake-ups
+/// than a small file's read. A batch ends at this many bytes of files...
+const BATCH_BYTES: u64 = 1024 * 1024;
+/// ... or at this many files.
+const BATCH_FILES: usize = 64;
+/// Batches being opened ahead of the file being written.
+const BATCHES_AHEAD: usize = 4;
 
 /// The deepest directory nesting rendered or ingested: as deep as a tree
 /// Nix can restore to disk gets (a path is at most 4096 bytes, so at most
@@ -89,15 +95,12 @@ pub async fn write_nar<W, BS, DS>(
 ) -> Result<(), RenderError>
 where
     W: AsyncWrite + Unpin + Send + ?Sized,
-    BS: BlobService + ?Sized,
+    BS: BlobService + Clone + 'static,
     DS: DirectoryService + ?Sized,
 {
     let directories = fetch_directories(root, directory_service).await?;
     let files = files_in_nar_order(root, &directories)?;
-    let mut blobs: OpenedBlobs = futures::stream::iter(files)
-        .map(move |digest| async move { blob_service.open_read(&digest).await })
-        .buffered(BLOBS_OPENED_AHEAD)
-        .boxed();
+    let mut blobs = open_ahead(blob_service, files);
     let nar_root = nar::open(writer).await.map_err(|source| RenderError::Io {
         path: BString::default(),
         source,
@@ -112,7 +115,7 @@ pub async fn calculate_nar<BS, DS>(
     directory_service: &DS,
 ) -> Result<NarSummary, RenderError>
 where
-    BS: BlobService + ?Sized,
+    BS: BlobService + Clone + 'static,
     DS: DirectoryService + ?Sized,
 {
     let mut sink = HashingSink::default();
@@ -140,7 +143,7 @@ impl<BS, DS> SimpleRenderer<BS, DS> {
 #[async_trait]
 impl<BS, DS> NarCalculationService for SimpleRenderer<BS, DS>
 where
-    BS: BlobService,
+    BS: BlobService + Clone + 'static,
     DS: DirectoryService,
 {
     async fn calculate_nar(&self, root: &Node) -> Result<NarSummary, CalculateNarError> {
@@ -180,20 +183,20 @@ where
     Ok(directories)
 }
 
-/// The blob digests of the files below `root`, in the order the NAR has
-/// them. Fails, before anything is written, on a directory missing from
-/// `directories` or nested too deep.
+/// The blob digests and sizes of the files below `root`, in the order the
+/// NAR has them. Fails, before anything is written, on a directory missing
+/// from `directories` or nested too deep.
 fn files_in_nar_order(
     root: &Node,
     directories: &HashMap<B3Digest, Directory>,
-) -> Result<Vec<B3Digest>, RenderError> {
+) -> Result<Vec<(B3Digest, u64)>, RenderError> {
     let mut files = Vec::new();
     // Depth first, each directory's entries pushed in reverse so that they
     // come off the stack in order.
     let mut stack = vec![(root, BString::default(), 0)];
     while let Some((node, path, depth)) = stack.pop() {
         match node {
-            Node::File { digest, .. } => files.push(*digest),
+            Node::File { digest, size, .. } => files.push((*digest, *size)),
             Node::Symlink { .. } => {}
             Node::Directory { digest, .. } => {
                 if depth >= MAX_DEPTH {
@@ -211,6 +214,49 @@ fn files_in_nar_order(
         }
     }
     Ok(files)
+}
+
+/// Opens the blobs of `files` in batches, [BATCHES_AHEAD] at once.
+fn open_ahead<BS>(blob_service: &BS, files: Vec<(B3Digest, u64)>) -> OpenedBlobs<'static>
+where
+    BS: BlobService + Clone + 'static,
+{
+    let blob_service = blob_service.clone();
+    futures::stream::iter(batches(files))
+        .map(move |batch| {
+            let blob_service = blob_service.clone();
+            tokio::spawn(async move {
+                futures::future::join_all(batch.iter().map(|digest| blob_service.open_read(digest)))
+                    .await
+            })
+        })
+        .buffered(BATCHES_AHEAD)
+        .flat_map(|opened| {
+            futures::stream::iter(opened.unwrap_or_else(|e| vec![Err(io::Error::other(e))]))
+        })
+        .boxed()
+}
+
+/// Cuts `files` into batches of consecutive files, each up to [BATCH_FILES]
+/// files and [BATCH_BYTES] bytes (a larger file alone).
+fn batches(files: Vec<(B3Digest, u64)>) -> Vec<Vec<B3Digest>> {
+    let mut batches = Vec::new();
+    let mut batch = Vec::new();
+    let mut bytes: u64 = 0;
+    for (digest, size) in files {
+        if !batch.is_empty()
+            && (batch.len() >= BATCH_FILES || bytes.saturating_add(size) > BATCH_BYTES)
+        {
+            batches.push(std::mem::take(&mut batch));
+            bytes = 0;
+        }
+        batch.push(digest);
+        bytes = bytes.saturating_add(size);
+    }
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    batches
 }
 
 /// The directory `digest`, found at `path`.

@@ -38,7 +38,7 @@ impl Services {
 
     async fn render(&self, root: &Node) -> Result<Vec<u8>, RenderError> {
         let mut nar = Vec::new();
-        write_nar(&mut nar, root, &*self.blobs, &*self.directories).await?;
+        write_nar(&mut nar, root, &self.blobs, &*self.directories).await?;
         Ok(nar)
     }
 
@@ -120,7 +120,7 @@ async fn render_golden() {
                 nar_size: expected.len() as u64,
                 nar_sha256: nix_sha256(name),
             },
-            calculate_nar(&root, &*services.blobs, &*services.directories)
+            calculate_nar(&root, &services.blobs, &*services.directories)
                 .await
                 .expect(name),
             "{name}"

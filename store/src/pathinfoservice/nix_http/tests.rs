@@ -194,7 +194,7 @@ impl Client {
         write_nar(
             &mut nar,
             node,
-            self.blob_service.as_ref(),
+            &self.blob_service,
             self.directory_service.as_ref(),
         )
         .await
@@ -249,7 +249,7 @@ async fn get_golden(#[case] name: &str) {
         },
         calculate_nar(
             &path_info.node,
-            client.blob_service.as_ref(),
+            &client.blob_service,
             client.directory_service.as_ref()
         )
         .await
