@@ -62,6 +62,14 @@ pub struct EvalRequest {
     pub attr_path: Option<String>,
 }
 
+impl EvalRequest {
+    /// Whether every value in the output is forced before it is printed,
+    /// so that nothing shows whether it was a thunk.
+    fn forces_everything_printed(&self) -> bool {
+        self.strict || self.output == OutputFormat::Json
+    }
+}
+
 /// One evaluation: shares sources, the import cache and options between
 /// the files and expressions it evaluates.
 pub struct Evaluator {
@@ -85,6 +93,8 @@ impl Evaluator {
 
     /// Evaluates a file and prints the result.
     pub fn eval_file(&self, path: &Path, request: &EvalRequest) -> Result<String, Error> {
+        self.ctx
+            .set_speculation(request.forces_everything_printed());
         let root = self.ctx.import(path)?;
         self.run(root, request)
     }
@@ -97,6 +107,8 @@ impl Evaluator {
         dir: &Path,
         request: &EvalRequest,
     ) -> Result<String, Error> {
+        self.ctx
+            .set_speculation(request.forces_everything_printed());
         let root = self.ctx.compile_source(text, "«string»", dir)?;
         self.run(root, request)
     }

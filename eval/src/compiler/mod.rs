@@ -35,7 +35,10 @@ pub type Globals = HashMap<String, Value>;
 /// Compiles one file (or `-E` expression) into a lambda of no arguments.
 ///
 /// `dir` is the directory relative paths are resolved against; `home`
-/// resolves `~/` paths.
+/// resolves `~/` paths. `speculate` allows computing cheap expressions in
+/// lazy positions at once (see `Compiler::is_speculable`); that is only
+/// invisible when every value printed will be forced, since the printer
+/// shows which values are still thunks.
 pub fn compile(
     text: &str,
     file: FileId,
@@ -43,6 +46,7 @@ pub fn compile(
     home: Option<&Path>,
     globals: &Globals,
     lints: Lints,
+    speculate: bool,
 ) -> Result<Rc<Lambda>, Error> {
     let parsed = rnix::Root::parse(text);
     if let Some(err) = parsed.errors().first() {
@@ -61,6 +65,7 @@ pub fn compile(
         home: home.map(Path::to_path_buf),
         globals,
         lints,
+        speculate,
         ctxs: vec![FnCtx::new()],
     };
     let span = c.span(expr.syntax());
@@ -122,6 +127,7 @@ struct Compiler<'g> {
     home: Option<PathBuf>,
     globals: &'g Globals,
     lints: Lints,
+    speculate: bool,
     /// The functions being compiled, innermost last.
     ctxs: Vec<FnCtx>,
 }
@@ -278,7 +284,7 @@ impl Compiler<'_> {
             return self.compile(expr);
         }
         let span = self.span(expr.syntax());
-        let speculation = self.is_speculable(expr);
+        let speculation = self.speculate && self.is_speculable(expr);
         let mut fallbacks = Vec::new();
         if speculation {
             let height = self.ctx().height;

@@ -1,7 +1,7 @@
 //! What an evaluation shares between the VM and builtins: sources,
 //! globals, options, the import cache.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -85,6 +85,8 @@ pub struct Context {
     pub options: EvalOptions,
     pub interrupt: Option<Arc<AtomicBool>>,
     import_cache: RefCell<HashMap<PathBuf, Value>>,
+    /// Whether code is compiled to speculate (see `compiler::compile`).
+    speculate: Cell<bool>,
 }
 
 impl Context {
@@ -100,6 +102,7 @@ impl Context {
             options,
             interrupt,
             import_cache: RefCell::default(),
+            speculate: Cell::new(false),
         }
     }
 
@@ -142,8 +145,17 @@ impl Context {
             self.options.home.as_deref(),
             &self.globals,
             self.options.lints,
+            self.speculate.get(),
         )?;
         Ok(Value::Thunk(Thunk::suspended(lambda, Upvalues::default())))
+    }
+
+    /// Sets whether code compiled from now on speculates: only when every
+    /// value printed will be forced (`--strict`, `--json`). Files already
+    /// in the import cache keep how they were compiled, which changes
+    /// nothing but how a later non-strict request prints unforced values.
+    pub fn set_speculation(&self, on: bool) {
+        self.speculate.set(on);
     }
 
     /// Resolves `<name>` against the search path.
