@@ -166,50 +166,13 @@ builtin!(any, co, [f, xs], {
     co.list_loop(LoopKind::Any, f, Value::Null, xs).await
 });
 
-// A stable bottom-up merge sort; the comparator is a Nix function, so
-// each comparison goes through the VM. Merging moves indices into the
-// list, not values: no reference count is touched per move, and each
-// element is cloned into the result once. The comparator gets evaluated
-// elements as their values, looked through once beforehand: thunks are
-// scattered over the heap, and reading one per comparison costs more than
-// the comparison.
 builtin!(sort, co, [cmp, xs], {
     let cmp = co.force(cmp).await?;
     if !cmp.is_function() {
         return Err(ErrorKind::type_error("a function", &cmp).into());
     }
     let xs = list(co, xs).await?;
-    let keys: Vec<Value> = xs.iter().map(Value::resolved).collect();
-    let mut order: Vec<usize> = (0..xs.len()).collect();
-    let mut merged = Vec::with_capacity(order.len());
-    let mut width = 1;
-    while width < order.len() {
-        merged.clear();
-        for chunk in order.chunks(2 * width) {
-            let (left, right) = chunk.split_at(width.min(chunk.len()));
-            let (mut i, mut j) = (0, 0);
-            while let (Some(&l), Some(&r)) = (left.get(i), right.get(j)) {
-                // Take from the right only if it is strictly less.
-                let less = co
-                    .call2(cmp.clone(), keys[r].clone(), keys[l].clone())
-                    .await?;
-                if co.force(less).await?.as_bool()? {
-                    merged.push(r);
-                    j += 1;
-                } else {
-                    merged.push(l);
-                    i += 1;
-                }
-            }
-            merged.extend_from_slice(&left[i..]);
-            merged.extend_from_slice(&right[j..]);
-        }
-        std::mem::swap(&mut order, &mut merged);
-        width *= 2;
-    }
-    Ok(Value::list(
-        order.into_iter().map(|i| xs[i].clone()).collect(),
-    ))
+    co.list_loop(LoopKind::Sort, cmp, Value::Null, xs).await
 });
 
 builtin!(partition, co, [f, xs], {

@@ -1,5 +1,6 @@
 //! Loops over a list that call a Nix function per element (`foldl'`,
-//! `filter`, `any`, `all`), run by the VM as a frame of their own.
+//! `filter`, `any`, `all`) or per comparison (`sort`), run by the VM as a
+//! frame of their own.
 //!
 //! As generators, these builtins would make a round trip through their
 //! future for every element: post the call, be polled with its result,
@@ -22,6 +23,9 @@ pub enum LoopKind {
     Any,
     /// `all`: stop with false at the first `x` for which `f x` is false.
     All,
+    /// `sort`: a stable merge sort calling `f b a` to learn whether `b`
+    /// goes before `a`.
+    Sort,
 }
 
 /// A list loop in progress.
@@ -35,6 +39,8 @@ pub(super) struct ListLoop {
     next: usize,
     /// `Filter`: the elements kept so far.
     kept: Vec<Value>,
+    /// `Sort`: the merge.
+    sort: MergeSort,
     /// Whether the result for the element before `next` is on top of the
     /// stack (being forced, or forced).
     calling: bool,
@@ -57,9 +63,13 @@ impl Vm {
             kind,
             function,
             acc: init,
-            list,
             next: 0,
             kept: Vec::new(),
+            sort: match kind {
+                LoopKind::Sort => MergeSort::new(&list),
+                _ => MergeSort::default(),
+            },
+            list,
             calling: false,
             span,
         })));
@@ -94,17 +104,27 @@ impl Vm {
                                 self.finish_list_loop(Value::Bool(truth));
                                 return Ok(());
                             }
+                            LoopKind::Sort => state.sort.take(truth),
                             _ => {}
                         }
                     }
                 }
             }
-            let Some(x) = state.list.get(state.next).cloned() else {
+            let next = match state.kind {
+                LoopKind::Sort => state.sort.next_pair(),
+                _ => state
+                    .list
+                    .get(state.next)
+                    .cloned()
+                    .map(|x| (x, Value::Null)),
+            };
+            let Some((x, y)) = next else {
                 let result = match state.kind {
                     LoopKind::Fold => std::mem::take(&mut state.acc),
                     LoopKind::Filter => Value::list(std::mem::take(&mut state.kept)),
                     LoopKind::Any => Value::Bool(false),
                     LoopKind::All => Value::Bool(true),
+                    LoopKind::Sort => Value::list(state.sort.sorted(&state.list)),
                 };
                 self.finish_list_loop(result);
                 return Ok(());
@@ -112,13 +132,22 @@ impl Vm {
             state.next += 1;
             state.calling = true;
             self.stack.push(state.function.clone());
-            let args = if state.kind == LoopKind::Fold {
-                self.stack.push(std::mem::take(&mut state.acc));
-                2
-            } else {
-                1
+            let args = match state.kind {
+                LoopKind::Fold => {
+                    self.stack.push(std::mem::take(&mut state.acc));
+                    self.stack.push(x);
+                    2
+                }
+                LoopKind::Sort => {
+                    self.stack.push(x);
+                    self.stack.push(y);
+                    2
+                }
+                _ => {
+                    self.stack.push(x);
+                    1
+                }
             };
-            self.stack.push(x);
             let frames = self.frames.len();
             self.call_n(args, span).map_err(error)?;
             if self.frames.len() != frames {
@@ -130,5 +159,119 @@ impl Vm {
     fn finish_list_loop(&mut self, result: Value) {
         self.frames.pop();
         self.stack.push(result);
+    }
+}
+
+/// A stable bottom-up merge sort of a list's indices that asks for one
+/// comparison at a time. Merging moves indices, not values: no reference
+/// count is touched per move, and each element is cloned into the result
+/// once.
+#[derive(Default)]
+pub(super) struct MergeSort {
+    /// The elements as the comparator gets them: evaluated ones as their
+    /// values, looked through once here. Thunks are scattered over the
+    /// heap, and reading one per comparison costs more than comparing.
+    keys: Vec<Value>,
+    /// The runs of the current pass.
+    order: Vec<usize>,
+    /// The merged runs of the current pass.
+    merged: Vec<usize>,
+    /// The length of the runs being merged.
+    width: usize,
+    /// Where the two runs being merged start in `order`.
+    start: usize,
+    /// The next index of `order` in the left run (`i`) and the right (`j`).
+    i: usize,
+    j: usize,
+}
+
+impl MergeSort {
+    fn new(list: &[Value]) -> Self {
+        let len = list.len();
+        MergeSort {
+            keys: list.iter().map(Value::resolved).collect(),
+            order: (0..len).collect(),
+            merged: Vec::with_capacity(len),
+            width: 1,
+            start: 0,
+            i: 0,
+            j: len.min(1),
+        }
+    }
+
+    /// The keys whose order decides the next step, right one first (the
+    /// comparator says whether it is strictly less); `None` once sorted.
+    fn next_pair(&mut self) -> Option<(Value, Value)> {
+        let len = self.order.len();
+        loop {
+            if self.width >= len {
+                return None;
+            }
+            let mid = (self.start + self.width).min(len);
+            let end = (self.start + 2 * self.width).min(len);
+            if self.i < mid && self.j < end {
+                let (right, left) = (self.order[self.j], self.order[self.i]);
+                return Some((self.keys[right].clone(), self.keys[left].clone()));
+            }
+            // A run is used up: the rest of the other follows as it is.
+            self.merged.extend_from_slice(&self.order[self.i..mid]);
+            self.merged.extend_from_slice(&self.order[self.j..end]);
+            self.start = end;
+            if self.start >= len {
+                std::mem::swap(&mut self.order, &mut self.merged);
+                self.merged.clear();
+                self.width *= 2;
+                self.start = 0;
+            }
+            self.i = self.start;
+            self.j = (self.start + self.width).min(len);
+        }
+    }
+
+    /// Takes the right element if it is strictly less, else the left one,
+    /// which keeps the sort stable.
+    fn take(&mut self, right_is_less: bool) {
+        if right_is_less {
+            self.merged.push(self.order[self.j]);
+            self.j += 1;
+        } else {
+            self.merged.push(self.order[self.i]);
+            self.i += 1;
+        }
+    }
+
+    /// The list's elements in sorted order.
+    fn sorted(&self, list: &[Value]) -> Vec<Value> {
+        self.order.iter().map(|&i| list[i].clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    /// Runs the merge with integer keys compared by `<`, as the builtin
+    /// does with a comparator, and returns the sorted pairs.
+    fn sort(items: &[(i64, i64)]) -> Vec<(i64, i64)> {
+        let list: Vec<Value> = items.iter().map(|(k, _)| Value::Int(*k)).collect();
+        let mut merge = MergeSort::new(&list);
+        while let Some((right, left)) = merge.next_pair() {
+            let (Value::Int(r), Value::Int(l)) = (right, left) else {
+                return Vec::new();
+            };
+            merge.take(r < l);
+        }
+        merge.order.iter().map(|&i| items[i]).collect()
+    }
+
+    #[rstest]
+    #[case::empty(&[], &[])]
+    #[case::one(&[(1, 0)], &[(1, 0)])]
+    #[case::reversed(&[(3, 0), (2, 0), (1, 0)], &[(1, 0), (2, 0), (3, 0)])]
+    #[case::stable(&[(2, 0), (1, 0), (2, 1), (1, 1), (2, 2)], &[(1, 0), (1, 1), (2, 0), (2, 1), (2, 2)])]
+    #[case::odd_length(&[(5, 0), (4, 0), (3, 0), (2, 0), (1, 0), (0, 0), (6, 0)], &[(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0)])]
+    fn merge_sort(#[case] items: &[(i64, i64)], #[case] expected: &[(i64, i64)]) {
+        assert_eq!(sort(items), expected);
     }
 }
