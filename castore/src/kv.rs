@@ -136,6 +136,9 @@ impl<const N: usize> KvStore<N> for RedbTable<N> {
     }
 }
 
+/// How long opening a sled database waits for another handle's file lock.
+const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The default tree of a sled database: byte values under byte keys. Every
 /// write is one sled batch, which sled applies atomically, flushed to disk
 /// before the write returns.
@@ -146,10 +149,27 @@ pub struct SledTree {
 
 impl SledTree {
     /// Opens the database directory at `path`, creating it if needed.
+    ///
+    /// sled's background flusher keeps the database's file lock for a
+    /// moment after the last handle is dropped, so opening it right after
+    /// closing it (a restarted daemon) waits for the lock, up to
+    /// [SLED_LOCK_WAIT].
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, KvError> {
         let path = path.as_ref().to_owned();
-        let db = tokio::task::spawn_blocking(move || sled::open(path)).await??;
-        Ok(Self { db })
+        let started = std::time::Instant::now();
+        loop {
+            let attempt = path.clone();
+            match tokio::task::spawn_blocking(move || sled::open(attempt)).await? {
+                Ok(db) => return Ok(Self { db }),
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        && started.elapsed() < SLED_LOCK_WAIT =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// A database in a temporary location, removed when dropped.

@@ -12,6 +12,13 @@
 //! into the middle gets chunks that are each verified, and nothing more can
 //! be checked without reading the rest.
 //!
+//! A reader over a chunk list its own store wrote and keeps beside its other
+//! trusted records (a local directory) can skip the blob check
+//! ([ChunkedReader::trusting_chunk_list]): every chunk is still checked, so
+//! corruption is caught, and only a deliberately rewritten chunk list would
+//! go unnoticed, by someone who could as well rewrite the store's path
+//! infos. That halves the hashing of large blobs.
+//!
 //! While a chunk is being read the next few are already fetched and checked,
 //! each in a task of its own, so fetching and hashing run on every core
 //! beside the consumer.
@@ -88,6 +95,8 @@ pub(super) struct ChunkedReader {
     /// blob once it has read every chunk in order at least once.
     prefix_hasher: Box<blake3::Hasher>,
     hashed: usize,
+    /// Whether the chunks must be checked to make up the blob.
+    check_blob: bool,
 }
 
 impl ChunkedReader {
@@ -122,7 +131,15 @@ impl ChunkedReader {
             fetch,
             prefix_hasher: Box::new(blake3::Hasher::new()),
             hashed: 0,
+            check_blob: true,
         })
+    }
+
+    /// Checks each chunk but not that they make up the blob; see the module
+    /// doc for when that is enough.
+    pub(super) fn trusting_chunk_list(mut self) -> Self {
+        self.check_blob = false;
+        self
     }
 
     /// The index of the chunk holding byte `pos`, `None` at or past the end.
@@ -197,7 +214,7 @@ impl ChunkedReader {
     /// the chunk is accepted; a mismatch leaves the state as it was, so
     /// every later read of that chunk fails again.
     fn extend_prefix(&mut self, index: usize, data: &[u8]) -> io::Result<()> {
-        if self.skip_empty(self.hashed) != index {
+        if !self.check_blob || self.skip_empty(self.hashed) != index {
             return Ok(());
         }
         let next = self.skip_empty(index + 1);
@@ -385,6 +402,28 @@ mod tests {
             ),
             error.to_string()
         );
+    }
+
+    /// A reader trusting its chunk list does not check the blob digest,
+    /// but still every chunk.
+    #[tokio::test]
+    async fn trusting_the_chunk_list_still_checks_chunks() {
+        let trusting = reader(B3Digest::of(b"hello there"), &["hello ", "world"])
+            .expect("valid")
+            .trusting_chunk_list();
+        let contents = read_after_seeks(trusting, &[]).await.expect("read");
+        assert_eq!(b"hello world", contents.as_slice());
+
+        let lying: FetchChunk = Arc::new(|_| async { Ok(Bytes::from_static(b"HELLO ")) }.boxed());
+        let chunks = vec![ChunkMeta {
+            digest: B3Digest::of(b"hello "),
+            size: 6,
+        }];
+        let corrupt = ChunkedReader::new(B3Digest::of(b"hello "), chunks, lying)
+            .expect("valid")
+            .trusting_chunk_list();
+        let error = read_after_seeks(corrupt, &[]).await.expect_err("must fail");
+        assert_eq!(std::io::ErrorKind::InvalidData, error.kind());
     }
 
     #[rstest]

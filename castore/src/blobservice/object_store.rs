@@ -20,7 +20,11 @@
 //! This module must never publish a chunk list before every chunk in it is
 //! stored, nor overwrite an existing object.
 //!
-//! In a local directory (`objectstore+file://`) objects are written through
+//! In a local directory (`objectstore+file://`) a blob's chunk list is
+//! trusted: each chunk is checked when read, but not that the chunks make up
+//! the blob (see [super::chunked_reader] for why that is enough there).
+//!
+//! In a local directory objects are written through
 //! the object store, but read and looked up with plain file system calls on
 //! the calling thread: the object store runs every call on tokio's blocking
 //! pool, and for the many small objects of a tree, read from the page cache
@@ -264,7 +268,14 @@ impl BlobService for ObjectStoreBlobService {
             }
             .boxed()
         });
-        Ok(Some(Box::new(ChunkedReader::new(*digest, chunks, fetch)?)))
+        let reader = ChunkedReader::new(*digest, chunks, fetch)?;
+        // A local directory's chunk lists are as trusted as the rest of the
+        // store beside them; see the chunked reader's module doc.
+        Ok(Some(if self.local_base.is_some() {
+            Box::new(reader.trusting_chunk_list())
+        } else {
+            Box::new(reader)
+        }))
     }
 
     async fn open_write(&self) -> Box<dyn BlobWriter> {
