@@ -4,7 +4,7 @@
 use super::builtin;
 use crate::errors::{Error, ErrorKind};
 use crate::value::{NixAttrs, NixString, Value, normalise_path};
-use crate::vm::generators::{BuiltinFn, Co, FastFn};
+use crate::vm::generators::{BuiltinFn, Co, FastFn, Shortcut};
 use crate::vm::ops::{self, Coercion};
 
 pub(super) const BUILTINS: [(&str, usize, BuiltinFn); 38] = [
@@ -74,31 +74,50 @@ builtin!(try_eval, co, [v], {
 });
 
 /// Fast paths (see `FastFn`).
-pub(super) const FAST_PATHS: [(&str, FastFn); 3] = [
+pub(super) const FAST_PATHS: [(&str, FastFn); 4] = [
     ("seq", seq_now),
+    ("deepSeq", deep_seq_now),
     ("toString", to_string_now),
     ("add", add_now),
 ];
 
-fn seq_now(args: &[Value]) -> Option<Value> {
-    match args {
-        [a, b] if !a.needs_force() => Some(b.clone()),
-        _ => None,
-    }
+fn seq_now(args: &[Value]) -> Option<Shortcut> {
+    force_then(args, false)
 }
 
-fn to_string_now(args: &[Value]) -> Option<Value> {
+fn deep_seq_now(args: &[Value]) -> Option<Shortcut> {
+    force_then(args, true)
+}
+
+fn force_then(args: &[Value], deep: bool) -> Option<Shortcut> {
+    let [a, b] = args else {
+        return None;
+    };
+    Some(if !deep && !a.needs_force() {
+        Shortcut::Value(b.clone())
+    } else {
+        Shortcut::ForceThen {
+            value: a.clone(),
+            deep,
+            then: b.clone(),
+        }
+    })
+}
+
+fn to_string_now(args: &[Value]) -> Option<Shortcut> {
     match args.first()?.resolved() {
-        s @ Value::String(_) => Some(s),
-        Value::Int(i) => Some(Value::string(i.to_string())),
+        s @ Value::String(_) => Some(Shortcut::Value(s)),
+        Value::Int(i) => Some(Shortcut::Value(Value::string(i.to_string()))),
         _ => None,
     }
 }
 
-fn add_now(args: &[Value]) -> Option<Value> {
+fn add_now(args: &[Value]) -> Option<Shortcut> {
     match args {
         [a, b] => match (a.resolved(), b.resolved()) {
-            (Value::Int(a), Value::Int(b)) => a.checked_add(b).map(Value::Int),
+            (Value::Int(a), Value::Int(b)) => {
+                a.checked_add(b).map(|n| Shortcut::Value(Value::Int(n)))
+            }
             _ => None,
         },
         _ => None,

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use super::builtin;
 use crate::errors::{Error, ErrorKind};
 use crate::value::{NixAttrs, NixList, NixString, Thunk, Value};
-use crate::vm::generators::{BuiltinFn, Co, FastFn};
+use crate::vm::generators::{BuiltinFn, Co, FastFn, Shortcut};
 use crate::vm::{LoopKind, ops};
 
 pub(super) const BUILTINS: [(&str, usize, BuiltinFn); 20] = [
@@ -65,14 +65,14 @@ builtin!(foldl, co, [op, init, xs], {
 pub(super) const FAST_PATHS: [(&str, FastFn); 2] =
     [("length", length_now), ("elemAt", elem_at_now)];
 
-fn length_now(args: &[Value]) -> Option<Value> {
+fn length_now(args: &[Value]) -> Option<Shortcut> {
     match args.first()?.resolved() {
-        Value::List(xs) => Some(Value::Int(xs.len() as i64)),
+        Value::List(xs) => Some(Shortcut::Value(Value::Int(xs.len() as i64))),
         _ => None,
     }
 }
 
-fn elem_at_now(args: &[Value]) -> Option<Value> {
+fn elem_at_now(args: &[Value]) -> Option<Shortcut> {
     let [xs, n] = args else {
         return None;
     };
@@ -80,7 +80,7 @@ fn elem_at_now(args: &[Value]) -> Option<Value> {
         return None;
     };
     let x = xs.get(usize::try_from(n).ok()?)?;
-    (!x.needs_force()).then(|| x.resolved())
+    (!x.needs_force()).then(|| Shortcut::Value(x.resolved()))
 }
 
 builtin!(length, co, [xs], {

@@ -4,7 +4,7 @@
 use super::builtin;
 use crate::errors::{Error, ErrorKind};
 use crate::value::{NixAttrs, NixContext, NixString, Value};
-use crate::vm::generators::{BuiltinFn, Co, FastFn};
+use crate::vm::generators::{BuiltinFn, Co, FastFn, Shortcut};
 use crate::vm::ops::{self, Coercion};
 
 pub(super) const BUILTINS: [(&str, usize, BuiltinFn); 14] = [
@@ -31,9 +31,9 @@ async fn coerce(co: &Co, v: Value) -> Result<NixString, Error> {
 /// Fast paths (see `FastFn`).
 pub(super) const FAST_PATHS: [(&str, FastFn); 1] = [("stringLength", string_length_now)];
 
-fn string_length_now(args: &[Value]) -> Option<Value> {
+fn string_length_now(args: &[Value]) -> Option<Shortcut> {
     match args.first()?.resolved() {
-        Value::String(s) => Some(Value::Int(s.len() as i64)),
+        Value::String(s) => Some(Shortcut::Value(Value::Int(s.len() as i64))),
         _ => None,
     }
 }

@@ -2,10 +2,12 @@
 //! its own.
 //!
 //! A builtin that needs a value forced deeply asks once
-//! (`Co::deep_force`); the VM then walks the value with an explicit work
-//! list in a `Frame::DeepForce`, pushing frames only for the thunks that
-//! are not evaluated yet. Done as a generator, every nested thunk would
-//! cost a round trip through the builtin's future.
+//! (`Co::deep_force`, or `Shortcut::ForceThen` from `deepSeq`'s fast
+//! path); the VM then walks the value with an explicit work list in a
+//! `Frame::DeepForce`, pushing frames only for the thunks that are not
+//! evaluated yet. Done as a generator, every nested thunk would cost a
+//! round trip through the builtin's future. The same frame forces one
+//! value shallowly for `seq`.
 
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
@@ -28,6 +30,10 @@ pub(super) struct DeepForce {
     span: Span,
     /// Whether the value on top of the stack was forced for this frame.
     forcing: bool,
+    /// Whether to look into lists and sets (else only the root is forced).
+    deep: bool,
+    /// What the frame returns instead of the root (`seq a b` returns `b`).
+    then: Option<Value>,
 }
 
 /// Hashes the address of a list or set for the visited set. Addresses
@@ -55,9 +61,15 @@ impl std::hash::Hasher for AddressHasher {
 }
 
 impl Vm {
-    /// Pushes a frame that forces `value` deeply and then leaves it,
-    /// forced, on the stack.
-    pub(super) fn start_deep_force(&mut self, value: Value, span: Span) {
+    /// Pushes a frame that forces `value`, deeply if `deep`, and then
+    /// leaves `then` on the stack, or else the value forced.
+    pub(super) fn start_force(
+        &mut self,
+        value: Value,
+        deep: bool,
+        then: Option<Value>,
+        span: Span,
+    ) {
         // The state of the last finished deep force is reused: a `deepSeq`
         // per step of a fold allocates nothing for its walk.
         let mut state = self.spare_deep_force.take().unwrap_or_else(|| {
@@ -67,10 +79,14 @@ impl Vm {
                 seen: HashSet::default(),
                 span,
                 forcing: false,
+                deep,
+                then: None,
             })
         });
         state.work.push(value);
         state.span = span;
+        state.deep = deep;
+        state.then = then;
         self.frames.push(Frame::DeepForce(state));
     }
 
@@ -105,6 +121,7 @@ impl Vm {
             }
             let v = v.into_resolved();
             match &v {
+                _ if !state.deep => {}
                 Value::List(l) if state.seen.insert(Rc::as_ptr(l) as *const ()) => {
                     state.work.extend(l.iter().rev().cloned());
                 }
@@ -125,7 +142,9 @@ impl Vm {
         let Some(Frame::DeepForce(mut state)) = self.frames.pop() else {
             return;
         };
-        self.stack.push(state.root.take().unwrap_or_default());
+        let result = state.then.take().or_else(|| state.root.take());
+        state.root = None;
+        self.stack.push(result.unwrap_or_default());
         state.seen.clear();
         self.spare_deep_force = Some(state);
     }

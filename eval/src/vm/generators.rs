@@ -22,10 +22,24 @@ use crate::value::{NixList, Value};
 pub type GenFuture = Pin<Box<dyn Future<Output = Result<Value, Error>>>>;
 pub type BuiltinFn = fn(Co, Vec<Value>) -> GenFuture;
 /// A builtin's synchronous fast path: its result for arguments that need
-/// no forcing and cannot make it fail, or `None` for the general path,
-/// which also reports every error. It spares the common call the
-/// coroutine's allocation and polling.
-pub type FastFn = fn(&[Value]) -> Option<Value>;
+/// no forcing (or only the forcing `Shortcut::ForceThen` asks for) and
+/// cannot make it fail, or `None` for the general path, which also
+/// reports every error. It spares the common call the coroutine's
+/// allocation and polling.
+pub type FastFn = fn(&[Value]) -> Option<Shortcut>;
+
+/// What a builtin's fast path found.
+pub enum Shortcut {
+    /// The result.
+    Value(Value),
+    /// The result is `then`, once `value` is forced, deeply if `deep`
+    /// (`seq`, `deepSeq`); the VM forces it in a frame of its own.
+    ForceThen {
+        value: Value,
+        deep: bool,
+        then: Value,
+    },
+}
 
 pub(crate) enum Request {
     /// Force to weak head normal form.

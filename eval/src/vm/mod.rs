@@ -12,7 +12,7 @@
 //!   needed and then updates the thunk (or, on error, restores it);
 //! - `CallForced`: calls the value on the stack once it is forced;
 //! - `Generator`: a builtin coroutine (see `generators`);
-//! - `DeepForce`: forces a value and everything in it (see `deep_force`);
+//! - `DeepForce`: forces a value, and everything in it (see `deep_force`);
 //! - `ListLoop`: calls a function per element of a list (see `list_loop`).
 //!
 //! Errors unwind frames until a generator that asked for the failing
@@ -30,7 +30,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context as TaskContext, Poll, Waker};
 
 pub use context::{Context, EvalOptions, LintLevel, Lints, SearchPathEntry};
-use generators::{Co, GenFuture, Request};
+use generators::{Co, GenFuture, Request, Shortcut};
 pub use list_loop::LoopKind;
 
 use crate::chunk::{Capture, Lambda, LambdaKind, Op};
@@ -347,7 +347,12 @@ impl Vm {
                 {
                     self.defer_args(end, span);
                     self.stack.truncate(f_slot);
-                    self.stack.push(result);
+                    match result {
+                        Shortcut::Value(v) => self.stack.push(v),
+                        Shortcut::ForceThen { value, deep, then } => {
+                            self.start_force(value, deep, Some(then), span)
+                        }
+                    }
                     return Ok(());
                 }
                 self.defer_args(end, span);
@@ -477,7 +482,7 @@ impl Vm {
                 }
                 Some(Request::DeepForce(v)) => {
                     self.set_waiting(Waiting::Value);
-                    self.start_deep_force(v, span);
+                    self.start_force(v, true, None, span);
                     Ok(())
                 }
                 None => {
