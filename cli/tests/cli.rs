@@ -26,6 +26,13 @@ fn tvix(args: &[&str]) -> Output {
     &["--eval", "-E", "let f = x: x; in [ (f 1) ]"],
     "[ <CODE> ]\n"
 )]
+// nix-instantiate --eval -E 'let x = 1; s = { c = 2; }; in [ (x + 1) (s.c) (if x < 2 then x else 0) ]'
+// (cheap expressions over evaluated values are still thunks when the
+// printer can show it)
+#[case::lazy_no_speculation(
+    &["--eval", "-E", "let x = 1; s = { c = 2; }; in [ (x + 1) (s.c) (if x < 2 then x else 0) ]"],
+    "[ <CODE> <CODE> <CODE> ]\n"
+)]
 // nix-instantiate --eval --strict --json -E '{ b = [ 1 2.5 null ]; a = { c = "x\n"; }; }'
 #[case::json_without_newline(
     &["--eval", "--strict", "--json", "-E", r#"{ b = [ 1 2.5 null ]; a = { c = "x\n"; }; }"#],

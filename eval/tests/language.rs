@@ -61,6 +61,24 @@ fn eval(expr: &str) -> Result<String, String> {
     "1000000"
 )]
 #[case::repeated("let a = { x = 1; }; in [ a a ]", "[ { x = 1; } «repeated» ]")]
+#[case::speculation_missing_attr_stays_lazy("let s = { a = 1; }; f = x: 0; in f (s.b + 1)", "0")]
+#[case::speculation_overflow_stays_lazy("let n = 9223372036854775807; f = x: 0; in f (n + 1)", "0")]
+#[case::speculation_select_arith_if(
+    "let s = { a = { b = 2; }; }; x = 3; in [ (s.a.b * x) (if x > 2 then s.a.b else x) (x - 1) ]",
+    "[ 6 2 2 ]"
+)]
+#[case::curried_call("let f = a: b: c: [ a b c ]; in f 1 2 3", "[ 1 2 3 ]")]
+#[case::call_past_a_let("let f = a: let g = b: a + b; in g; in f 1 2", "3")]
+#[case::builtin_result_called("(builtins.elemAt [ (a: a + 1) ] 0) 1", "2")]
+#[case::sort_is_stable(
+    "builtins.sort (a: b: a.k < b.k) [ { k = 2; v = 1; } { k = 1; v = 2; } { k = 2; v = 3; } ]",
+    "[ { k = 1; v = 2; } { k = 2; v = 1; } { k = 2; v = 3; } ]"
+)]
+#[case::list_loops(
+    "[ (builtins.any (x: x > 1) [ 1 2 ]) (builtins.all (x: x > 1) [ 1 2 ]) (builtins.filter (x: x != 2) [ 1 2 3 ]) ]",
+    "[ true false [ 1 3 ] ]"
+)]
+#[case::deep_seq_returns_second("builtins.deepSeq { a = 1; } \"ok\"", "\"ok\"")]
 fn evaluates(#[case] expr: &str, #[case] expected: &str) {
     assert_eq!(eval(expr).as_deref(), Ok(expected));
 }
