@@ -31,15 +31,53 @@ pub type NixContext = BTreeSet<ContextElement>;
 pub struct NixString(Rc<Inner>);
 
 struct Inner {
-    bytes: Box<[u8]>,
+    bytes: Text,
     /// `None` for the usual empty context.
     context: Option<Box<NixContext>>,
+}
+
+/// How many bytes a text may have to be held inline.
+const INLINE: usize = 22;
+
+/// A string's bytes: short ones (most attribute names, which set lookups
+/// compare over and over) inline, one pointer hop from the `NixString`;
+/// longer ones in a buffer of their own.
+enum Text {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl Text {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Text::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or(&[]),
+            Text::Heap(b) => b,
+        }
+    }
+
+    fn from_slice(b: &[u8]) -> Self {
+        Text::inline(b).unwrap_or_else(|| Text::Heap(b.into()))
+    }
+
+    fn from_owned(b: impl Into<Box<[u8]>>) -> Self {
+        let b = b.into();
+        Text::inline(&b).unwrap_or(Text::Heap(b))
+    }
+
+    fn inline(b: &[u8]) -> Option<Self> {
+        let mut bytes = [0; INLINE];
+        bytes.get_mut(..b.len())?.copy_from_slice(b);
+        Some(Text::Inline {
+            len: b.len() as u8,
+            bytes,
+        })
+    }
 }
 
 impl NixString {
     pub fn new(bytes: impl Into<Box<[u8]>>, context: NixContext) -> Self {
         NixString(Rc::new(Inner {
-            bytes: bytes.into(),
+            bytes: Text::from_owned(bytes),
             context: if context.is_empty() {
                 None
             } else {
@@ -48,28 +86,28 @@ impl NixString {
         }))
     }
 
-    fn plain(bytes: impl Into<Box<[u8]>>) -> Self {
+    fn plain(bytes: Text) -> Self {
         NixString(Rc::new(Inner {
-            bytes: bytes.into(),
+            bytes,
             context: None,
         }))
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0.bytes
+        self.0.bytes.as_slice()
     }
 
     /// The text, with invalid UTF-8 replaced; for messages and printing.
     pub fn to_str_lossy(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.0.bytes)
+        String::from_utf8_lossy(self.as_bytes())
     }
 
     pub fn len(&self) -> usize {
-        self.0.bytes.len()
+        self.as_bytes().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.bytes.is_empty()
+        self.as_bytes().is_empty()
     }
 
     pub fn context(&self) -> Option<&NixContext> {
@@ -84,7 +122,7 @@ impl NixString {
     pub fn without_context(&self) -> NixString {
         match self.0.context {
             None => self.clone(),
-            Some(_) => NixString::plain(self.as_bytes()),
+            Some(_) => NixString::plain(Text::from_slice(self.as_bytes())),
         }
     }
 
@@ -92,7 +130,7 @@ impl NixString {
     pub fn into_without_context(self) -> NixString {
         match self.0.context {
             None => self,
-            Some(_) => NixString::plain(self.as_bytes()),
+            Some(_) => NixString::plain(Text::from_slice(self.as_bytes())),
         }
     }
 
@@ -139,7 +177,7 @@ impl NixString {
     /// A new string with `bytes` as text and this string's context.
     pub fn with_same_context(&self, bytes: impl Into<Box<[u8]>>) -> NixString {
         NixString(Rc::new(Inner {
-            bytes: bytes.into(),
+            bytes: Text::from_owned(bytes),
             context: self.0.context.clone(),
         }))
     }
@@ -147,31 +185,31 @@ impl NixString {
 
 impl Default for NixString {
     fn default() -> Self {
-        NixString::plain(Vec::new())
+        NixString::plain(Text::from_slice(&[]))
     }
 }
 
 impl From<&str> for NixString {
     fn from(s: &str) -> Self {
-        NixString::plain(s.as_bytes())
+        NixString::plain(Text::from_slice(s.as_bytes()))
     }
 }
 
 impl From<String> for NixString {
     fn from(s: String) -> Self {
-        NixString::plain(s.into_bytes())
+        NixString::plain(Text::from_owned(s.into_bytes()))
     }
 }
 
 impl From<Vec<u8>> for NixString {
     fn from(b: Vec<u8>) -> Self {
-        NixString::plain(b)
+        NixString::plain(Text::from_owned(b))
     }
 }
 
 impl From<&[u8]> for NixString {
     fn from(b: &[u8]) -> Self {
-        NixString::plain(b)
+        NixString::plain(Text::from_slice(b))
     }
 }
 
@@ -249,6 +287,22 @@ mod tests {
         let mut out = String::new();
         write_escaped(&mut out, input.as_bytes());
         assert_eq!(out, expected);
+    }
+
+    /// Texts up to `INLINE` bytes are held inline, longer ones on the
+    /// heap; both read back the same.
+    #[rstest]
+    #[case::empty("")]
+    #[case::short("count")]
+    #[case::longest_inline("0123456789abcdefghijkl")]
+    #[case::shortest_heap("0123456789abcdefghijklm")]
+    fn text_round_trips(#[case] text: &str) {
+        let from_slice = NixString::from(text);
+        let from_owned = NixString::from(text.to_string());
+        assert_eq!(
+            (from_slice.as_bytes(), from_owned.as_bytes()),
+            (text.as_bytes(), text.as_bytes())
+        );
     }
 
     #[test]
