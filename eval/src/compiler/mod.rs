@@ -66,6 +66,7 @@ pub fn compile(
         globals,
         lints,
         speculate,
+        strings: HashMap::new(),
         ctxs: vec![FnCtx::new()],
     };
     let span = c.span(expr.syntax());
@@ -128,6 +129,8 @@ struct Compiler<'g> {
     globals: &'g Globals,
     lints: Lints,
     speculate: bool,
+    /// String constants by text (see `intern`).
+    strings: HashMap<Box<[u8]>, NixString>,
     /// The functions being compiled, innermost last.
     ctxs: Vec<FnCtx>,
 }
@@ -149,16 +152,28 @@ impl Compiler<'_> {
     }
 
     fn constant(&mut self, value: Value, span: Span) {
-        let ctx = self.ctx();
-        ctx.chunk.constants.push(value);
-        let idx = (ctx.chunk.constants.len() - 1) as u32;
-        ctx.emit(Op::Constant(idx), span);
+        let idx = self.const_index(value);
+        self.ctx().emit(Op::Constant(idx), span);
     }
 
     fn const_index(&mut self, value: Value) -> u32 {
+        let value = self.intern(value);
         let ctx = self.ctx();
         ctx.chunk.constants.push(value);
         (ctx.chunk.constants.len() - 1) as u32
+    }
+
+    /// The one copy of a string constant in this file: the names a set
+    /// literal binds and the names selected from it are then the same
+    /// string, which set lookups and `//` recognise without comparing
+    /// bytes.
+    fn intern(&mut self, value: Value) -> Value {
+        match value {
+            Value::String(s) if !s.has_context() => {
+                Value::String(self.strings.entry(s.as_bytes().into()).or_insert(s).clone())
+            }
+            other => other,
+        }
     }
 
     fn emit(&mut self, op: Op, span: Span) -> usize {

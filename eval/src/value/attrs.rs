@@ -82,6 +82,17 @@ impl NixAttrs {
             .map(|(_, v)| v)
     }
 
+    /// `get` for a name held as a string: the entry whose name is the
+    /// same string object (compile-time names are shared, see the
+    /// compiler's `intern`) matches without comparing bytes.
+    pub fn get_name(&self, name: &NixString) -> Option<&Value> {
+        self.entries
+            .binary_search_by(|(k, _)| k.cmp(name))
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .map(|(_, v)| v)
+    }
+
     pub fn contains(&self, name: &[u8]) -> bool {
         self.get(name).is_some()
     }

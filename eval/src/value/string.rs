@@ -93,6 +93,11 @@ impl NixString {
         }))
     }
 
+    /// Whether both are the same string object (so certainly equal).
+    pub fn ptr_eq(&self, other: &NixString) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         self.0.bytes.as_slice()
     }
@@ -217,7 +222,7 @@ impl From<&[u8]> for NixString {
 /// when comparing strings.
 impl PartialEq for NixString {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.0, &other.0) || self.as_bytes() == other.as_bytes()
+        self.ptr_eq(other) || self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -231,6 +236,9 @@ impl PartialOrd for NixString {
 
 impl Ord for NixString {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if self.ptr_eq(other) {
+            return std::cmp::Ordering::Equal;
+        }
         self.as_bytes().cmp(other.as_bytes())
     }
 }

@@ -858,7 +858,7 @@ impl Vm {
             Op::Select => {
                 let key = self.pop().into_nix_string()?;
                 let attrs = self.pop().into_attrs()?;
-                match attrs.get(key.as_bytes()) {
+                match attrs.get_name(&key) {
                     Some(v) => {
                         let v = match forced_now(Some(v), chunk.code.get(*ip)) {
                             Some(forced) => {
@@ -964,7 +964,7 @@ impl Vm {
                         .constants
                         .get(c as usize)
                         .and_then(|name| match name {
-                            Value::String(name) => a.get(name.as_bytes()),
+                            Value::String(name) => a.get_name(name),
                             _ => None,
                         })
                         .filter(|v| !v.needs_force())
