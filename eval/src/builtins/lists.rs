@@ -264,21 +264,8 @@ builtin!(generic_closure, co, [args], {
 
 builtin!(list_to_attrs, co, [xs], {
     let xs = list(co, xs).await?;
-    let mut entries = Vec::with_capacity(xs.len());
-    for x in xs.iter() {
-        let item = co.force(x.clone()).await?.as_attrs()?;
-        let name = item
-            .get(b"name")
-            .cloned()
-            .ok_or(ErrorKind::AttributeMissing("name".into()))?;
-        let name = co.force(name).await?.as_string()?;
-        let value = item
-            .get(b"value")
-            .cloned()
-            .ok_or(ErrorKind::AttributeMissing("value".into()))?;
-        entries.push((name.without_context(), value));
-    }
-    Ok(Value::Attrs(NixAttrs::from_entries_first_wins(entries)))
+    co.list_loop(LoopKind::ListToAttrs, Value::Null, Value::Null, xs)
+        .await
 });
 
 builtin!(cat_attrs, co, [name, xs], {

@@ -1,6 +1,7 @@
 //! Loops over a list that call a Nix function per element (`foldl'`,
-//! `filter`, `any`, `all`) or per comparison (`sort`), run by the VM as a
-//! frame of their own.
+//! `filter`, `any`, `all`) or per comparison (`sort`), or that force
+//! each element and its name (`listToAttrs`), run by the VM as a frame of
+//! their own.
 //!
 //! As generators, these builtins would make a round trip through their
 //! future for every element: post the call, be polled with its result,
@@ -10,7 +11,7 @@
 use super::{Frame, Vm};
 use crate::errors::{Error, ErrorKind};
 use crate::source::Span;
-use crate::value::{NixList, Value};
+use crate::value::{NixAttrs, NixList, NixString, Value};
 
 /// What a loop does with each element and the function's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +27,10 @@ pub enum LoopKind {
     /// `sort`: a stable merge sort calling `f b a` to learn whether `b`
     /// goes before `a`.
     Sort,
+    /// `listToAttrs`: no function; force each element to a set and its
+    /// `name` to a string, and collect the `value`s (the first of a name
+    /// wins).
+    ListToAttrs,
 }
 
 /// A list loop in progress.
@@ -41,6 +46,10 @@ pub(super) struct ListLoop {
     kept: Vec<Value>,
     /// `Sort`: the merge.
     sort: MergeSort,
+    /// `ListToAttrs`: the entries so far, and the forced element whose
+    /// name is being forced.
+    entries: Vec<(NixString, Value)>,
+    item: Option<NixAttrs>,
     /// Whether the result for the element before `next` is on top of the
     /// stack (being forced, or forced).
     calling: bool,
@@ -70,6 +79,8 @@ impl Vm {
                 _ => MergeSort::default(),
             },
             list,
+            entries: Vec::new(),
+            item: None,
             calling: false,
             span,
         })));
@@ -92,6 +103,25 @@ impl Vm {
                 let result = self.stack.pop().unwrap_or_default().into_resolved();
                 match state.kind {
                     LoopKind::Fold => state.acc = result,
+                    LoopKind::ListToAttrs => match state.item.take() {
+                        None => {
+                            let item = result.into_attrs().map_err(error)?;
+                            let name = item
+                                .get(b"name")
+                                .cloned()
+                                .ok_or_else(|| error(ErrorKind::AttributeMissing("name".into())))?;
+                            state.item = Some(item);
+                            self.force_for_loop(name, span)?;
+                            continue;
+                        }
+                        Some(item) => {
+                            let name = result.into_nix_string().map_err(error)?;
+                            let value = item.get(b"value").cloned().ok_or_else(|| {
+                                error(ErrorKind::AttributeMissing("value".into()))
+                            })?;
+                            state.entries.push((name.into_without_context(), value));
+                        }
+                    },
                     kind => {
                         let truth = result.as_bool().map_err(error)?;
                         match kind {
@@ -125,11 +155,18 @@ impl Vm {
                     LoopKind::Any => Value::Bool(false),
                     LoopKind::All => Value::Bool(true),
                     LoopKind::Sort => Value::list(state.sort.sorted(&state.list)),
+                    LoopKind::ListToAttrs => Value::Attrs(NixAttrs::from_entries_first_wins(
+                        std::mem::take(&mut state.entries),
+                    )),
                 };
                 self.finish_list_loop(result);
                 return Ok(());
             };
             state.next += 1;
+            if state.kind == LoopKind::ListToAttrs {
+                self.force_for_loop(x, span)?;
+                continue;
+            }
             state.calling = true;
             self.stack.push(state.function.clone());
             let args = match state.kind {
@@ -154,6 +191,16 @@ impl Vm {
                 return Ok(());
             }
         }
+    }
+
+    /// Pushes `v` to be forced for the list loop on top of the frame
+    /// stack; its `calling` step takes the forced value.
+    fn force_for_loop(&mut self, v: Value, span: Span) -> Result<(), Error> {
+        if let Some(Frame::ListLoop(state)) = self.frames.last_mut() {
+            state.calling = true;
+        }
+        self.stack.push(v);
+        self.force_top(span).map_err(|k| Error::new(k, Some(span)))
     }
 
     fn finish_list_loop(&mut self, result: Value) {
