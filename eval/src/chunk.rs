@@ -44,6 +44,10 @@ pub enum Op {
     Concat,
     /// `//`
     Update,
+    /// `e // { … }` with a set literal: pop `n` (name, value) pairs as
+    /// `Attrs` does and the forced set under them; push the update,
+    /// without building the literal's set.
+    UpdateAttrs(u32),
 
     /// Type-check the (forced) top of the stack as a Boolean, leaving it.
     AssertBool,

@@ -793,6 +793,23 @@ impl Compiler<'_> {
                 ),
                 node,
             )),
+            K::Update if matches!(strip_parens(&rhs), ast::Expr::AttrSet(ref a) if a.rec_token().is_none()) =>
+            {
+                self.compile_forced(&lhs)?;
+                self.compile(&rhs)?;
+                // A literal's code ends with the `Attrs` that packs it,
+                // unless an `inherit (e)` scope is closed after it.
+                let ctx = self.ctx();
+                if let Some(last) = ctx.chunk.code.last_mut()
+                    && let Op::Attrs(n) = *last
+                {
+                    *last = Op::UpdateAttrs(n);
+                    ctx.height -= 1;
+                } else {
+                    self.emit(Op::Update, span);
+                }
+                Ok(())
+            }
             _ => {
                 self.compile_forced(&lhs)?;
                 self.compile_forced(&rhs)?;

@@ -23,21 +23,8 @@ impl NixAttrs {
     }
 
     /// Builds a set from unsorted entries; a repeated name is an error.
-    pub fn from_entries(mut entries: Vec<(NixString, Value)>) -> Result<Self, DuplicateAttr> {
-        // Set literals arrive in order (the compiler emits static names
-        // sorted), and strictly ascending names cannot repeat.
-        if entries.is_sorted_by(|a, b| a.0 < b.0) {
-            return Ok(NixAttrs {
-                entries: Rc::new(entries),
-            });
-        }
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(DuplicateAttr(w[0].0.clone()));
-        }
-        Ok(NixAttrs {
-            entries: Rc::new(entries),
-        })
+    pub fn from_entries(entries: Vec<(NixString, Value)>) -> Result<Self, DuplicateAttr> {
+        Ok(NixAttrs::from(SortedEntries::new(entries)?))
     }
 
     /// Builds a set from unsorted entries where later entries win.
@@ -119,31 +106,16 @@ impl NixAttrs {
         if self.is_empty() {
             return other.clone();
         }
-        let (a, b) = (&self.entries, &other.entries);
-        let mut out = Vec::with_capacity(a.len() + b.len());
-        let (mut i, mut j) = (0, 0);
-        while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
-            match x.0.cmp(&y.0) {
-                std::cmp::Ordering::Less => {
-                    out.push(x.clone());
-                    i += 1;
-                }
-                std::cmp::Ordering::Greater => {
-                    out.push(y.clone());
-                    j += 1;
-                }
-                std::cmp::Ordering::Equal => {
-                    out.push(y.clone());
-                    i += 1;
-                    j += 1;
-                }
-            }
+        merge(&self.entries, other.entries.iter().cloned())
+    }
+
+    /// `self // { … }` for the entries of a set literal, without building
+    /// the literal's set.
+    pub fn update_entries(&self, entries: SortedEntries) -> NixAttrs {
+        if self.is_empty() || entries.0.is_empty() {
+            return self.update(&NixAttrs::from(entries));
         }
-        out.extend(a.iter().skip(i).cloned());
-        out.extend(b.iter().skip(j).cloned());
-        NixAttrs {
-            entries: Rc::new(out),
-        }
+        merge(&self.entries, entries.0.into_iter())
     }
 
     /// Identity of the underlying storage; used to print `«repeated»`.
@@ -153,6 +125,59 @@ impl NixAttrs {
 
     pub fn ptr_eq(&self, other: &NixAttrs) -> bool {
         Rc::ptr_eq(&self.entries, &other.entries)
+    }
+}
+
+/// The entries of a set being built, sorted by name, each name once.
+pub struct SortedEntries(Vec<(NixString, Value)>);
+
+impl SortedEntries {
+    /// Sorts entries by name; a repeated name is an error.
+    pub fn new(mut entries: Vec<(NixString, Value)>) -> Result<Self, DuplicateAttr> {
+        // Set literals arrive in order (the compiler emits static names
+        // sorted), and strictly ascending names cannot repeat.
+        if entries.is_sorted_by(|a, b| a.0 < b.0) {
+            return Ok(SortedEntries(entries));
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(DuplicateAttr(w[0].0.clone()));
+        }
+        Ok(SortedEntries(entries))
+    }
+}
+
+impl From<SortedEntries> for NixAttrs {
+    fn from(entries: SortedEntries) -> Self {
+        NixAttrs {
+            entries: Rc::new(entries.0),
+        }
+    }
+}
+
+/// Merges two runs sorted by name into a set; on equal names the right
+/// one wins.
+fn merge(
+    left: &[(NixString, Value)],
+    right: impl ExactSizeIterator<Item = (NixString, Value)>,
+) -> NixAttrs {
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let mut left = left.iter().peekable();
+    let mut right = right.peekable();
+    while let (Some(x), Some(y)) = (left.peek(), right.peek()) {
+        match x.0.cmp(&y.0) {
+            std::cmp::Ordering::Less => out.extend(left.next().cloned()),
+            std::cmp::Ordering::Greater => out.extend(right.next()),
+            std::cmp::Ordering::Equal => {
+                left.next();
+                out.extend(right.next());
+            }
+        }
+    }
+    out.extend(left.cloned());
+    out.extend(right);
+    NixAttrs {
+        entries: Rc::new(out),
     }
 }
 
@@ -197,6 +222,26 @@ mod tests {
     fn update(#[case] l: &[(&str, i64)], #[case] r: &[(&str, i64)], #[case] out: &[(&str, i64)]) {
         let expected: Vec<(String, i64)> = out.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         assert_eq!(pairs(&set(l).update(&set(r))), expected);
+    }
+
+    #[rstest]
+    #[case::disjoint(&[("a", 1)], &[("b", 2)], &[("a", 1), ("b", 2)])]
+    #[case::right_wins(&[("a", 1), ("c", 3)], &[("a", 9)], &[("a", 9), ("c", 3)])]
+    #[case::left_empty(&[], &[("x", 1)], &[("x", 1)])]
+    #[case::right_empty(&[("x", 1)], &[], &[("x", 1)])]
+    #[case::unsorted_literal(&[("b", 1)], &[("c", 3), ("a", 2)], &[("a", 2), ("b", 1), ("c", 3)])]
+    fn update_entries(
+        #[case] l: &[(&str, i64)],
+        #[case] r: &[(&str, i64)],
+        #[case] out: &[(&str, i64)],
+    ) {
+        let entries = r
+            .iter()
+            .map(|(k, v)| (NixString::from(*k), Value::Int(*v)))
+            .collect();
+        let expected: Vec<(String, i64)> = out.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let merged = SortedEntries::new(entries).map(|e| pairs(&set(l).update_entries(e)));
+        assert_eq!(merged.ok(), Some(expected));
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod xml;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-pub use attrs::{DuplicateAttr, NixAttrs};
+pub use attrs::{DuplicateAttr, NixAttrs, SortedEntries};
 pub use function::{Builtin, Closure, Upvalues};
 pub use string::{ContextElement, NixContext, NixString, write_escaped};
 pub use thunk::{Forcing, Thunk, ThunkState};

@@ -37,8 +37,8 @@ use crate::chunk::{Capture, Lambda, LambdaKind, Op};
 use crate::errors::{Error, ErrorKind};
 use crate::source::Span;
 use crate::value::{
-    Builtin, Closure, Forcing, NixAttrs, NixString, Thunk, ThunkState, Upvalues, Value,
-    normalise_path,
+    Builtin, Closure, Forcing, NixAttrs, NixString, SortedEntries, Thunk, ThunkState, Upvalues,
+    Value, normalise_path,
 };
 
 enum Waiting {
@@ -662,6 +662,22 @@ impl Vm {
         *ip += fallback as usize;
     }
 
+    /// Pops the `n` (name, value) pairs of a set being built; a null name
+    /// (a dynamic attribute evaluating to null) skips its pair.
+    fn pop_entries(&mut self, n: u32) -> Result<Vec<(NixString, Value)>, ErrorKind> {
+        let start = self.stack.len().saturating_sub(2 * n as usize);
+        let mut entries = Vec::with_capacity(n as usize);
+        let mut it = self.stack.drain(start..);
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            match k.into_resolved() {
+                Value::Null => {}
+                Value::String(s) => entries.push((s.into_without_context(), v)),
+                other => return Err(ErrorKind::type_error("a string", &other)),
+            }
+        }
+        Ok(entries)
+    }
+
     fn local(&self, base: usize, slot: u32) -> Value {
         self.stack
             .get(base + slot as usize)
@@ -834,20 +850,16 @@ impl Vm {
                 ));
             }
             Op::Attrs(n) => {
-                let start = self.stack.len().saturating_sub(2 * n as usize);
-                let mut entries = Vec::with_capacity(n as usize);
-                let mut it = self.stack.drain(start..);
-                while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    match k.into_resolved() {
-                        Value::Null => {}
-                        Value::String(s) => entries.push((s.into_without_context(), v)),
-                        other => return Err(ErrorKind::type_error("a string", &other)),
-                    }
-                }
-                drop(it);
+                let entries = self.pop_entries(n)?;
                 let attrs = NixAttrs::from_entries(entries)
                     .map_err(|d| ErrorKind::DuplicateAttr(d.0.to_string()))?;
                 self.stack.push(Value::Attrs(attrs));
+            }
+            Op::UpdateAttrs(n) => {
+                let entries = SortedEntries::new(self.pop_entries(n)?)
+                    .map_err(|d| ErrorKind::DuplicateAttr(d.0.to_string()))?;
+                let base = self.pop().into_attrs()?;
+                self.stack.push(Value::Attrs(base.update_entries(entries)));
             }
             Op::List(n) => {
                 let items = self
