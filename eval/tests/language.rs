@@ -44,6 +44,11 @@ fn eval(expr: &str) -> Result<String, String> {
 #[case::integer_division("7 / 2", "3")]
 #[case::list_comparison("[ 1 2 ] < [ 1 3 ]", "true")]
 #[case::update_right_wins("{ a = 1; b = 1; } // { b = 2; }", "{ a = 1; b = 2; }")]
+#[case::update_literal_dynamic("let k = \"a\"; in { a = 1; } // { ${k} = 2; }", "{ a = 2; }")]
+#[case::update_literal_inherit_from(
+    "{ a = 1; } // { inherit ({ x = 1; }) x; }",
+    "{ a = 1; x = 1; }"
+)]
 #[case::interpolation("let x = \"b\"; in \"a${x}c\"", "\"abc\"")]
 #[case::indented_string("''\n  a\n    b\n''", "\"a\\n  b\\n\"")]
 #[case::indented_escapes("''''$ ''' ''\\n''", "\"$ '' \\n\"")]
