@@ -46,9 +46,6 @@ pub(crate) enum Request {
     Force(Value),
     /// Apply a function; the result is returned unforced.
     Call(Value, Value),
-    /// Apply a function to two arguments in turn (`f a b`), in one round
-    /// trip; the result is returned unforced.
-    Call2(Value, Value, Value),
     /// Force deeply; the result is the value forced to weak head normal
     /// form.
     DeepForce(Value),
@@ -171,12 +168,6 @@ impl Co {
     /// Applies `function` to `arg`; the result may be an unforced thunk.
     pub fn call(&self, function: Value, arg: Value) -> Suspend {
         self.request(Request::Call(function, arg))
-    }
-
-    /// Applies `function` to `a` and the result to `b`; the result may be
-    /// an unforced thunk.
-    pub fn call2(&self, function: Value, a: Value, b: Value) -> Suspend {
-        self.request(Request::Call2(function, a, b))
     }
 
     /// Applies `function` to `arg` and forces the result.

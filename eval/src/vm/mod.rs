@@ -9,11 +9,14 @@
 //! - `Code`: runs a lambda's bytecode over a window of the value stack;
 //! - `Thunk`: sits under the code of a thunk being forced; when that code
 //!   has left its value on the stack, it forces that value further if
-//!   needed and then updates the thunk (or, on error, restores it);
+//!   needed and then updates the thunk (or, on error, clears its mark of
+//!   being forced, so that it fails again when forced again);
 //! - `CallForced`: calls the value on the stack once it is forced;
 //! - `Generator`: a builtin coroutine (see `generators`);
-//! - `DeepForce`: forces a value, and everything in it (see `deep_force`);
-//! - `ListLoop`: calls a function per element of a list (see `list_loop`).
+//! - `DeepForce`: forces a value, deeply for `deepSeq` and `--strict`
+//!   (see `deep_force`);
+//! - `ListLoop`: runs a builtin's loop over a list, calling a function
+//!   per element or comparison (see `list_loop`).
 //!
 //! Errors unwind frames until a generator that asked for the failing
 //! computation is found (it may catch it, like `tryEval`), or to the top.
@@ -469,11 +472,7 @@ impl Vm {
                 }
                 Some(Request::Call(f, arg)) => {
                     self.set_waiting(Waiting::Value);
-                    self.call_request(f, [arg], span)
-                }
-                Some(Request::Call2(f, a, b)) => {
-                    self.set_waiting(Waiting::Value);
-                    self.call_request(f, [a, b], span)
+                    self.call_request(f, arg, span)
                 }
                 Some(Request::ListLoop(kind, f, init, list)) => {
                     self.set_waiting(Waiting::Value);
@@ -498,25 +497,18 @@ impl Vm {
         }
     }
 
-    /// Serves a builtin's request to apply `f` to `args`. A function
+    /// Serves a builtin's request to apply `f` to `arg`. A function
     /// already forced (the usual case: builtins force their callbacks
     /// first) is called at once; otherwise a `CallForced` frame forces it
     /// first.
-    fn call_request<const N: usize>(
-        &mut self,
-        f: Value,
-        args: [Value; N],
-        span: Span,
-    ) -> Result<(), Error> {
+    fn call_request(&mut self, f: Value, arg: Value, span: Span) -> Result<(), Error> {
         self.stack.push(f);
         if self.top_needs_force() {
-            for arg in args.into_iter().rev() {
-                self.frames.push(Frame::CallForced { arg, span });
-            }
+            self.frames.push(Frame::CallForced { arg, span });
             return Ok(());
         }
-        self.stack.extend(args);
-        self.call_n(N, span).map_err(|k| Error::new(k, Some(span)))
+        self.stack.push(arg);
+        self.call_n(1, span).map_err(|k| Error::new(k, Some(span)))
     }
 
     /// Marks the generator on top of the frame stack as waiting for an
