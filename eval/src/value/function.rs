@@ -14,21 +14,33 @@ pub struct Closure {
 
 /// The values a closure or thunk captured when it was created, shared
 /// between the closure and every call of it. A body that captures nothing
-/// (a file, a constant thunk) allocates nothing.
+/// (a file, a constant thunk) holds nothing, and one that captures a
+/// single value (`n - 1`, the inner lambda of `a: b: a < b`) holds it
+/// inline: neither allocates.
 #[derive(Clone, Default)]
-pub struct Upvalues(Option<Rc<[Value]>>);
+pub enum Upvalues {
+    #[default]
+    None,
+    One(Value),
+    Many(Rc<[Value]>),
+}
 
 impl Upvalues {
     /// Collects the captured values; `len` is their exact number.
-    pub fn collect(len: usize, values: impl Iterator<Item = Value>) -> Self {
-        if len == 0 {
-            return Upvalues(None);
+    pub fn collect(len: usize, mut values: impl Iterator<Item = Value>) -> Self {
+        match len {
+            0 => Upvalues::None,
+            1 => Upvalues::One(values.next().unwrap_or_default()),
+            _ => Upvalues::Many(values.collect()),
         }
-        Upvalues(Some(values.collect()))
     }
 
     pub fn get(&self, index: usize) -> Option<&Value> {
-        self.0.as_deref().and_then(|v| v.get(index))
+        match self {
+            Upvalues::None => None,
+            Upvalues::One(v) => (index == 0).then_some(v),
+            Upvalues::Many(vs) => vs.get(index),
+        }
     }
 }
 
