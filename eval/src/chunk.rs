@@ -27,19 +27,10 @@ pub enum Op {
     /// Force the value on top of the stack to weak head normal form.
     Force,
 
-    // Arithmetic and comparison on forced operands.
-    Add,
-    Sub,
-    Mul,
-    Div,
+    /// Arithmetic or comparison on the two forced operands on top.
+    Binary(BinOp),
     Negate,
     Not,
-    Less,
-    LessEq,
-    More,
-    MoreEq,
-    Equal,
-    NotEqual,
     /// `++`
     Concat,
     /// `//`
@@ -97,7 +88,7 @@ pub enum Op {
     /// Speculation step: if the top two values are evaluated integers and
     /// the operation on them cannot fail, replace them by its result;
     /// otherwise fall back as `SpecSelect` does.
-    SpecInt(IntOp, u32),
+    SpecInt(BinOp, u32),
     /// Push a blank thunk, to be filled by `FillThunk`/`FillValue`.
     AllocThunk,
     /// Fill the blank thunk in a slot with code, capturing upvalues now.
@@ -125,9 +116,10 @@ pub enum Op {
     Return,
 }
 
-/// The integer operations `Op::SpecInt` computes.
+/// The arithmetic and comparison operators: applied to forced operands by
+/// `Op::Binary`, and to evaluated integers, speculatively, by `Op::SpecInt`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IntOp {
+pub enum BinOp {
     Add,
     Sub,
     Mul,
@@ -140,25 +132,9 @@ pub enum IntOp {
     NotEqual,
 }
 
-impl IntOp {
+impl BinOp {
     pub fn is_comparison(self) -> bool {
-        !matches!(self, IntOp::Add | IntOp::Sub | IntOp::Mul | IntOp::Div)
-    }
-
-    /// The instruction for the same operation on forced operands.
-    pub fn op(self) -> Op {
-        match self {
-            IntOp::Add => Op::Add,
-            IntOp::Sub => Op::Sub,
-            IntOp::Mul => Op::Mul,
-            IntOp::Div => Op::Div,
-            IntOp::Less => Op::Less,
-            IntOp::LessEq => Op::LessEq,
-            IntOp::More => Op::More,
-            IntOp::MoreEq => Op::MoreEq,
-            IntOp::Equal => Op::Equal,
-            IntOp::NotEqual => Op::NotEqual,
-        }
+        !matches!(self, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
     }
 }
 

@@ -22,7 +22,7 @@ use std::rc::Rc;
 use rnix::ast::{self, AstToken, HasEntry as _, InterpolPart};
 use rowan::ast::AstNode;
 
-use crate::chunk::{Capture, Formals, IntOp, Lambda, LambdaKind, Op};
+use crate::chunk::{BinOp, Capture, Formals, Lambda, LambdaKind, Op};
 use crate::errors::{Error, ErrorKind};
 use crate::source::{FileId, Span};
 use crate::value::{NixAttrs, NixString, Value};
@@ -350,7 +350,7 @@ impl Compiler<'_> {
                     })
             }
             ast::Expr::BinOp(b) => {
-                b.operator().and_then(int_op).is_some()
+                b.operator().and_then(bin_op).is_some()
                     && b.lhs().is_some_and(|e| self.is_speculable_operand(&e))
                     && b.rhs().is_some_and(|e| self.is_speculable_operand(&e))
             }
@@ -358,7 +358,7 @@ impl Compiler<'_> {
             // Boolean whenever it succeeds.
             ast::Expr::IfElse(i) => {
                 i.condition().is_some_and(|c| {
-                    matches!(strip_parens(&c), ast::Expr::BinOp(b) if b.operator().and_then(int_op).is_some_and(IntOp::is_comparison))
+                    matches!(strip_parens(&c), ast::Expr::BinOp(b) if b.operator().and_then(bin_op).is_some_and(BinOp::is_comparison))
                         && self.is_speculable_operand(&c)
                 }) && i.body().is_some_and(|e| self.is_speculable_operand(&e))
                     && i.else_body().is_some_and(|e| self.is_speculable_operand(&e))
@@ -390,7 +390,7 @@ impl Compiler<'_> {
             ast::Expr::BinOp(b) => {
                 self.compile_speculation(&child(b.lhs(), node, self)?, fallbacks)?;
                 self.compile_speculation(&child(b.rhs(), node, self)?, fallbacks)?;
-                let op = b.operator().and_then(int_op).unwrap_or(IntOp::Add);
+                let op = b.operator().and_then(bin_op).unwrap_or(BinOp::Add);
                 fallbacks.push(self.emit(Op::SpecInt(op, 0), span));
                 Ok(())
             }
@@ -813,19 +813,12 @@ impl Compiler<'_> {
             _ => {
                 self.compile_forced(&lhs)?;
                 self.compile_forced(&rhs)?;
+                // The logical operators were compiled above; the rest map to
+                // `BinOp`s.
                 let op = match op {
                     K::Concat => Op::Concat,
                     K::Update => Op::Update,
-                    K::Add => Op::Add,
-                    K::Sub => Op::Sub,
-                    K::Mul => Op::Mul,
-                    K::Div => Op::Div,
-                    K::Equal => Op::Equal,
-                    K::NotEqual => Op::NotEqual,
-                    K::Less => Op::Less,
-                    K::LessOrEq => Op::LessEq,
-                    K::More => Op::More,
-                    _ => Op::MoreEq,
+                    _ => Op::Binary(bin_op(op).unwrap_or(BinOp::MoreEq)),
                 };
                 self.emit(op, span);
                 Ok(())
@@ -1087,20 +1080,20 @@ fn leaves_value(expr: &ast::Expr) -> bool {
     }
 }
 
-/// The integer operation of an operator, for speculation.
-fn int_op(op: ast::BinOpKind) -> Option<IntOp> {
+/// The [BinOp] of an arithmetic or comparison operator.
+fn bin_op(op: ast::BinOpKind) -> Option<BinOp> {
     use ast::BinOpKind as K;
     Some(match op {
-        K::Add => IntOp::Add,
-        K::Sub => IntOp::Sub,
-        K::Mul => IntOp::Mul,
-        K::Div => IntOp::Div,
-        K::Less => IntOp::Less,
-        K::LessOrEq => IntOp::LessEq,
-        K::More => IntOp::More,
-        K::MoreOrEq => IntOp::MoreEq,
-        K::Equal => IntOp::Equal,
-        K::NotEqual => IntOp::NotEqual,
+        K::Add => BinOp::Add,
+        K::Sub => BinOp::Sub,
+        K::Mul => BinOp::Mul,
+        K::Div => BinOp::Div,
+        K::Less => BinOp::Less,
+        K::LessOrEq => BinOp::LessEq,
+        K::More => BinOp::More,
+        K::MoreOrEq => BinOp::MoreEq,
+        K::Equal => BinOp::Equal,
+        K::NotEqual => BinOp::NotEqual,
         _ => return None,
     })
 }

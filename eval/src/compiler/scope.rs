@@ -71,16 +71,7 @@ impl FnCtx {
             | Op::SelectFormal(_)
             | Op::SelectFormalOrBlank(_) => h + 1,
             Op::Pop
-            | Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Less
-            | Op::LessEq
-            | Op::More
-            | Op::MoreEq
-            | Op::Equal
-            | Op::NotEqual
+            | Op::Binary(_)
             | Op::Concat
             | Op::Update
             | Op::JumpIfFalse(_)

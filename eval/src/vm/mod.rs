@@ -36,7 +36,7 @@ pub use context::{Context, EvalOptions, LintLevel, Lints, SearchPathEntry};
 use generators::{Co, GenFuture, Request, Shortcut};
 pub use list_loop::LoopKind;
 
-use crate::chunk::{Capture, Lambda, LambdaKind, Op};
+use crate::chunk::{BinOp, Capture, Lambda, LambdaKind, Op};
 use crate::errors::{Error, ErrorKind};
 use crate::source::Span;
 use crate::value::{
@@ -615,25 +615,24 @@ impl Vm {
     /// The common case of arithmetic and comparison, two integers, done
     /// in place on the stack. Returns false (touching nothing) for any
     /// other operands, and on overflow, so the general code reports it.
-    fn int_binop(&mut self, op: Op) -> bool {
+    fn int_binop(&mut self, op: BinOp) -> bool {
         let [.., Value::Int(a), Value::Int(b)] = self.stack.as_slice() else {
             return false;
         };
         let (a, b) = (*a, *b);
         let result = match op {
-            Op::Add => a.checked_add(b).map(Value::Int),
-            Op::Sub => a.checked_sub(b).map(Value::Int),
-            Op::Mul => a.checked_mul(b).map(Value::Int),
+            BinOp::Add => a.checked_add(b).map(Value::Int),
+            BinOp::Sub => a.checked_sub(b).map(Value::Int),
+            BinOp::Mul => a.checked_mul(b).map(Value::Int),
             // `None` for a zero divisor and for `MIN / -1`: the general
             // code reports both.
-            Op::Div => a.checked_div(b).map(Value::Int),
-            Op::Equal => Some(Value::Bool(a == b)),
-            Op::NotEqual => Some(Value::Bool(a != b)),
-            Op::Less => Some(Value::Bool(a < b)),
-            Op::LessEq => Some(Value::Bool(a <= b)),
-            Op::More => Some(Value::Bool(a > b)),
-            Op::MoreEq => Some(Value::Bool(a >= b)),
-            _ => None,
+            BinOp::Div => a.checked_div(b).map(Value::Int),
+            BinOp::Equal => Some(Value::Bool(a == b)),
+            BinOp::NotEqual => Some(Value::Bool(a != b)),
+            BinOp::Less => Some(Value::Bool(a < b)),
+            BinOp::LessEq => Some(Value::Bool(a <= b)),
+            BinOp::More => Some(Value::Bool(a > b)),
+            BinOp::MoreEq => Some(Value::Bool(a >= b)),
         };
         let Some(result) = result else {
             return false;
@@ -739,24 +738,14 @@ impl Vm {
                     }
                 }
             }
-            Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Less
-            | Op::LessEq
-            | Op::More
-            | Op::MoreEq
-            | Op::Equal
-            | Op::NotEqual
-                if self.int_binop(op) => {}
-            Op::Add | Op::Sub | Op::Mul | Op::Div => {
+            Op::Binary(op) if self.int_binop(op) => {}
+            Op::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)) => {
                 let b = self.pop().into_resolved();
                 let a = self.pop().into_resolved();
                 let r = match op {
-                    Op::Add => ops::add(a, b),
-                    Op::Sub => ops::sub(a, b),
-                    Op::Mul => ops::mul(a, b),
+                    BinOp::Add => ops::add(a, b),
+                    BinOp::Sub => ops::sub(a, b),
+                    BinOp::Mul => ops::mul(a, b),
                     _ => ops::div(a, b),
                 }?;
                 self.stack.push(r);
@@ -769,10 +758,10 @@ impl Vm {
                 let a = self.pop_bool()?;
                 self.stack.push(Value::Bool(!a));
             }
-            Op::Equal | Op::NotEqual => {
+            Op::Binary(op @ (BinOp::Equal | BinOp::NotEqual)) => {
                 let b = self.pop().into_resolved();
                 let a = self.pop().into_resolved();
-                let negate = op == Op::NotEqual;
+                let negate = op == BinOp::NotEqual;
                 match ops::shallow_eq(&a, &b) {
                     Some(eq) => self.stack.push(Value::Bool(eq != negate)),
                     None => {
@@ -785,14 +774,15 @@ impl Vm {
                     }
                 }
             }
-            Op::Less | Op::LessEq | Op::More | Op::MoreEq => {
+            // The comparisons, the only operators left.
+            Op::Binary(op) => {
                 let b = self.pop().into_resolved();
                 let a = self.pop().into_resolved();
                 // a <= b is !(b < a); a > b is b < a; a >= b is !(a < b).
                 let (x, y, negate) = match op {
-                    Op::Less => (a, b, false),
-                    Op::LessEq => (b, a, true),
-                    Op::More => (b, a, false),
+                    BinOp::Less => (a, b, false),
+                    BinOp::LessEq => (b, a, true),
+                    BinOp::More => (b, a, false),
                     _ => (a, b, true),
                 };
                 match ops::shallow_less(&x, &y) {
@@ -991,7 +981,7 @@ impl Vm {
                         }
                     }
                 }
-                if !self.int_binop(int_op.op()) {
+                if !self.int_binop(int_op) {
                     self.give_up_speculation(ip, fallback);
                 }
             }
