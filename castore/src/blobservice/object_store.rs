@@ -20,15 +20,14 @@
 //! This module must never publish a chunk list before every chunk in it is
 //! stored, nor overwrite an existing object.
 //!
-//! In a local directory (`objectstore+file://`) a blob's chunk list is
-//! trusted: each chunk is checked when read, but not that the chunks make up
-//! the blob (see [super::chunked_reader] for why that is enough there).
-//!
-//! In a local directory objects are written through
+//! In a local directory (`objectstore+file://`) objects are written through
 //! the object store, but read and looked up with plain file system calls on
 //! the calling thread: the object store runs every call on tokio's blocking
 //! pool, and for the many small objects of a tree, read from the page cache
 //! in microseconds, those thread hops cost more than the reads themselves.
+//! There a blob's chunk list is also trusted: each chunk is checked when
+//! read, but not that the chunks make up the blob (see
+//! [super::chunked_reader] for why that is enough there).
 //!
 //! Objects are not fsynced (the `object_store` default), which keeps imports
 //! fast: this is safe against a killed process, but after a power loss an
@@ -169,15 +168,6 @@ impl ObjectStoreBlobService {
         }
     }
 
-    /// A whole chunk, checked against its digest, `None` if there is none.
-    async fn get_chunk(&self, digest: &B3Digest) -> io::Result<Option<Bytes>> {
-        let data = self.get(Kind::Chunk, digest).await?;
-        if let Some(data) = &data {
-            verify_digest(digest, data)?;
-        }
-        Ok(data)
-    }
-
     /// Writes `data` as an object unless it is already there. Objects are
     /// named by their contents, so an existing one holds the same bytes.
     /// The store writes a temporary object and moves it into place (the local
@@ -245,7 +235,8 @@ impl BlobService for ObjectStoreBlobService {
     }
 
     async fn open_read(&self, digest: &B3Digest) -> io::Result<Option<Box<dyn BlobReader>>> {
-        if let Some(data) = self.get_chunk(digest).await? {
+        if let Some(data) = self.get(Kind::Chunk, digest).await? {
+            verify_digest(digest, &data)?;
             return Ok(Some(Box::new(Cursor::new(data))));
         }
         let Some(chunks) = self.chunk_list(digest).await? else {

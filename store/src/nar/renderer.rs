@@ -204,11 +204,12 @@ fn files_in_nar_order(
                 }
                 let directory = lookup(directories, digest, path.as_bstr())?;
                 for (name, child) in directory.nodes().collect::<Vec<_>>().into_iter().rev() {
-                    stack.push((
-                        child,
-                        child_path(path.as_bstr(), name.as_bytes()),
-                        depth + 1,
-                    ));
+                    // Only a directory's path can end up in an error here.
+                    let child_path = match child {
+                        Node::Directory { .. } => child_path(path.as_bstr(), name.as_bytes()),
+                        Node::File { .. } | Node::Symlink { .. } => BString::default(),
+                    };
+                    stack.push((child, child_path, depth + 1));
                 }
             }
         }
