@@ -124,7 +124,6 @@ fn prints_as_nix_instantiate(#[case] args: &[&str], #[case] expected: &str) {
     &["--eval", "--lint-url-literals", "fatal", "-E", "http://example.org"],
     "error: URL literals are disallowed"
 )]
-#[case::xml_needs_no_location(&["--eval", "--xml", "-E", "1"], "error: --xml needs --no-location")]
 fn fails_with_exit_code_1(#[case] args: &[&str], #[case] stderr_start: &str) {
     let out = tvix(args);
     let stderr = String::from_utf8_lossy(&out.stderr);

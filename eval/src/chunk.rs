@@ -95,13 +95,15 @@ pub enum Op {
     FillThunk(Slot, u32),
     /// Pop a value and make the blank thunk in a slot evaluate to it.
     FillValue(Slot),
+    /// With the forced `__overrides` set of a `rec` set on top: if it has
+    /// the attribute named by the constant, make the thunk in the slot
+    /// evaluate to that attribute instead.
+    OverrideSlot(ConstIdx, Slot),
     /// Drop `n` slots below the top value (end of a `let`/`with` scope).
     CloseScope(u32),
     /// Pop `n` `with` namespaces (innermost first) and push the attribute
     /// named by the constant from the first one that has it.
     ResolveWith(ConstIdx, u32),
-    /// Push the search-path lookup of `<name>`.
-    FindFile(ConstIdx),
 
     /// Force-checked argument of a lambda with formals: pop the forced
     /// argument set, validate it against the formals, store it in slot 0.

@@ -67,6 +67,8 @@ pub enum ErrorKind {
     Builtin(String),
     #[error("stack overflow; max-call-depth exceeded")]
     StackOverflow,
+    #[error("'builtins.{0}' needs a store, and this evaluator has none (tvix-glue provides one)")]
+    NeedsStore(String),
     #[error("evaluation interrupted")]
     Interrupted,
 }
@@ -95,6 +97,9 @@ pub struct Error {
     pub span: Option<Span>,
     /// Outermost last: the calls and thunks that were being evaluated.
     pub trace: Vec<(String, Span)>,
+    /// Lines of context added while the error travelled up, innermost
+    /// first.
+    pub context: Vec<String>,
 }
 
 impl Error {
@@ -103,7 +108,14 @@ impl Error {
             kind,
             span,
             trace: Vec::new(),
+            context: Vec::new(),
         }
+    }
+
+    /// Adds a line of context (`builtins.addErrorContext`, or a builtin
+    /// saying what it was doing), shown with the trace.
+    pub fn add_context(&mut self, text: String) {
+        self.context.push(text);
     }
 
     /// Renders like CppNix: the message, the position with a snippet and,
@@ -113,7 +125,7 @@ impl Error {
         if show_trace {
             for (what, span) in self.trace.iter().rev() {
                 out.push_str(&format!("\n       … {what}\n         "));
-                out.push_str(&indent(&sources.snippet(*span)));
+                out.push_str(&indent(&sources.snippet(*span), "       "));
             }
             if !self.trace.is_empty() {
                 out.push_str("\n       error:");
@@ -122,14 +134,14 @@ impl Error {
         out.push_str(&format!(" {}\n", self.kind));
         if let Some(span) = self.span {
             out.push_str("       ");
-            out.push_str(&indent(&sources.snippet(span)));
+            out.push_str(&indent(&sources.snippet(span), "       "));
         }
         out
     }
 }
 
-fn indent(s: &str) -> String {
-    s.lines().collect::<Vec<_>>().join("\n       ") + "\n"
+fn indent(s: &str, prefix: &str) -> String {
+    s.lines().collect::<Vec<_>>().join(&format!("\n{prefix}")) + "\n"
 }
 
 impl std::fmt::Display for Error {
@@ -139,3 +151,43 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Something an evaluation reports besides its result: `builtins.trace`
+/// output and warnings. Delivered as it happens (see
+/// `EvaluatorBuilder::on_diagnostic`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Diagnostic {
+    /// `builtins.trace`: `trace: …`.
+    Trace(String),
+    /// `builtins.warn`: `evaluation warning: …`.
+    EvalWarning(String),
+    /// A warning about the code, such as a lint: `warning: …` and where.
+    Warning { message: String, span: Option<Span> },
+}
+
+impl Diagnostic {
+    /// The text CppNix prints to standard error for it.
+    pub fn render(&self, sources: &SourceMap) -> String {
+        match self {
+            Diagnostic::Trace(text) => format!("trace: {text}\n"),
+            // A message that starts on a line of its own is printed as
+            // is; otherwise its lines are aligned under the first.
+            Diagnostic::EvalWarning(text) if text.starts_with('\n') => {
+                format!("evaluation warning:{text}\n")
+            }
+            Diagnostic::EvalWarning(text) => {
+                let prefix = "evaluation warning: ";
+                let aligned = text.replace('\n', &format!("\n{}", " ".repeat(prefix.len())));
+                format!("{prefix}{aligned}\n")
+            }
+            Diagnostic::Warning { message, span } => {
+                let mut out = format!("warning: {message}\n");
+                if let Some(span) = span {
+                    out.push_str("         ");
+                    out.push_str(&indent(&sources.snippet(*span), "         "));
+                }
+                out
+            }
+        }
+    }
+}

@@ -2,16 +2,18 @@
 //! compared with what `nix-instantiate --eval --strict` prints.
 
 use rstest::rstest;
-use tvix_eval::{EvalOptions, EvalRequest, Evaluator};
+use tvix_eval::{EvalOptions, EvalRequest, Evaluator, OutputFormat};
 
 fn eval(expr: &str) -> Result<String, String> {
     let evaluator = Evaluator::new(EvalOptions::default(), None);
     let request = EvalRequest {
         strict: true,
+        speculate: true,
         ..EvalRequest::default()
     };
     evaluator
         .eval_expr(expr, std::path::Path::new("/"), &request)
+        .and_then(|v| evaluator.print(&v, OutputFormat::Nix))
         .map_err(|e| e.kind.to_string())
 }
 

@@ -1,83 +1,84 @@
-//! Attribute-set builtins: `attrNames`, `getAttr`, `mapAttrs`, …
+//! Attribute-set builtins: `attrNames`, `getAttr`, `mapAttrs`,
+//! `removeAttrs`, `intersectAttrs`, ….
 
-use super::builtin;
+use tvix_eval_builtin_macros::builtins;
+
 use crate::errors::{Error, ErrorKind};
 use crate::value::{NixAttrs, NixString, Thunk, Value};
-use crate::vm::generators::{BuiltinFn, Co};
+use crate::vm::generators::Co;
 
-pub(super) const BUILTINS: [(&str, usize, BuiltinFn); 7] = [
-    ("attrNames", 1, attr_names),
-    ("attrValues", 1, attr_values),
-    ("hasAttr", 2, has_attr),
-    ("getAttr", 2, get_attr),
-    ("removeAttrs", 2, remove_attrs),
-    ("intersectAttrs", 2, intersect_attrs),
-    ("mapAttrs", 2, map_attrs),
-];
+pub(super) use impls::builtins;
 
-async fn attrs(co: &Co, v: Value) -> Result<NixAttrs, Error> {
-    Ok(co.force(v).await?.as_attrs()?)
+#[builtins]
+mod impls {
+    use super::*;
+
+    /// The names of a set's attributes, sorted.
+    #[builtin("attrNames")]
+    async fn builtin_attr_names(co: &Co, set: Value) -> Result<Value, Error> {
+        let set = set.as_attrs()?;
+        Ok(Value::list(
+            set.keys().map(|k| Value::String(k.clone())).collect(),
+        ))
+    }
+
+    /// The values of a set's attributes, in the order of their names.
+    #[builtin("attrValues")]
+    async fn builtin_attr_values(co: &Co, set: Value) -> Result<Value, Error> {
+        Ok(Value::list(set.as_attrs()?.values().cloned().collect()))
+    }
+
+    /// Whether a set has an attribute (`s ? name`).
+    #[builtin("hasAttr")]
+    async fn builtin_has_attr(co: &Co, name: Value, set: Value) -> Result<Value, Error> {
+        let name = name.as_string()?;
+        Ok(Value::Bool(set.as_attrs()?.contains(name.as_bytes())))
+    }
+
+    /// An attribute of a set (`s.name`).
+    #[builtin("getAttr")]
+    async fn builtin_get_attr(co: &Co, name: Value, set: Value) -> Result<Value, Error> {
+        let name = name.as_string()?;
+        match set.as_attrs()?.get(name.as_bytes()) {
+            Some(v) => co.force(v.clone()).await,
+            None => Err(ErrorKind::AttributeMissing(name.to_string()).into()),
+        }
+    }
+
+    /// A set without the attributes a list names.
+    #[builtin("removeAttrs")]
+    async fn builtin_remove_attrs(co: &Co, set: Value, names: Value) -> Result<Value, Error> {
+        let set = set.as_attrs()?;
+        let names = names.as_list()?;
+        let mut remove = Vec::with_capacity(names.len());
+        for n in names.iter() {
+            remove.push(super::super::force_string(co, n.clone()).await?);
+        }
+        remove.sort();
+        Ok(Value::Attrs(
+            set.filter(|k| remove.binary_search(k).is_err()),
+        ))
+    }
+
+    /// The attributes of `e2` whose names `e1` also has.
+    #[builtin("intersectAttrs")]
+    async fn builtin_intersect_attrs(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
+        let a = a.as_attrs()?;
+        let b = b.as_attrs()?;
+        Ok(Value::Attrs(b.intersect(&a)))
+    }
+
+    /// Applies `f name value` to every attribute, lazily.
+    #[builtin("mapAttrs")]
+    async fn builtin_map_attrs(co: &Co, #[lazy] f: Value, set: Value) -> Result<Value, Error> {
+        let set = set.as_attrs()?;
+        let entries: Vec<(NixString, Value)> = set
+            .iter()
+            .map(|(k, v)| {
+                let partial = Value::Thunk(Thunk::apply(f.clone(), Value::String(k.clone())));
+                (k.clone(), Value::Thunk(Thunk::apply(partial, v.clone())))
+            })
+            .collect();
+        Ok(Value::Attrs(NixAttrs::from_sorted_unique(entries)))
+    }
 }
-
-builtin!(attr_names, co, [set], {
-    let set = attrs(co, set).await?;
-    Ok(Value::list(
-        set.keys().map(|k| Value::String(k.clone())).collect(),
-    ))
-});
-
-builtin!(attr_values, co, [set], {
-    let set = attrs(co, set).await?;
-    Ok(Value::list(set.values().cloned().collect()))
-});
-
-builtin!(has_attr, co, [name, set], {
-    let name = super::force_string(co, name).await?;
-    Ok(Value::Bool(attrs(co, set).await?.contains(name.as_bytes())))
-});
-
-builtin!(get_attr, co, [name, set], {
-    let name = super::force_string(co, name).await?;
-    match attrs(co, set).await?.get(name.as_bytes()) {
-        Some(v) => co.force(v.clone()).await,
-        None => Err(ErrorKind::AttributeMissing(name.to_string()).into()),
-    }
-});
-
-builtin!(remove_attrs, co, [set, names], {
-    let set = attrs(co, set).await?;
-    let names = co.force(names).await?.as_list()?;
-    let mut remove = std::collections::HashSet::new();
-    for n in names.iter() {
-        remove.insert(super::force_string(co, n.clone()).await?.without_context());
-    }
-    Ok(Value::Attrs(NixAttrs::from_entries_last_wins(
-        set.iter()
-            .filter(|(k, _)| !remove.contains(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )))
-});
-
-builtin!(intersect_attrs, co, [a, b], {
-    let a = attrs(co, a).await?;
-    let b = attrs(co, b).await?;
-    Ok(Value::Attrs(NixAttrs::from_entries_last_wins(
-        b.iter()
-            .filter(|(k, _)| a.contains(k.as_bytes()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )))
-});
-
-builtin!(map_attrs, co, [f, set], {
-    let set = attrs(co, set).await?;
-    let entries: Vec<(NixString, Value)> = set
-        .iter()
-        .map(|(k, v)| {
-            let partial = Value::Thunk(Thunk::apply(f.clone(), Value::String(k.clone())));
-            (k.clone(), Value::Thunk(Thunk::apply(partial, v.clone())))
-        })
-        .collect();
-    Ok(Value::Attrs(NixAttrs::from_entries_last_wins(entries)))
-});

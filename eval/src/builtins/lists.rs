@@ -1,69 +1,17 @@
-//! List builtins: `map`, `filter`, `foldl'`, `sort`, `genList`, …
+//! List builtins: `map`, `filter`, `foldl'`, `sort`, `genList`,
+//! `genericClosure`, …
 
-use std::rc::Rc;
+use std::collections::BTreeSet;
 
-use super::builtin;
+use tvix_eval_builtin_macros::builtins;
+
 use crate::errors::{Error, ErrorKind};
 use crate::value::{NixAttrs, NixList, NixString, Thunk, Value};
-use crate::vm::generators::{BuiltinFn, Co, FastFn, Shortcut};
-use crate::vm::{LoopKind, ops};
+use crate::vm::LoopKind;
+use crate::vm::generators::{Co, Shortcut};
+use crate::vm::ops::{OrderedKey, nix_eq};
 
-pub(super) const BUILTINS: [(&str, usize, BuiltinFn); 20] = [
-    ("map", 2, map),
-    ("filter", 2, filter),
-    ("foldl'", 3, foldl),
-    ("length", 1, length),
-    ("head", 1, head),
-    ("tail", 1, tail),
-    ("elemAt", 2, elem_at),
-    ("elem", 2, elem),
-    ("concatLists", 1, concat_lists),
-    ("concatMap", 2, concat_map),
-    ("genList", 2, gen_list),
-    ("all", 2, all),
-    ("any", 2, any),
-    ("sort", 2, sort),
-    ("partition", 2, partition),
-    ("groupBy", 2, group_by),
-    ("genericClosure", 1, generic_closure),
-    ("listToAttrs", 1, list_to_attrs),
-    ("catAttrs", 2, cat_attrs),
-    ("zipAttrsWith", 2, zip_attrs_with),
-];
-
-async fn list(co: &Co, v: Value) -> Result<NixList, Error> {
-    Ok(co.force(v).await?.as_list()?)
-}
-
-async fn truthy(co: &Co, f: &Value, x: Value) -> Result<bool, Error> {
-    Ok(co.call_forced(f.clone(), x).await?.as_bool()?)
-}
-
-builtin!(map, co, [f, xs], {
-    let xs = list(co, xs).await?;
-    Ok(Value::list(
-        xs.iter()
-            .map(|x| Value::Thunk(Thunk::apply(f.clone(), x.clone())))
-            .collect(),
-    ))
-});
-
-builtin!(filter, co, [f, xs], {
-    let xs = list(co, xs).await?;
-    let f = co.force(f).await?;
-    co.list_loop(LoopKind::Filter, f, Value::Null, xs).await
-});
-
-builtin!(foldl, co, [op, init, xs], {
-    let xs = list(co, xs).await?;
-    let op = co.force(op).await?;
-    let acc = co.list_loop(LoopKind::Fold, op, init, xs).await?;
-    co.force(acc).await
-});
-
-/// Fast paths (see `FastFn`).
-pub(super) const FAST_PATHS: [(&str, FastFn); 2] =
-    [("length", length_now), ("elemAt", elem_at_now)];
+pub(super) use impls::builtins;
 
 fn length_now(args: &[Value]) -> Option<Shortcut> {
     match args.first()?.resolved() {
@@ -83,217 +31,317 @@ fn elem_at_now(args: &[Value]) -> Option<Shortcut> {
     (!x.needs_force()).then(|| Shortcut::Value(x.resolved()))
 }
 
-builtin!(length, co, [xs], {
-    Ok(Value::Int(list(co, xs).await?.len() as i64))
-});
+async fn truthy(co: &Co, f: &Value, x: Value) -> Result<bool, Error> {
+    Ok(co.call_forced(f.clone(), x).await?.as_bool()?)
+}
 
-builtin!(head, co, [xs], {
-    let xs = list(co, xs).await?;
-    match xs.first() {
-        Some(x) => co.force(x.clone()).await,
-        None => Err(ErrorKind::Builtin("'builtins.head' called on an empty list".into()).into()),
-    }
-});
-
-builtin!(tail, co, [xs], {
-    let xs = list(co, xs).await?;
-    if xs.is_empty() {
-        return Err(ErrorKind::Builtin("'builtins.tail' called on an empty list".into()).into());
-    }
-    Ok(Value::list(xs.iter().skip(1).cloned().collect()))
-});
-
-builtin!(elem_at, co, [xs, n], {
-    let xs = list(co, xs).await?;
-    let n = co.force(n).await?.as_int()?;
-    match usize::try_from(n).ok().and_then(|i| xs.get(i)) {
-        Some(x) => co.force(x.clone()).await,
-        None => Err(ErrorKind::Builtin(format!("list index {n} is out of bounds")).into()),
-    }
-});
-
-builtin!(elem, co, [x, xs], {
-    let xs = list(co, xs).await?;
-    for y in xs.iter() {
-        if ops::nix_eq(co, x.clone(), y.clone()).await? {
-            return Ok(Value::Bool(true));
-        }
-    }
-    Ok(Value::Bool(false))
-});
-
-builtin!(concat_lists, co, [xss], {
-    let xss = list(co, xss).await?;
-    let mut out = Vec::new();
-    for xs in xss.iter() {
-        out.extend(list(co, xs.clone()).await?.iter().cloned());
-    }
-    Ok(Value::list(out))
-});
-
-builtin!(concat_map, co, [f, xs], {
-    let xs = list(co, xs).await?;
-    let f = co.force(f).await?;
-    let mut out = Vec::new();
-    for x in xs.iter() {
-        let ys = co.call_forced(f.clone(), x.clone()).await?.as_list()?;
-        out.extend(ys.iter().cloned());
-    }
-    Ok(Value::list(out))
-});
-
-builtin!(gen_list, co, [f, n], {
-    let n = co.force(n).await?.as_int()?;
-    if n < 0 {
-        return Err(ErrorKind::Builtin(format!("cannot create list of size {n}")).into());
-    }
-    Ok(Value::list(
-        (0..n)
-            .map(|i| Value::Thunk(Thunk::apply(f.clone(), Value::Int(i))))
-            .collect(),
-    ))
-});
-
-builtin!(all, co, [f, xs], {
-    let xs = list(co, xs).await?;
-    let f = co.force(f).await?;
-    co.list_loop(LoopKind::All, f, Value::Null, xs).await
-});
-
-builtin!(any, co, [f, xs], {
-    let xs = list(co, xs).await?;
-    let f = co.force(f).await?;
-    co.list_loop(LoopKind::Any, f, Value::Null, xs).await
-});
-
-builtin!(sort, co, [cmp, xs], {
-    let cmp = co.force(cmp).await?;
-    if !cmp.is_function() {
-        return Err(ErrorKind::type_error("a function", &cmp).into());
-    }
-    let xs = list(co, xs).await?;
-    co.list_loop(LoopKind::Sort, cmp, Value::Null, xs).await
-});
-
-builtin!(partition, co, [f, xs], {
-    let xs = list(co, xs).await?;
-    let f = co.force(f).await?;
-    let (mut right, mut wrong) = (Vec::new(), Vec::new());
-    for x in xs.iter() {
-        if truthy(co, &f, x.clone()).await? {
-            right.push(x.clone());
-        } else {
-            wrong.push(x.clone());
-        }
-    }
-    Ok(Value::Attrs(NixAttrs::from_entries_last_wins(vec![
-        (NixString::from("right"), Value::list(right)),
-        (NixString::from("wrong"), Value::list(wrong)),
-    ])))
-});
-
-builtin!(group_by, co, [f, xs], {
-    let xs = list(co, xs).await?;
-    let f = co.force(f).await?;
-    let mut groups: std::collections::BTreeMap<NixString, Vec<Value>> = Default::default();
-    for x in xs.iter() {
-        let key = co.call_forced(f.clone(), x.clone()).await?.as_string()?;
-        groups
-            .entry(key.without_context())
-            .or_default()
-            .push(x.clone());
-    }
-    Ok(Value::Attrs(NixAttrs::from_entries_last_wins(
-        groups
-            .into_iter()
-            .map(|(k, v)| (k, Value::list(v)))
-            .collect(),
-    )))
-});
-
-builtin!(generic_closure, co, [args], {
-    let args = co.force(args).await?.as_attrs()?;
-    let start = args
-        .get(b"startSet")
+/// A required attribute of `genericClosure`'s argument or of an item.
+fn required(attrs: &NixAttrs, name: &str) -> Result<Value, Error> {
+    attrs
+        .get(name.as_bytes())
         .cloned()
-        .ok_or(ErrorKind::AttributeMissing("startSet".into()))?;
-    let operator = args
-        .get(b"operator")
-        .cloned()
-        .ok_or(ErrorKind::AttributeMissing("operator".into()))?;
-    let operator = co.force(operator).await?;
-    let mut work: std::collections::VecDeque<Value> =
-        list(co, start).await?.iter().cloned().collect();
-    let mut seen: Vec<Value> = Vec::new();
-    let mut out = Vec::new();
-    while let Some(item) = work.pop_front() {
-        let attrs = co.force(item).await?.as_attrs()?;
-        let key = attrs
-            .get(b"key")
-            .cloned()
-            .ok_or(ErrorKind::AttributeMissing("key".into()))?;
-        let key = co.force(key).await?;
-        // CppNix keeps keys in an ordered set: they must be comparable.
-        if let Some(first) = seen.first() {
-            if let Some(Err(e)) = ops::shallow_less(&key, first) {
-                return Err(e.into());
-            }
-        } else if let Some(Err(e)) = ops::shallow_less(&key, &key) {
-            return Err(e.into());
+        .ok_or_else(|| ErrorKind::AttributeMissing(name.into()).into())
+}
+
+#[builtins]
+mod impls {
+    use super::*;
+
+    /// Applies `f` to every element of a list, lazily: `map f [ x y ]` is
+    /// `[ (f x) (f y) ]`.
+    #[builtin("map")]
+    async fn builtin_map(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
+        let xs = xs.as_list()?;
+        Ok(Value::list(
+            xs.iter()
+                .map(|x| Value::Thunk(Thunk::apply(f.clone(), x.clone())))
+                .collect(),
+        ))
+    }
+
+    /// The elements `x` of a list for which `f x` is true.
+    #[builtin("filter")]
+    async fn builtin_filter(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
+        let xs = xs.as_list()?;
+        if xs.is_empty() {
+            return Ok(Value::List(xs));
         }
-        let mut known = false;
-        for k in &seen {
-            if ops::nix_eq(co, k.clone(), key.clone()).await? {
-                known = true;
-                break;
+        let f = co.force(f).await?;
+        co.list_loop(LoopKind::Filter, f, Value::Null, xs).await
+    }
+
+    /// Left fold with a strict accumulator: `op (… (op (op nul x0) x1) …) xn`.
+    #[builtin("foldl'")]
+    async fn builtin_foldl(
+        co: &Co,
+        #[lazy] op: Value,
+        #[lazy] nul: Value,
+        xs: Value,
+    ) -> Result<Value, Error> {
+        let xs = xs.as_list()?;
+        if xs.is_empty() {
+            return co.force(nul).await;
+        }
+        let op = co.force(op).await?;
+        let acc = co.list_loop(LoopKind::Fold, op, nul, xs).await?;
+        co.force(acc).await
+    }
+
+    /// The number of elements of a list.
+    #[builtin("length", fast = length_now)]
+    async fn builtin_length(co: &Co, xs: Value) -> Result<Value, Error> {
+        Ok(Value::Int(xs.as_list()?.len() as i64))
+    }
+
+    /// The first element of a list.
+    #[builtin("head")]
+    async fn builtin_head(co: &Co, xs: Value) -> Result<Value, Error> {
+        match xs.as_list()?.first() {
+            Some(x) => co.force(x.clone()).await,
+            None => {
+                Err(ErrorKind::Builtin("'builtins.head' called on an empty list".into()).into())
             }
         }
-        if known {
-            continue;
-        }
-        seen.push(key);
-        out.push(Value::Attrs(attrs.clone()));
-        let next = co
-            .call_forced(operator.clone(), Value::Attrs(attrs))
-            .await?
-            .as_list()?;
-        work.extend(next.iter().cloned());
     }
-    Ok(Value::List(Rc::new(out)))
-});
 
-builtin!(list_to_attrs, co, [xs], {
-    let xs = list(co, xs).await?;
-    co.list_loop(LoopKind::ListToAttrs, Value::Null, Value::Null, xs)
+    /// A list without its first element.
+    #[builtin("tail")]
+    async fn builtin_tail(co: &Co, xs: Value) -> Result<Value, Error> {
+        let xs = xs.as_list()?;
+        if xs.is_empty() {
+            return Err(
+                ErrorKind::Builtin("'builtins.tail' called on an empty list".into()).into(),
+            );
+        }
+        Ok(Value::list(xs.iter().skip(1).cloned().collect()))
+    }
+
+    /// The element of a list at an index (from 0).
+    #[builtin("elemAt", fast = elem_at_now)]
+    async fn builtin_elem_at(co: &Co, xs: Value, n: Value) -> Result<Value, Error> {
+        let xs = xs.as_list()?;
+        let n = n.as_int()?;
+        match usize::try_from(n).ok().and_then(|i| xs.get(i)) {
+            Some(x) => co.force(x.clone()).await,
+            None => Err(ErrorKind::Builtin(format!(
+                "'builtins.elemAt' called with index {n} on a list of size {}",
+                xs.len()
+            ))
+            .into()),
+        }
+    }
+
+    /// Whether `x` equals an element of a list.
+    #[builtin("elem")]
+    async fn builtin_elem(co: &Co, #[lazy] x: Value, xs: Value) -> Result<Value, Error> {
+        for y in xs.as_list()?.iter() {
+            if nix_eq(co, x.clone(), y.clone()).await? {
+                return Ok(Value::Bool(true));
+            }
+        }
+        Ok(Value::Bool(false))
+    }
+
+    /// Concatenates a list of lists.
+    #[builtin("concatLists")]
+    async fn builtin_concat_lists(co: &Co, xss: Value) -> Result<Value, Error> {
+        let xss = xss.as_list()?;
+        let mut lists = Vec::with_capacity(xss.len());
+        for xs in xss.iter() {
+            lists.push(co.force(xs.clone()).await?.as_list()?);
+        }
+        Ok(Value::list(concat(&lists)))
+    }
+
+    /// `concatLists (map f xs)`.
+    #[builtin("concatMap")]
+    async fn builtin_concat_map(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
+        let xs = xs.as_list()?;
+        if xs.is_empty() {
+            return Ok(Value::List(xs));
+        }
+        let f = co.force(f).await?;
+        let mut lists = Vec::with_capacity(xs.len());
+        for x in xs.iter() {
+            lists.push(co.call_forced(f.clone(), x.clone()).await?.as_list()?);
+        }
+        Ok(Value::list(concat(&lists)))
+    }
+
+    /// `[ (f 0) (f 1) … (f (n - 1)) ]`, lazily.
+    #[builtin("genList")]
+    async fn builtin_gen_list(co: &Co, #[lazy] f: Value, n: Value) -> Result<Value, Error> {
+        let n = n.as_int()?;
+        if n < 0 {
+            return Err(ErrorKind::Builtin(format!("cannot create list of size {n}")).into());
+        }
+        let f = co.force(f).await?;
+        Ok(Value::list(
+            (0..n)
+                .map(|i| Value::Thunk(Thunk::apply(f.clone(), Value::Int(i))))
+                .collect(),
+        ))
+    }
+
+    /// Whether `f x` is true for every element `x` of a list.
+    #[builtin("all")]
+    async fn builtin_all(co: &Co, f: Value, xs: Value) -> Result<Value, Error> {
+        co.list_loop(LoopKind::All, f, Value::Null, xs.as_list()?)
+            .await
+    }
+
+    /// Whether `f x` is true for some element `x` of a list.
+    #[builtin("any")]
+    async fn builtin_any(co: &Co, f: Value, xs: Value) -> Result<Value, Error> {
+        co.list_loop(LoopKind::Any, f, Value::Null, xs.as_list()?)
+            .await
+    }
+
+    /// Sorts a list with a comparator (`a: b: a < b`), stably.
+    #[builtin("sort")]
+    async fn builtin_sort(co: &Co, #[lazy] cmp: Value, xs: Value) -> Result<Value, Error> {
+        let xs = xs.as_list()?;
+        if xs.is_empty() {
+            return Ok(Value::List(xs));
+        }
+        let cmp = co.force(cmp).await?;
+        if !cmp.is_function() {
+            return Err(ErrorKind::type_error("a function", &cmp).into());
+        }
+        co.list_loop(LoopKind::Sort, cmp, Value::Null, xs).await
+    }
+
+    /// Splits a list into `{ right = …; wrong = …; }` by a predicate.
+    #[builtin("partition")]
+    async fn builtin_partition(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
+        let xs = xs.as_list()?;
+        let f = co.force(f).await?;
+        let (mut right, mut wrong) = (Vec::new(), Vec::new());
+        for x in xs.iter() {
+            if truthy(co, &f, x.clone()).await? {
+                right.push(x.clone());
+            } else {
+                wrong.push(x.clone());
+            }
+        }
+        Ok(Value::Attrs(NixAttrs::from_entries_last_wins(vec![
+            (NixString::from("right"), Value::list(right)),
+            (NixString::from("wrong"), Value::list(wrong)),
+        ])))
+    }
+
+    /// Groups the elements of a list into a set by the name `f x` gives.
+    #[builtin("groupBy")]
+    async fn builtin_group_by(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
+        let xs = xs.as_list()?;
+        let f = co.force(f).await?;
+        let mut groups: std::collections::BTreeMap<NixString, Vec<Value>> = Default::default();
+        for x in xs.iter() {
+            let key = co.call_forced(f.clone(), x.clone()).await?.as_string()?;
+            groups
+                .entry(key.into_without_context())
+                .or_default()
+                .push(x.clone());
+        }
+        Ok(Value::Attrs(NixAttrs::from_sorted_unique(
+            groups
+                .into_iter()
+                .map(|(k, v)| (k, Value::list(v)))
+                .collect(),
+        )))
+    }
+
+    /// The closure of `startSet` under `operator`: every item reached,
+    /// each `key` once, in the order they were found.
+    #[builtin("genericClosure")]
+    async fn builtin_generic_closure(co: &Co, args: Value) -> Result<Value, Error> {
+        let args = args.as_attrs()?;
+        let start = required(&args, "startSet")?;
+        let start = co.force(start).await?.as_list()?;
+        let operator = required(&args, "operator")?;
+        let mut work: std::collections::VecDeque<Value> = start.iter().cloned().collect();
+        if work.is_empty() {
+            return Ok(Value::List(start));
+        }
+        let operator = co.force(operator).await?;
+        // The keys are forced deeply: the thunks in them no longer change.
+        #[allow(clippy::mutable_key_type)]
+        let mut seen: BTreeSet<OrderedKey> = BTreeSet::new();
+        let mut out = Vec::new();
+        while let Some(item) = work.pop_front() {
+            let attrs = co.force(item).await?.as_attrs()?;
+            let key = co.deep_force(required(&attrs, "key")?).await?;
+            let key = OrderedKey::new(key, seen.first().map(|k| k.value()))?;
+            if !seen.insert(key) {
+                continue;
+            }
+            out.push(Value::Attrs(attrs.clone()));
+            let next = co
+                .call_forced(operator.clone(), Value::Attrs(attrs))
+                .await?
+                .as_list()?;
+            work.extend(next.iter().cloned());
+        }
+        Ok(Value::list(out))
+    }
+
+    /// Builds a set from a list of `{ name = …; value = …; }`; the first
+    /// of a name wins.
+    #[builtin("listToAttrs")]
+    async fn builtin_list_to_attrs(co: &Co, xs: Value) -> Result<Value, Error> {
+        co.list_loop(
+            LoopKind::ListToAttrs,
+            Value::Null,
+            Value::Null,
+            xs.as_list()?,
+        )
         .await
-});
-
-builtin!(cat_attrs, co, [name, xs], {
-    let name = super::force_string(co, name).await?;
-    let xs = list(co, xs).await?;
-    let mut out = Vec::new();
-    for x in xs.iter() {
-        if let Some(v) = co.force(x.clone()).await?.as_attrs()?.get(name.as_bytes()) {
-            out.push(v.clone());
-        }
     }
-    Ok(Value::list(out))
-});
 
-builtin!(zip_attrs_with, co, [f, sets], {
-    let sets = list(co, sets).await?;
-    let mut groups: std::collections::BTreeMap<NixString, Vec<Value>> = Default::default();
-    for s in sets.iter() {
-        for (k, v) in co.force(s.clone()).await?.as_attrs()?.iter() {
-            groups.entry(k.clone()).or_default().push(v.clone());
+    /// The values of the attribute `name` in the sets of a list that have
+    /// it.
+    #[builtin("catAttrs")]
+    async fn builtin_cat_attrs(co: &Co, name: Value, xs: Value) -> Result<Value, Error> {
+        let name = name.as_string()?;
+        let mut out = Vec::new();
+        for x in xs.as_list()?.iter() {
+            if let Some(v) = co.force(x.clone()).await?.as_attrs()?.get(name.as_bytes()) {
+                out.push(v.clone());
+            }
         }
+        Ok(Value::list(out))
     }
-    let entries = groups
-        .into_iter()
-        .map(|(k, vs)| {
-            let partial = Value::Thunk(Thunk::apply(f.clone(), Value::String(k.clone())));
-            (k, Value::Thunk(Thunk::apply(partial, Value::list(vs))))
-        })
-        .collect();
-    Ok(Value::Attrs(NixAttrs::from_entries_last_wins(entries)))
-});
+
+    /// Merges a list of sets: each name maps to `f name [ values… ]`.
+    #[builtin("zipAttrsWith")]
+    async fn builtin_zip_attrs_with(
+        co: &Co,
+        #[lazy] f: Value,
+        sets: Value,
+    ) -> Result<Value, Error> {
+        let sets = sets.as_list()?;
+        let mut groups: std::collections::BTreeMap<NixString, Vec<Value>> = Default::default();
+        for s in sets.iter() {
+            for (k, v) in co.force(s.clone()).await?.as_attrs()?.iter() {
+                groups.entry(k.clone()).or_default().push(v.clone());
+            }
+        }
+        let entries = groups
+            .into_iter()
+            .map(|(k, vs)| {
+                let partial = Value::Thunk(Thunk::apply(f.clone(), Value::String(k.clone())));
+                (k, Value::Thunk(Thunk::apply(partial, Value::list(vs))))
+            })
+            .collect();
+        Ok(Value::Attrs(NixAttrs::from_sorted_unique(entries)))
+    }
+}
+
+/// The elements of several lists, in one allocation.
+fn concat(lists: &[NixList]) -> Vec<Value> {
+    let mut out = Vec::with_capacity(lists.iter().map(|l| l.len()).sum());
+    for l in lists {
+        out.extend(l.iter().cloned());
+    }
+    out
+}

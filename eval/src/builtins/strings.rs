@@ -1,35 +1,21 @@
 //! String builtins: `substring`, `concatStringsSep`, `replaceStrings`,
-//! versions, `toJSON`, …
+//! `baseNameOf`, `dirOf`, `toString`, ….
+//!
+//! Every builtin that keeps (part of) a string's text keeps its context
+//! too, or derivations built from the result would lose inputs.
 
-use super::builtin;
+use tvix_eval_builtin_macros::builtins;
+
 use crate::errors::{Error, ErrorKind};
-use crate::value::{NixAttrs, NixContext, NixString, Value};
-use crate::vm::generators::{BuiltinFn, Co, FastFn, Shortcut};
+use crate::value::{NixContext, NixString, Value};
+use crate::vm::generators::{Co, Shortcut};
 use crate::vm::ops::{self, Coercion};
 
-pub(super) const BUILTINS: [(&str, usize, BuiltinFn); 14] = [
-    ("stringLength", 1, string_length),
-    ("substring", 3, substring),
-    ("concatStringsSep", 2, concat_strings_sep),
-    ("replaceStrings", 3, replace_strings),
-    ("splitVersion", 1, split_version),
-    ("compareVersions", 2, compare_versions),
-    ("parseDrvName", 1, parse_drv_name),
-    ("baseNameOf", 1, base_name_of),
-    ("dirOf", 1, dir_of),
-    ("toJSON", 1, to_json),
-    ("hasContext", 1, has_context),
-    ("unsafeDiscardStringContext", 1, discard_context),
-    ("stringToCharacters", 1, string_to_characters),
-    ("toXML", 1, to_xml),
-];
+pub(super) use impls::builtins;
 
 async fn coerce(co: &Co, v: Value) -> Result<NixString, Error> {
     ops::coerce_to_string(co, v, Coercion::Interpolation).await
 }
-
-/// Fast paths (see `FastFn`).
-pub(super) const FAST_PATHS: [(&str, FastFn); 1] = [("stringLength", string_length_now)];
 
 fn string_length_now(args: &[Value]) -> Option<Shortcut> {
     match args.first()?.resolved() {
@@ -38,353 +24,244 @@ fn string_length_now(args: &[Value]) -> Option<Shortcut> {
     }
 }
 
-builtin!(string_length, co, [s], {
-    Ok(Value::Int(coerce(co, s).await?.len() as i64))
-});
-
-builtin!(substring, co, [start, len, s], {
-    let start = co.force(start).await?.as_int()?;
-    let len = co.force(len).await?.as_int()?;
-    let s = coerce(co, s).await?;
-    if start < 0 {
-        return Err(ErrorKind::Builtin("negative start position in 'substring'".into()).into());
+fn to_string_now(args: &[Value]) -> Option<Shortcut> {
+    match args.first()?.resolved() {
+        s @ Value::String(_) => Some(Shortcut::Value(s)),
+        Value::Int(i) => Some(Shortcut::Value(Value::string(i.to_string()))),
+        _ => None,
     }
-    let bytes = s.as_bytes();
-    let from = (start as usize).min(bytes.len());
-    let to = if len < 0 {
-        bytes.len()
-    } else {
-        from.saturating_add(len as usize).min(bytes.len())
-    };
-    Ok(Value::String(
-        s.with_same_context(bytes.get(from..to).unwrap_or(&[])),
-    ))
-});
+}
 
-builtin!(concat_strings_sep, co, [sep, xs], {
-    let sep = coerce(co, sep).await?;
-    let xs = co.force(xs).await?.as_list()?;
-    let mut parts = Vec::with_capacity(2 * xs.len());
-    for (i, x) in xs.iter().enumerate() {
-        if i > 0 {
-            parts.push(sep.clone());
+/// The text of a path or string argument of `baseNameOf`/`dirOf`.
+async fn path_text(co: &Co, v: Value) -> Result<NixString, Error> {
+    match v {
+        Value::Path(p) => Ok(NixString::from(p.to_string_lossy().into_owned())),
+        other => coerce(co, other).await,
+    }
+}
+
+/// `replaceStrings`' scan: at each position the first pattern that
+/// matches is replaced; an empty pattern matches between every two
+/// characters (and at both ends). Returns the text between matches and,
+/// after each, the index of the pattern matched there (`None` after the
+/// last piece).
+fn scan<'a>(input: &'a [u8], patterns: &[NixString]) -> Vec<(&'a [u8], Option<usize>)> {
+    // The first byte of every non-empty pattern, to skip positions no
+    // pattern can start at without trying each one.
+    let mut starts = [false; 256];
+    let mut has_empty = false;
+    for p in patterns {
+        match p.as_bytes().first() {
+            Some(b) => starts[usize::from(*b)] = true,
+            None => has_empty = true,
         }
-        parts.push(coerce(co, x.clone()).await?);
     }
-    Ok(Value::String(NixString::concat(parts.iter())))
-});
-
-builtin!(replace_strings, co, [from, to, s], {
-    let from = co.force(from).await?.as_list()?;
-    let to = co.force(to).await?.as_list()?;
-    if from.len() != to.len() {
-        return Err(ErrorKind::Builtin(
-            "'from' and 'to' arguments passed to builtins.replaceStrings have different lengths"
-                .into(),
-        )
-        .into());
-    }
-    let mut patterns = Vec::with_capacity(from.len());
-    for f in from.iter() {
-        patterns.push(coerce(co, f.clone()).await?);
-    }
-    let s = coerce(co, s).await?;
-    let mut replacements: Vec<Option<NixString>> = vec![None; to.len()];
-    let input = s.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(input.len());
-    let mut context = NixContext::new();
-    if let Some(c) = s.context() {
-        context.extend(c.iter().cloned());
-    }
-    let mut i = 0;
+    let mut pieces = Vec::new();
+    let (mut start, mut i) = (0, 0);
     while i <= input.len() {
-        let mut matched = false;
-        for (k, p) in patterns.iter().enumerate() {
-            let p = p.as_bytes();
-            if input.get(i..).is_some_and(|rest| rest.starts_with(p)) {
-                let r = match &replacements[k] {
-                    Some(r) => r.clone(),
-                    None => {
-                        let r = coerce(co, to[k].clone()).await?;
-                        replacements[k] = Some(r.clone());
-                        r
+        let here = input.get(i).copied();
+        let candidate = has_empty || here.is_some_and(|b| starts[usize::from(b)]);
+        let found = candidate
+            .then(|| {
+                patterns
+                    .iter()
+                    .position(|p| input[i..].starts_with(p.as_bytes()))
+            })
+            .flatten();
+        match found {
+            Some(k) => {
+                pieces.push((&input[start..i], Some(k)));
+                let len = patterns[k].len();
+                start = i + len;
+                // After an empty match the character at `i` is kept as is.
+                i += len.max(1);
+            }
+            None => i += 1,
+        }
+    }
+    pieces.push((input.get(start..).unwrap_or(&[]), None));
+    pieces
+}
+
+#[builtins]
+mod impls {
+    use super::*;
+
+    /// The length of a string, in bytes.
+    #[builtin("stringLength", fast = string_length_now)]
+    async fn builtin_string_length(co: &Co, #[lazy] s: Value) -> Result<Value, Error> {
+        Ok(Value::Int(coerce(co, s).await?.len() as i64))
+    }
+
+    /// The part of `s` from byte `start` on, at most `len` bytes long.
+    #[builtin("substring")]
+    async fn builtin_substring(
+        co: &Co,
+        start: Value,
+        len: Value,
+        #[lazy] s: Value,
+    ) -> Result<Value, Error> {
+        let start = start.as_int()?;
+        let len = len.as_int()?;
+        let s = coerce(co, s).await?;
+        if start < 0 {
+            return Err(ErrorKind::Builtin("negative start position in 'substring'".into()).into());
+        }
+        let bytes = s.as_bytes();
+        let from = usize::try_from(start)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let to = match usize::try_from(len) {
+            Err(_) => bytes.len(),
+            Ok(len) => from.saturating_add(len).min(bytes.len()),
+        };
+        Ok(Value::String(
+            s.with_same_context(bytes.get(from..to).unwrap_or(&[])),
+        ))
+    }
+
+    /// The strings of a list joined with a separator.
+    #[builtin("concatStringsSep")]
+    async fn builtin_concat_strings_sep(co: &Co, sep: Value, xs: Value) -> Result<Value, Error> {
+        let sep = sep.as_string()?;
+        let xs = xs.as_list()?;
+        let mut parts = Vec::with_capacity(2 * xs.len());
+        for (i, x) in xs.iter().enumerate() {
+            if i > 0 {
+                parts.push(sep.clone());
+            }
+            parts.push(coerce(co, x.clone()).await?);
+        }
+        Ok(Value::String(NixString::concat(parts.iter())))
+    }
+
+    /// Replaces every occurrence of a string of `from` by the string at
+    /// the same index of `to`, scanning left to right.
+    #[builtin("replaceStrings")]
+    async fn builtin_replace_strings(
+        co: &Co,
+        from: Value,
+        to: Value,
+        #[lazy] s: Value,
+    ) -> Result<Value, Error> {
+        let from = from.as_list()?;
+        let to = to.as_list()?;
+        if from.len() != to.len() {
+            return Err(ErrorKind::Builtin(
+                "'from' and 'to' arguments passed to builtins.replaceStrings have different lengths"
+                    .into(),
+            )
+            .into());
+        }
+        let mut patterns = Vec::with_capacity(from.len());
+        for f in from.iter() {
+            patterns.push(coerce(co, f.clone()).await?);
+        }
+        let s = coerce(co, s).await?;
+        let pieces = scan(s.as_bytes(), &patterns);
+        // As in CppNix, a replacement is forced only if its pattern is
+        // used.
+        let mut replacements: Vec<Option<NixString>> = vec![None; to.len()];
+        let mut context = NixContext::new();
+        if let Some(c) = s.context() {
+            context.extend(c.iter().cloned());
+        }
+        let mut out = Vec::with_capacity(s.len());
+        for (text, matched) in pieces {
+            out.extend_from_slice(text);
+            let Some(k) = matched else { continue };
+            let r = match &replacements[k] {
+                Some(r) => r.clone(),
+                None => {
+                    let r = coerce(co, to[k].clone()).await?;
+                    if let Some(c) = r.context() {
+                        context.extend(c.iter().cloned());
                     }
-                };
-                out.extend_from_slice(r.as_bytes());
-                if let Some(c) = r.context() {
-                    context.extend(c.iter().cloned());
+                    replacements[k] = Some(r.clone());
+                    r
                 }
-                if p.is_empty() {
-                    if let Some(b) = input.get(i) {
-                        out.push(*b);
-                    }
-                    i += 1;
-                } else {
-                    i += p.len();
-                }
-                matched = true;
-                break;
-            }
+            };
+            out.extend_from_slice(r.as_bytes());
         }
-        if !matched {
-            if let Some(b) = input.get(i) {
-                out.push(*b);
-            }
-            i += 1;
-        }
+        Ok(Value::String(NixString::new(out, context)))
     }
-    Ok(Value::String(NixString::new(out, context)))
-});
 
-/// Splits a version like CppNix's `nextComponent`: runs of digits, runs of
-/// other non-separator characters; `.` and `-` separate.
-fn version_components(v: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < v.len() {
-        if matches!(v[i], b'.' | b'-') {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let digits = v[i].is_ascii_digit();
-        while i < v.len() && !matches!(v[i], b'.' | b'-') && v[i].is_ascii_digit() == digits {
-            i += 1;
-        }
-        out.push(&v[start..i]);
+    /// The last component of a path, without a trailing slash.
+    #[builtin("baseNameOf")]
+    async fn builtin_base_name_of(co: &Co, p: Value) -> Result<Value, Error> {
+        let s = path_text(co, p).await?;
+        let bytes = s.as_bytes();
+        let trimmed = bytes.strip_suffix(b"/").unwrap_or(bytes);
+        let base = match trimmed.iter().rposition(|&c| c == b'/') {
+            Some(i) => &trimmed[i + 1..],
+            None => trimmed,
+        };
+        Ok(Value::String(s.with_same_context(base)))
     }
-    out
-}
 
-fn compare_components(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    use std::cmp::Ordering::*;
-    let num = |s: &[u8]| -> Option<u128> {
-        if !s.is_empty() && s.iter().all(u8::is_ascii_digit) {
-            std::str::from_utf8(s).ok()?.parse().ok()
-        } else {
-            None
+    /// Everything before the last component of a path; a path for a path.
+    #[builtin("dirOf")]
+    async fn builtin_dir_of(co: &Co, p: Value) -> Result<Value, Error> {
+        let is_path = matches!(p, Value::Path(_));
+        let s = path_text(co, p).await?;
+        let bytes = s.as_bytes();
+        let dir: &[u8] = match bytes.iter().rposition(|&c| c == b'/') {
+            Some(0) => b"/",
+            Some(i) => &bytes[..i],
+            None => b".",
+        };
+        if is_path {
+            return Ok(Value::Path(
+                std::path::PathBuf::from(String::from_utf8_lossy(dir).into_owned()).into(),
+            ));
         }
-    };
-    match (num(a), num(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        _ if a.is_empty() && num(b).is_some() => Less,
-        _ if b.is_empty() && num(a).is_some() => Greater,
-        _ if a == b"pre" && b != b"pre" => Less,
-        _ if b == b"pre" && a != b"pre" => Greater,
-        (Some(_), None) => Greater,
-        (None, Some(_)) => Less,
-        (None, None) => a.cmp(b),
+        Ok(Value::String(s.with_same_context(dir)))
+    }
+
+    /// The characters of a string as a list of one-byte strings.
+    #[builtin("stringToCharacters")]
+    async fn builtin_string_to_characters(co: &Co, #[lazy] s: Value) -> Result<Value, Error> {
+        let s = coerce(co, s).await?;
+        Ok(Value::list(
+            s.as_bytes()
+                .iter()
+                .map(|b| Value::String(NixString::from(std::slice::from_ref(b))))
+                .collect(),
+        ))
+    }
+
+    /// Converts a value to a string: numbers, Booleans, null, lists
+    /// (space-separated) and paths too.
+    #[builtin("toString", fast = to_string_now)]
+    async fn builtin_to_string(co: &Co, #[lazy] v: Value) -> Result<Value, Error> {
+        Ok(Value::String(
+            ops::coerce_to_string(co, v, Coercion::ToString).await?,
+        ))
     }
 }
 
-pub(crate) fn compare_version_strings(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    let (ca, cb) = (version_components(a), version_components(b));
-    let n = ca.len().max(cb.len());
-    for i in 0..n {
-        let x = ca.get(i).copied().unwrap_or(b"");
-        let y = cb.get(i).copied().unwrap_or(b"");
-        match compare_components(x, y) {
-            std::cmp::Ordering::Equal => {}
-            o => return o,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::simple("abcabc", &["b"], &["X"], "aXcaXc")]
+    #[case::first_pattern_wins("abc", &["ab", "a"], &["1", "2"], "1c")]
+    #[case::empty_pattern("ab", &[""], &["-"], "-a-b-")]
+    #[case::no_match("abc", &["z"], &["y"], "abc")]
+    fn replacing(
+        #[case] input: &str,
+        #[case] from: &[&str],
+        #[case] to: &[&str],
+        #[case] expected: &str,
+    ) {
+        let from: Vec<NixString> = from.iter().map(|s| NixString::from(*s)).collect();
+        let mut out = Vec::new();
+        for (text, matched) in scan(input.as_bytes(), &from) {
+            out.extend_from_slice(text);
+            out.extend(matched.map(|k| to[k].as_bytes()).unwrap_or_default());
         }
+        assert_eq!(String::from_utf8_lossy(&out), expected);
     }
-    std::cmp::Ordering::Equal
 }
-
-builtin!(split_version, co, [v], {
-    let v = coerce(co, v).await?;
-    Ok(Value::list(
-        version_components(v.as_bytes())
-            .into_iter()
-            .map(|c| Value::String(c.into()))
-            .collect(),
-    ))
-});
-
-builtin!(compare_versions, co, [a, b], {
-    let a = coerce(co, a).await?;
-    let b = coerce(co, b).await?;
-    Ok(Value::Int(
-        match compare_version_strings(a.as_bytes(), b.as_bytes()) {
-            std::cmp::Ordering::Less => -1,
-            std::cmp::Ordering::Equal => 0,
-            std::cmp::Ordering::Greater => 1,
-        },
-    ))
-});
-
-builtin!(parse_drv_name, co, [s], {
-    let s = coerce(co, s).await?.to_string();
-    // The name ends at the first dash followed by a non-letter.
-    let bytes = s.as_bytes();
-    let split = (0..bytes.len())
-        .find(|&i| bytes[i] == b'-' && bytes.get(i + 1).is_some_and(|c| !c.is_ascii_alphabetic()));
-    let (name, version) = match split {
-        Some(i) => (&s[..i], &s[i + 1..]),
-        None => (s.as_str(), ""),
-    };
-    Ok(Value::Attrs(NixAttrs::from_entries_last_wins(vec![
-        (NixString::from("name"), Value::string(name)),
-        (NixString::from("version"), Value::string(version)),
-    ])))
-});
-
-builtin!(base_name_of, co, [p], {
-    let s = match co.force(p).await? {
-        Value::Path(p) => NixString::from(p.to_string_lossy().to_string()),
-        other => coerce(co, other).await?,
-    };
-    let bytes = s.as_bytes();
-    let trimmed = bytes.strip_suffix(b"/").unwrap_or(bytes);
-    let base = match trimmed.iter().rposition(|&c| c == b'/') {
-        Some(i) => &trimmed[i + 1..],
-        None => trimmed,
-    };
-    Ok(Value::String(s.with_same_context(base)))
-});
-
-builtin!(dir_of, co, [p], {
-    let v = co.force(p).await?;
-    let is_path = matches!(v, Value::Path(_));
-    let s = match v {
-        Value::Path(p) => NixString::from(p.to_string_lossy().to_string()),
-        other => coerce(co, other).await?,
-    };
-    let bytes = s.as_bytes();
-    let dir: &[u8] = match bytes.iter().rposition(|&c| c == b'/') {
-        Some(0) => b"/",
-        Some(i) => &bytes[..i],
-        None => b".",
-    };
-    if is_path {
-        return Ok(Value::Path(
-            std::path::PathBuf::from(String::from_utf8_lossy(dir).to_string()).into(),
-        ));
-    }
-    Ok(Value::String(s.with_same_context(dir)))
-});
-
-builtin!(has_context, co, [s], {
-    Ok(Value::Bool(co.force(s).await?.as_string()?.has_context()))
-});
-builtin!(discard_context, co, [s], {
-    Ok(Value::String(coerce(co, s).await?.without_context()))
-});
-
-builtin!(string_to_characters, co, [s], {
-    let s = coerce(co, s).await?;
-    Ok(Value::list(
-        s.to_str_lossy()
-            .chars()
-            .map(|c| Value::string(c.to_string()))
-            .collect(),
-    ))
-});
-
-fn json_escape(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// How deep `toJSON` recurses before reporting a stack overflow, like
-/// CppNix. Each nesting level is one more boxed future in the chain the VM
-/// polls, so the bound also keeps resumption cheap.
-const MAX_JSON_DEPTH: usize = 1_000;
-
-/// Serialises like `builtins.toJSON`.
-pub(crate) fn to_json_string<'a>(
-    co: &'a Co,
-    v: Value,
-    out: &'a mut String,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + 'a>> {
-    to_json_at(co, v, out, 0)
-}
-
-fn to_json_at<'a>(
-    co: &'a Co,
-    v: Value,
-    out: &'a mut String,
-    depth: usize,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + 'a>> {
-    Box::pin(async move {
-        if depth > MAX_JSON_DEPTH {
-            return Err(ErrorKind::StackOverflow.into());
-        }
-        match co.force(v).await? {
-            Value::Null => out.push_str("null"),
-            Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-            Value::Int(i) => out.push_str(&i.to_string()),
-            Value::Float(f) => out.push_str(&json_float(f)),
-            Value::String(s) => json_escape(out, &s.to_str_lossy()),
-            Value::Path(p) => json_escape(out, &p.to_string_lossy()),
-            Value::List(l) => {
-                out.push('[');
-                for (i, x) in l.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    to_json_at(co, x.clone(), out, depth + 1).await?;
-                }
-                out.push(']');
-            }
-            Value::Attrs(a) => {
-                if a.contains(b"__toString") {
-                    let s = coerce(co, Value::Attrs(a)).await?;
-                    json_escape(out, &s.to_str_lossy());
-                    return Ok(());
-                }
-                if let Some(p) = a.get(b"outPath") {
-                    return to_json_at(co, p.clone(), out, depth + 1).await;
-                }
-                out.push('{');
-                for (i, (k, x)) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    json_escape(out, &k.to_str_lossy());
-                    out.push(':');
-                    to_json_at(co, x.clone(), out, depth + 1).await?;
-                }
-                out.push('}');
-            }
-            other => {
-                return Err(ErrorKind::Builtin(format!(
-                    "cannot convert {} to JSON",
-                    other.describe()
-                ))
-                .into());
-            }
-        }
-        Ok(())
-    })
-}
-
-/// nlohmann::json prints doubles with the shortest representation that
-/// round-trips, as Rust's `{}` does.
-fn json_float(f: f64) -> String {
-    format!("{f}")
-}
-
-builtin!(to_json, co, [v], {
-    let mut out = String::new();
-    to_json_string(co, v, &mut out).await?;
-    Ok(Value::string(out))
-});
-
-builtin!(to_xml, co, [v], {
-    let v = co.deep_force(v).await?;
-    Ok(Value::string(crate::value::xml::to_xml(&v)))
-});

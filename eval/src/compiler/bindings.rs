@@ -232,10 +232,23 @@ impl Compiler<'_> {
     /// Compiles a set expression from its definition.
     pub(super) fn compile_attrs_def(&mut self, def: &AttrsDef, span: Span) -> CResult {
         if def.rec {
-            let overrides = def.statics.iter().any(|(n, _, _)| n == "__overrides");
-            return self.compile_rec_scope(def, span, |c, slots| {
-                if overrides {
-                    c.constant(crate::builtins::overrides_function(), span);
+            let overrides = def.statics.iter().position(|(n, _, _)| n == "__overrides");
+            return self.compile_rec_scope(def, span, overrides.is_some(), |c, slots| {
+                // `__overrides` is forced when the set is built; each of
+                // its attributes that the set binds redirects the binding
+                // (so the other bindings see it), and all of them replace
+                // or extend the set's attributes.
+                let overrides_slot = overrides.map(|i| slots[i]);
+                if let Some(slot) = overrides_slot {
+                    c.emit(Op::GetLocal(slot), span);
+                    c.emit(Op::Force, span);
+                    for ((name, _, _), binding) in def.statics.iter().zip(slots) {
+                        if *binding != slot {
+                            let idx = c.const_index(Value::string(name.clone()));
+                            c.emit(Op::OverrideSlot(idx, *binding), span);
+                        }
+                    }
+                    c.emit(Op::Pop, span);
                 }
                 let mut sorted: Vec<_> = def.statics.iter().zip(slots).collect();
                 sorted.sort_by(|a, b| a.0.0.as_bytes().cmp(b.0.0.as_bytes()));
@@ -248,8 +261,10 @@ impl Compiler<'_> {
                     Op::Attrs((def.statics.len() + def.dynamics.len()) as u32),
                     span,
                 );
-                if overrides {
-                    c.emit(Op::Call(1), span);
+                if let Some(slot) = overrides_slot {
+                    c.emit(Op::GetLocal(slot), span);
+                    c.emit(Op::Force, span);
+                    c.emit(Op::Update, span);
                 }
                 Ok(())
             });
@@ -350,15 +365,18 @@ impl Compiler<'_> {
             return Err(Error::new(ErrorKind::DynamicAttrInLet, Some(*dspan)));
         }
         let body = child(l.body(), node, self)?;
-        self.compile_rec_scope(&def, span, |c, _| c.compile(&body))
+        self.compile_rec_scope(&def, span, false, |c, _| c.compile(&body))
     }
 
     /// Sets up the slots of a recursive scope, runs `finish` with the slot
-    /// of each static entry, and closes the scope under its result.
+    /// of each static entry, and closes the scope under its result. With
+    /// `all_thunks`, constants get a thunk too, so that `__overrides` can
+    /// redirect every binding.
     fn compile_rec_scope(
         &mut self,
         def: &AttrsDef,
         span: Span,
+        all_thunks: bool,
         finish: impl FnOnce(&mut Self, &[u32]) -> CResult,
     ) -> CResult {
         let height = self.ctx().height;
@@ -382,7 +400,7 @@ impl Compiler<'_> {
         for (i, (_, entry, espan)) in def.statics.iter().enumerate() {
             match entry {
                 Entry::Inherit { from: None } => {}
-                Entry::Expr(e) if is_constant(e) => {
+                Entry::Expr(e) if is_constant(e) && !all_thunks => {
                     slots[i] = self.ctx().height;
                     self.compile(e)?;
                 }
@@ -402,7 +420,7 @@ impl Compiler<'_> {
         for ((name, entry, espan), slot) in def.statics.iter().zip(&slots) {
             match entry {
                 Entry::Inherit { from: None } => {}
-                Entry::Expr(e) if is_constant(e) => {}
+                Entry::Expr(e) if is_constant(e) && !all_thunks => {}
                 Entry::Expr(e) => self.fill_slot(*slot, e, Some(name.clone()))?,
                 Entry::Inherit { from: Some(i) } => {
                     let from_slot = from_slots.get(*i).copied().unwrap_or(0);

@@ -23,7 +23,7 @@ use rnix::ast::{self, AstToken, HasEntry as _, InterpolPart};
 use rowan::ast::AstNode;
 
 use crate::chunk::{BinOp, Capture, Formals, Lambda, LambdaKind, Op};
-use crate::errors::{Error, ErrorKind};
+use crate::errors::{Diagnostic, Error, ErrorKind};
 use crate::source::{FileId, Span};
 use crate::value::{NixAttrs, NixString, Value};
 use crate::vm::{LintLevel, Lints};
@@ -32,22 +32,34 @@ use scope::{FnCtx, Local, LocalName};
 /// Names visible everywhere: `builtins`, `true`, `map`, …
 pub type Globals = HashMap<String, Value>;
 
+/// What to compile, and the environment it is compiled in.
+pub struct Unit<'a> {
+    pub text: &'a str,
+    pub file: FileId,
+    /// The name positions give (`__curPos`, `unsafeGetAttrPos`).
+    pub name: &'a str,
+    /// The directory relative paths are resolved against.
+    pub dir: &'a Path,
+    /// Resolves `~/` paths.
+    pub home: Option<&'a Path>,
+    pub globals: &'a Globals,
+    pub lints: Lints,
+    /// Whether cheap expressions in lazy positions are computed at once
+    /// (see `Compiler::is_speculable`); that is only invisible when every
+    /// value printed will be forced, since the printer shows which values
+    /// are still thunks.
+    pub speculate: bool,
+    /// Names bound around the whole file, shadowing the globals
+    /// (`scopedImport`). The returned lambda then captures them as
+    /// `Capture::Local(i)`, `i` indexing this list.
+    pub scope: &'a [String],
+    /// Receives the warnings of lints.
+    pub report: &'a dyn Fn(Diagnostic),
+}
+
 /// Compiles one file (or `-E` expression) into a lambda of no arguments.
-///
-/// `dir` is the directory relative paths are resolved against; `home`
-/// resolves `~/` paths. `speculate` allows computing cheap expressions in
-/// lazy positions at once (see `Compiler::is_speculable`); that is only
-/// invisible when every value printed will be forced, since the printer
-/// shows which values are still thunks.
-pub fn compile(
-    text: &str,
-    file: FileId,
-    dir: &Path,
-    home: Option<&Path>,
-    globals: &Globals,
-    lints: Lints,
-    speculate: bool,
-) -> Result<Rc<Lambda>, Error> {
+pub fn compile(unit: &Unit) -> Result<Rc<Lambda>, Error> {
+    let (text, file) = (unit.text, unit.file);
     let parsed = rnix::Root::parse(text);
     if let Some(err) = parsed.errors().first() {
         return Err(parse_error(err, file, text.len()));
@@ -61,15 +73,33 @@ pub fn compile(
     })?;
     let mut c = Compiler {
         file,
-        dir: dir.to_path_buf(),
-        home: home.map(Path::to_path_buf),
-        globals,
-        lints,
-        speculate,
+        file_name: unit.name.to_string(),
+        dir: unit.dir.to_path_buf(),
+        home: unit.home.map(Path::to_path_buf),
+        globals: unit.globals,
+        lints: unit.lints,
+        speculate: unit.speculate,
+        report: unit.report,
         strings: HashMap::new(),
         ctxs: vec![FnCtx::new()],
     };
     let span = c.span(expr.syntax());
+    if !unit.scope.is_empty() {
+        // The scope's names are the slots of an enclosing function that
+        // never runs; the file's body is a thunk capturing them.
+        for (slot, name) in unit.scope.iter().enumerate() {
+            c.declare(LocalName::Ident(name.clone()), slot as u32);
+        }
+        c.ctx().height = unit.scope.len() as u32;
+        let idx = c.compile_thunk(span, |c| c.compile(&expr))?;
+        let outer = c.ctxs.pop().unwrap_or_else(FnCtx::new);
+        return outer
+            .chunk
+            .lambdas
+            .get(idx as usize)
+            .cloned()
+            .ok_or_else(|| Error::new(ErrorKind::Parse("empty file".into()), Some(span)));
+    }
     c.compile(&expr)?;
     c.ctx().emit(Op::Return, span);
     let ctx = c.ctxs.pop().unwrap_or_else(FnCtx::new);
@@ -124,11 +154,13 @@ enum Access {
 
 struct Compiler<'g> {
     file: FileId,
+    file_name: String,
     dir: PathBuf,
     home: Option<PathBuf>,
     globals: &'g Globals,
     lints: Lints,
     speculate: bool,
+    report: &'g dyn Fn(Diagnostic),
     /// String constants by text (see `intern`).
     strings: HashMap<Box<[u8]>, NixString>,
     /// The functions being compiled, innermost last.
@@ -534,6 +566,8 @@ impl Compiler<'_> {
             ast::Expr::PathAbs(_) | ast::Expr::PathRel(_) | ast::Expr::PathHome(_) => {
                 self.compile_path(expr)
             }
+            // `<name>` is `__findFile __nixPath "name"`, with both names
+            // resolved like any other variable, so a `let` can rebind them.
             ast::Expr::PathSearch(p) => {
                 let name = p
                     .content()
@@ -543,8 +577,11 @@ impl Compiler<'_> {
                     .trim_start_matches('<')
                     .trim_end_matches('>')
                     .to_string();
-                let idx = self.const_index(Value::string(name));
-                self.emit(Op::FindFile(idx), span);
+                self.emit_load_at("__findFile", span)?;
+                self.emit(Op::Force, span);
+                self.emit_load_at("__nixPath", span)?;
+                self.constant(Value::string(name), span);
+                self.emit(Op::Call(2), span);
                 Ok(())
             }
             ast::Expr::CurPos(_) => {
@@ -565,6 +602,7 @@ impl Compiler<'_> {
         Ok(())
     }
 
+    /// `__curPos`: `{ file; line; column; }` of the expression.
     fn cur_pos(&self, node: &rnix::SyntaxNode) -> Value {
         // The text is not at hand here; positions are computed from the
         // node's own root.
@@ -577,12 +615,11 @@ impl Compiler<'_> {
         let before = root.get(..offset).unwrap_or("");
         let line = before.matches('\n').count() + 1;
         let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
-        let file = self.dir.join("«unknown»");
-        Value::Attrs(NixAttrs::from_entries_last_wins(vec![
+        Value::Attrs(NixAttrs::from_sorted_unique(vec![
             (NixString::from("column"), Value::Int(column as i64)),
             (
                 NixString::from("file"),
-                Value::string(file.to_string_lossy().to_string()),
+                Value::string(self.file_name.as_str()),
             ),
             (NixString::from("line"), Value::Int(line as i64)),
         ]))
@@ -715,7 +752,10 @@ impl Compiler<'_> {
         match level {
             LintLevel::Allow => Ok(()),
             LintLevel::Warn => {
-                eprintln!("warning: {message}");
+                (self.report)(Diagnostic::Warning {
+                    message,
+                    span: Some(span),
+                });
                 Ok(())
             }
             LintLevel::Fatal => Err(Error::new(ErrorKind::Lint(message), Some(span))),

@@ -67,7 +67,6 @@ impl FnCtx {
             | Op::MakeClosure(_)
             | Op::MakeThunk(_)
             | Op::AllocThunk
-            | Op::FindFile(_)
             | Op::SelectFormal(_)
             | Op::SelectFormalOrBlank(_) => h + 1,
             Op::Pop
@@ -90,6 +89,7 @@ impl FnCtx {
             | Op::AssertFail(_)
             | Op::ToPath
             | Op::FillThunk(..)
+            | Op::OverrideSlot(..)
             | Op::JumpIfNotBlank(..)
             | Op::SpecBegin
             | Op::SpecSelect(..) => h,

@@ -53,6 +53,63 @@ impl NixAttrs {
         }
     }
 
+    /// Builds a set from entries already sorted by name, each name once
+    /// (as builtins that walk a set or a sorted map produce them).
+    pub fn from_sorted_unique(entries: Vec<(NixString, Value)>) -> Self {
+        debug_assert!(entries.is_sorted_by(|a, b| a.0 < b.0));
+        NixAttrs {
+            entries: Rc::new(entries),
+        }
+    }
+
+    /// The entries whose names `keep` accepts.
+    pub fn filter(&self, mut keep: impl FnMut(&NixString) -> bool) -> NixAttrs {
+        let entries: Vec<(NixString, Value)> = self
+            .entries
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .cloned()
+            .collect();
+        if entries.len() == self.len() {
+            return self.clone();
+        }
+        NixAttrs::from_sorted_unique(entries)
+    }
+
+    /// The entries of `self` whose names `other` also has: a linear
+    /// merge of the two sorted runs, or lookups of the smaller set's names
+    /// in the larger one when the sizes differ much.
+    pub fn intersect(&self, other: &NixAttrs) -> NixAttrs {
+        let entries = if self.len() > 8 * other.len() {
+            other
+                .keys()
+                .filter_map(|k| self.get_name(k).map(|v| (k.clone(), v.clone())))
+                .collect()
+        } else if other.len() > 8 * self.len() {
+            self.entries
+                .iter()
+                .filter(|(k, _)| other.get_name(k).is_some())
+                .cloned()
+                .collect()
+        } else {
+            let mut out = Vec::new();
+            let mut theirs = other.keys().peekable();
+            for (k, v) in self.entries.iter() {
+                while theirs.next_if(|o| *o < k).is_some() {}
+                if theirs.peek().is_some_and(|o| *o == k) {
+                    out.push((k.clone(), v.clone()));
+                }
+            }
+            out
+        };
+        NixAttrs::from_sorted_unique(entries)
+    }
+
+    /// Where the attribute `name` was defined, if that is known.
+    pub fn position(&self, _name: &[u8]) -> Option<crate::source::Span> {
+        None
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

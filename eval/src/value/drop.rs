@@ -15,6 +15,8 @@ use super::{NixString, ThunkState, Value};
 #[allow(dead_code)]
 pub(super) enum Deferred {
     Entries(Vec<(NixString, Value)>),
+    Items(Vec<Value>),
+    Upvalues(super::Upvalues),
     State(ThunkState),
 }
 

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use super::Value;
 use crate::chunk::Lambda;
-use crate::vm::generators::{BuiltinFn, Co, FastFn, GenFuture};
+use crate::vm::generators::{Co, FastFn, GenFuture};
 
 /// A lambda together with the upvalues captured when it was created.
 pub struct Closure {
@@ -23,6 +23,18 @@ pub enum Upvalues {
     None,
     One(Value),
     Many(Rc<[Value]>),
+}
+
+/// A chain of closures each capturing the one before (a fold building a
+/// function) would be freed by as many nested drops; the captured values
+/// are handed to `drop::defer` instead.
+impl Drop for Closure {
+    fn drop(&mut self) {
+        if !matches!(self.upvalues, Upvalues::None) {
+            let upvalues = std::mem::take(&mut self.upvalues);
+            super::drop::defer(super::drop::Deferred::Upvalues(upvalues));
+        }
+    }
 }
 
 impl Upvalues {
@@ -44,6 +56,41 @@ impl Upvalues {
     }
 }
 
+/// How a builtin runs once all its arguments are there: a coroutine over
+/// `Co` (see `vm::generators`). An `Rc<dyn Fn>` rather than a function
+/// pointer so that a builtin defined outside this crate can hold state
+/// (a store handle, a cache).
+pub type BuiltinFn = Rc<dyn Fn(Co, Vec<Value>) -> GenFuture>;
+
+/// One builtin, as `#[builtins]` defines it: written once, with its arity
+/// taken from its parameters and its doc comment beside it.
+pub struct BuiltinDef {
+    pub name: &'static str,
+    pub arity: usize,
+    pub doc: &'static str,
+    pub func: BuiltinFn,
+    /// Tried first when a call brings all the arguments at once.
+    pub fast: Option<FastFn>,
+}
+
+impl BuiltinDef {
+    pub fn new(
+        name: &'static str,
+        arity: usize,
+        doc: &'static str,
+        func: BuiltinFn,
+        fast: Option<FastFn>,
+    ) -> Self {
+        BuiltinDef {
+            name,
+            arity,
+            doc,
+            func,
+            fast,
+        }
+    }
+}
+
 /// A builtin function, possibly partially applied.
 ///
 /// Builtins take all their arguments at once; until `arity` arguments have
@@ -51,27 +98,28 @@ impl Upvalues {
 /// (printed as `<PRIMOP-APP>`).
 #[derive(Clone)]
 pub struct Builtin {
-    pub name: &'static str,
-    pub arity: usize,
-    pub func: BuiltinFn,
-    /// Tried first when a call brings all the arguments at once.
-    pub fast: Option<FastFn>,
+    pub def: Rc<BuiltinDef>,
     pub partial: Vec<Value>,
 }
 
 impl Builtin {
-    pub fn new(name: &'static str, arity: usize, func: BuiltinFn, fast: Option<FastFn>) -> Self {
+    pub fn new(def: Rc<BuiltinDef>) -> Self {
         Builtin {
-            name,
-            arity,
-            func,
-            fast,
+            def,
             partial: Vec::new(),
         }
     }
 
+    pub fn name(&self) -> &'static str {
+        self.def.name
+    }
+
+    pub fn arity(&self) -> usize {
+        self.def.arity
+    }
+
     /// Runs the builtin once all arguments are present.
     pub fn invoke(&self, co: Co, args: Vec<Value>) -> GenFuture {
-        (self.func)(co, args)
+        (self.def.func)(co, args)
     }
 }

@@ -7,6 +7,7 @@
 mod attrs;
 mod drop;
 mod function;
+mod list;
 pub mod print;
 mod string;
 mod thunk;
@@ -16,14 +17,12 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 pub use attrs::{DuplicateAttr, NixAttrs, SortedEntries};
-pub use function::{Builtin, Closure, Upvalues};
+pub use function::{Builtin, BuiltinDef, BuiltinFn, Closure, Upvalues};
+pub use list::NixList;
 pub use string::{ContextElement, NixContext, NixString, write_escaped};
 pub use thunk::{Forcing, Thunk, ThunkState};
 
 use crate::errors::ErrorKind;
-
-/// A list is an immutable, shared vector.
-pub type NixList = Rc<Vec<Value>>;
 
 #[derive(Clone)]
 pub enum Value {
@@ -192,7 +191,7 @@ impl Value {
     }
 
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(Rc::new(items))
+        Value::List(NixList::from(items))
     }
 
     pub fn string(s: impl Into<NixString>) -> Value {

@@ -1,7 +1,16 @@
-//! Printing values the way `nix-instantiate --eval` does.
+//! Printing values, in CppNix's three styles:
 //!
-//! Unforced thunks print as `<CODE>` (only seen without `--strict`), and a
-//! non-empty set or list that was already printed once prints as
+//! - `print_value`: what `nix-instantiate --eval` prints. Unforced thunks
+//!   are `<CODE>` (only seen without `--strict`), functions `<LAMBDA>`,
+//!   `<PRIMOP>` and `<PRIMOP-APP>`.
+//! - `print_diagnostic`: what `builtins.trace` prints; nothing is forced,
+//!   so thunks are `«thunk»` (`«potential infinite recursion»` while being
+//!   forced), functions `«lambda @ file:line:col»` and `«primop name»`.
+//! - `print_error_value`: the value an error message shows, as the trace
+//!   style but at most 10 levels, 10 attributes or items per level and
+//!   1024 bytes per string, with `type` and `_type` first.
+//!
+//! In all of them a non-empty set or list printed once before prints as
 //! `«repeated»`, which also keeps cyclic values finite. CppNix identifies
 //! sets by their storage but lists by the *value slot* holding them, so a
 //! list counts as seen only when reached through the same thunk.
@@ -9,14 +18,84 @@
 use std::collections::HashSet;
 
 use super::{Value, write_escaped};
+use crate::source::SourceMap;
 
-pub fn print_value(v: &Value) -> String {
-    let mut out = String::new();
-    let mut seen = HashSet::new();
-    print(&mut out, v, &mut seen, None);
-    out
+/// How one of the styles prints what differs between them.
+#[derive(Clone, Copy)]
+struct Style {
+    /// `nix-instantiate` style (`<CODE>`, `<LAMBDA>`) rather than
+    /// the diagnostic one (`«thunk»`, `«lambda @ …»`).
+    eval: bool,
+    max_depth: usize,
+    max_items: usize,
+    max_string: usize,
+    /// `type` and `_type` before the other attributes.
+    important_first: bool,
 }
 
+const EVAL: Style = Style {
+    eval: true,
+    max_depth: usize::MAX,
+    max_items: usize::MAX,
+    max_string: usize::MAX,
+    important_first: false,
+};
+
+const TRACE: Style = Style {
+    eval: false,
+    ..EVAL
+};
+
+const ERROR: Style = Style {
+    eval: false,
+    max_depth: 10,
+    max_items: 10,
+    max_string: 1024,
+    important_first: true,
+};
+
+thread_local! {
+    /// The sources of the evaluation running on this thread, for the
+    /// positions of lambdas in diagnostics and error messages, which are
+    /// rendered where no `SourceMap` is at hand.
+    static SOURCES: std::cell::RefCell<Option<SourceMap>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes `sources` the ones positions are resolved in on this thread.
+pub fn set_sources(sources: &SourceMap) {
+    SOURCES.with(|s| *s.borrow_mut() = Some(sources.clone()));
+}
+
+fn position(span: crate::source::Span) -> String {
+    SOURCES.with(|s| match &*s.borrow() {
+        Some(map) => {
+            let loc = map.location(span);
+            format!("{}:{}:{}", loc.file, loc.line, loc.column)
+        }
+        None => "«unknown»".into(),
+    })
+}
+
+pub fn print_value(v: &Value) -> String {
+    print_with(v, EVAL)
+}
+
+/// `builtins.trace`'s rendering of a value.
+pub fn print_diagnostic(v: &Value) -> String {
+    print_with(v, TRACE)
+}
+
+/// An error message's rendering of a value.
+pub fn print_error_value(v: &Value) -> String {
+    print_with(v, ERROR)
+}
+
+fn print_with(v: &Value, style: Style) -> String {
+    let mut out = String::new();
+    let mut seen = HashSet::new();
+    print(&mut out, v, &mut seen, style);
+    out
+}
 /// CppNix's rule for printing a name bare: `[a-zA-Z_][a-zA-Z0-9_'-]*`.
 pub fn is_identifier(name: &[u8]) -> bool {
     match name.split_first() {
@@ -41,30 +120,52 @@ pub fn write_attr_name(out: &mut String, name: &[u8]) {
 /// Work items of the printer, which uses an explicit stack so that deeply
 /// nested values cannot overflow the native stack.
 enum Item {
-    Value(Value, Option<*const ()>),
+    Value(Value, Option<*const ()>, usize),
     Text(&'static str),
+    Owned(String),
     Name(super::NixString),
 }
 
-fn print(out: &mut String, v: &Value, seen: &mut HashSet<*const ()>, slot: Option<*const ()>) {
-    let mut work = vec![Item::Value(v.clone(), slot)];
+/// Whether an attribute name goes first in the error style.
+fn important(name: &[u8]) -> bool {
+    name == b"type" || name == b"_type"
+}
+
+fn print(out: &mut String, v: &Value, seen: &mut HashSet<*const ()>, style: Style) {
+    let mut work = vec![Item::Value(v.clone(), None, 0)];
     while let Some(item) = work.pop() {
-        let (v, slot) = match item {
+        let (v, slot, depth) = match item {
             Item::Text(t) => {
                 out.push_str(t);
+                continue;
+            }
+            Item::Owned(t) => {
+                out.push_str(&t);
                 continue;
             }
             Item::Name(n) => {
                 write_attr_name(out, n.as_bytes());
                 continue;
             }
-            Item::Value(v, slot) => (v, slot),
+            Item::Value(v, slot, depth) => (v, slot, depth),
         };
         match &v {
             Value::Null => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Int(i) => out.push_str(&i.to_string()),
             Value::Float(f) => out.push_str(&format_float(*f)),
+            Value::String(s) if s.len() > style.max_string => {
+                let bytes = s.as_bytes();
+                // Cut at a character boundary.
+                let mut cut = style.max_string;
+                while cut > 0 && bytes.get(cut).is_some_and(|b| b & 0xC0 == 0x80) {
+                    cut -= 1;
+                }
+                write_escaped(out, &bytes[..cut]);
+                // The closing quote, then the ellipsis.
+                out.pop();
+                out.push_str(&format!("\" «{} bytes elided»", bytes.len() - cut));
+            }
             Value::String(s) => write_escaped(out, s.as_bytes()),
             Value::Path(p) => out.push_str(&p.to_string_lossy()),
             Value::Attrs(a) => {
@@ -72,12 +173,26 @@ fn print(out: &mut String, v: &Value, seen: &mut HashSet<*const ()>, slot: Optio
                     out.push_str("{ }");
                 } else if !seen.insert(a.ptr()) {
                     out.push_str("«repeated»");
+                } else if depth >= style.max_depth {
+                    out.push_str("{ ... }");
                 } else {
                     out.push_str("{ ");
                     work.push(Item::Text("}"));
-                    for (k, v) in a.iter().rev() {
+                    let mut entries: Vec<_> = a.iter().collect();
+                    if style.important_first {
+                        entries.sort_by_key(|(k, _)| !important(k.as_bytes()));
+                    }
+                    if entries.len() > style.max_items {
+                        let elided = entries.len() - style.max_items;
+                        work.push(Item::Owned(format!(
+                            "«{elided} attribute{} elided» ",
+                            plural(elided)
+                        )));
+                        entries.truncate(style.max_items);
+                    }
+                    for (k, v) in entries.into_iter().rev() {
                         work.push(Item::Text("; "));
-                        work.push(Item::Value(v.clone(), None));
+                        work.push(Item::Value(v.clone(), None, depth + 1));
                         work.push(Item::Text(" = "));
                         work.push(Item::Name(k.clone()));
                     }
@@ -88,27 +203,53 @@ fn print(out: &mut String, v: &Value, seen: &mut HashSet<*const ()>, slot: Optio
                     out.push_str("[ ]");
                 } else if slot.is_some_and(|s| !seen.insert(s)) {
                     out.push_str("«repeated»");
+                } else if depth >= style.max_depth {
+                    out.push_str("[ ... ]");
                 } else {
                     out.push_str("[ ");
                     work.push(Item::Text("]"));
-                    for item in l.iter().rev() {
+                    let shown = l.len().min(style.max_items);
+                    if l.len() > shown {
+                        let elided = l.len() - shown;
+                        work.push(Item::Owned(format!(
+                            "«{elided} item{} elided» ",
+                            plural(elided)
+                        )));
+                    }
+                    for item in l.iter().take(shown).rev() {
                         work.push(Item::Text(" "));
-                        work.push(Item::Value(item.clone(), None));
+                        work.push(Item::Value(item.clone(), None, depth + 1));
                     }
                 }
             }
-            Value::Closure(_) => out.push_str("<LAMBDA>"),
-            Value::Builtin(b) => out.push_str(if b.partial.is_empty() {
-                "<PRIMOP>"
-            } else {
-                "<PRIMOP-APP>"
-            }),
+            Value::Closure(_) if style.eval => out.push_str("<LAMBDA>"),
+            Value::Closure(c) => {
+                let name = c
+                    .lambda
+                    .name
+                    .as_ref()
+                    .map(|n| format!("{n} "))
+                    .unwrap_or_default();
+                out.push_str(&format!("«lambda {name}@ {}»", position(c.lambda.span)));
+            }
+            Value::Builtin(b) => match (style.eval, b.partial.is_empty()) {
+                (true, true) => out.push_str("<PRIMOP>"),
+                (true, false) => out.push_str("<PRIMOP-APP>"),
+                (false, true) => out.push_str(&format!("«primop {}»", b.name())),
+                (false, false) => out.push_str(&format!("«partially applied primop {}»", b.name())),
+            },
             Value::Thunk(t) => match t.value() {
-                Some(inner) => work.push(Item::Value(inner, Some(t.ptr()))),
-                None => out.push_str("<CODE>"),
+                Some(inner) => work.push(Item::Value(inner, Some(t.ptr()), depth)),
+                None if style.eval => out.push_str("<CODE>"),
+                None if t.is_being_forced() => out.push_str("«potential infinite recursion»"),
+                None => out.push_str("«thunk»"),
             },
         }
     }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// Formats a float like C++'s default stream output (`%g`, 6 significant

@@ -37,6 +37,13 @@ pub enum ThunkState {
         argument: Value,
         forcing: bool,
     },
+    /// Whatever `value` evaluates to: a binding of a `rec` set that
+    /// `__overrides` redirected to another value. `forcing` as for
+    /// `Suspended`.
+    Indirect {
+        value: Value,
+        forcing: bool,
+    },
     Evaluated(Value),
 }
 
@@ -48,6 +55,8 @@ pub enum Forcing {
     Code(Rc<Lambda>, Upvalues),
     /// Calling `function` with `argument`.
     Apply { function: Value, argument: Value },
+    /// Forcing `value`.
+    Indirect(Value),
 }
 
 #[derive(Clone)]
@@ -94,6 +103,16 @@ impl Thunk {
         matches!(&*self.0.borrow(), ThunkState::Evaluated(_))
     }
 
+    /// Whether the thunk is being forced right now (blackholed).
+    pub fn is_being_forced(&self) -> bool {
+        matches!(
+            &*self.0.borrow(),
+            ThunkState::Suspended { forcing: true, .. }
+                | ThunkState::Apply { forcing: true, .. }
+                | ThunkState::Indirect { forcing: true, .. }
+        )
+    }
+
     pub fn is_blank(&self) -> bool {
         matches!(&*self.0.borrow(), ThunkState::Blank)
     }
@@ -123,6 +142,10 @@ impl Thunk {
                     argument: argument.clone(),
                 })
             }
+            ThunkState::Indirect { value, forcing } if !*forcing => {
+                *forcing = true;
+                Ok(Forcing::Indirect(value.clone()))
+            }
             _ => Err(ErrorKind::InfiniteRecursion),
         }
     }
@@ -134,8 +157,9 @@ impl Thunk {
 
     /// Forcing failed: the thunk is as it was before.
     pub fn abort_forcing(&self) {
-        if let ThunkState::Suspended { forcing, .. } | ThunkState::Apply { forcing, .. } =
-            &mut *self.0.borrow_mut()
+        if let ThunkState::Suspended { forcing, .. }
+        | ThunkState::Apply { forcing, .. }
+        | ThunkState::Indirect { forcing, .. } = &mut *self.0.borrow_mut()
         {
             *forcing = false;
         }

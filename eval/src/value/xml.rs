@@ -4,7 +4,7 @@
 use super::Value;
 use super::print::format_float;
 
-pub fn to_xml(v: &Value) -> String {
+pub fn to_xml(v: &Value, _sources: Option<&crate::source::SourceMap>) -> String {
     let mut out = String::from("<?xml version='1.0' encoding='utf-8'?>\n<expr>\n");
     write(&mut out, v, 1);
     out.push_str("</expr>\n");

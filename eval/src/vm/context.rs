@@ -1,16 +1,18 @@
 //! What an evaluation shares between the VM and builtins: sources,
-//! globals, options, the import cache.
+//! globals, options, file access, the import cache, the diagnostics sink.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::compiler::{Globals, compile};
-use crate::errors::{Error, ErrorKind};
+use crate::compiler::{Globals, Unit, compile};
+use crate::errors::{Diagnostic, Error, ErrorKind};
+use crate::io::EvalIO;
 use crate::source::SourceMap;
-use crate::value::{Thunk, Upvalues, Value};
+use crate::value::{NixAttrs, NixString, Thunk, Upvalues, Value};
 
 /// One `-I`/`NIX_PATH` entry: `prefix=path` or a bare directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +67,16 @@ pub struct EvalOptions {
     pub env: Option<HashMap<String, String>>,
     /// Bound on VM frames, so runaway recursion is an error, not an OOM.
     pub max_frames: usize,
+    /// `--trace-verbose`: `builtins.traceVerbose` prints.
+    pub trace_verbose: bool,
+    /// `--abort-on-warn`: `builtins.warn` fails instead of warning.
+    pub abort_on_warn: bool,
+    /// `--pure-eval`: no environment, clock, system or search path.
+    pub pure: bool,
+    /// `builtins.currentSystem`; the host's when `None`.
+    pub system: Option<String>,
+    /// CppNix experimental features enabled (`pipe-operators`, …).
+    pub experimental_features: Vec<String>,
 }
 
 impl Default for EvalOptions {
@@ -75,16 +87,37 @@ impl Default for EvalOptions {
             home: None,
             env: None,
             max_frames: 1_000_000,
+            trace_verbose: false,
+            abort_on_warn: false,
+            pure: false,
+            system: None,
+            experimental_features: Vec::new(),
         }
     }
 }
+
+/// Where `<nix/…>` files live: CppNix's built-in "corepkgs".
+pub const COREPKGS_DIR: &str = "/__corepkgs__";
+
+/// The built-in files under `COREPKGS_DIR`.
+const COREPKGS: &[(&str, &str)] = &[(
+    "fetchurl.nix",
+    include_str!("../builtins/corepkgs/fetchurl.nix"),
+)];
+
+/// Receives traces and warnings as they happen.
+pub type DiagnosticSink = Rc<dyn Fn(&Diagnostic, &SourceMap)>;
 
 pub struct Context {
     pub sources: SourceMap,
     pub globals: Globals,
     pub options: EvalOptions,
     pub interrupt: Option<Arc<AtomicBool>>,
+    io: Rc<dyn EvalIO>,
+    diagnostics: DiagnosticSink,
     import_cache: RefCell<HashMap<PathBuf, Value>>,
+    /// Store paths of host paths already interpolated.
+    store_paths: RefCell<HashMap<PathBuf, NixString>>,
     /// Whether code is compiled to speculate (see `compiler::compile`).
     speculate: Cell<bool>,
 }
@@ -95,58 +128,139 @@ impl Context {
         globals: Globals,
         options: EvalOptions,
         interrupt: Option<Arc<AtomicBool>>,
+        io: Rc<dyn EvalIO>,
+        diagnostics: DiagnosticSink,
     ) -> Self {
         Context {
             sources,
             globals,
             options,
             interrupt,
+            io,
+            diagnostics,
             import_cache: RefCell::default(),
+            store_paths: RefCell::default(),
             speculate: Cell::new(false),
         }
     }
 
-    /// Compiles a file (or `dir/default.nix`) into an unforced thunk of its
-    /// value; the same file is compiled once per evaluation.
-    pub fn import(&self, path: &Path) -> Result<Value, Error> {
-        let file = if path.is_dir() {
-            path.join("default.nix")
-        } else {
-            path.to_path_buf()
-        };
-        if let Some(v) = self.import_cache.borrow().get(&file) {
-            return Ok(v.clone());
+    pub fn io(&self) -> &dyn EvalIO {
+        self.io.as_ref()
+    }
+
+    /// Hands a trace or warning to the sink.
+    pub fn report(&self, diagnostic: Diagnostic) {
+        (self.diagnostics)(&diagnostic, &self.sources);
+    }
+
+    fn io_error(path: &Path, e: std::io::Error) -> Error {
+        crate::builtins::io_error(path, e)
+    }
+
+    /// The text and display name of a file to import: a built-in
+    /// corepkg, or a file read through `EvalIO` (`dir/default.nix` for a
+    /// directory), with symlinks resolved so that relative paths in it are
+    /// relative to where it really is.
+    fn read_source(&self, path: &Path) -> Result<(PathBuf, String), Error> {
+        if let Ok(rest) = path.strip_prefix(COREPKGS_DIR) {
+            return COREPKGS
+                .iter()
+                .find(|(name, _)| Path::new(name) == rest)
+                .map(|(_, text)| (path.to_path_buf(), text.to_string()))
+                .ok_or_else(|| Self::io_error(path, std::io::ErrorKind::NotFound.into()));
         }
-        let text = std::fs::read_to_string(&file).map_err(|e| {
+        let real = self
+            .io
+            .canonicalize(path)
+            .map_err(|e| Self::io_error(path, e))?;
+        let file = match self.io.file_type(&real) {
+            Ok(crate::io::FileType::Directory) => real.join("default.nix"),
+            _ => real,
+        };
+        let bytes = self
+            .io
+            .read_to_end(&file)
+            .map_err(|e| Self::io_error(&file, e))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
             Error::new(
                 ErrorKind::Io {
                     path: file.display().to_string(),
-                    message: e.to_string(),
+                    message: format!("not UTF-8: {e}"),
                 },
                 None,
             )
         })?;
+        Ok((file, text))
+    }
+
+    /// Compiles a file into an unforced thunk of its value; the same file
+    /// is compiled once per evaluation.
+    pub fn import(&self, path: &Path) -> Result<Value, Error> {
+        if let Some(v) = self.import_cache.borrow().get(path) {
+            return Ok(v.clone());
+        }
+        let (file, text) = self.read_source(path)?;
         let thunk = self.compile_source(
             &text,
             &file.display().to_string(),
             file.parent().unwrap_or(Path::new("/")),
         )?;
-        self.import_cache.borrow_mut().insert(file, thunk.clone());
+        self.import_cache
+            .borrow_mut()
+            .insert(path.to_path_buf(), thunk.clone());
         Ok(thunk)
+    }
+
+    /// `scopedImport`: compiles a file with the attributes of `scope`
+    /// bound around it (shadowing the globals). Not cached: the same file
+    /// may be imported with different scopes.
+    pub fn scoped_import(&self, path: &Path, scope: &NixAttrs) -> Result<Value, Error> {
+        let (file, text) = self.read_source(path)?;
+        let id = self.sources.add(file.display().to_string(), text.as_str());
+        let names: Vec<String> = scope.keys().map(|k| k.to_string()).collect();
+        let name = file.display().to_string();
+        let lambda = compile(&Unit {
+            text: &text,
+            file: id,
+            name: &name,
+            dir: file.parent().unwrap_or(Path::new("/")),
+            home: self.options.home.as_deref(),
+            globals: &self.globals,
+            lints: self.options.lints,
+            speculate: self.speculate.get(),
+            scope: &names,
+            report: &|d| self.report(d),
+        })?;
+        // The file's body captures the scope's names as locals of an
+        // enclosing function that is never run: its slots are the scope's
+        // values, in the order of `names`.
+        let values: Vec<&Value> = scope.values().collect();
+        let upvalues = lambda.captures.iter().map(|c| match c {
+            crate::chunk::Capture::Local(slot) => values
+                .get(*slot as usize)
+                .map(|v| (*v).clone())
+                .unwrap_or_default(),
+            crate::chunk::Capture::Upvalue(_) => Value::Null,
+        });
+        let upvalues = Upvalues::collect(lambda.captures.len(), upvalues);
+        Ok(Value::Thunk(Thunk::suspended(lambda, upvalues)))
     }
 
     /// Compiles source text into an unforced thunk of its value.
     pub fn compile_source(&self, text: &str, name: &str, dir: &Path) -> Result<Value, Error> {
         let id = self.sources.add(name, text);
-        let lambda = compile(
+        let lambda = compile(&Unit {
             text,
-            id,
+            file: id,
+            name,
             dir,
-            self.options.home.as_deref(),
-            &self.globals,
-            self.options.lints,
-            self.speculate.get(),
-        )?;
+            home: self.options.home.as_deref(),
+            globals: &self.globals,
+            lints: self.options.lints,
+            speculate: self.speculate.get(),
+            scope: &[],
+            report: &|d| self.report(d),
+        })?;
         Ok(Value::Thunk(Thunk::suspended(lambda, Upvalues::default())))
     }
 
@@ -158,42 +272,111 @@ impl Context {
         self.speculate.set(on);
     }
 
-    /// Resolves `<name>` against the search path.
-    pub fn find_file(&self, name: &str) -> Result<Value, ErrorKind> {
-        for entry in &self.options.search_path {
-            let candidate = match &entry.prefix {
-                None => entry.path.join(name),
-                Some(prefix) => {
-                    if name == prefix {
-                        entry.path.clone()
-                    } else if let Some(rest) = name
-                        .strip_prefix(prefix.as_str())
-                        .and_then(|r| r.strip_prefix('/'))
-                    {
-                        entry.path.join(rest)
-                    } else {
-                        continue;
-                    }
-                }
+    /// Resolves `<name>` against search path entries (prefix, path), then
+    /// `<nix/…>` against the corepkgs, as CppNix's `findFile` does.
+    pub fn find_file(&self, entries: &[(String, PathBuf)], name: &str) -> Result<Value, ErrorKind> {
+        for (prefix, path) in entries {
+            let rest = if prefix.is_empty() {
+                Some(name)
+            } else if name == prefix {
+                Some("")
+            } else {
+                name.strip_prefix(prefix.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
             };
-            if candidate.exists() {
-                let abs = if candidate.is_absolute() {
-                    candidate
-                } else {
-                    std::env::current_dir()
-                        .map(|d| d.join(&candidate))
-                        .unwrap_or(candidate)
-                };
-                return Ok(Value::Path(crate::value::normalise_path(&abs).into()));
+            let Some(rest) = rest else { continue };
+            let candidate = if rest.is_empty() {
+                path.clone()
+            } else {
+                path.join(rest)
+            };
+            let candidate = if candidate.is_absolute() {
+                candidate
+            } else {
+                std::env::current_dir()
+                    .map(|d| d.join(&candidate))
+                    .unwrap_or(candidate)
+            };
+            let candidate = crate::value::normalise_path(&candidate);
+            if self.io.path_exists(&candidate).unwrap_or(false) {
+                return Ok(Value::Path(candidate.into()));
             }
+        }
+        if let Some(rest) = name.strip_prefix("nix/")
+            && COREPKGS.iter().any(|(n, _)| *n == rest)
+        {
+            return Ok(Value::Path(Path::new(COREPKGS_DIR).join(rest).into()));
         }
         Err(ErrorKind::NotInSearchPath(name.to_string()))
     }
 
+    /// The search path as `builtins.nixPath` holds it.
+    pub fn search_path_entries(&self) -> Vec<(String, PathBuf)> {
+        self.options
+            .search_path
+            .iter()
+            .map(|e| (e.prefix.clone().unwrap_or_default(), e.path.clone()))
+            .collect()
+    }
+
+    /// The string a path interpolates to: its store path (computed or
+    /// imported by `EvalIO`, once per path), with that path as context.
+    /// Paths already in the store stay as they are.
+    pub fn path_to_store(&self, path: &Path) -> Result<NixString, ErrorKind> {
+        if let Some(s) = self.store_paths.borrow().get(path) {
+            return Ok(s.clone());
+        }
+        let store_dir = Path::new(self.io.store_dir());
+        let s = if path.starts_with(store_dir) && path != store_dir {
+            let store_path: PathBuf = path
+                .components()
+                .take(store_dir.components().count() + 1)
+                .collect();
+            NixString::new(
+                path.as_os_str().as_encoded_bytes(),
+                [crate::value::ContextElement::Plain(
+                    store_path.display().to_string(),
+                )]
+                .into(),
+            )
+        } else {
+            if !self.io.path_exists(path).unwrap_or(false) && self.io.file_type(path).is_err() {
+                return Err(ErrorKind::PathDoesNotExist(path.display().to_string()));
+            }
+            let store_path = self.io.import_path(path).map_err(|e| ErrorKind::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let text = store_path.display().to_string();
+            NixString::new(
+                text.as_bytes(),
+                [crate::value::ContextElement::Plain(text.clone())].into(),
+            )
+        };
+        self.store_paths
+            .borrow_mut()
+            .insert(path.to_path_buf(), s.clone());
+        Ok(s)
+    }
+
     pub fn getenv(&self, name: &str) -> String {
+        if self.options.pure {
+            return String::new();
+        }
         match &self.options.env {
             Some(env) => env.get(name).cloned().unwrap_or_default(),
             None => std::env::var(name).unwrap_or_default(),
         }
+    }
+
+    /// `{ file; line; column; }` for a position, as `unsafeGetAttrPos`
+    /// and `__curPos` give it.
+    pub fn position_value(&self, span: crate::source::Span) -> Value {
+        let loc = self.sources.location(span);
+        Value::Attrs(NixAttrs::from_sorted_unique(vec![
+            (NixString::from("column"), Value::Int(loc.column as i64)),
+            (NixString::from("file"), Value::string(loc.file)),
+            (NixString::from("line"), Value::Int(loc.line as i64)),
+        ]))
     }
 }

@@ -11,7 +11,6 @@
 
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
-use std::rc::Rc;
 
 use super::{Frame, Vm};
 use crate::errors::Error;
@@ -122,7 +121,7 @@ impl Vm {
             let v = v.into_resolved();
             match &v {
                 _ if !state.deep => {}
-                Value::List(l) if state.seen.insert(Rc::as_ptr(l) as *const ()) => {
+                Value::List(l) if state.seen.insert(l.ptr()) => {
                     state.work.extend(l.iter().rev().cloned());
                 }
                 Value::Attrs(a) if state.seen.insert(a.ptr()) => {

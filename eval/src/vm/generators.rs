@@ -20,7 +20,6 @@ use crate::errors::Error;
 use crate::value::{NixList, Value};
 
 pub type GenFuture = Pin<Box<dyn Future<Output = Result<Value, Error>>>>;
-pub type BuiltinFn = fn(Co, Vec<Value>) -> GenFuture;
 /// A builtin's synchronous fast path: its result for arguments that need
 /// no forcing (or only the forcing `Shortcut::ForceThen` asks for) and
 /// cannot make it fail, or `None` for the general path, which also

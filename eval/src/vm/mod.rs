@@ -24,6 +24,7 @@
 mod context;
 mod deep_force;
 pub mod generators;
+pub mod globals;
 mod list_loop;
 pub mod ops;
 
@@ -32,7 +33,9 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::task::{Context as TaskContext, Poll, Waker};
 
-pub use context::{Context, EvalOptions, LintLevel, Lints, SearchPathEntry};
+pub use context::{
+    COREPKGS_DIR, Context, DiagnosticSink, EvalOptions, LintLevel, Lints, SearchPathEntry,
+};
 use generators::{Co, GenFuture, Request, Shortcut};
 pub use list_loop::LoopKind;
 
@@ -256,6 +259,11 @@ impl Vm {
                     base: self.stack.len(),
                 });
             }
+            Forcing::Indirect(value) => {
+                let thunk = self.pop_forcing_thunk()?;
+                self.frames.push(Frame::Thunk { thunk, span });
+                self.stack.push(value);
+            }
             Forcing::Apply { function, argument } => {
                 let thunk = self.pop_forcing_thunk()?;
                 self.frames.push(Frame::Thunk { thunk, span });
@@ -314,7 +322,7 @@ impl Vm {
                 // A closure called as soon as it was made (the inner
                 // lambda of `a: b: …`) is held only here: take its parts.
                 let (mut lambda, mut upvalues) = match Rc::try_unwrap(c) {
-                    Ok(Closure { lambda, upvalues }) => (lambda, upvalues),
+                    Ok(mut c) => (c.lambda.clone(), std::mem::take(&mut c.upvalues)),
                     Err(c) => (c.lambda.clone(), c.upvalues.clone()),
                 };
                 while next + 1 < self.stack.len()
@@ -339,14 +347,15 @@ impl Vm {
                 Ok(())
             }
             Value::Builtin(b) => {
-                let missing = b.arity.saturating_sub(b.partial.len()).max(1);
+                let arity = b.arity();
+                let missing = arity.saturating_sub(b.partial.len()).max(1);
                 let end = self.stack.len().min(next + missing);
                 if b.partial.is_empty()
-                    && let Some(fast) = b.fast
+                    && let Some(fast) = b.def.fast
                     && let Some(result) = self
                         .stack
                         .get(next..end)
-                        .and_then(|args| (args.len() == b.arity).then(|| fast(args)).flatten())
+                        .and_then(|args| (args.len() == arity).then(|| fast(args)).flatten())
                 {
                     self.defer_args(end, span);
                     self.stack.truncate(f_slot);
@@ -361,16 +370,13 @@ impl Vm {
                 self.defer_args(end, span);
                 // Sized for the full call up front: no regrowth as the
                 // arguments arrive.
-                let mut args = Vec::with_capacity(b.arity.max(b.partial.len() + 1));
+                let mut args = Vec::with_capacity(arity.max(b.partial.len() + 1));
                 args.extend(b.partial.iter().cloned());
                 args.extend(self.stack.drain(next..));
                 self.stack.truncate(f_slot);
-                if args.len() < b.arity {
+                if args.len() < arity {
                     self.stack.push(Value::Builtin(Rc::new(Builtin {
-                        name: b.name,
-                        arity: b.arity,
-                        func: b.func,
-                        fast: b.fast,
+                        def: b.def.clone(),
                         partial: args,
                     })));
                     return Ok(());
@@ -380,7 +386,7 @@ impl Vm {
                     fut,
                     base: self.stack.len(),
                     span,
-                    name: b.name,
+                    name: b.name(),
                     waiting: None,
                 });
                 Ok(())
@@ -743,7 +749,7 @@ impl Vm {
                 let b = self.pop().into_resolved();
                 let a = self.pop().into_resolved();
                 let r = match op {
-                    BinOp::Add => ops::add(a, b),
+                    BinOp::Add => ops::add(&self.ctx, a, b),
                     BinOp::Sub => ops::sub(a, b),
                     BinOp::Mul => ops::mul(a, b),
                     _ => ops::div(a, b),
@@ -890,7 +896,7 @@ impl Vm {
                 for p in &parts {
                     match (p.resolved(), simple.as_mut()) {
                         (Value::String(s), Some(v)) => v.push(s),
-                        (Value::Path(p), Some(v)) => v.push(ops::interpolate_path(&p)?),
+                        (Value::Path(p), Some(v)) => v.push(self.ctx.path_to_store(&p)?),
                         _ => simple = None,
                     }
                 }
@@ -1007,6 +1013,18 @@ impl Vm {
                     t.replace(ThunkState::Evaluated(v));
                 }
             }
+            Op::OverrideSlot(c, slot) => {
+                let name = constant(c).as_string()?;
+                let overrides = self.stack.last().map(Value::as_attrs).transpose()?;
+                if let Some(v) = overrides.as_ref().and_then(|o| o.get_name(&name))
+                    && let Value::Thunk(t) = self.local(base, slot)
+                {
+                    t.replace(ThunkState::Indirect {
+                        value: v.clone(),
+                        forcing: false,
+                    });
+                }
+            }
             Op::CloseScope(n) => {
                 let top = self.pop();
                 let len = self.stack.len().saturating_sub(n as usize);
@@ -1037,11 +1055,6 @@ impl Vm {
                     }
                 }
                 return Err(ErrorKind::UndefinedVariable(name.to_string()));
-            }
-            Op::FindFile(c) => {
-                let name = constant(c).as_string()?;
-                let v = self.ctx.find_file(&name.to_string())?;
-                self.stack.push(v);
             }
             Op::CheckFormals => {
                 let arg = self.pop().into_attrs()?;

@@ -6,11 +6,10 @@
 //! because they may have to force nested values. They iterate with explicit
 //! work lists, so deep data cannot overflow the native stack.
 
-use std::rc::Rc;
-
+use super::Context;
 use super::generators::Co;
 use crate::errors::{Error, ErrorKind};
-use crate::value::{NixString, Value, normalise_path};
+use crate::value::{NixAttrs, NixString, Value, normalise_path};
 
 fn overflow(op: &str, a: i64, b: i64) -> ErrorKind {
     ErrorKind::IntegerOverflow(format!(
@@ -24,7 +23,9 @@ fn overflow(op: &str, a: i64, b: i64) -> ErrorKind {
     ))
 }
 
-pub fn add(a: Value, b: Value) -> Result<Value, ErrorKind> {
+/// `a + b`. A path added to a string is copied to the store first (the
+/// string gets its store path); a string added to a path stays a path.
+pub fn add(ctx: &Context, a: Value, b: Value) -> Result<Value, ErrorKind> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => x
             .checked_add(y)
@@ -35,7 +36,7 @@ pub fn add(a: Value, b: Value) -> Result<Value, ErrorKind> {
         (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x + y)),
         (Value::String(x), Value::String(y)) => Ok(Value::String(NixString::concat([&x, &y]))),
         (Value::String(x), Value::Path(p)) => {
-            let y = NixString::from(p.to_string_lossy().to_string());
+            let y = ctx.path_to_store(&p)?;
             Ok(Value::String(NixString::concat([&x, &y])))
         }
         (Value::Path(p), Value::String(s)) => {
@@ -139,7 +140,7 @@ pub fn shallow_eq(a: &Value, b: &Value) -> Option<bool> {
             if x.len() != y.len() {
                 return Some(false);
             }
-            if Rc::ptr_eq(x, y) || x.is_empty() {
+            if x.ptr_eq(y) || x.is_empty() {
                 return Some(true);
             }
             return None;
@@ -159,7 +160,7 @@ pub fn shallow_eq(a: &Value, b: &Value) -> Option<bool> {
 fn same_object(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Thunk(x), Value::Thunk(y)) => x.ptr_eq(y),
-        (Value::List(x), Value::List(y)) => Rc::ptr_eq(x, y),
+        (Value::List(x), Value::List(y)) => x.ptr_eq(y),
         (Value::Attrs(x), Value::Attrs(y)) => x.ptr_eq(y),
         _ => false,
     }
@@ -261,16 +262,6 @@ pub async fn nix_less(co: &Co, a: Value, b: Value) -> Result<bool, Error> {
     }
 }
 
-/// The text a path interpolates to. CppNix copies the path to the store
-/// first (which fails for a missing path); without a store the path text
-/// is used, but a missing path is still an error.
-pub fn interpolate_path(p: &std::path::Path) -> Result<NixString, ErrorKind> {
-    if !p.exists() {
-        return Err(ErrorKind::PathDoesNotExist(p.display().to_string()));
-    }
-    Ok(NixString::from(p.to_string_lossy().to_string()))
-}
-
 /// How far `coerce_to_string` goes: interpolation accepts only strings,
 /// paths and sets with `__toString`/`outPath`; `toString` also takes
 /// numbers, Booleans, null and lists.
@@ -287,7 +278,7 @@ pub fn format_float(f: f64) -> String {
 /// Coerces a value to a string as CppNix's `coerceToString`.
 pub async fn coerce_to_string(co: &Co, value: Value, mode: Coercion) -> Result<NixString, Error> {
     let value = co.force(value).await?;
-    match coerce_scalar(value, mode) {
+    match coerce_scalar(co.context(), value, mode) {
         Ok(s) => s,
         Err(value) => coerce_compound(co, value, mode).await,
     }
@@ -296,11 +287,15 @@ pub async fn coerce_to_string(co: &Co, value: Value, mode: Coercion) -> Result<N
 /// The coercions that need no further evaluation (strings, paths,
 /// numbers…), done without allocating a future; a set or a list to be
 /// coerced element by element is handed back.
-fn coerce_scalar(value: Value, mode: Coercion) -> Result<Result<NixString, Error>, Value> {
+fn coerce_scalar(
+    ctx: &Context,
+    value: Value,
+    mode: Coercion,
+) -> Result<Result<NixString, Error>, Value> {
     Ok(match value {
         Value::String(s) => Ok(s),
         Value::Path(p) if mode == Coercion::Interpolation => {
-            interpolate_path(&p).map_err(Error::from)
+            ctx.path_to_store(&p).map_err(Error::from)
         }
         Value::Path(p) => Ok(NixString::from(p.to_string_lossy().to_string())),
         Value::Attrs(_) => return Err(value),
@@ -352,4 +347,105 @@ fn coerce_compound<'a>(
             other => Err(ErrorKind::NotCoercibleToString(other.describe()).into()),
         }
     })
+}
+
+/// The string a set's `__toString` gives for the set: the function is
+/// called with the set, and its result must be a string, or a set that
+/// coerces to one (`outPath`, another `__toString`).
+pub async fn to_string_attribute(co: &Co, set: NixAttrs) -> Result<NixString, Error> {
+    let f = set.get(b"__toString").cloned().unwrap_or_default();
+    let f = co.force(f).await?;
+    let result = co.call_forced(f, Value::Attrs(set)).await?;
+    match result {
+        Value::String(s) => Ok(s),
+        Value::Attrs(a) if a.contains(b"__toString") || a.contains(b"outPath") => {
+            coerce_to_string(co, Value::Attrs(a), Coercion::Interpolation).await
+        }
+        Value::Attrs(_) => Err(ErrorKind::Builtin(format!(
+            "`__toString` must return a string, but got {}: {}",
+            result.describe(),
+            crate::value::print::print_error_value(&result)
+        ))
+        .into()),
+        other => Err(ErrorKind::Builtin(format!(
+            "`__toString` should return a string, but got {}: {}",
+            other.describe(),
+            crate::value::print::print_error_value(&other)
+        ))
+        .into()),
+    }
+}
+
+/// `OrderedKey`'s comparison of two values that need no forcing, or
+/// `None` if Nix cannot compare them.
+fn key_order(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    let (a, b) = (a.resolved(), b.resolved());
+    match (&a, &b) {
+        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+        (Value::Int(x), Value::Float(y)) => (*x as f64).partial_cmp(y),
+        (Value::Float(x), Value::Int(y)) => x.partial_cmp(&(*y as f64)),
+        (Value::Float(x), Value::Float(y)) => x.partial_cmp(y),
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        (Value::Path(x), Value::Path(y)) => Some(x.cmp(y)),
+        (Value::List(x), Value::List(y)) => {
+            for (p, q) in x.iter().zip(y.iter()) {
+                match key_order(p, q)? {
+                    Ordering::Equal => {}
+                    o => return Some(o),
+                }
+            }
+            Some(x.len().cmp(&y.len()))
+        }
+        _ => None,
+    }
+}
+
+/// A deeply forced value ordered as Nix's `<` orders it, for the key set
+/// of `genericClosure` (CppNix keeps keys in an ordered set too, so keys
+/// equal under `<`, like `1` and `1.0`, are the same key).
+pub struct OrderedKey(Value);
+
+impl OrderedKey {
+    /// Checks that `key` can be compared with the keys already seen (one
+    /// of which is `existing`), as CppNix's comparisons would.
+    pub fn new(key: Value, existing: Option<&Value>) -> Result<Self, Error> {
+        let other = existing.unwrap_or(&key);
+        if key_order(&key, other).is_none() {
+            let (a, b) = (key.resolved(), other.resolved());
+            return Err(incomparable(&a, &b).into());
+        }
+        Ok(OrderedKey(key))
+    }
+
+    pub fn value(&self) -> &Value {
+        &self.0
+    }
+}
+
+impl PartialEq for OrderedKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for OrderedKey {}
+
+impl PartialOrd for OrderedKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrderedKey {
+    /// Keys that Nix cannot compare were turned away by `new`; should two
+    /// nested list elements still be incomparable, they order by type.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        key_order(&self.0, &other.0).unwrap_or_else(|| self.0.type_of().cmp(other.0.type_of()))
+    }
+}
+
+/// CppNix's error for `a < b` on values it cannot compare.
+pub fn incomparable(a: &Value, b: &Value) -> ErrorKind {
+    ErrorKind::Incomparable(a.describe(), b.describe())
 }
