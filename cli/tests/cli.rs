@@ -134,3 +134,29 @@ fn fails_with_exit_code_1(#[case] args: &[&str], #[case] stderr_start: &str) {
         "stderr should start with {stderr_start:?}: {stderr}"
     );
 }
+
+/// Attribute and function positions, as `--xml` (without `--no-location`)
+/// and `unsafeGetAttrPos` show them; the expected outputs in `testdata/`
+/// were made by CppNix 2.26 (`testdata/generate.sh`).
+#[rstest]
+#[case::xml(&["--eval", "--strict", "--xml", "positions.nix"], "positions.xml")]
+#[case::unsafe_get_attr_pos(
+    &["--eval", "--strict", "-E", r#"let s = import ./positions.nix; in [ (builtins.unsafeGetAttrPos "a" s) (builtins.unsafeGetAttrPos "c" s.b) (builtins.unsafeGetAttrPos "map" s) (builtins.unsafeGetAttrPos "h" s.g) (builtins.unsafeGetAttrPos "e" (builtins.functionArgs s.d)) (builtins.unsafeGetAttrPos "a" (builtins.mapAttrs (n: v: v) s)) (builtins.unsafeGetAttrPos "a" (s // {})) (builtins.unsafeGetAttrPos "a" (builtins.intersectAttrs { a = 1; } s)) ]"#],
+    "positions.exp"
+)]
+fn positions(#[case] args: &[&str], #[case] expected: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
+    let out = Command::new(env!("CARGO_BIN_EXE_tvix"))
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .expect("the tvix binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).replace(&dir.display().to_string(), "@DIR@");
+    let expected = std::fs::read_to_string(dir.join(expected)).unwrap_or_default();
+    assert_eq!(
+        stdout,
+        expected,
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

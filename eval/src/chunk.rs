@@ -9,7 +9,7 @@
 
 use std::rc::Rc;
 
-use crate::source::Span;
+use crate::source::{Pos, Span};
 use crate::value::Value;
 
 /// Index into a chunk's constant table.
@@ -38,7 +38,7 @@ pub enum Op {
     /// `e // { … }` with a set literal: pop `n` (name, value) pairs as
     /// `Attrs` does and the forced set under them; push the update,
     /// without building the literal's set.
-    UpdateAttrs(u32),
+    UpdateAttrs(u32, u32),
 
     /// Type-check the (forced) top of the stack as a Boolean, leaving it.
     AssertBool,
@@ -52,8 +52,9 @@ pub enum Op {
     AssertFail(ConstIdx),
 
     /// Pop `n` (name, value) pairs and build a set; a null name skips the
-    /// pair (dynamic attributes evaluating to null).
-    Attrs(u32),
+    /// pair (dynamic attributes evaluating to null). The entries' positions
+    /// are the `n` starting at the second operand in `Chunk::positions`.
+    Attrs(u32, u32),
     /// Pop `n` values and build a list.
     List(u32),
     /// Pop a name (forced string) and a forced set; push the attribute.
@@ -155,19 +156,29 @@ pub struct Chunk {
     pub constants: Vec<Value>,
     /// Lambdas for `MakeClosure`, `MakeThunk` and `FillThunk`.
     pub lambdas: Vec<Rc<Lambda>>,
+    /// Where the attributes of the set literals were defined (see
+    /// `Op::Attrs`).
+    pub positions: Vec<Pos>,
+}
+
+/// One formal parameter.
+pub struct Formal {
+    pub name: String,
+    pub has_default: bool,
+    pub span: Span,
 }
 
 /// The formal parameters of `{ a, b ? 1, ... }: …`.
 pub struct Formals {
-    /// Sorted names, with whether each has a default.
-    pub names: Vec<(String, bool)>,
+    /// Sorted names, with whether each has a default and where it is.
+    pub names: Vec<Formal>,
     pub ellipsis: bool,
 }
 
 impl Formals {
     pub fn contains(&self, name: &[u8]) -> bool {
         self.names
-            .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
+            .binary_search_by(|f| f.name.as_bytes().cmp(name))
             .is_ok()
     }
 }

@@ -18,6 +18,45 @@ pub struct Span {
     pub end: u32,
 }
 
+/// Where an attribute was defined: the start of a span, in 8 bytes, so
+/// that every entry of a set can carry one (`unsafeGetAttrPos`, `--xml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pos {
+    file: u32,
+    offset: u32,
+}
+
+impl Pos {
+    /// No known position (sets built by builtins).
+    pub const NONE: Pos = Pos {
+        file: u32::MAX,
+        offset: 0,
+    };
+
+    pub fn span(self) -> Option<Span> {
+        (self != Pos::NONE).then_some(Span {
+            file: FileId(self.file),
+            start: self.offset,
+            end: self.offset,
+        })
+    }
+}
+
+impl From<Span> for Pos {
+    fn from(span: Span) -> Self {
+        Pos {
+            file: span.file.0,
+            offset: span.start,
+        }
+    }
+}
+
+impl From<Option<Span>> for Pos {
+    fn from(span: Option<Span>) -> Self {
+        span.map_or(Pos::NONE, Pos::from)
+    }
+}
+
 struct SourceFile {
     /// The name shown in messages: a path, or `«string»` for `-E`.
     name: String,

@@ -3,7 +3,7 @@
 use tvix_eval_builtin_macros::builtins;
 
 use crate::errors::{Error, ErrorKind};
-use crate::value::{NixAttrs, NixString, Value};
+use crate::value::{Entry, NixAttrs, NixString, Value};
 use crate::vm::generators::Co;
 
 pub(super) use impls::builtins;
@@ -22,11 +22,14 @@ mod impls {
                     Some(formals) => formals
                         .names
                         .iter()
-                        .map(|(n, default)| (NixString::from(n.as_str()), Value::Bool(*default)))
+                        .map(|f| {
+                            let name = NixString::from(f.name.as_str());
+                            Entry::new(name, Value::Bool(f.has_default), f.span.into())
+                        })
                         .collect(),
                     None => Vec::new(),
                 };
-                Ok(Value::Attrs(NixAttrs::from_sorted_unique(entries)))
+                Ok(Value::Attrs(NixAttrs::from_entries_first_wins(entries)))
             }
             Value::Builtin(_) => Ok(Value::Attrs(NixAttrs::empty())),
             other => Err(ErrorKind::type_error("a function", &other).into()),

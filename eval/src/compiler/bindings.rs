@@ -24,7 +24,7 @@ use super::scope::LocalName;
 use super::{CResult, Compiler, child, ident_name};
 use crate::chunk::Op;
 use crate::errors::{Error, ErrorKind};
-use crate::source::Span;
+use crate::source::{Pos, Span};
 use crate::value::Value;
 
 pub(super) struct AttrsDef {
@@ -130,18 +130,29 @@ impl Compiler<'_> {
                     let node = apv.syntax();
                     let path: Vec<ast::Attr> = child(apv.attrpath(), node, self)?.attrs().collect();
                     let value = child(apv.value(), node, self)?;
-                    self.insert_path(&mut def, &path, value)?;
+                    let start = path
+                        .first()
+                        .map_or(self.span(node), |a| self.span(a.syntax()));
+                    self.insert_path(&mut def, &path, value, start)?;
                 }
             }
         }
         Ok(def)
     }
 
-    fn insert_path(&mut self, def: &mut AttrsDef, path: &[ast::Attr], value: ast::Expr) -> CResult {
+    /// Adds `a.b.c = value`. Every set on the way is positioned where the
+    /// path starts (`start`), as in CppNix.
+    fn insert_path(
+        &mut self,
+        def: &mut AttrsDef,
+        path: &[ast::Attr],
+        value: ast::Expr,
+        start: Span,
+    ) -> CResult {
         let Some((first, rest)) = path.split_first() else {
             return Ok(());
         };
-        let span = self.span(first.syntax());
+        let span = start;
         let entry = if rest.is_empty() {
             Entry::Expr(value)
         } else {
@@ -151,7 +162,7 @@ impl Compiler<'_> {
                 dynamics: Vec::new(),
                 froms: Vec::new(),
             };
-            self.insert_path(&mut nested, rest, value)?;
+            self.insert_path(&mut nested, rest, value, start)?;
             Entry::Nested(Box::new(nested))
         };
         match static_name(first) {
@@ -257,10 +268,7 @@ impl Compiler<'_> {
                     c.emit(Op::GetLocal(*slot), *espan);
                 }
                 c.compile_dynamic_entries(def, &[])?;
-                c.emit(
-                    Op::Attrs((def.statics.len() + def.dynamics.len()) as u32),
-                    span,
-                );
+                c.emit_attrs(def, span);
                 if let Some(slot) = overrides_slot {
                     c.emit(Op::GetLocal(slot), span);
                     c.emit(Op::Force, span);
@@ -282,14 +290,26 @@ impl Compiler<'_> {
             self.compile_entry_lazy(name, entry, *espan, level, &from_slots)?;
         }
         self.compile_dynamic_entries(def, &from_slots)?;
-        self.emit(
-            Op::Attrs((def.statics.len() + def.dynamics.len()) as u32),
-            span,
-        );
+        self.emit_attrs(def, span);
         if !def.froms.is_empty() {
             self.close_scope(locals, height, span);
         }
         Ok(())
+    }
+
+    /// Emits the `Attrs` that packs the entries of `def`, pushed before it
+    /// as name/value pairs: static ones sorted by name, then dynamic ones.
+    fn emit_attrs(&mut self, def: &AttrsDef, span: Span) {
+        let positions = sorted_by_name(&def.statics)
+            .into_iter()
+            .map(|(_, _, s)| *s)
+            .chain(def.dynamics.iter().map(|(_, _, s)| *s))
+            .map(Pos::from);
+        let chunk = &mut self.ctx().chunk;
+        let first = chunk.positions.len() as u32;
+        chunk.positions.extend(positions);
+        let n = (def.statics.len() + def.dynamics.len()) as u32;
+        self.emit(Op::Attrs(n, first), span);
     }
 
     fn compile_dynamic_entries(&mut self, def: &AttrsDef, from_slots: &[u32]) -> CResult {

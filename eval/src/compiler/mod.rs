@@ -22,7 +22,7 @@ use std::rc::Rc;
 use rnix::ast::{self, AstToken, HasEntry as _, InterpolPart};
 use rowan::ast::AstNode;
 
-use crate::chunk::{BinOp, Capture, Formals, Lambda, LambdaKind, Op};
+use crate::chunk::{BinOp, Capture, Formal, Formals, Lambda, LambdaKind, Op};
 use crate::errors::{Diagnostic, Error, ErrorKind};
 use crate::source::{FileId, Span};
 use crate::value::{NixAttrs, NixString, Value};
@@ -602,8 +602,12 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    /// `__curPos`: `{ file; line; column; }` of the expression.
+    /// `__curPos`: `{ file; line; column; }` of the expression, or `null`
+    /// in code that has no file (`-E`, standard input), as in CppNix.
     fn cur_pos(&self, node: &rnix::SyntaxNode) -> Value {
+        if self.file_name.starts_with('«') {
+            return Value::Null;
+        }
         // The text is not at hand here; positions are computed from the
         // node's own root.
         let root = node
@@ -841,9 +845,9 @@ impl Compiler<'_> {
                 // unless an `inherit (e)` scope is closed after it.
                 let ctx = self.ctx();
                 if let Some(last) = ctx.chunk.code.last_mut()
-                    && let Op::Attrs(n) = *last
+                    && let Op::Attrs(n, positions) = *last
                 {
-                    *last = Op::UpdateAttrs(n);
+                    *last = Op::UpdateAttrs(n, positions);
                     ctx.height -= 1;
                 } else {
                     self.emit(Op::Update, span);
@@ -1050,12 +1054,18 @@ impl Compiler<'_> {
         let span = self.span(p.syntax());
         let entries: Vec<ast::PatEntry> = p.pat_entries().collect();
         let mut names = Vec::new();
+        let mut sorted = Vec::new();
         for e in &entries {
             let ident = child(e.ident(), e.syntax(), self)?;
-            names.push((ident_name(&ident), e.default().is_some()));
+            let name = ident_name(&ident);
+            names.push((name.clone(), e.default().is_some()));
+            sorted.push(Formal {
+                name,
+                has_default: e.default().is_some(),
+                span: self.span(ident.syntax()),
+            });
         }
-        let mut sorted = names.clone();
-        sorted.sort();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name));
         let formals = Formals {
             names: sorted,
             ellipsis: p.ellipsis_token().is_some(),

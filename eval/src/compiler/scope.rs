@@ -93,8 +93,8 @@ impl FnCtx {
             | Op::JumpIfNotBlank(..)
             | Op::SpecBegin
             | Op::SpecSelect(..) => h,
-            Op::Attrs(n) => h - 2 * n as i64 + 1,
-            Op::UpdateAttrs(n) => h - 2 * n as i64,
+            Op::Attrs(n, _) => h - 2 * n as i64 + 1,
+            Op::UpdateAttrs(n, _) => h - 2 * n as i64,
             Op::List(n) | Op::Interpolate(n) | Op::ResolveWith(_, n) => h - n as i64 + 1,
             Op::CloseScope(n) | Op::Call(n) => h - n as i64,
             Op::SpecInt(..) => h - 1,

@@ -7,73 +7,103 @@
 use std::rc::Rc;
 
 use super::{NixString, Value};
+use crate::source::{Pos, Span};
+
+/// One attribute: its name, its value and where it was defined.
+#[derive(Clone)]
+pub struct Entry {
+    pub name: NixString,
+    pub value: Value,
+    pub pos: Pos,
+}
+
+impl Entry {
+    pub fn new(name: NixString, value: Value, pos: Pos) -> Self {
+        Entry { name, value, pos }
+    }
+}
+
+impl From<(NixString, Value)> for Entry {
+    fn from((name, value): (NixString, Value)) -> Self {
+        Entry {
+            name,
+            value,
+            pos: Pos::NONE,
+        }
+    }
+}
 
 #[derive(Clone, Default)]
 pub struct NixAttrs {
-    entries: Rc<Vec<(NixString, Value)>>,
+    entries: Rc<Vec<Entry>>,
 }
 
 /// A name was bound twice while building a set.
 #[derive(Debug)]
 pub struct DuplicateAttr(pub NixString);
 
+fn unpositioned(entries: Vec<(NixString, Value)>) -> Vec<Entry> {
+    entries.into_iter().map(Entry::from).collect()
+}
+
 impl NixAttrs {
     pub fn empty() -> Self {
         NixAttrs::default()
     }
 
+    fn wrap(entries: Vec<Entry>) -> Self {
+        NixAttrs {
+            entries: Rc::new(entries),
+        }
+    }
+
     /// Builds a set from unsorted entries; a repeated name is an error.
     pub fn from_entries(entries: Vec<(NixString, Value)>) -> Result<Self, DuplicateAttr> {
-        Ok(NixAttrs::from(SortedEntries::new(entries)?))
+        Ok(NixAttrs::from(SortedEntries::new(unpositioned(entries))?))
     }
 
     /// Builds a set from unsorted entries where later entries win.
-    pub fn from_entries_last_wins(mut entries: Vec<(NixString, Value)>) -> Self {
+    pub fn from_entries_last_wins(entries: Vec<(NixString, Value)>) -> Self {
+        let mut entries = unpositioned(entries);
         // A stable sort keeps equal names in input order; keep the last one.
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(NixString, Value)> = Vec::with_capacity(entries.len());
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
         for e in entries {
             match out.last_mut() {
-                Some(last) if last.0 == e.0 => *last = e,
+                Some(last) if last.name == e.name => *last = e,
                 _ => out.push(e),
             }
         }
-        NixAttrs {
-            entries: Rc::new(out),
-        }
+        NixAttrs::wrap(out)
     }
 
     /// Builds a set from unsorted entries where the first entry wins
     /// (`listToAttrs` semantics).
-    pub fn from_entries_first_wins(mut entries: Vec<(NixString, Value)>) -> Self {
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        entries.dedup_by(|later, earlier| later.0 == earlier.0);
-        NixAttrs {
-            entries: Rc::new(entries),
-        }
+    pub fn from_entries_first_wins(mut entries: Vec<Entry>) -> Self {
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        entries.dedup_by(|later, earlier| later.name == earlier.name);
+        NixAttrs::wrap(entries)
     }
 
     /// Builds a set from entries already sorted by name, each name once
     /// (as builtins that walk a set or a sorted map produce them).
     pub fn from_sorted_unique(entries: Vec<(NixString, Value)>) -> Self {
         debug_assert!(entries.is_sorted_by(|a, b| a.0 < b.0));
-        NixAttrs {
-            entries: Rc::new(entries),
-        }
+        NixAttrs::wrap(unpositioned(entries))
     }
 
     /// The entries whose names `keep` accepts.
     pub fn filter(&self, mut keep: impl FnMut(&NixString) -> bool) -> NixAttrs {
-        let entries: Vec<(NixString, Value)> = self
+        let entries: Vec<Entry> = self
             .entries
             .iter()
-            .filter(|(k, _)| keep(k))
+            .filter(|e| keep(&e.name))
             .cloned()
             .collect();
         if entries.len() == self.len() {
             return self.clone();
         }
-        NixAttrs::from_sorted_unique(entries)
+        NixAttrs::wrap(entries)
     }
 
     /// The entries of `self` whose names `other` also has: a linear
@@ -83,31 +113,31 @@ impl NixAttrs {
         let entries = if self.len() > 8 * other.len() {
             other
                 .keys()
-                .filter_map(|k| self.get_name(k).map(|v| (k.clone(), v.clone())))
+                .filter_map(|k| self.entry(k).cloned())
                 .collect()
         } else if other.len() > 8 * self.len() {
             self.entries
                 .iter()
-                .filter(|(k, _)| other.get_name(k).is_some())
+                .filter(|e| other.entry(&e.name).is_some())
                 .cloned()
                 .collect()
         } else {
             let mut out = Vec::new();
             let mut theirs = other.keys().peekable();
-            for (k, v) in self.entries.iter() {
-                while theirs.next_if(|o| *o < k).is_some() {}
-                if theirs.peek().is_some_and(|o| *o == k) {
-                    out.push((k.clone(), v.clone()));
+            for e in self.entries.iter() {
+                while theirs.next_if(|o| **o < e.name).is_some() {}
+                if theirs.peek().is_some_and(|o| **o == e.name) {
+                    out.push(e.clone());
                 }
             }
             out
         };
-        NixAttrs::from_sorted_unique(entries)
+        NixAttrs::wrap(entries)
     }
 
     /// Where the attribute `name` was defined, if that is known.
-    pub fn position(&self, _name: &[u8]) -> Option<crate::source::Span> {
-        None
+    pub fn position(&self, name: &[u8]) -> Option<Span> {
+        self.find(name).and_then(|e| e.pos.span())
     }
 
     pub fn len(&self) -> usize {
@@ -118,41 +148,53 @@ impl NixAttrs {
         self.entries.is_empty()
     }
 
-    pub fn get(&self, name: &[u8]) -> Option<&Value> {
+    fn find(&self, name: &[u8]) -> Option<&Entry> {
         self.entries
-            .binary_search_by(|(k, _)| k.as_bytes().cmp(name))
+            .binary_search_by(|e| e.name.as_bytes().cmp(name))
             .ok()
             .and_then(|i| self.entries.get(i))
-            .map(|(_, v)| v)
     }
 
-    /// `get` for a name held as a string: the entry whose name is the
+    /// The entry of a name held as a string: the entry whose name is the
     /// same string object (compile-time names are shared, see the
     /// compiler's `intern`) matches without comparing bytes.
-    pub fn get_name(&self, name: &NixString) -> Option<&Value> {
+    fn entry(&self, name: &NixString) -> Option<&Entry> {
         self.entries
-            .binary_search_by(|(k, _)| k.cmp(name))
+            .binary_search_by(|e| e.name.cmp(name))
             .ok()
             .and_then(|i| self.entries.get(i))
-            .map(|(_, v)| v)
+    }
+
+    pub fn get(&self, name: &[u8]) -> Option<&Value> {
+        self.find(name).map(|e| &e.value)
+    }
+
+    /// `get` for a name held as a string (see `entry`).
+    pub fn get_name(&self, name: &NixString) -> Option<&Value> {
+        self.entry(name).map(|e| &e.value)
     }
 
     pub fn contains(&self, name: &[u8]) -> bool {
-        self.get(name).is_some()
+        self.find(name).is_some()
     }
 
     pub fn iter(
         &self,
     ) -> impl DoubleEndedIterator<Item = (&NixString, &Value)> + ExactSizeIterator {
-        self.entries.iter().map(|(k, v)| (k, v))
+        self.entries.iter().map(|e| (&e.name, &e.value))
+    }
+
+    /// The entries with their positions.
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = &Entry> + ExactSizeIterator {
+        self.entries.iter()
     }
 
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &NixString> + ExactSizeIterator {
-        self.entries.iter().map(|(k, _)| k)
+        self.entries.iter().map(|e| &e.name)
     }
 
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
-        self.entries.iter().map(|(_, v)| v)
+        self.entries.iter().map(|e| &e.value)
     }
 
     /// `self // other`: names of `other` win.
@@ -186,19 +228,19 @@ impl NixAttrs {
 }
 
 /// The entries of a set being built, sorted by name, each name once.
-pub struct SortedEntries(Vec<(NixString, Value)>);
+pub struct SortedEntries(Vec<Entry>);
 
 impl SortedEntries {
     /// Sorts entries by name; a repeated name is an error.
-    pub fn new(mut entries: Vec<(NixString, Value)>) -> Result<Self, DuplicateAttr> {
+    pub fn new(mut entries: Vec<Entry>) -> Result<Self, DuplicateAttr> {
         // Set literals arrive in order (the compiler emits static names
         // sorted), and strictly ascending names cannot repeat.
-        if entries.is_sorted_by(|a, b| a.0 < b.0) {
+        if entries.is_sorted_by(|a, b| a.name < b.name) {
             return Ok(SortedEntries(entries));
         }
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(DuplicateAttr(w[0].0.clone()));
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Some(w) = entries.windows(2).find(|w| w[0].name == w[1].name) {
+            return Err(DuplicateAttr(w[0].name.clone()));
         }
         Ok(SortedEntries(entries))
     }
@@ -206,23 +248,18 @@ impl SortedEntries {
 
 impl From<SortedEntries> for NixAttrs {
     fn from(entries: SortedEntries) -> Self {
-        NixAttrs {
-            entries: Rc::new(entries.0),
-        }
+        NixAttrs::wrap(entries.0)
     }
 }
 
 /// Merges two runs sorted by name into a set; on equal names the right
 /// one wins.
-fn merge(
-    left: &[(NixString, Value)],
-    right: impl ExactSizeIterator<Item = (NixString, Value)>,
-) -> NixAttrs {
+fn merge(left: &[Entry], right: impl ExactSizeIterator<Item = Entry>) -> NixAttrs {
     let mut out = Vec::with_capacity(left.len() + right.len());
     let mut left = left.iter().peekable();
     let mut right = right.peekable();
     while let (Some(x), Some(y)) = (left.peek(), right.peek()) {
-        match x.0.cmp(&y.0) {
+        match x.name.cmp(&y.name) {
             std::cmp::Ordering::Less => out.extend(left.next().cloned()),
             std::cmp::Ordering::Greater => out.extend(right.next()),
             std::cmp::Ordering::Equal => {
@@ -233,9 +270,7 @@ fn merge(
     }
     out.extend(left.cloned());
     out.extend(right);
-    NixAttrs {
-        entries: Rc::new(out),
-    }
+    NixAttrs::wrap(out)
 }
 
 impl Drop for NixAttrs {
@@ -294,7 +329,7 @@ mod tests {
     ) {
         let entries = r
             .iter()
-            .map(|(k, v)| (NixString::from(*k), Value::Int(*v)))
+            .map(|(k, v)| Entry::from((NixString::from(*k), Value::Int(*v))))
             .collect();
         let expected: Vec<(String, i64)> = out.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         let merged = SortedEntries::new(entries).map(|e| pairs(&set(l).update_entries(e)));
@@ -315,8 +350,8 @@ mod tests {
     #[test]
     fn first_wins() {
         let a = NixAttrs::from_entries_first_wins(vec![
-            (NixString::from("a"), Value::Int(1)),
-            (NixString::from("a"), Value::Int(2)),
+            Entry::from((NixString::from("a"), Value::Int(1))),
+            Entry::from((NixString::from("a"), Value::Int(2))),
         ]);
         assert_eq!(pairs(&a), vec![("a".to_string(), 1)]);
     }

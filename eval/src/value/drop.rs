@@ -9,12 +9,12 @@
 
 use std::cell::{Cell, RefCell};
 
-use super::{NixString, ThunkState, Value};
+use super::{ThunkState, Value};
 
 /// Contents whose drop may be postponed; only ever dropped, never read.
 #[allow(dead_code)]
 pub(super) enum Deferred {
-    Entries(Vec<(NixString, Value)>),
+    Entries(Vec<super::attrs::Entry>),
     Items(Vec<Value>),
     Upvalues(super::Upvalues),
     State(ThunkState),

@@ -16,7 +16,7 @@ pub mod xml;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-pub use attrs::{DuplicateAttr, NixAttrs, SortedEntries};
+pub use attrs::{DuplicateAttr, Entry, NixAttrs, SortedEntries};
 pub use function::{Builtin, BuiltinDef, BuiltinFn, Closure, Upvalues};
 pub use list::NixList;
 pub use string::{ContextElement, NixContext, NixString, write_escaped};

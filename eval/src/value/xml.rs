@@ -3,10 +3,13 @@
 
 use super::Value;
 use super::print::format_float;
+use crate::source::{SourceMap, Span};
 
-pub fn to_xml(v: &Value, _sources: Option<&crate::source::SourceMap>) -> String {
+/// The XML document for a value; with `sources`, attributes and
+/// functions carry the position they were defined at.
+pub fn to_xml(v: &Value, sources: Option<&SourceMap>) -> String {
     let mut out = String::from("<?xml version='1.0' encoding='utf-8'?>\n<expr>\n");
-    write(&mut out, v, 1);
+    write(&mut out, v, 1, sources);
     out.push_str("</expr>\n");
     out
 }
@@ -53,7 +56,26 @@ fn close(out: &mut String, depth: usize, name: &str) {
     out.push_str(&format!("</{name}>\n"));
 }
 
-fn write(out: &mut String, v: &Value, depth: usize) {
+/// `column`, `line` and `path` of a position, as XML attributes.
+fn location(sources: Option<&SourceMap>, span: Option<Span>) -> Vec<(&'static str, String)> {
+    match (sources, span) {
+        (Some(sources), Some(span)) => {
+            let loc = sources.location(span);
+            let mut attrs = vec![
+                ("column", loc.column.to_string()),
+                ("line", loc.line.to_string()),
+            ];
+            // Code from `-E` or standard input has no path.
+            if !loc.file.starts_with('«') {
+                attrs.push(("path", loc.file));
+            }
+            attrs
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn write(out: &mut String, v: &Value, depth: usize, sources: Option<&SourceMap>) {
     match v {
         Value::Null => empty(out, depth, "null", &[]),
         Value::Bool(b) => empty(out, depth, "bool", &[("value", b.to_string())]),
@@ -68,9 +90,12 @@ fn write(out: &mut String, v: &Value, depth: usize) {
         ),
         Value::Attrs(a) => {
             open(out, depth, "attrs", &[]);
-            for (k, v) in a.iter() {
-                open(out, depth + 1, "attr", &[("name", k.to_string())]);
-                write(out, v, depth + 2);
+            for entry in a.entries() {
+                let mut attrs = location(sources, entry.pos.span());
+                // XML attributes in alphabetical order, as CppNix writes them.
+                attrs.insert(attrs.len().min(2), ("name", entry.name.to_string()));
+                open(out, depth + 1, "attr", &attrs);
+                write(out, &entry.value, depth + 2, sources);
                 close(out, depth + 1, "attr");
             }
             close(out, depth, "attrs");
@@ -78,12 +103,17 @@ fn write(out: &mut String, v: &Value, depth: usize) {
         Value::List(l) => {
             open(out, depth, "list", &[]);
             for item in l.iter() {
-                write(out, item, depth + 1);
+                write(out, item, depth + 1, sources);
             }
             close(out, depth, "list");
         }
         Value::Closure(c) => {
-            open(out, depth, "function", &[]);
+            open(
+                out,
+                depth,
+                "function",
+                &location(sources, Some(c.lambda.span)),
+            );
             match &c.lambda.formals {
                 Some(formals) => {
                     let mut attrs = Vec::new();
@@ -94,8 +124,8 @@ fn write(out: &mut String, v: &Value, depth: usize) {
                         attrs.push(("name", name.clone()));
                     }
                     open(out, depth + 1, "attrspat", &attrs);
-                    for (name, _) in &formals.names {
-                        empty(out, depth + 2, "attr", &[("name", name.clone())]);
+                    for formal in &formals.names {
+                        empty(out, depth + 2, "attr", &[("name", formal.name.clone())]);
                     }
                     close(out, depth + 1, "attrspat");
                 }
@@ -110,7 +140,7 @@ fn write(out: &mut String, v: &Value, depth: usize) {
         }
         Value::Builtin(_) => empty(out, depth, "unevaluated", &[]),
         Value::Thunk(t) => match t.value() {
-            Some(v) => write(out, &v, depth),
+            Some(v) => write(out, &v, depth, sources),
             None => empty(out, depth, "unevaluated", &[]),
         },
     }

@@ -370,9 +370,13 @@ impl Context {
     }
 
     /// `{ file; line; column; }` for a position, as `unsafeGetAttrPos`
-    /// and `__curPos` give it.
+    /// gives it; `null` in code that has no file (`-E`, standard input),
+    /// as in CppNix.
     pub fn position_value(&self, span: crate::source::Span) -> Value {
         let loc = self.sources.location(span);
+        if loc.file.starts_with('«') {
+            return Value::Null;
+        }
         Value::Attrs(NixAttrs::from_sorted_unique(vec![
             (NixString::from("column"), Value::Int(loc.column as i64)),
             (NixString::from("file"), Value::string(loc.file)),

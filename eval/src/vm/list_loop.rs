@@ -11,7 +11,7 @@
 use super::{Frame, Vm};
 use crate::errors::{Error, ErrorKind};
 use crate::source::Span;
-use crate::value::{NixAttrs, NixList, NixString, Value};
+use crate::value::{Entry, NixAttrs, NixList, Value};
 
 /// What a loop does with each element and the function's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub(super) struct ListLoop {
     sort: MergeSort,
     /// `ListToAttrs`: the entries so far, and the forced element whose
     /// name is being forced.
-    entries: Vec<(NixString, Value)>,
+    entries: Vec<Entry>,
     item: Option<NixAttrs>,
     /// Whether the result for the element before `next` is on top of the
     /// stack (being forced, or forced).
@@ -119,7 +119,10 @@ impl Vm {
                             let value = item.get(b"value").cloned().ok_or_else(|| {
                                 error(ErrorKind::AttributeMissing("value".into()))
                             })?;
-                            state.entries.push((name.into_without_context(), value));
+                            let pos = item.position(b"value").into();
+                            state
+                                .entries
+                                .push(Entry::new(name.into_without_context(), value, pos));
                         }
                     },
                     kind => {

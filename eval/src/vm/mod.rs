@@ -41,10 +41,10 @@ pub use list_loop::LoopKind;
 
 use crate::chunk::{BinOp, Capture, Lambda, LambdaKind, Op};
 use crate::errors::{Error, ErrorKind};
-use crate::source::Span;
+use crate::source::{Pos, Span};
 use crate::value::{
-    Builtin, Closure, Forcing, NixAttrs, NixString, SortedEntries, Thunk, ThunkState, Upvalues,
-    Value, normalise_path,
+    Builtin, Closure, Entry, Forcing, NixString, SortedEntries, Thunk, ThunkState, Upvalues, Value,
+    normalise_path,
 };
 
 enum Waiting {
@@ -661,14 +661,16 @@ impl Vm {
 
     /// Pops the `n` (name, value) pairs of a set being built; a null name
     /// (a dynamic attribute evaluating to null) skips its pair.
-    fn pop_entries(&mut self, n: u32) -> Result<Vec<(NixString, Value)>, ErrorKind> {
+    fn pop_entries(&mut self, n: u32, positions: Option<&[Pos]>) -> Result<Vec<Entry>, ErrorKind> {
         let start = self.stack.len().saturating_sub(2 * n as usize);
         let mut entries = Vec::with_capacity(n as usize);
+        let mut positions = positions.unwrap_or_default().iter();
         let mut it = self.stack.drain(start..);
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            let pos = positions.next().copied().unwrap_or(Pos::NONE);
             match k.into_resolved() {
                 Value::Null => {}
-                Value::String(s) => entries.push((s.into_without_context(), v)),
+                Value::String(s) => entries.push(Entry::new(s.into_without_context(), v, pos)),
                 other => return Err(ErrorKind::type_error("a string", &other)),
             }
         }
@@ -837,15 +839,17 @@ impl Vm {
                     constant(c).as_string()?.to_string(),
                 ));
             }
-            Op::Attrs(n) => {
-                let entries = self.pop_entries(n)?;
-                let attrs = NixAttrs::from_entries(entries)
+            Op::Attrs(n, positions) => {
+                let entries = self.pop_entries(n, chunk.positions.get(positions as usize..))?;
+                let attrs = SortedEntries::new(entries)
                     .map_err(|d| ErrorKind::DuplicateAttr(d.0.to_string()))?;
-                self.stack.push(Value::Attrs(attrs));
+                self.stack.push(Value::Attrs(attrs.into()));
             }
-            Op::UpdateAttrs(n) => {
-                let entries = SortedEntries::new(self.pop_entries(n)?)
-                    .map_err(|d| ErrorKind::DuplicateAttr(d.0.to_string()))?;
+            Op::UpdateAttrs(n, positions) => {
+                let entries = SortedEntries::new(
+                    self.pop_entries(n, chunk.positions.get(positions as usize..))?,
+                )
+                .map_err(|d| ErrorKind::DuplicateAttr(d.0.to_string()))?;
                 let base = self.pop().into_attrs()?;
                 self.stack.push(Value::Attrs(base.update_entries(entries)));
             }
