@@ -67,6 +67,9 @@ pub enum ErrorKind {
     Builtin(String),
     #[error("stack overflow; max-call-depth exceeded")]
     StackOverflow,
+    /// Forcing a thunk whose forcing failed before gives the same error.
+    #[error("{}", .0.kind)]
+    Memoized(Box<Error>),
     #[error("'builtins.{0}' needs a store, and this evaluator has none (tvix-glue provides one)")]
     NeedsStore(String),
     #[error("evaluation interrupted")]
@@ -81,8 +84,17 @@ impl ErrorKind {
         }
     }
 
+    /// Whether a thunk whose forcing failed with this error keeps it (see
+    /// `Thunk::fail_forcing`).
+    pub fn is_memoizable(&self) -> bool {
+        !matches!(self, ErrorKind::StackOverflow | ErrorKind::Interrupted)
+    }
+
     /// Whether `builtins.tryEval` may turn this error into `success = false`.
     pub fn is_catchable(&self) -> bool {
+        if let ErrorKind::Memoized(e) = self {
+            return e.kind.is_catchable();
+        }
         matches!(
             self,
             ErrorKind::Throw(_) | ErrorKind::AssertionFailed(_) | ErrorKind::NotInSearchPath(_)
@@ -103,7 +115,12 @@ pub struct Error {
 }
 
 impl Error {
+    /// An error of `kind` at `span`; a memoised error is the error it
+    /// keeps, with its own position and trace.
     pub fn new(kind: ErrorKind, span: Option<Span>) -> Self {
+        if let ErrorKind::Memoized(error) = kind {
+            return *error;
+        }
         Error {
             kind,
             span,

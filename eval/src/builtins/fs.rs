@@ -54,12 +54,21 @@ mod impls {
         let path = coerce_to_path(co, p).await?;
         let io = co.context().io();
         // A broken symlink exists; a directory is looked for through it.
-        let exists = if must_be_dir {
+        let found = if must_be_dir {
             io.canonicalize(&path)
                 .and_then(|real| io.file_type(&real))
-                .is_ok_and(|t| t == crate::io::FileType::Directory)
+                .map(|t| t == crate::io::FileType::Directory)
         } else {
-            io.file_type(&path).is_ok()
+            io.file_type(&path).map(|_| true)
+        };
+        // Only a refusal is an error; anything else means there is no such
+        // file.
+        let exists = match found {
+            Ok(exists) => exists,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(io_error(&path, e));
+            }
+            Err(_) => false,
         };
         Ok(Value::Bool(exists))
     }
@@ -138,10 +147,16 @@ mod impls {
                 .get(b"path")
                 .cloned()
                 .ok_or_else(|| ErrorKind::AttributeMissing("path".into()))?;
-            let path = ops::coerce_to_string(co, path, Coercion::Interpolation)
-                .await?
-                .to_string();
-            entries.push((prefix, PathBuf::from(path)));
+            // A path is taken as it is, not copied to the store.
+            let path = match co.force(path).await? {
+                Value::Path(p) => p.to_path_buf(),
+                other => PathBuf::from(
+                    ops::coerce_to_string(co, other, Coercion::Interpolation)
+                        .await?
+                        .to_string(),
+                ),
+            };
+            entries.push((prefix, path));
         }
         Ok(co.context().find_file(&entries, &name)?)
     }

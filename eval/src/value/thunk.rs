@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use super::{Upvalues, Value};
 use crate::chunk::Lambda;
-use crate::errors::ErrorKind;
+use crate::errors::{Error, ErrorKind};
 
 #[derive(Clone)]
 pub enum ThunkState {
@@ -37,6 +37,9 @@ pub enum ThunkState {
         argument: Value,
         forcing: bool,
     },
+    /// Forcing failed with this error, which forcing it again gives
+    /// without evaluating anything (CppNix memoises errors since 2.34).
+    Failed(Box<Error>),
     /// Whatever `value` evaluates to: a binding of a `rec` set that
     /// `__overrides` redirected to another value. `forcing` as for
     /// `Suspended`.
@@ -142,6 +145,7 @@ impl Thunk {
                     argument: argument.clone(),
                 })
             }
+            ThunkState::Failed(error) => Err(ErrorKind::Memoized(error.clone())),
             ThunkState::Indirect { value, forcing } if !*forcing => {
                 *forcing = true;
                 Ok(Forcing::Indirect(value.clone()))
@@ -155,7 +159,19 @@ impl Thunk {
         self.replace(ThunkState::Evaluated(value));
     }
 
-    /// Forcing failed: the thunk is as it was before.
+    /// Forcing failed with `error`: forcing the thunk again fails with it
+    /// too. Errors that depend on where the thunk was forced from (the
+    /// frame stack overflowing) or on when (an interrupt) are not kept:
+    /// the thunk is as it was before.
+    pub fn fail_forcing(&self, error: &Error) {
+        if error.kind.is_memoizable() {
+            self.replace(ThunkState::Failed(Box::new(error.clone())));
+        } else {
+            self.abort_forcing();
+        }
+    }
+
+    /// Forcing stopped: the thunk is as it was before.
     pub fn abort_forcing(&self) {
         if let ThunkState::Suspended { forcing, .. }
         | ThunkState::Apply { forcing, .. }

@@ -172,7 +172,7 @@ impl Vm {
     fn unwind(&mut self, mut error: Error) -> Result<(), Error> {
         while let Some(frame) = self.frames.pop() {
             match frame {
-                Frame::Thunk { thunk, .. } => thunk.abort_forcing(),
+                Frame::Thunk { thunk, .. } => thunk.fail_forcing(&error),
                 Frame::Code { lambda, .. } => {
                     if lambda.kind == LambdaKind::Function {
                         error.trace.push((
