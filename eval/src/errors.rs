@@ -61,6 +61,9 @@ pub enum ErrorKind {
         "input string '{0}' cannot be represented as Nix string because it contains null bytes"
     )]
     NulInString(String),
+    /// File access that the evaluator's `EvalIO` refuses (`--pure-eval`).
+    #[error("{0}")]
+    Restricted(String),
     #[error("cannot read '{path}': {message}")]
     Io { path: String, message: String },
     #[error("{0}")]

@@ -11,6 +11,7 @@
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// The type of a file, as `builtins.readDir` and `readFileType` name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,5 +162,67 @@ impl EvalIO for PureIO {
 
     fn import_path(&self, path: &Path) -> io::Result<PathBuf> {
         Err(refused(path))
+    }
+}
+
+/// `--pure-eval`: the wrapped file access, restricted to the store, as
+/// CppNix's pure evaluation mode restricts it.
+pub struct PureEvalIO(pub Rc<dyn EvalIO>);
+
+impl PureEvalIO {
+    fn check(&self, path: &Path) -> io::Result<()> {
+        if path.starts_with(self.0.store_dir()) {
+            return Ok(());
+        }
+        // CppNix names the first component it may not enter.
+        let first: PathBuf = path.components().take(2).collect();
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "access to absolute path '{}' is forbidden in pure evaluation mode (use '--impure' to override)",
+                first.display()
+            ),
+        ))
+    }
+}
+
+impl EvalIO for PureEvalIO {
+    fn path_exists(&self, path: &Path) -> io::Result<bool> {
+        self.check(path)?;
+        self.0.path_exists(path)
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Box<dyn Read>> {
+        self.check(path)?;
+        self.0.open(path)
+    }
+
+    fn read_to_end(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.check(path)?;
+        self.0.read_to_end(path)
+    }
+
+    fn file_type(&self, path: &Path) -> io::Result<FileType> {
+        self.check(path)?;
+        self.0.file_type(path)
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<(Vec<u8>, FileType)>> {
+        self.check(path)?;
+        self.0.read_dir(path)
+    }
+
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        self.check(path)?;
+        self.0.canonicalize(path)
+    }
+
+    fn import_path(&self, path: &Path) -> io::Result<PathBuf> {
+        self.check(path)?;
+        self.0.import_path(path)
+    }
+
+    fn store_dir(&self) -> &str {
+        self.0.store_dir()
     }
 }

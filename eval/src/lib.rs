@@ -126,7 +126,10 @@ impl EvaluatorBuilder {
         self
     }
 
-    pub fn build(self) -> Evaluator {
+    pub fn build(mut self) -> Evaluator {
+        if self.options.pure {
+            self.io = Rc::new(io::PureEvalIO(self.io));
+        }
         let collected: Rc<RefCell<Vec<Diagnostic>>> = Rc::default();
         let sink = self.diagnostics.unwrap_or_else(|| {
             let collected = collected.clone();

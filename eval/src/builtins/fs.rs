@@ -33,6 +33,7 @@ pub(crate) fn io_error(path: &std::path::Path, e: std::io::Error) -> Error {
         std::io::ErrorKind::NotFound => {
             ErrorKind::PathDoesNotExist(path.display().to_string()).into()
         }
+        std::io::ErrorKind::PermissionDenied => ErrorKind::Restricted(e.to_string()).into(),
         _ => ErrorKind::Io {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -54,21 +55,14 @@ mod impls {
         let path = coerce_to_path(co, p).await?;
         let io = co.context().io();
         // A broken symlink exists; a directory is looked for through it.
-        let found = if must_be_dir {
+        // Any failure, a refused access included, means "no", as in
+        // CppNix.
+        let exists = if must_be_dir {
             io.canonicalize(&path)
                 .and_then(|real| io.file_type(&real))
-                .map(|t| t == crate::io::FileType::Directory)
+                .is_ok_and(|t| t == crate::io::FileType::Directory)
         } else {
-            io.file_type(&path).map(|_| true)
-        };
-        // Only a refusal is an error; anything else means there is no such
-        // file.
-        let exists = match found {
-            Ok(exists) => exists,
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                return Err(io_error(&path, e));
-            }
-            Err(_) => false,
+            io.file_type(&path).is_ok()
         };
         Ok(Value::Bool(exists))
     }

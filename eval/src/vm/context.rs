@@ -275,6 +275,11 @@ impl Context {
     /// Resolves `<name>` against search path entries (prefix, path), then
     /// `<nix/…>` against the corepkgs, as CppNix's `findFile` does.
     pub fn find_file(&self, entries: &[(String, PathBuf)], name: &str) -> Result<Value, ErrorKind> {
+        if self.options.pure {
+            return Err(ErrorKind::Restricted(format!(
+                "cannot look up '<{name}>' in pure evaluation mode (use '--impure' to override)"
+            )));
+        }
         for (prefix, path) in entries {
             let rest = if prefix.is_empty() {
                 Some(name)
