@@ -160,3 +160,39 @@ fn positions(#[case] args: &[&str], #[case] expected: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// nix-instantiate --eval --strict --xml --no-location -E 'let d = { type = "derivation"; drvPath = "/nix/store/x.drv"; outPath = "/nix/store/y"; }; in { inherit d; e = d; }'
+// (CppNix 2.26: a derivation is written once; again, as <repeated />)
+#[rstest]
+#[case::derivations(
+    &["--eval", "--strict", "--xml", "--no-location", "-E",
+      r#"let d = { type = "derivation"; drvPath = "/nix/store/x.drv"; outPath = "/nix/store/y"; }; in { inherit d; e = d; }"#],
+    concat!(
+        "<?xml version='1.0' encoding='utf-8'?>\n",
+        "<expr>\n",
+        "  <attrs>\n",
+        "    <attr name=\"d\">\n",
+        "      <derivation drvPath=\"/nix/store/x.drv\" outPath=\"/nix/store/y\">\n",
+        "        <attr name=\"drvPath\">\n",
+        "          <string value=\"/nix/store/x.drv\" />\n",
+        "        </attr>\n",
+        "        <attr name=\"outPath\">\n",
+        "          <string value=\"/nix/store/y\" />\n",
+        "        </attr>\n",
+        "        <attr name=\"type\">\n",
+        "          <string value=\"derivation\" />\n",
+        "        </attr>\n",
+        "      </derivation>\n",
+        "    </attr>\n",
+        "    <attr name=\"e\">\n",
+        "      <derivation drvPath=\"/nix/store/x.drv\" outPath=\"/nix/store/y\">\n",
+        "        <repeated />\n",
+        "      </derivation>\n",
+        "    </attr>\n",
+        "  </attrs>\n",
+        "</expr>\n",
+    )
+)]
+fn xml_as_cppnix_writes_it(#[case] args: &[&str], #[case] expected: &str) {
+    prints_as_nix_instantiate(args, expected);
+}

@@ -75,73 +75,131 @@ fn location(sources: Option<&SourceMap>, span: Option<Span>) -> Vec<(&'static st
     }
 }
 
+/// Work items of the writer, which uses an explicit stack so that deeply
+/// nested values cannot overflow the native stack.
+enum Item {
+    Value(Value, usize),
+    /// Text written as it is: the opening tag of an `attr` element.
+    Text(String),
+    Close(&'static str, usize),
+}
+
+/// The text of a string attribute of a derivation, if it is one.
+fn string_attr(a: &super::NixAttrs, name: &str) -> Option<String> {
+    match a.get(name.as_bytes()).map(Value::resolved) {
+        Some(Value::String(s)) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
 fn write(out: &mut String, v: &Value, depth: usize, sources: Option<&SourceMap>) {
-    match v {
-        Value::Null => empty(out, depth, "null", &[]),
-        Value::Bool(b) => empty(out, depth, "bool", &[("value", b.to_string())]),
-        Value::Int(i) => empty(out, depth, "int", &[("value", i.to_string())]),
-        Value::Float(f) => empty(out, depth, "float", &[("value", format_float(*f))]),
-        Value::String(s) => empty(out, depth, "string", &[("value", s.to_string())]),
-        Value::Path(p) => empty(
-            out,
-            depth,
-            "path",
-            &[("value", p.to_string_lossy().to_string())],
-        ),
-        Value::Attrs(a) => {
-            open(out, depth, "attrs", &[]);
-            for entry in a.entries() {
-                let mut attrs = location(sources, entry.pos.span());
-                // XML attributes in alphabetical order, as CppNix writes them.
-                attrs.insert(attrs.len().min(2), ("name", entry.name.to_string()));
-                open(out, depth + 1, "attr", &attrs);
-                write(out, &entry.value, depth + 2, sources);
-                close(out, depth + 1, "attr");
+    let mut work = vec![Item::Value(v.clone(), depth)];
+    // Derivations already written, by `drvPath`: written once, as CppNix
+    // does.
+    let mut derivations_seen = std::collections::HashSet::new();
+    while let Some(item) = work.pop() {
+        let (v, depth) = match item {
+            Item::Close(name, depth) => {
+                close(out, depth, name);
+                continue;
             }
-            close(out, depth, "attrs");
-        }
-        Value::List(l) => {
-            open(out, depth, "list", &[]);
-            for item in l.iter() {
-                write(out, item, depth + 1, sources);
+            Item::Text(text) => {
+                out.push_str(&text);
+                continue;
             }
-            close(out, depth, "list");
-        }
-        Value::Closure(c) => {
-            open(
+            Item::Value(v, depth) => (v, depth),
+        };
+        match &v {
+            Value::Null => empty(out, depth, "null", &[]),
+            Value::Bool(b) => empty(out, depth, "bool", &[("value", b.to_string())]),
+            Value::Int(i) => empty(out, depth, "int", &[("value", i.to_string())]),
+            Value::Float(f) => empty(out, depth, "float", &[("value", format_float(*f))]),
+            Value::String(s) => empty(out, depth, "string", &[("value", s.to_string())]),
+            Value::Path(p) => empty(
                 out,
                 depth,
-                "function",
-                &location(sources, Some(c.lambda.span)),
-            );
-            match &c.lambda.formals {
-                Some(formals) => {
+                "path",
+                &[("value", p.to_string_lossy().to_string())],
+            ),
+            Value::Attrs(a) => {
+                let is_derivation = string_attr(a, "type").as_deref() == Some("derivation");
+                let tag = if is_derivation {
                     let mut attrs = Vec::new();
-                    if formals.ellipsis {
-                        attrs.push(("ellipsis", "1".to_string()));
+                    let drv_path = string_attr(a, "drvPath");
+                    if let Some(d) = &drv_path {
+                        attrs.push(("drvPath", d.clone()));
                     }
-                    if let Some(name) = &c.lambda.arg_name {
-                        attrs.push(("name", name.clone()));
+                    if let Some(o) = string_attr(a, "outPath") {
+                        attrs.push(("outPath", o));
                     }
-                    open(out, depth + 1, "attrspat", &attrs);
-                    for formal in &formals.names {
-                        empty(out, depth + 2, "attr", &[("name", formal.name.clone())]);
+                    open(out, depth, "derivation", &attrs);
+                    if let Some(d) = drv_path
+                        && !derivations_seen.insert(d)
+                    {
+                        empty(out, depth + 1, "repeated", &[]);
+                        close(out, depth, "derivation");
+                        continue;
                     }
-                    close(out, depth + 1, "attrspat");
+                    "derivation"
+                } else {
+                    open(out, depth, "attrs", &[]);
+                    "attrs"
+                };
+                work.push(Item::Close(tag, depth));
+                for entry in a.entries().rev() {
+                    let mut attrs = location(sources, entry.pos.span());
+                    // XML attributes in alphabetical order, as CppNix writes them.
+                    attrs.insert(attrs.len().min(2), ("name", entry.name.to_string()));
+                    let mut header = String::new();
+                    open(&mut header, depth + 1, "attr", &attrs);
+                    work.push(Item::Close("attr", depth + 1));
+                    work.push(Item::Value(entry.value.clone(), depth + 2));
+                    work.push(Item::Text(header));
                 }
-                None => empty(
-                    out,
-                    depth + 1,
-                    "varpat",
-                    &[("name", c.lambda.arg_name.clone().unwrap_or_default())],
-                ),
             }
-            close(out, depth, "function");
+            Value::List(l) => {
+                open(out, depth, "list", &[]);
+                work.push(Item::Close("list", depth));
+                for item in l.iter().rev() {
+                    work.push(Item::Value(item.clone(), depth + 1));
+                }
+            }
+            Value::Closure(c) => {
+                open(
+                    out,
+                    depth,
+                    "function",
+                    &location(sources, Some(c.lambda.span)),
+                );
+                match &c.lambda.formals {
+                    Some(formals) => {
+                        let mut attrs = Vec::new();
+                        if formals.ellipsis {
+                            attrs.push(("ellipsis", "1".to_string()));
+                        }
+                        if let Some(name) = &c.lambda.arg_name {
+                            attrs.push(("name", name.clone()));
+                        }
+                        open(out, depth + 1, "attrspat", &attrs);
+                        for formal in &formals.names {
+                            empty(out, depth + 2, "attr", &[("name", formal.name.clone())]);
+                        }
+                        close(out, depth + 1, "attrspat");
+                    }
+                    None => empty(
+                        out,
+                        depth + 1,
+                        "varpat",
+                        &[("name", c.lambda.arg_name.clone().unwrap_or_default())],
+                    ),
+                }
+                close(out, depth, "function");
+            }
+            Value::Builtin(_) => empty(out, depth, "unevaluated", &[]),
+            Value::Thunk(t) => match t.value() {
+                Some(v) => work.push(Item::Value(v, depth)),
+                None => empty(out, depth, "unevaluated", &[]),
+            },
         }
-        Value::Builtin(_) => empty(out, depth, "unevaluated", &[]),
-        Value::Thunk(t) => match t.value() {
-            Some(v) => write(out, &v, depth, sources),
-            None => empty(out, depth, "unevaluated", &[]),
-        },
     }
 }
