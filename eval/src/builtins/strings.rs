@@ -218,18 +218,6 @@ mod impls {
         Ok(Value::String(s.with_same_context(dir)))
     }
 
-    /// The characters of a string as a list of one-byte strings.
-    #[builtin("stringToCharacters")]
-    async fn builtin_string_to_characters(co: &Co, #[lazy] s: Value) -> Result<Value, Error> {
-        let s = coerce(co, s).await?;
-        Ok(Value::list(
-            s.as_bytes()
-                .iter()
-                .map(|b| Value::String(NixString::from(std::slice::from_ref(b))))
-                .collect(),
-        ))
-    }
-
     /// Converts a value to a string: numbers, Booleans, null, lists
     /// (space-separated) and paths too.
     #[builtin("toString", fast = to_string_now)]
