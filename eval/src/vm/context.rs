@@ -157,10 +157,10 @@ impl Context {
         crate::builtins::io_error(path, e)
     }
 
-    /// The text and display name of a file to import: a built-in
-    /// corepkg, or a file read through `EvalIO` (`dir/default.nix` for a
-    /// directory), with symlinks resolved so that relative paths in it are
-    /// relative to where it really is.
+    /// The text and path of a file to import: a built-in corepkg, or a
+    /// file read through `EvalIO` (`dir/default.nix` for a directory).
+    /// Symlinks are not resolved: relative paths in the file are relative
+    /// to the path it was imported by, as in CppNix.
     fn read_source(&self, path: &Path) -> Result<(PathBuf, String), Error> {
         if let Ok(rest) = path.strip_prefix(COREPKGS_DIR) {
             return COREPKGS
@@ -169,13 +169,15 @@ impl Context {
                 .map(|(_, text)| (path.to_path_buf(), text.to_string()))
                 .ok_or_else(|| Self::io_error(path, std::io::ErrorKind::NotFound.into()));
         }
-        let real = self
+        let is_dir = self
             .io
             .canonicalize(path)
-            .map_err(|e| Self::io_error(path, e))?;
-        let file = match self.io.file_type(&real) {
-            Ok(crate::io::FileType::Directory) => real.join("default.nix"),
-            _ => real,
+            .and_then(|real| self.io.file_type(&real))
+            .is_ok_and(|t| t == crate::io::FileType::Directory);
+        let file = if is_dir {
+            path.join("default.nix")
+        } else {
+            path.to_path_buf()
         };
         let bytes = self
             .io
