@@ -16,6 +16,8 @@ use tvix_eval::{AutoArg, EvalOptions, LintLevel, Lints, OutputFormat, SearchPath
 #[command(
     name = "tvix",
     version,
+    // nix-instantiate takes a flag given twice; the last one counts.
+    args_override_self = true,
     about = "Evaluate Nix expressions, as `nix-instantiate --eval` does",
     after_help = "Flags marked (ignored) are accepted so that scripts written for \
                   nix-instantiate run unchanged; they concern building and the store."

@@ -100,6 +100,22 @@ fn tvix(args: &[&str]) -> Output {
     &["--eval", "--strict", "--impure", "--no-show-trace", "-E", "[ 1 ]"],
     "[ 1 ]\n"
 )]
+// nix-instantiate --eval-only --json --show-trace --read-write-mode --timeout 1 -E '{ a.b = [ 1 "x" ]; }' -A a
+// (CppNix 2.26; flags for building and the store are accepted and ignored)
+#[case::script_flags(
+    &["--eval-only", "--json", "--show-trace", "--read-write-mode", "--timeout", "1",
+      "-E", r#"{ a.b = [ 1 "x" ]; }"#, "-A", "a"],
+    r#"{"b":[1,"x"]}"#
+)]
+// nix-instantiate --eval --strict --readonly-mode -Q -Q -v -j 4 --cores 2 --keep-going --fallback --option max-call-depth 100 --option foo bar -E '1'
+#[case::ignored_and_repeated_flags(
+    &["--eval", "--strict", "--readonly-mode", "-Q", "-Q", "-v", "-j", "4", "--cores", "2",
+      "--keep-going", "--fallback", "--option", "max-call-depth", "100", "--option", "foo", "bar",
+      "-E", "1"],
+    "1\n"
+)]
+// nix-instantiate --eval --raw -E '"a\nb"'
+#[case::raw(&["--eval", "--raw", "-E", r#""a\nb""#], "a\nb")]
 fn prints_as_nix_instantiate(#[case] args: &[&str], #[case] expected: &str) {
     let out = tvix(args);
     assert_eq!(
