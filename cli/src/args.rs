@@ -159,7 +159,8 @@ pub struct Args {
     #[arg(long)]
     debugger: bool,
     /// Files to evaluate (`-` for standard input; default: ./default.nix),
-    /// or expressions with -E.
+    /// or expressions with -E. `tvix repl`, or `tvix` alone, starts the
+    /// REPL.
     pub files: Vec<String>,
 }
 
@@ -169,6 +170,8 @@ pub enum Mode {
     Eval,
     Parse,
     FindFile,
+    /// `tvix repl`, or `tvix` with no file, no `-E` and no mode flag.
+    Repl,
 }
 
 /// The levels of CppNix's `--lint-*` flags.
@@ -187,7 +190,14 @@ fn truthy(value: &str) -> bool {
 
 impl Args {
     pub fn mode(&self) -> Mode {
-        if self.find_file {
+        let repl_word = self.files.len() == 1 && self.files[0] == "repl" && !self.expr;
+        let bare = self.files.is_empty()
+            && !(self.expr || self.eval || self.eval_only || self.parse || self.strict)
+            && !(self.json || self.xml || self.raw || self.find_file)
+            && self.attr.is_none();
+        if repl_word || bare {
+            Mode::Repl
+        } else if self.find_file {
             Mode::FindFile
         } else if self.parse {
             Mode::Parse

@@ -7,11 +7,14 @@
 //! store are ignored, as they are by `nix-instantiate --eval`.
 
 mod args;
+mod repl;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
 use tvix_eval::{Diagnostic, EvalRequest, Evaluator, OutputFormat, SourceMap};
@@ -71,10 +74,15 @@ fn run(args: Args) -> ExitCode {
     let diagnostics: tvix_eval::DiagnosticSink = Rc::new(|d: &Diagnostic, s: &SourceMap| {
         eprint!("{}", d.render(s));
     });
+    let interrupt = Arc::new(AtomicBool::new(false));
     let evaluator = Evaluator::builder()
         .options(options)
         .on_diagnostic(diagnostics)
+        .interrupt(interrupt.clone())
         .build();
+    if mode == Mode::Repl {
+        return repl::run(evaluator, interrupt);
+    }
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     if mode == Mode::FindFile {
         return find_files(&evaluator, &args.files);

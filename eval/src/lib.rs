@@ -42,7 +42,8 @@ pub use value::Value;
 pub use vm::{DiagnosticSink, EvalOptions, LintLevel, Lints, SearchPathEntry};
 
 use io::EvalIO;
-use value::{NixAttrs, NixContext, NixString, Thunk, ThunkState};
+pub use value::NixAttrs;
+use value::{NixContext, NixString, Thunk, ThunkState};
 use vm::generators::{Co, GenFuture};
 use vm::{Context, Vm};
 
@@ -228,6 +229,28 @@ impl Evaluator {
         self.ctx.set_speculation(request.speculate);
         let root = self.ctx.compile_source(text, "«string»", dir)?;
         self.finish(root, request)
+    }
+
+    /// Evaluates an expression with the attributes of `scope` bound as
+    /// variables around it (shadowing builtins), as the REPL does with its
+    /// bindings.
+    pub fn eval_expr_in_scope(
+        &self,
+        text: &str,
+        dir: &Path,
+        scope: &NixAttrs,
+        request: &EvalRequest,
+    ) -> Result<Value, Error> {
+        self.ctx.set_speculation(request.speculate);
+        let root = self.ctx.compile_scoped(text, "«string»", dir, scope)?;
+        self.finish(root, request)
+    }
+
+    /// The names bound in the global scope (`builtins`, `map`, `__add`, …).
+    pub fn global_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.ctx.globals.keys().cloned().collect();
+        names.sort();
+        names
     }
 
     /// Evaluates source text read from elsewhere (standard input), named

@@ -218,14 +218,26 @@ impl Context {
     /// may be imported with different scopes.
     pub fn scoped_import(&self, path: &Path, scope: &NixAttrs) -> Result<Value, Error> {
         let (file, text) = self.read_source(path)?;
-        let id = self.sources.add(file.display().to_string(), text.as_str());
-        let names: Vec<String> = scope.keys().map(|k| k.to_string()).collect();
         let name = file.display().to_string();
+        self.compile_scoped(&text, &name, file.parent().unwrap_or(Path::new("/")), scope)
+    }
+
+    /// Compiles source text into an unforced thunk of its value, with the
+    /// attributes of `scope` bound around it (shadowing the globals).
+    pub fn compile_scoped(
+        &self,
+        text: &str,
+        name: &str,
+        dir: &Path,
+        scope: &NixAttrs,
+    ) -> Result<Value, Error> {
+        let id = self.sources.add(name, text);
+        let names: Vec<String> = scope.keys().map(|k| k.to_string()).collect();
         let lambda = compile(&Unit {
-            text: &text,
+            text,
             file: id,
-            name: &name,
-            dir: file.parent().unwrap_or(Path::new("/")),
+            name,
+            dir,
             home: self.options.home.as_deref(),
             globals: &self.globals,
             lints: self.options.lints,
@@ -233,9 +245,9 @@ impl Context {
             scope: &names,
             report: &|d| self.report(d),
         })?;
-        // The file's body captures the scope's names as locals of an
-        // enclosing function that is never run: its slots are the scope's
-        // values, in the order of `names`.
+        // The body captures the scope's names as locals of an enclosing
+        // function that is never run: its slots are the scope's values, in
+        // the order of `names`.
         let values: Vec<&Value> = scope.values().collect();
         let upvalues = lambda.captures.iter().map(|c| match c {
             crate::chunk::Capture::Local(slot) => values
