@@ -103,42 +103,86 @@ impl SourceMap {
             .unwrap_or_default()
     }
 
+    /// The line and column of `span`'s start. Lines end at `\n`, `\r\n`
+    /// or a lone `\r`, as CppNix's lexer counts them.
     pub fn location(&self, span: Span) -> Location {
         let text = self.text(span.file);
         let offset = (span.start as usize).min(text.len());
-        let before = text.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+        let (mut line, mut line_start) = (1, 0);
+        for (start, _) in lines(&text) {
+            if start > offset {
+                break;
+            }
+            (line, line_start) = (line + usize::from(start > 0), start);
+        }
         Location {
             file: self.name(span.file),
             line,
-            column,
+            column: offset - line_start + 1,
         }
     }
 
-    /// `at FILE:LINE:COL:` followed by the line with a caret, indented like
-    /// CppNix's error output.
+    /// CppNix's description of a position: `at FILE:LINE:COL:` and the
+    /// code around it, the line before and after the one with a caret
+    /// under the column, each numbered in five columns:
+    ///
+    /// ```text
+    /// at f.nix:2:3:
+    ///     1| let
+    ///     2|   x = y;
+    ///      |   ^
+    ///     3| in x
+    /// ```
+    ///
+    /// Trailing whitespace is the caller's to strip, as CppNix does.
     pub fn snippet(&self, span: Span) -> String {
         let loc = self.location(span);
         let text = self.text(span.file);
-        let mut out = format!("at {}:{}:{}:\n", loc.file, loc.line, loc.column);
-        if let Some(line) = text.lines().nth(loc.line - 1) {
-            let number = loc.line.to_string();
-            out.push_str(&format!(
-                "{:>w$}| {}\n",
-                number,
-                line,
-                w = number.len() + 12
-            ));
-            out.push_str(&format!(
-                "{:>w$}| {}^\n",
-                "",
-                " ".repeat(loc.column - 1),
-                w = number.len() + 12
-            ));
+        let mut out = format!("at {}:{}:{}:", loc.file, loc.line, loc.column);
+        let code = |n: usize| {
+            lines(&text)
+                .nth(n.wrapping_sub(1))
+                .map(|(start, end)| text.get(start..end).unwrap_or(""))
+        };
+        if loc.line > 1
+            && let Some(prev) = code(loc.line - 1)
+        {
+            out.push_str(&format!("\n {:>5}| {prev}", loc.line - 1));
         }
+        if let Some(line) = code(loc.line) {
+            out.push_str(&format!("\n {:>5}| {line}", loc.line));
+            out.push_str(&format!("\n      |{}^", " ".repeat(loc.column)));
+            if let Some(next) = code(loc.line + 1) {
+                out.push_str(&format!("\n {:>5}| {next}", loc.line + 1));
+            }
+        }
+        out.push('\n');
         out
     }
+}
+
+/// The (start, end) byte ranges of the lines of `text`, without their
+/// terminators (`\n`, `\r\n` or `\r`); text after the last terminator,
+/// even none, is a line too.
+fn lines(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = text.as_bytes();
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        let rest = bytes.get(from..).unwrap_or_default();
+        match rest.iter().position(|b| matches!(b, b'\n' | b'\r')) {
+            Some(i) => {
+                let end = from + i;
+                let crlf = bytes.get(end) == Some(&b'\r') && bytes.get(end + 1) == Some(&b'\n');
+                start = Some(end + 1 + usize::from(crlf));
+                Some((from, end))
+            }
+            None => {
+                start = None;
+                Some((from, bytes.len()))
+            }
+        }
+    })
 }
 
 impl Span {

@@ -41,7 +41,7 @@ mod impls {
         let name = name.as_string()?;
         match set.as_attrs()?.get(name.as_bytes()) {
             Some(v) => co.force(v.clone()).await,
-            None => Err(ErrorKind::AttributeMissing(name.to_string()).into()),
+            None => Err(ErrorKind::missing_attribute(name.to_string()).into()),
         }
     }
 

@@ -140,7 +140,7 @@ mod impls {
             let path = entry
                 .get(b"path")
                 .cloned()
-                .ok_or_else(|| ErrorKind::AttributeMissing("path".into()))?;
+                .ok_or_else(|| ErrorKind::missing_attribute("path"))?;
             // A path is taken as it is, not copied to the store.
             let path = match co.force(path).await? {
                 Value::Path(p) => p.to_path_buf(),

@@ -40,7 +40,7 @@ fn required(attrs: &NixAttrs, name: &str) -> Result<Value, Error> {
     attrs
         .get(name.as_bytes())
         .cloned()
-        .ok_or_else(|| ErrorKind::AttributeMissing(name.into()).into())
+        .ok_or_else(|| ErrorKind::missing_attribute(name).into())
 }
 
 #[builtins]

@@ -23,7 +23,7 @@ use rnix::ast::{self, AstToken, HasEntry as _, InterpolPart};
 use rowan::ast::AstNode;
 
 use crate::chunk::{BinOp, Capture, Formal, Formals, Lambda, LambdaKind, Op};
-use crate::errors::{Diagnostic, Error, ErrorKind};
+use crate::errors::{Diagnostic, Error, ErrorKind, Lint};
 use crate::source::{FileId, Span};
 use crate::value::{NixAttrs, NixString, Value};
 use crate::vm::{LintLevel, Lints};
@@ -653,11 +653,13 @@ impl Compiler<'_> {
             },
             ast::LiteralKind::Uri(u) => {
                 let text = u.syntax().text().to_string();
+                let level = self.lints.url_literals;
                 self.lint(
-                    self.lints.url_literals,
-                    format!(
-                        "URL literals are disallowed. Consider using a string literal \"{text}\" instead (lint-url-literals)"
-                    ),
+                    level,
+                    Lint::Url {
+                        text: text.clone(),
+                        fatal: level == LintLevel::Fatal,
+                    },
                     span,
                 )?;
                 Value::string(text)
@@ -752,37 +754,32 @@ impl Compiler<'_> {
     }
 
     /// Reports a lint at `level`: a warning on stderr, or a fatal error.
-    fn lint(&self, level: LintLevel, message: String, span: Span) -> CResult {
+    fn lint(&self, level: LintLevel, lint: Lint, span: Span) -> CResult {
         match level {
             LintLevel::Allow => Ok(()),
             LintLevel::Warn => {
                 (self.report)(Diagnostic::Warning {
-                    message,
+                    message: lint.to_string(),
                     span: Some(span),
                 });
                 Ok(())
             }
-            LintLevel::Fatal => Err(Error::new(ErrorKind::Lint(message), Some(span))),
+            LintLevel::Fatal => Err(Error::new(ErrorKind::Lint(lint), Some(span))),
         }
     }
 
     fn lint_path(&self, expr: &ast::Expr, span: Span) -> CResult {
         let text = expr.syntax().text().to_string();
         match expr {
-            ast::Expr::PathAbs(_) | ast::Expr::PathHome(_) => self.lint(
-                self.lints.absolute_paths,
-                format!(
-                    "absolute path literals are not portable. Consider replacing path literal '{text}' by a string, relative path, or parameter (lint-absolute-path-literals)"
-                ),
-                span,
-            ),
-            ast::Expr::PathRel(_) if !text.starts_with("./") && !text.starts_with("../") => self.lint(
-                self.lints.short_paths,
-                format!(
-                    "relative path literal '{text}' should be prefixed by '.' for clarity: './{text}' (lint-short-path-literals)"
-                ),
-                span,
-            ),
+            ast::Expr::PathAbs(_) => {
+                self.lint(self.lints.absolute_paths, Lint::AbsolutePath(text), span)
+            }
+            ast::Expr::PathHome(_) => {
+                self.lint(self.lints.absolute_paths, Lint::HomePath(text), span)
+            }
+            ast::Expr::PathRel(_) if !text.starts_with("./") && !text.starts_with("../") => {
+                self.lint(self.lints.short_paths, Lint::ShortPath(text), span)
+            }
             _ => Ok(()),
         }
     }
@@ -814,16 +811,24 @@ impl Compiler<'_> {
         let op = b
             .operator()
             .ok_or_else(|| self.error(ErrorKind::Parse("missing operator".into()), node))?;
+        // Errors point where CppNix's do: at the operand a logical
+        // operator or `+` finds wrong, else at the operator.
+        let span = node
+            .children_with_tokens()
+            .filter_map(|t| t.into_token())
+            .find(|t| ast::BinOpKind::from_kind(t.kind()).is_some())
+            .map_or(span, |t| Span::new(self.file, t.text_range()));
+        let (lhs_span, rhs_span) = (self.span(lhs.syntax()), self.span(rhs.syntax()));
         match op {
             K::And | K::Or | K::Implication => {
                 self.compile_forced(&lhs)?;
-                self.emit(Op::AssertBool, span);
+                self.emit(Op::AssertBool, lhs_span);
                 let short = match op {
                     K::Or => self.emit(Op::JumpIfTrue(0), span),
                     _ => self.emit(Op::JumpIfFalse(0), span),
                 };
                 self.compile_forced(&rhs)?;
-                self.emit(Op::AssertBool, span);
+                self.emit(Op::AssertBool, rhs_span);
                 let end = self.emit(Op::Jump(0), span);
                 self.ctx().height -= 1;
                 self.ctx().patch_jump(short);
@@ -859,10 +864,11 @@ impl Compiler<'_> {
                 self.compile_forced(&rhs)?;
                 // The logical operators were compiled above; the rest map to
                 // `BinOp`s.
-                let op = match op {
-                    K::Concat => Op::Concat,
-                    K::Update => Op::Update,
-                    _ => Op::Binary(bin_op(op).unwrap_or(BinOp::MoreEq)),
+                let (op, span) = match op {
+                    K::Concat => (Op::Concat, span),
+                    K::Update => (Op::Update, span),
+                    K::Add => (Op::Binary(BinOp::Add), rhs_span),
+                    _ => (Op::Binary(bin_op(op).unwrap_or(BinOp::MoreEq)), span),
                 };
                 self.emit(op, span);
                 Ok(())

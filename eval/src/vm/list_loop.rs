@@ -109,16 +109,17 @@ impl Vm {
                             let name = item
                                 .get(b"name")
                                 .cloned()
-                                .ok_or_else(|| error(ErrorKind::AttributeMissing("name".into())))?;
+                                .ok_or_else(|| error(ErrorKind::missing_attribute("name")))?;
                             state.item = Some(item);
                             self.force_for_loop(name, span)?;
                             continue;
                         }
                         Some(item) => {
                             let name = result.into_nix_string().map_err(error)?;
-                            let value = item.get(b"value").cloned().ok_or_else(|| {
-                                error(ErrorKind::AttributeMissing("value".into()))
-                            })?;
+                            let value = item
+                                .get(b"value")
+                                .cloned()
+                                .ok_or_else(|| error(ErrorKind::missing_attribute("value")))?;
                             let pos = item.position(b"value").into();
                             state
                                 .entries
