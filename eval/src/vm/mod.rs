@@ -170,9 +170,20 @@ impl Vm {
     }
 
     fn unwind(&mut self, mut error: Error) -> Result<(), Error> {
+        // The thunk of the last `Thunk` frame unwound: what a deep force
+        // below it was forcing.
+        let mut failed = None;
         while let Some(frame) = self.frames.pop() {
             match frame {
-                Frame::Thunk { thunk, .. } => thunk.fail_forcing(&error),
+                Frame::Thunk { thunk, .. } => {
+                    thunk.fail_forcing(&error);
+                    failed = Some(thunk);
+                }
+                Frame::DeepForce(state) => {
+                    if let Some(thunk) = failed.take() {
+                        state.add_path(&mut error, &thunk);
+                    }
+                }
                 Frame::Code { lambda, .. } => {
                     if lambda.kind == LambdaKind::Function {
                         let name = match &lambda.name {
@@ -185,7 +196,7 @@ impl Vm {
                         }
                     }
                 }
-                Frame::CallForced { .. } | Frame::DeepForce(_) | Frame::ListLoop(_) => {}
+                Frame::CallForced { .. } | Frame::ListLoop(_) => {}
                 Frame::Generator {
                     fut,
                     base,
