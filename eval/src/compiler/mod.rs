@@ -80,6 +80,7 @@ pub fn compile(unit: &Unit) -> Result<Rc<Lambda>, Error> {
         lints: unit.lints,
         speculate: unit.speculate,
         report: unit.report,
+        quiet: false,
         strings: HashMap::new(),
         ctxs: vec![FnCtx::new()],
     };
@@ -161,6 +162,9 @@ struct Compiler<'g> {
     lints: Lints,
     speculate: bool,
     report: &'g dyn Fn(Diagnostic),
+    /// Set while code already compiled is compiled again (the operands of
+    /// a failed `assert a == b`), whose warnings were reported once.
+    quiet: bool,
     /// String constants by text (see `intern`).
     strings: HashMap<Box<[u8]>, NixString>,
     /// The functions being compiled, innermost last.
@@ -516,7 +520,28 @@ impl Compiler<'_> {
                 self.compile_forced(&cond)?;
                 let ok = self.emit(Op::JumpIfTrue(0), span);
                 let text = self.const_index(Value::string(cond.syntax().text().to_string()));
-                self.emit(Op::AssertFail(text), self.span(cond.syntax()));
+                if let ast::Expr::BinOp(eq) = strip_parens(&cond)
+                    && eq.operator() == Some(ast::BinOpKind::Equal)
+                {
+                    // CppNix evaluates both sides again to say why they
+                    // differ; only a failing assertion runs this.
+                    let height = self.ctx().height;
+                    let quiet = std::mem::replace(&mut self.quiet, true);
+                    let operands = [eq.lhs(), eq.rhs()].map(|e| child(e, eq.syntax(), self));
+                    for operand in operands {
+                        self.compile(&operand?)?;
+                    }
+                    self.quiet = quiet;
+                    let op_span = eq
+                        .syntax()
+                        .children_with_tokens()
+                        .filter_map(|t| t.into_token())
+                        .find(|t| t.kind() == rnix::SyntaxKind::TOKEN_EQUAL)
+                        .map_or(span, |t| Span::new(self.file, t.text_range()));
+                    self.emit(Op::AssertEqFail(text), op_span);
+                    self.ctx().height = height;
+                }
+                self.emit(Op::AssertFail(text), span);
                 self.ctx().patch_jump(ok);
                 self.compile(&child(a.body(), node, self)?)
             }
@@ -757,6 +782,7 @@ impl Compiler<'_> {
     fn lint(&self, level: LintLevel, lint: Lint, span: Span) -> CResult {
         match level {
             LintLevel::Allow => Ok(()),
+            LintLevel::Warn if self.quiet => Ok(()),
             LintLevel::Warn => {
                 (self.report)(Diagnostic::Warning {
                     message: lint.to_string(),

@@ -23,6 +23,7 @@
 
 mod context;
 mod deep_force;
+mod explain;
 pub mod generators;
 pub mod globals;
 mod list_loop;
@@ -862,6 +863,28 @@ impl Vm {
                 if self.pop_bool()? {
                     *ip += n as usize;
                 }
+            }
+            Op::AssertEqFail(c) => {
+                let condition = constant(c).as_string()?.to_string();
+                let b = self.pop();
+                let a = self.pop();
+                let (at, assertion) = (span(), span_at(lambda, *ip));
+                self.spawn(at, "", move |co| {
+                    Box::pin(async move {
+                        explain::not_equal(&co, a, b, at).await.map_err(|mut e| {
+                            e.add_trace(
+                                format!(
+                                    "while evaluating the condition of the assertion '{condition}'"
+                                ),
+                                Some(assertion),
+                                TracePrint::Default,
+                            );
+                            e
+                        })?;
+                        Ok(Value::Null)
+                    })
+                });
+                return Ok(Flow::Switch);
             }
             Op::AssertFail(c) => {
                 return Err(

@@ -143,7 +143,7 @@ pub fn shallow_eq(a: &Value, b: &Value) -> Option<bool> {
 
 /// Values that are the same object compare equal without being forced,
 /// as in CppNix (this is what makes `[f] == [f]` true for a function `f`).
-fn same_object(a: &Value, b: &Value) -> bool {
+pub(super) fn same_object(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Thunk(x), Value::Thunk(y)) => x.ptr_eq(y),
         (Value::List(x), Value::List(y)) => x.ptr_eq(y),
@@ -194,7 +194,7 @@ pub async fn nix_eq(co: &Co, a: Value, b: Value) -> Result<bool, Error> {
     Ok(true)
 }
 
-async fn is_derivation(co: &Co, attrs: &crate::value::NixAttrs) -> Result<bool, Error> {
+pub(super) async fn is_derivation(co: &Co, attrs: &crate::value::NixAttrs) -> Result<bool, Error> {
     match attrs.get(b"type") {
         None => Ok(false),
         Some(t) => match co.force(t.clone()).await? {
