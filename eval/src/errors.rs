@@ -27,6 +27,8 @@ pub enum ErrorKind {
     DuplicateAttr(String),
     #[error("dynamic attributes not allowed in let")]
     DynamicAttrInLet,
+    #[error("dynamic attributes not allowed in inherit")]
+    DynamicAttrInInherit,
     #[error("{0}")]
     Throw(String),
     #[error("evaluation aborted with the following error message: '{0}'")]

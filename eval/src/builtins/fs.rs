@@ -121,7 +121,9 @@ mod impls {
     /// The string form of a path (deprecated in CppNix).
     #[builtin("toPath")]
     async fn builtin_to_path(co: &Co, #[lazy] p: Value) -> Result<Value, Error> {
-        let path = coerce_to_path(co, p).await.context("while evaluating the first argument passed to builtins.toPath")?;
+        let path = coerce_to_path(co, p)
+            .await
+            .context("while evaluating the first argument passed to builtins.toPath")?;
         Ok(Value::string(path.to_string_lossy().into_owned()))
     }
 
@@ -158,7 +160,9 @@ mod impls {
     /// The value of an environment variable, or `""` if it is unset.
     #[builtin("getEnv")]
     async fn builtin_get_env(co: &Co, name: Value) -> Result<Value, Error> {
-        let name = name.as_string().context("while evaluating the first argument passed to builtins.getEnv")?;
+        let name = name
+            .as_string()
+            .context("while evaluating the first argument passed to builtins.getEnv")?;
         Ok(Value::string(co.context().getenv(&name.to_string())))
     }
 }

@@ -26,7 +26,9 @@ mod impls {
     /// build time.
     #[builtin("placeholder")]
     async fn builtin_placeholder(co: &Co, output: Value) -> Result<Value, Error> {
-        let output = output.as_string().context("while evaluating the first argument passed to builtins.placeholder")?;
+        let output = output
+            .as_string()
+            .context("while evaluating the first argument passed to builtins.placeholder")?;
         let mut hasher = sha2::Sha256::new();
         hasher.update(b"nix-output:");
         hasher.update(output.as_bytes());

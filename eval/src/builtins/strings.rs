@@ -161,8 +161,12 @@ mod impls {
         to: Value,
         #[lazy] s: Value,
     ) -> Result<Value, Error> {
-        let from = from.as_list().context("while evaluating the first argument passed to builtins.replaceStrings")?;
-        let to = to.as_list().context("while evaluating the second argument passed to builtins.replaceStrings")?;
+        let from = from
+            .as_list()
+            .context("while evaluating the first argument passed to builtins.replaceStrings")?;
+        let to = to
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.replaceStrings")?;
         if from.len() != to.len() {
             return Err(ErrorKind::Builtin(
                 "'from' and 'to' arguments passed to builtins.replaceStrings have different lengths"
@@ -176,7 +180,9 @@ mod impls {
                 "while evaluating one of the strings to replace passed to builtins.replaceStrings",
             )?);
         }
-        let s = force_string(co, s).await.context("while evaluating the third argument passed to builtins.replaceStrings")?;
+        let s = force_string(co, s)
+            .await
+            .context("while evaluating the third argument passed to builtins.replaceStrings")?;
         let pieces = scan(s.as_bytes(), &patterns);
         // As in CppNix, a replacement is forced only if its pattern is
         // used.
@@ -210,7 +216,9 @@ mod impls {
     /// The last component of a path, without a trailing slash.
     #[builtin("baseNameOf")]
     async fn builtin_base_name_of(co: &Co, p: Value) -> Result<Value, Error> {
-        let s = path_text(co, p).await.context("while evaluating the first argument passed to builtins.baseNameOf")?;
+        let s = path_text(co, p)
+            .await
+            .context("while evaluating the first argument passed to builtins.baseNameOf")?;
         let bytes = s.as_bytes();
         let trimmed = bytes.strip_suffix(b"/").unwrap_or(bytes);
         let base = match trimmed.iter().rposition(|&c| c == b'/') {
@@ -224,7 +232,9 @@ mod impls {
     #[builtin("dirOf")]
     async fn builtin_dir_of(co: &Co, p: Value) -> Result<Value, Error> {
         let is_path = matches!(p, Value::Path(_));
-        let s = path_text(co, p).await.context("while evaluating the first argument passed to builtins.dirOf")?;
+        let s = path_text(co, p)
+            .await
+            .context("while evaluating the first argument passed to builtins.dirOf")?;
         let bytes = s.as_bytes();
         let dir: &[u8] = match bytes.iter().rposition(|&c| c == b'/') {
             Some(0) => b"/",

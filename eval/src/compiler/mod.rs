@@ -696,17 +696,28 @@ impl Compiler<'_> {
 
     fn compile_string(&mut self, s: &ast::Str) -> CResult {
         let span = self.span(s.syntax());
-        let parts = s.normalized_parts();
-        for p in &parts {
-            if let InterpolPart::Literal(t) = p
-                && t.contains('\0')
-            {
+        // CppNix's lexer rejects a NUL in the text as written, before an
+        // indented string loses its indentation (and its first newline).
+        let indented = s.syntax().first_token().is_some_and(|t| t.text() == "''");
+        for t in s
+            .syntax()
+            .children_with_tokens()
+            .filter_map(|t| t.into_token())
+        {
+            if t.kind() == rnix::SyntaxKind::TOKEN_STRING_CONTENT && t.text().contains('\0') {
+                let (text, skip) = match t.text().strip_prefix('\n') {
+                    Some(rest) if indented => (rest, 1),
+                    _ => (t.text(), 0),
+                };
+                let mut at = Span::new(self.file, t.text_range());
+                at.start += skip;
                 return Err(Error::new(
-                    ErrorKind::NulInString(t.replace('\0', "␀")),
-                    Some(span),
+                    ErrorKind::NulInString(text.replace('\0', "␀")),
+                    Some(at),
                 ));
             }
         }
+        let parts = s.normalized_parts();
         if parts.iter().all(|p| matches!(p, InterpolPart::Literal(_))) {
             let text: String = parts
                 .into_iter()

@@ -238,7 +238,8 @@ fn print(out: &mut String, v: &Value, seen: &mut HashSet<*const ()>, style: Styl
                     out.push_str("{ ... }");
                 } else {
                     out.push('{');
-                    let mut entries: Vec<_> = a.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    let mut entries: Vec<_> =
+                        a.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                     if style.important_first {
                         entries.sort_by_key(|(k, _)| !important(k.as_bytes()));
                     }

@@ -7,8 +7,8 @@ use super::generators::Co;
 use super::ops::is_derivation;
 use crate::errors::{Error, ErrorKind, NotEqual, TracePrint};
 use crate::source::Span;
-use crate::value::print::print_error_value;
 use crate::value::Value;
+use crate::value::print::print_error_value;
 
 /// How the walk reached a pair of values, for the trace.
 enum Step {
@@ -125,14 +125,12 @@ fn difference(a: &Value, b: &Value) -> Option<NotEqual> {
         (Value::Path(x), Value::Path(y)) => {
             (x != y).then(|| NotEqual::Paths(print_error_value(a), print_error_value(b)))
         }
-        (Value::List(x), Value::List(y)) => {
-            (x.len() != y.len()).then(|| NotEqual::ListLengths {
-                left_len: x.len(),
-                right_len: y.len(),
-                left: print_error_value(a),
-                right: print_error_value(b),
-            })
-        }
+        (Value::List(x), Value::List(y)) => (x.len() != y.len()).then(|| NotEqual::ListLengths {
+            left_len: x.len(),
+            right_len: y.len(),
+            left: print_error_value(a),
+            right: print_error_value(b),
+        }),
         (Value::Closure(_) | Value::Builtin(_), _) => Some(NotEqual::Functions),
         _ => None,
     }

@@ -44,8 +44,8 @@ use crate::chunk::{BinOp, Capture, Lambda, LambdaKind, Op};
 use crate::errors::{Error, ErrorKind, TracePrint};
 use crate::source::{Pos, Span};
 use crate::value::{
-    Builtin, Closure, Entry, Forcing, NixString, SortedEntries, Thunk, ThunkState, Upvalues, Value,
-    normalise_path,
+    Builtin, Closure, DuplicateAttr, Entry, Forcing, NixString, SortedEntries, Thunk, ThunkState,
+    Upvalues, Value, normalise_path,
 };
 
 enum Waiting {
@@ -836,8 +836,9 @@ impl Vm {
                 }
             }
             Op::Concat => {
-                let b = self.pop().into_list()?;
+                let b = self.pop();
                 let a = self.pop().into_list()?;
+                let b = b.into_list()?;
                 let mut out = Vec::with_capacity(a.len() + b.len());
                 out.extend(a.iter().cloned());
                 out.extend(b.iter().cloned());
@@ -893,15 +894,14 @@ impl Vm {
             }
             Op::Attrs(n, positions) => {
                 let entries = self.pop_entries(n, chunk.positions.get(positions as usize..))?;
-                let attrs = SortedEntries::new(entries)
-                    .map_err(|d| ErrorKind::DuplicateAttr(d.0.to_string()))?;
+                let attrs = SortedEntries::new(entries).map_err(|d| self.duplicate(d))?;
                 self.stack.push(Value::Attrs(attrs.into()));
             }
             Op::UpdateAttrs(n, positions) => {
                 let entries = SortedEntries::new(
                     self.pop_entries(n, chunk.positions.get(positions as usize..))?,
                 )
-                .map_err(|d| ErrorKind::DuplicateAttr(d.0.to_string()))?;
+                .map_err(|d| self.duplicate(d))?;
                 let base = self.pop().into_attrs()?;
                 self.stack.push(Value::Attrs(base.update_entries(entries)));
             }
@@ -1161,6 +1161,24 @@ impl Vm {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// The error for a name bound twice in a set literal: the names of
+    /// a literal are checked when it is compiled, so one is dynamic.
+    #[cold]
+    fn duplicate(&self, d: DuplicateAttr) -> Error {
+        let first = match d.first.span() {
+            Some(span) => {
+                let loc = self.ctx.sources.location(span);
+                format!("{}:{}:{}", loc.file, loc.line, loc.column)
+            }
+            None => "«unknown»".into(),
+        };
+        let kind = ErrorKind::DuplicateDynamicAttr {
+            name: d.name.to_string(),
+            first,
+        };
+        Error::new(kind, d.second.span())
     }
 
     fn check_interrupt(&self) -> Result<(), ErrorKind> {
