@@ -387,13 +387,17 @@ impl Error {
     /// frame seen before are folded into `(N duplicate frames omitted)`.
     pub fn render(&self, sources: &SourceMap, show_trace: bool) -> String {
         let mut out = String::new();
-        if !self.trace.is_empty() {
+        // Calls are recorded only with --show-trace in CppNix.
+        let frames: Vec<&TraceFrame> = (self.trace.iter().rev())
+            .filter(|f| show_trace || f.print != TracePrint::ShowTrace)
+            .collect();
+        if !frames.is_empty() {
             let mut seen: Vec<&TraceFrame> = Vec::new();
             let mut skipped: Vec<&TraceFrame> = Vec::new();
             let mut count = 0;
             let mut truncate = false;
-            for frame in self.trace.iter().rev() {
-                if frame.text.is_empty() || (!show_trace && frame.print == TracePrint::ShowTrace) {
+            for frame in frames {
+                if frame.text.is_empty() {
                     continue;
                 }
                 if !show_trace && count > 3 {
@@ -542,5 +546,177 @@ impl Diagnostic {
                 indent("warning: ", &out)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn span(map: &SourceMap, text: &str, offset: u32) -> Span {
+        let file = map.add("/pwd/f.nix", text.to_string());
+        Span {
+            file,
+            start: offset,
+            end: offset,
+        }
+    }
+
+    /// An error at a position, with a trace of a builtin call and a
+    /// context line; golden text from `nix-instantiate --eval --strict
+    /// --show-trace` of `builtins.length 1` (Nix 2.34, the lang suite's
+    /// `eval-fail-call-primop.err.exp`).
+    #[test]
+    fn trace_with_context() {
+        let map = SourceMap::default();
+        let at = span(&map, "builtins.length 1\n", 0);
+        let mut error = Error::from(ErrorKind::type_error("a list", &Value::Int(1)));
+        error.add_context("while evaluating the first argument passed to builtins.length");
+        error.add_trace(
+            "while calling the 'length' builtin",
+            Some(at),
+            TracePrint::ShowTrace,
+        );
+        assert_eq!(
+            error.render(&map, true),
+            "error:
+       … while calling the 'length' builtin
+         at /pwd/f.nix:1:1:
+            1| builtins.length 1
+             | ^
+            2|
+
+       … while evaluating the first argument passed to builtins.length
+
+       error: expected a list but found an integer: 1
+"
+        );
+    }
+
+    #[rstest]
+    // `let a = 1; b = 2; in a + "x"`-like: no trace, the error's position.
+    #[case::position_only(
+        false,
+        0,
+        "error: division by zero\n       at /pwd/f.nix:1:1:\n            1| x\n             | ^\n"
+    )]
+    // Without --show-trace, calls are not shown.
+    #[case::calls_hidden(false, 1, "error: division by zero\n")]
+    #[case::calls_shown(
+        true,
+        1,
+        "error:\n       … while calling 'f'\n         at /pwd/f.nix:1:1:\n            1| x\n             | ^\n\n       error: division by zero\n"
+    )]
+    fn trace_printing(#[case] show_trace: bool, #[case] frames: usize, #[case] expected: &str) {
+        let map = SourceMap::default();
+        let at = span(&map, "x", 0);
+        let mut error = Error::new(ErrorKind::DivisionByZero, (frames == 0).then_some(at));
+        for _ in 0..frames {
+            error.add_trace("while calling 'f'", Some(at), TracePrint::ShowTrace);
+        }
+        assert_eq!(error.render(&map, show_trace), expected);
+    }
+
+    /// Runs of a frame seen before fold into a count when longer than
+    /// five, as CppNix prints deep recursions.
+    #[rstest]
+    #[case::few_printed(4, 5)]
+    #[case::many_folded(9, 1)]
+    fn duplicate_frames(#[case] repeats: usize, #[case] printed: usize) {
+        let map = SourceMap::default();
+        let mut error = Error::from(ErrorKind::StackOverflow);
+        error.add_context("inner");
+        for _ in 0..repeats {
+            error.add_context("again");
+        }
+        error.add_context("outer");
+        error.add_context("again");
+        let text = error.render(&map, true);
+        assert_eq!(text.matches("… again").count(), printed, "{text}");
+        assert_eq!(
+            text.contains(&format!("({} duplicate frames omitted)", repeats)),
+            printed == 1
+        );
+    }
+
+    /// Without --show-trace the trace is cut after a few frames, except
+    /// the ones always shown; golden layout from the lang suite's
+    /// `eval-fail-addErrorContext-example.err.exp`.
+    #[test]
+    fn truncated_trace() {
+        let map = SourceMap::default();
+        let mut error = Error::from(ErrorKind::Throw("kaboom".into()));
+        for n in 1..=5 {
+            error.add_context(format!("plain {n}"));
+            error.add_trace(format!("always {n}"), None, TracePrint::Always);
+        }
+        let text = error.render(&map, false);
+        assert_eq!(
+            text,
+            "error:
+       … always 5
+
+       … plain 5
+
+       … always 4
+
+       … plain 4
+
+       … always 3
+
+       … always 2
+
+       … always 1
+
+       (stack trace truncated; use '--show-trace' to show the full, detailed trace)
+
+       error: kaboom
+"
+        );
+    }
+
+    #[rstest]
+    #[case::one(&["y", "zzzz"], "x", Some("y"))]
+    #[case::several_nearest_first(&["foo", "fooo", "bar"], "fo", Some("one of foo or fooo"))]
+    #[case::at_most_five(&["a", "b", "c", "d", "e", "f"], "x", Some("one of a, b, c, d or e"))]
+    #[case::none_close(&["abcdef"], "x", None)]
+    fn suggestions(#[case] names: &[&str], #[case] query: &str, #[case] expected: Option<&str>) {
+        let found = Suggestions::best_matches(names.iter().map(|n| n.as_bytes()), query);
+        assert_eq!(found.describe().as_deref(), expected);
+    }
+
+    #[rstest]
+    #[case::same("abc", "abc", 0)]
+    #[case::insert("ac", "abc", 1)]
+    #[case::substitute("abc", "abd", 1)]
+    #[case::empty("", "ab", 2)]
+    fn edit_distance(#[case] a: &str, #[case] b: &str, #[case] d: usize) {
+        assert_eq!(levenshtein(a, b), d);
+    }
+
+    /// Warnings are indented under `warning:`; golden text from the lang
+    /// suite's `eval-okay-url-literal-warn.err.exp`.
+    #[test]
+    fn warning_layout() {
+        let map = SourceMap::default();
+        let at = span(&map, "http://example.com\n", 0);
+        let lint = Lint::Url {
+            text: "http://example.com".into(),
+            fatal: false,
+        };
+        let warning = Diagnostic::Warning {
+            message: lint.to_string(),
+            span: Some(at),
+        };
+        assert_eq!(
+            warning.render(&map),
+            "warning: URL literals are discouraged. Consider using a string literal \"http://example.com\" instead (lint-url-literals)
+         at /pwd/f.nix:1:1:
+              1| http://example.com
+               | ^
+              2|
+"
+        );
     }
 }

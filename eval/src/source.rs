@@ -205,9 +205,11 @@ mod tests {
     #[case::same_line(2, 1, 3)]
     #[case::second_line(4, 2, 1)]
     #[case::after_second_newline(7, 3, 1)]
+    #[case::lone_cr_ends_a_line(10, 4, 2)]
+    #[case::crlf_is_one_line_end(13, 5, 1)]
     fn locations(#[case] offset: u32, #[case] line: usize, #[case] column: usize) {
         let map = SourceMap::default();
-        let file = map.add("f.nix", "abc\nde\nf");
+        let file = map.add("f.nix", "abc\nde\nf\rgh\r\nij");
         let loc = map.location(Span {
             file,
             start: offset,
@@ -221,5 +223,37 @@ mod tests {
                 column
             }
         );
+    }
+
+    // The layouts of `nix-instantiate --eval -E` errors with CppNix 2.34
+    // (see `.err.exp` of the lang suite), before the indentation that
+    // `Error::render` adds.
+    #[rstest]
+    #[case::first_line_with_next(
+        "x y\nz\n",
+        2,
+        "at f.nix:1:3:\n     1| x y\n      |   ^\n     2| z\n"
+    )]
+    #[case::middle_line(
+        "a\nbc\nd",
+        3,
+        "at f.nix:2:2:\n     1| a\n     2| bc\n      |  ^\n     3| d\n"
+    )]
+    #[case::empty_line_after("a\n", 0, "at f.nix:1:1:\n     1| a\n      | ^\n     2| \n")]
+    #[case::last_line("a\nb", 2, "at f.nix:2:1:\n     1| a\n     2| b\n      | ^\n")]
+    #[case::wide_numbers(
+        "\n\n\n\n\n\n\n\n\nx\ny",
+        9,
+        "at f.nix:10:1:\n     9| \n    10| x\n      | ^\n    11| y\n"
+    )]
+    fn snippets(#[case] text: &str, #[case] offset: u32, #[case] expected: &str) {
+        let map = SourceMap::default();
+        let file = map.add("f.nix", text);
+        let span = Span {
+            file,
+            start: offset,
+            end: offset,
+        };
+        assert_eq!(map.snippet(span), expected);
     }
 }

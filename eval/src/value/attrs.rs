@@ -351,7 +351,7 @@ mod tests {
             (NixString::from("a"), Value::Null),
         ])
         .err()
-        .map(|e| e.0.to_string());
+        .map(|e| e.name.to_string());
         assert_eq!(err.as_deref(), Some("a"));
     }
 
