@@ -56,11 +56,11 @@ pub enum ErrorKind {
     IntegerOverflow(String),
     #[error("cannot coerce {actual} to a string: {value}")]
     NotCoercibleToString { actual: &'static str, value: String },
-    #[error("cannot compare {} with {}; {}", .left.0, .right.0, incomparable_values(left, right))]
+    #[error("cannot compare {} with {}; {}", .types.0, .types.1, incomparable_values(types, values))]
     Incomparable {
-        /// The type and the printed value of each side.
-        left: (&'static str, String),
-        right: (&'static str, String),
+        types: (&'static str, &'static str),
+        /// Printed; boxed, as errors are moved around a lot.
+        values: Box<(String, String)>,
     },
     #[error("cannot add {0} to {1}")]
     InvalidAddition(&'static str, &'static str),
@@ -77,7 +77,7 @@ pub enum ErrorKind {
         first: String,
     },
     #[error("{0}")]
-    NotEqual(#[from] NotEqual),
+    NotEqual(Box<NotEqual>),
     #[error("file '{0}' was not found in the Nix search path (add it using $NIX_PATH or -I)")]
     NotInSearchPath(String),
     #[error("string '{0}' doesn't represent an absolute path")]
@@ -185,14 +185,12 @@ pub enum NotEqual {
 
 /// The end of an `Incomparable` message: values of one type that has no
 /// order are said to be so.
-fn incomparable_values(left: &(&str, String), right: &(&str, String)) -> String {
-    if left.0 == right.0 {
-        format!(
-            "values of that type are incomparable (values are {} and {})",
-            left.1, right.1
-        )
+fn incomparable_values(types: &(&str, &str), values: &(String, String)) -> String {
+    let (left, right) = values;
+    if types.0 == types.1 {
+        format!("values of that type are incomparable (values are {left} and {right})")
     } else {
-        format!("values are {} and {}", left.1, right.1)
+        format!("values are {left} and {right}")
     }
 }
 
@@ -259,8 +257,8 @@ impl ErrorKind {
 
     pub fn incomparable(left: &Value, right: &Value) -> Self {
         ErrorKind::Incomparable {
-            left: (left.describe(), print_error_value(left)),
-            right: (right.describe(), print_error_value(right)),
+            types: (left.describe(), right.describe()),
+            values: Box::new((print_error_value(left), print_error_value(right))),
         }
     }
 

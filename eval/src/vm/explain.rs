@@ -72,7 +72,7 @@ pub async fn not_equal(co: &Co, a: Value, b: Value, at: Span) -> Result<(), Erro
                 _ => continue,
             },
         };
-        let mut error = Error::from(ErrorKind::NotEqual(found));
+        let mut error = Error::from(ErrorKind::NotEqual(Box::new(found)));
         let mut at_step = step;
         while let Some((step, parent)) = at_step.and_then(|i| steps.get(i)) {
             match step {

@@ -1146,8 +1146,7 @@ impl Vm {
                 }
             }
             Op::JumpIfNotBlank(slot, n) => {
-                let blank =
-                    matches!(self.local(base, slot), Value::Thunk(t) if t.is_blank().into());
+                let blank = matches!(self.local(base, slot), Value::Thunk(t) if t.is_blank());
                 if !blank {
                     *ip += n as usize;
                 }
