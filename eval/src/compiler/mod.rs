@@ -960,7 +960,8 @@ impl Compiler<'_> {
                         self.emit(Op::Force, span);
                     }
                     self.compile_attr_key(attr)?;
-                    self.emit(Op::Select, self.span(attr.syntax()));
+                    // Errors name the selection, as CppNix's do.
+                    self.emit(Op::Select, span);
                 }
             }
             Some(default) => {
