@@ -50,6 +50,12 @@ pub enum Op {
     JumpIfTrue(u32),
     /// Raise "assertion failed"; the constant holds the condition's text.
     AssertFail(ConstIdx),
+    /// After a failed `assert a == b`: pop `b` and `a` (evaluated again)
+    /// and raise the error that says why they differ, as CppNix does. The
+    /// constant holds the condition's text; the next instruction is the
+    /// `AssertFail`, whose span is the assertion's, and which runs if no
+    /// difference is found.
+    AssertEqFail(ConstIdx),
 
     /// Pop `n` (name, value) pairs and build a set; a null name skips the
     /// pair (dynamic attributes evaluating to null). The entries' positions

@@ -103,42 +103,86 @@ impl SourceMap {
             .unwrap_or_default()
     }
 
+    /// The line and column of `span`'s start. Lines end at `\n`, `\r\n`
+    /// or a lone `\r`, as CppNix's lexer counts them.
     pub fn location(&self, span: Span) -> Location {
         let text = self.text(span.file);
         let offset = (span.start as usize).min(text.len());
-        let before = text.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+        let (mut line, mut line_start) = (1, 0);
+        for (start, _) in lines(&text) {
+            if start > offset {
+                break;
+            }
+            (line, line_start) = (line + usize::from(start > 0), start);
+        }
         Location {
             file: self.name(span.file),
             line,
-            column,
+            column: offset - line_start + 1,
         }
     }
 
-    /// `at FILE:LINE:COL:` followed by the line with a caret, indented like
-    /// CppNix's error output.
+    /// CppNix's description of a position: `at FILE:LINE:COL:` and the
+    /// code around it, the line before and after the one with a caret
+    /// under the column, each numbered in five columns:
+    ///
+    /// ```text
+    /// at f.nix:2:3:
+    ///     1| let
+    ///     2|   x = y;
+    ///      |   ^
+    ///     3| in x
+    /// ```
+    ///
+    /// Trailing whitespace is the caller's to strip, as CppNix does.
     pub fn snippet(&self, span: Span) -> String {
         let loc = self.location(span);
         let text = self.text(span.file);
-        let mut out = format!("at {}:{}:{}:\n", loc.file, loc.line, loc.column);
-        if let Some(line) = text.lines().nth(loc.line - 1) {
-            let number = loc.line.to_string();
-            out.push_str(&format!(
-                "{:>w$}| {}\n",
-                number,
-                line,
-                w = number.len() + 12
-            ));
-            out.push_str(&format!(
-                "{:>w$}| {}^\n",
-                "",
-                " ".repeat(loc.column - 1),
-                w = number.len() + 12
-            ));
+        let mut out = format!("at {}:{}:{}:", loc.file, loc.line, loc.column);
+        let code = |n: usize| {
+            lines(&text)
+                .nth(n.wrapping_sub(1))
+                .map(|(start, end)| text.get(start..end).unwrap_or(""))
+        };
+        if loc.line > 1
+            && let Some(prev) = code(loc.line - 1)
+        {
+            out.push_str(&format!("\n {:>5}| {prev}", loc.line - 1));
         }
+        if let Some(line) = code(loc.line) {
+            out.push_str(&format!("\n {:>5}| {line}", loc.line));
+            out.push_str(&format!("\n      |{}^", " ".repeat(loc.column)));
+            if let Some(next) = code(loc.line + 1) {
+                out.push_str(&format!("\n {:>5}| {next}", loc.line + 1));
+            }
+        }
+        out.push('\n');
         out
     }
+}
+
+/// The (start, end) byte ranges of the lines of `text`, without their
+/// terminators (`\n`, `\r\n` or `\r`); text after the last terminator,
+/// even none, is a line too.
+fn lines(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = text.as_bytes();
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        let rest = bytes.get(from..).unwrap_or_default();
+        match rest.iter().position(|b| matches!(b, b'\n' | b'\r')) {
+            Some(i) => {
+                let end = from + i;
+                let crlf = bytes.get(end) == Some(&b'\r') && bytes.get(end + 1) == Some(&b'\n');
+                start = Some(end + 1 + usize::from(crlf));
+                Some((from, end))
+            }
+            None => {
+                start = None;
+                Some((from, bytes.len()))
+            }
+        }
+    })
 }
 
 impl Span {
@@ -161,9 +205,11 @@ mod tests {
     #[case::same_line(2, 1, 3)]
     #[case::second_line(4, 2, 1)]
     #[case::after_second_newline(7, 3, 1)]
+    #[case::lone_cr_ends_a_line(10, 4, 2)]
+    #[case::crlf_is_one_line_end(13, 5, 1)]
     fn locations(#[case] offset: u32, #[case] line: usize, #[case] column: usize) {
         let map = SourceMap::default();
-        let file = map.add("f.nix", "abc\nde\nf");
+        let file = map.add("f.nix", "abc\nde\nf\rgh\r\nij");
         let loc = map.location(Span {
             file,
             start: offset,
@@ -177,5 +223,37 @@ mod tests {
                 column
             }
         );
+    }
+
+    // The layouts of `nix-instantiate --eval -E` errors with CppNix 2.34
+    // (see `.err.exp` of the lang suite), before the indentation that
+    // `Error::render` adds.
+    #[rstest]
+    #[case::first_line_with_next(
+        "x y\nz\n",
+        2,
+        "at f.nix:1:3:\n     1| x y\n      |   ^\n     2| z\n"
+    )]
+    #[case::middle_line(
+        "a\nbc\nd",
+        3,
+        "at f.nix:2:2:\n     1| a\n     2| bc\n      |  ^\n     3| d\n"
+    )]
+    #[case::empty_line_after("a\n", 0, "at f.nix:1:1:\n     1| a\n      | ^\n     2| \n")]
+    #[case::last_line("a\nb", 2, "at f.nix:2:1:\n     1| a\n     2| b\n      | ^\n")]
+    #[case::wide_numbers(
+        "\n\n\n\n\n\n\n\n\nx\ny",
+        9,
+        "at f.nix:10:1:\n     9| \n    10| x\n      | ^\n    11| y\n"
+    )]
+    fn snippets(#[case] text: &str, #[case] offset: u32, #[case] expected: &str) {
+        let map = SourceMap::default();
+        let file = map.add("f.nix", text);
+        let span = Span {
+            file,
+            start: offset,
+            end: offset,
+        };
+        assert_eq!(map.snippet(span), expected);
     }
 }

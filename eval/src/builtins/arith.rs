@@ -3,7 +3,8 @@
 
 use tvix_eval_builtin_macros::builtins;
 
-use crate::errors::{Error, ErrorKind};
+use crate::chunk::BinOp;
+use crate::errors::{Error, ErrorKind, ResultExt};
 use crate::value::Value;
 use crate::vm::generators::{Co, Shortcut};
 use crate::vm::ops;
@@ -23,7 +24,7 @@ fn add_now(args: &[Value]) -> Option<Shortcut> {
 }
 
 /// `ceil` and `floor`: integers stay, floats are rounded and must fit.
-fn rounded(v: Value, round: fn(f64) -> f64) -> Result<Value, Error> {
+fn rounded(v: Value, round: fn(f64) -> f64, context: &'static str) -> Result<Value, Error> {
     match v {
         Value::Int(i) => Ok(Value::Int(i)),
         Value::Float(f) => {
@@ -38,7 +39,7 @@ fn rounded(v: Value, round: fn(f64) -> f64) -> Result<Value, Error> {
                 .into())
             }
         }
-        other => Err(ErrorKind::type_error("a float", &other).into()),
+        other => Err(Error::from(ErrorKind::type_error("a float", &other)).context(context)),
     }
 }
 
@@ -49,25 +50,25 @@ mod impls {
     /// `e1 + e2` on numbers.
     #[builtin("add", fast = add_now)]
     async fn builtin_add(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
-        Ok(ops::add(co.context(), a, b)?)
+        ops::arith(BinOp::Add, a, b)
     }
 
     /// `e1 - e2`.
     #[builtin("sub")]
     async fn builtin_sub(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
-        Ok(ops::sub(a, b)?)
+        ops::arith(BinOp::Sub, a, b)
     }
 
     /// `e1 * e2`.
     #[builtin("mul")]
     async fn builtin_mul(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
-        Ok(ops::mul(a, b)?)
+        ops::arith(BinOp::Mul, a, b)
     }
 
     /// `e1 / e2`; integer division truncates.
     #[builtin("div")]
     async fn builtin_div(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
-        Ok(ops::div(a, b)?)
+        ops::arith(BinOp::Div, a, b)
     }
 
     /// `e1 < e2`, on numbers, strings, paths and lists.
@@ -79,30 +80,56 @@ mod impls {
     /// The bitwise AND of two integers.
     #[builtin("bitAnd")]
     async fn builtin_bit_and(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
-        Ok(Value::Int(a.as_int()? & b.as_int()?))
+        let a = a
+            .as_int()
+            .context("while evaluating the first argument passed to builtins.bitAnd")?;
+        let b = b
+            .as_int()
+            .context("while evaluating the second argument passed to builtins.bitAnd")?;
+        Ok(Value::Int(a & b))
     }
 
     /// The bitwise OR of two integers.
     #[builtin("bitOr")]
     async fn builtin_bit_or(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
-        Ok(Value::Int(a.as_int()? | b.as_int()?))
+        let a = a
+            .as_int()
+            .context("while evaluating the first argument passed to builtins.bitOr")?;
+        let b = b
+            .as_int()
+            .context("while evaluating the second argument passed to builtins.bitOr")?;
+        Ok(Value::Int(a | b))
     }
 
     /// The bitwise XOR of two integers.
     #[builtin("bitXor")]
     async fn builtin_bit_xor(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
-        Ok(Value::Int(a.as_int()? ^ b.as_int()?))
+        let a = a
+            .as_int()
+            .context("while evaluating the first argument passed to builtins.bitXor")?;
+        let b = b
+            .as_int()
+            .context("while evaluating the second argument passed to builtins.bitXor")?;
+        Ok(Value::Int(a ^ b))
     }
 
     /// The smallest integer not less than a number.
     #[builtin("ceil")]
     async fn builtin_ceil(co: &Co, v: Value) -> Result<Value, Error> {
-        rounded(v, f64::ceil)
+        rounded(
+            v,
+            f64::ceil,
+            "while evaluating the first argument passed to builtins.ceil",
+        )
     }
 
     /// The largest integer not greater than a number.
     #[builtin("floor")]
     async fn builtin_floor(co: &Co, v: Value) -> Result<Value, Error> {
-        rounded(v, f64::floor)
+        rounded(
+            v,
+            f64::floor,
+            "while evaluating the first argument passed to builtins.floor",
+        )
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use tvix_eval_builtin_macros::builtins;
 
-use crate::errors::{Error, ErrorKind};
+use crate::errors::{Error, ErrorKind, ResultExt};
 use crate::value::{NixAttrs, NixString, Value, normalise_path};
 use crate::vm::generators::Co;
 use crate::vm::ops::{self, Coercion};
@@ -121,7 +121,9 @@ mod impls {
     /// The string form of a path (deprecated in CppNix).
     #[builtin("toPath")]
     async fn builtin_to_path(co: &Co, #[lazy] p: Value) -> Result<Value, Error> {
-        let path = coerce_to_path(co, p).await?;
+        let path = coerce_to_path(co, p)
+            .await
+            .context("while evaluating the first argument passed to builtins.toPath")?;
         Ok(Value::string(path.to_string_lossy().into_owned()))
     }
 
@@ -140,7 +142,7 @@ mod impls {
             let path = entry
                 .get(b"path")
                 .cloned()
-                .ok_or_else(|| ErrorKind::AttributeMissing("path".into()))?;
+                .ok_or_else(|| ErrorKind::missing_attribute("path"))?;
             // A path is taken as it is, not copied to the store.
             let path = match co.force(path).await? {
                 Value::Path(p) => p.to_path_buf(),
@@ -158,7 +160,9 @@ mod impls {
     /// The value of an environment variable, or `""` if it is unset.
     #[builtin("getEnv")]
     async fn builtin_get_env(co: &Co, name: Value) -> Result<Value, Error> {
-        let name = name.as_string()?;
+        let name = name
+            .as_string()
+            .context("while evaluating the first argument passed to builtins.getEnv")?;
         Ok(Value::string(co.context().getenv(&name.to_string())))
     }
 }

@@ -32,7 +32,7 @@ mod impls {
                 Ok(Value::Attrs(NixAttrs::from_entries_first_wins(entries)))
             }
             Value::Builtin(_) => Ok(Value::Attrs(NixAttrs::empty())),
-            other => Err(ErrorKind::type_error("a function", &other).into()),
+            _ => Err(ErrorKind::Builtin("'functionArgs' requires a function".into()).into()),
         }
     }
 

@@ -490,7 +490,7 @@ mod impls {
         let s = s.as_string()?;
         from_json(s.as_bytes()).map_err(|mut e| {
             if matches!(e.kind, ErrorKind::Builtin(ref m) if m.starts_with("[json")) {
-                e.add_context("while decoding a JSON string".into());
+                e.add_context("while decoding a JSON string");
             }
             e
         })

@@ -1,11 +1,12 @@
 //! List builtins: `map`, `filter`, `foldl'`, `sort`, `genList`,
 //! `genericClosure`, …
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use tvix_eval_builtin_macros::builtins;
 
-use crate::errors::{Error, ErrorKind};
+use crate::errors::{Error, ErrorKind, ResultExt};
+use crate::value::print::print_error_value;
 use crate::value::{NixAttrs, NixList, NixString, Thunk, Value};
 use crate::vm::LoopKind;
 use crate::vm::generators::{Co, Shortcut};
@@ -31,16 +32,26 @@ fn elem_at_now(args: &[Value]) -> Option<Shortcut> {
     (!x.needs_force()).then(|| Shortcut::Value(x.resolved()))
 }
 
-async fn truthy(co: &Co, f: &Value, x: Value) -> Result<bool, Error> {
-    Ok(co.call_forced(f.clone(), x).await?.as_bool()?)
+/// Whether `f x` is true; `context` says what was called if it is not a
+/// Boolean.
+async fn truthy(co: &Co, f: &Value, x: Value, context: &'static str) -> Result<bool, Error> {
+    co.call_forced(f.clone(), x)
+        .await?
+        .as_bool()
+        .context(context)
 }
 
-/// A required attribute of `genericClosure`'s argument or of an item.
+/// A required attribute of `genericClosure`'s argument.
 fn required(attrs: &NixAttrs, name: &str) -> Result<Value, Error> {
-    attrs
-        .get(name.as_bytes())
-        .cloned()
-        .ok_or_else(|| ErrorKind::AttributeMissing(name.into()).into())
+    attrs.get(name.as_bytes()).cloned().ok_or_else(|| {
+        Error::from(ErrorKind::missing_attribute(name))
+            .context("in the attrset passed as argument to builtins.genericClosure")
+    })
+}
+
+/// `genericClosure`'s context for an error about an element.
+fn element_context(prefix: &str, element: &Value) -> String {
+    format!("{prefix} {}", print_error_value(element))
 }
 
 #[builtins]
@@ -51,7 +62,15 @@ mod impls {
     /// `[ (f x) (f y) ]`.
     #[builtin("map")]
     async fn builtin_map(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
-        let xs = xs.as_list()?;
+        let xs = xs
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.map")?;
+        if !xs.is_empty() {
+            co.force(f.clone())
+                .await?
+                .as_function()
+                .context("while evaluating the first argument passed to builtins.map")?;
+        }
         Ok(Value::list(
             xs.iter()
                 .map(|x| Value::Thunk(Thunk::apply(f.clone(), x.clone())))
@@ -62,11 +81,15 @@ mod impls {
     /// The elements `x` of a list for which `f x` is true.
     #[builtin("filter")]
     async fn builtin_filter(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
-        let xs = xs.as_list()?;
+        let xs = xs
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.filter")?;
         if xs.is_empty() {
             return Ok(Value::List(xs));
         }
         let f = co.force(f).await?;
+        f.as_function()
+            .context("while evaluating the first argument passed to builtins.filter")?;
         co.list_loop(LoopKind::Filter, f, Value::Null, xs).await
     }
 
@@ -74,15 +97,20 @@ mod impls {
     #[builtin("foldl'")]
     async fn builtin_foldl(
         co: &Co,
-        #[lazy] op: Value,
+        op: Value,
         #[lazy] nul: Value,
-        xs: Value,
+        #[lazy] xs: Value,
     ) -> Result<Value, Error> {
-        let xs = xs.as_list()?;
+        op.as_function()
+            .context("while evaluating the first argument passed to builtins.foldlStrict")?;
+        let xs = co
+            .force(xs)
+            .await?
+            .as_list()
+            .context("while evaluating the third argument passed to builtins.foldlStrict")?;
         if xs.is_empty() {
             return co.force(nul).await;
         }
-        let op = co.force(op).await?;
         let acc = co.list_loop(LoopKind::Fold, op, nul, xs).await?;
         co.force(acc).await
     }
@@ -90,13 +118,21 @@ mod impls {
     /// The number of elements of a list.
     #[builtin("length", fast = length_now)]
     async fn builtin_length(co: &Co, xs: Value) -> Result<Value, Error> {
-        Ok(Value::Int(xs.as_list()?.len() as i64))
+        Ok(Value::Int(
+            xs.as_list()
+                .context("while evaluating the first argument passed to builtins.length")?
+                .len() as i64,
+        ))
     }
 
     /// The first element of a list.
     #[builtin("head")]
     async fn builtin_head(co: &Co, xs: Value) -> Result<Value, Error> {
-        match xs.as_list()?.first() {
+        match xs
+            .as_list()
+            .context("while evaluating the first argument passed to builtins.head")?
+            .first()
+        {
             Some(x) => co.force(x.clone()).await,
             None => {
                 Err(ErrorKind::Builtin("'builtins.head' called on an empty list".into()).into())
@@ -107,7 +143,9 @@ mod impls {
     /// A list without its first element.
     #[builtin("tail")]
     async fn builtin_tail(co: &Co, xs: Value) -> Result<Value, Error> {
-        let xs = xs.as_list()?;
+        let xs = xs
+            .as_list()
+            .context("while evaluating the first argument passed to builtins.tail")?;
         if xs.is_empty() {
             return Err(
                 ErrorKind::Builtin("'builtins.tail' called on an empty list".into()).into(),
@@ -119,8 +157,12 @@ mod impls {
     /// The element of a list at an index (from 0).
     #[builtin("elemAt", fast = elem_at_now)]
     async fn builtin_elem_at(co: &Co, xs: Value, n: Value) -> Result<Value, Error> {
-        let xs = xs.as_list()?;
-        let n = n.as_int()?;
+        let xs = xs
+            .as_list()
+            .context("while evaluating the first argument passed to builtins.elemAt")?;
+        let n = n
+            .as_int()
+            .context("while evaluating the second argument passed to builtins.elemAt")?;
         match usize::try_from(n).ok().and_then(|i| xs.get(i)) {
             Some(x) => co.force(x.clone()).await,
             None => Err(ErrorKind::Builtin(format!(
@@ -134,7 +176,11 @@ mod impls {
     /// Whether `x` equals an element of a list.
     #[builtin("elem")]
     async fn builtin_elem(co: &Co, #[lazy] x: Value, xs: Value) -> Result<Value, Error> {
-        for y in xs.as_list()?.iter() {
+        for y in xs
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.elem")?
+            .iter()
+        {
             if nix_eq(co, x.clone(), y.clone()).await? {
                 return Ok(Value::Bool(true));
             }
@@ -145,25 +191,37 @@ mod impls {
     /// Concatenates a list of lists.
     #[builtin("concatLists")]
     async fn builtin_concat_lists(co: &Co, xss: Value) -> Result<Value, Error> {
-        let xss = xss.as_list()?;
+        let xss = xss
+            .as_list()
+            .context("while evaluating the first argument passed to builtins.concatLists")?;
         let mut lists = Vec::with_capacity(xss.len());
         for xs in xss.iter() {
-            lists.push(co.force(xs.clone()).await?.as_list()?);
+            let xs = co.force(xs.clone()).await?;
+            lists.push(
+                xs.as_list().context(
+                    "while evaluating a value of the list passed to builtins.concatLists",
+                )?,
+            );
         }
         Ok(Value::list(concat(&lists)))
     }
 
     /// `concatLists (map f xs)`.
     #[builtin("concatMap")]
-    async fn builtin_concat_map(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
-        let xs = xs.as_list()?;
-        if xs.is_empty() {
-            return Ok(Value::List(xs));
-        }
-        let f = co.force(f).await?;
+    async fn builtin_concat_map(co: &Co, f: Value, #[lazy] xs: Value) -> Result<Value, Error> {
+        f.as_function()
+            .context("while evaluating the first argument passed to builtins.concatMap")?;
+        let xs = co
+            .force(xs)
+            .await?
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.concatMap")?;
         let mut lists = Vec::with_capacity(xs.len());
         for x in xs.iter() {
-            lists.push(co.call_forced(f.clone(), x.clone()).await?.as_list()?);
+            let list = co.call_forced(f.clone(), x.clone()).await?;
+            lists.push(list.as_list().context(
+                "while evaluating the return value of the function passed to builtins.concatMap",
+            )?);
         }
         Ok(Value::list(concat(&lists)))
     }
@@ -171,11 +229,15 @@ mod impls {
     /// `[ (f 0) (f 1) … (f (n - 1)) ]`, lazily.
     #[builtin("genList")]
     async fn builtin_gen_list(co: &Co, #[lazy] f: Value, n: Value) -> Result<Value, Error> {
-        let n = n.as_int()?;
+        let n = n
+            .as_int()
+            .context("while evaluating the second argument passed to builtins.genList")?;
         if n < 0 {
             return Err(ErrorKind::Builtin(format!("cannot create list of size {n}")).into());
         }
         let f = co.force(f).await?;
+        f.as_function()
+            .context("while evaluating the first argument passed to builtins.genList")?;
         Ok(Value::list(
             (0..n)
                 .map(|i| Value::Thunk(Thunk::apply(f.clone(), Value::Int(i))))
@@ -185,40 +247,59 @@ mod impls {
 
     /// Whether `f x` is true for every element `x` of a list.
     #[builtin("all")]
-    async fn builtin_all(co: &Co, f: Value, xs: Value) -> Result<Value, Error> {
-        co.list_loop(LoopKind::All, f, Value::Null, xs.as_list()?)
-            .await
+    async fn builtin_all(co: &Co, f: Value, #[lazy] xs: Value) -> Result<Value, Error> {
+        f.as_function()
+            .context("while evaluating the first argument passed to builtins.all")?;
+        let xs = co
+            .force(xs)
+            .await?
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.all")?;
+        co.list_loop(LoopKind::All, f, Value::Null, xs).await
     }
 
     /// Whether `f x` is true for some element `x` of a list.
     #[builtin("any")]
-    async fn builtin_any(co: &Co, f: Value, xs: Value) -> Result<Value, Error> {
-        co.list_loop(LoopKind::Any, f, Value::Null, xs.as_list()?)
-            .await
+    async fn builtin_any(co: &Co, f: Value, #[lazy] xs: Value) -> Result<Value, Error> {
+        f.as_function()
+            .context("while evaluating the first argument passed to builtins.any")?;
+        let xs = co
+            .force(xs)
+            .await?
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.any")?;
+        co.list_loop(LoopKind::Any, f, Value::Null, xs).await
     }
 
     /// Sorts a list with a comparator (`a: b: a < b`), stably.
     #[builtin("sort")]
     async fn builtin_sort(co: &Co, #[lazy] cmp: Value, xs: Value) -> Result<Value, Error> {
-        let xs = xs.as_list()?;
+        let xs = xs
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.sort")?;
         if xs.is_empty() {
             return Ok(Value::List(xs));
         }
         let cmp = co.force(cmp).await?;
-        if !cmp.is_function() {
-            return Err(ErrorKind::type_error("a function", &cmp).into());
-        }
+        cmp.as_function()
+            .context("while evaluating the first argument passed to builtins.sort")?;
         co.list_loop(LoopKind::Sort, cmp, Value::Null, xs).await
     }
 
     /// Splits a list into `{ right = …; wrong = …; }` by a predicate.
     #[builtin("partition")]
-    async fn builtin_partition(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
-        let xs = xs.as_list()?;
-        let f = co.force(f).await?;
+    async fn builtin_partition(co: &Co, f: Value, #[lazy] xs: Value) -> Result<Value, Error> {
+        f.as_function()
+            .context("while evaluating the first argument passed to builtins.partition")?;
+        let xs = co
+            .force(xs)
+            .await?
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.partition")?;
         let (mut right, mut wrong) = (Vec::new(), Vec::new());
         for x in xs.iter() {
-            if truthy(co, &f, x.clone()).await? {
+            let context = "while evaluating the return value of the partition function passed to builtins.partition";
+            if truthy(co, &f, x.clone(), context).await? {
                 right.push(x.clone());
             } else {
                 wrong.push(x.clone());
@@ -232,12 +313,20 @@ mod impls {
 
     /// Groups the elements of a list into a set by the name `f x` gives.
     #[builtin("groupBy")]
-    async fn builtin_group_by(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
-        let xs = xs.as_list()?;
-        let f = co.force(f).await?;
+    async fn builtin_group_by(co: &Co, f: Value, #[lazy] xs: Value) -> Result<Value, Error> {
+        f.as_function()
+            .context("while evaluating the first argument passed to builtins.groupBy")?;
+        let xs = co
+            .force(xs)
+            .await?
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.groupBy")?;
         let mut groups: std::collections::BTreeMap<NixString, Vec<Value>> = Default::default();
         for x in xs.iter() {
-            let key = co.call_forced(f.clone(), x.clone()).await?.as_string()?;
+            let key = co.call_forced(f.clone(), x.clone()).await?;
+            let key = key.as_string().context(
+                "while evaluating the return value of the grouping function passed to builtins.groupBy",
+            )?;
             groups
                 .entry(key.into_without_context())
                 .or_default()
@@ -255,31 +344,58 @@ mod impls {
     /// each `key` once, in the order they were found.
     #[builtin("genericClosure")]
     async fn builtin_generic_closure(co: &Co, args: Value) -> Result<Value, Error> {
-        let args = args.as_attrs()?;
+        let args = args
+            .as_attrs()
+            .context("while evaluating the first argument passed to builtins.genericClosure")?;
         let start = required(&args, "startSet")?;
-        let start = co.force(start).await?.as_list()?;
+        let start = co.force(start).await?.as_list().context(
+            "while evaluating the 'startSet' attribute passed as argument to builtins.genericClosure",
+        )?;
         let operator = required(&args, "operator")?;
         let mut work: std::collections::VecDeque<Value> = start.iter().cloned().collect();
         if work.is_empty() {
             return Ok(Value::List(start));
         }
         let operator = co.force(operator).await?;
+        operator.as_function().context(
+            "while evaluating the 'operator' attribute passed as argument to builtins.genericClosure",
+        )?;
         // The keys are forced deeply: the thunks in them no longer change.
+        // Each maps to its element, which errors name.
         #[allow(clippy::mutable_key_type)]
-        let mut seen: BTreeSet<OrderedKey> = BTreeSet::new();
+        let mut seen: BTreeMap<OrderedKey, Value> = BTreeMap::new();
         let mut out = Vec::new();
         while let Some(item) = work.pop_front() {
-            let attrs = co.force(item).await?.as_attrs()?;
-            let key = co.deep_force(required(&attrs, "key")?).await?;
-            let key = OrderedKey::new(key, seen.first().map(|k| k.value()))?;
-            if !seen.insert(key) {
+            let item = co.force(item).await?;
+            let in_element = || element_context("in genericClosure element", &item);
+            let attrs = item.as_attrs().with_context(in_element)?;
+            let key = attrs.get(b"key").cloned().ok_or_else(|| {
+                Error::from(ErrorKind::missing_attribute("key")).context(in_element())
+            })?;
+            let key = co.deep_force(key).await?;
+            let existing = seen.first_key_value();
+            let key = OrderedKey::new(key, existing.map(|(k, _)| k.value())).map_err(|e| {
+                let mut e = e;
+                if let Some((_, other)) = existing {
+                    e.add_context(element_context("with element", other));
+                }
+                e.context(element_context("while comparing element", &item))
+            })?;
+            if seen.contains_key(&key) {
                 continue;
             }
-            out.push(Value::Attrs(attrs.clone()));
+            seen.insert(key, item.clone());
+            out.push(item.clone());
             let next = co
-                .call_forced(operator.clone(), Value::Attrs(attrs))
-                .await?
-                .as_list()?;
+                .call_forced(operator.clone(), item.clone())
+                .await
+                .with_context(|| {
+                    element_context("while calling operator on genericClosure element", &item)
+                })?;
+            let next = next
+                .as_list()
+                .context("while evaluating the return value of the `operator` passed to builtins.genericClosure")
+                .with_context(|| element_context("while calling operator on genericClosure element", &item))?;
             work.extend(next.iter().cloned());
         }
         Ok(Value::list(out))
@@ -293,7 +409,8 @@ mod impls {
             LoopKind::ListToAttrs,
             Value::Null,
             Value::Null,
-            xs.as_list()?,
+            xs.as_list()
+                .context("while evaluating the argument passed to builtins.listToAttrs")?,
         )
         .await
     }
@@ -302,10 +419,20 @@ mod impls {
     /// it.
     #[builtin("catAttrs")]
     async fn builtin_cat_attrs(co: &Co, name: Value, xs: Value) -> Result<Value, Error> {
-        let name = name.as_string()?;
+        let name = name
+            .as_string()
+            .context("while evaluating the first argument passed to builtins.catAttrs")?;
         let mut out = Vec::new();
-        for x in xs.as_list()?.iter() {
-            if let Some(v) = co.force(x.clone()).await?.as_attrs()?.get(name.as_bytes()) {
+        for x in xs
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.catAttrs")?
+            .iter()
+        {
+            let x = co.force(x.clone()).await?;
+            let x = x.as_attrs().context(
+                "while evaluating an element in the list passed as second argument to builtins.catAttrs",
+            )?;
+            if let Some(v) = x.get(name.as_bytes()) {
                 out.push(v.clone());
             }
         }
@@ -316,13 +443,23 @@ mod impls {
     #[builtin("zipAttrsWith")]
     async fn builtin_zip_attrs_with(
         co: &Co,
-        #[lazy] f: Value,
-        sets: Value,
+        f: Value,
+        #[lazy] sets: Value,
     ) -> Result<Value, Error> {
-        let sets = sets.as_list()?;
+        f.as_function()
+            .context("while evaluating the first argument passed to builtins.zipAttrsWith")?;
+        let sets = co
+            .force(sets)
+            .await?
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.zipAttrsWith")?;
         let mut groups: std::collections::BTreeMap<NixString, Vec<Value>> = Default::default();
         for s in sets.iter() {
-            for (k, v) in co.force(s.clone()).await?.as_attrs()?.iter() {
+            let s = co.force(s.clone()).await?;
+            let s = s.as_attrs().context(
+                "while evaluating a value of the list passed as second argument to builtins.zipAttrsWith",
+            )?;
+            for (k, v) in s.iter() {
                 groups.entry(k.clone()).or_default().push(v.clone());
             }
         }

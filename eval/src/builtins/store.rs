@@ -6,7 +6,7 @@ use nix_compat::nixbase32;
 use sha2::Digest;
 use tvix_eval_builtin_macros::builtins;
 
-use crate::errors::{Error, ErrorKind};
+use crate::errors::{Error, ErrorKind, ResultExt};
 use crate::value::Value;
 use crate::vm::generators::Co;
 
@@ -26,7 +26,9 @@ mod impls {
     /// build time.
     #[builtin("placeholder")]
     async fn builtin_placeholder(co: &Co, output: Value) -> Result<Value, Error> {
-        let output = output.as_string()?;
+        let output = output
+            .as_string()
+            .context("while evaluating the first argument passed to builtins.placeholder")?;
         let mut hasher = sha2::Sha256::new();
         hasher.update(b"nix-output:");
         hasher.update(output.as_bytes());

@@ -6,10 +6,12 @@
 
 use tvix_eval_builtin_macros::builtins;
 
-use crate::errors::{Error, ErrorKind};
+use crate::errors::{Error, ErrorKind, ResultExt};
 use crate::value::{NixContext, NixString, Value};
 use crate::vm::generators::{Co, Shortcut};
 use crate::vm::ops::{self, Coercion};
+
+use super::force_string;
 
 pub(super) use impls::builtins;
 
@@ -90,7 +92,10 @@ mod impls {
     /// The length of a string, in bytes.
     #[builtin("stringLength", fast = string_length_now)]
     async fn builtin_string_length(co: &Co, #[lazy] s: Value) -> Result<Value, Error> {
-        Ok(Value::Int(coerce(co, s).await?.len() as i64))
+        let s = coerce(co, s)
+            .await
+            .context("while evaluating the argument passed to builtins.stringLength")?;
+        Ok(Value::Int(s.len() as i64))
     }
 
     /// The part of `s` from byte `start` on, at most `len` bytes long.
@@ -101,9 +106,15 @@ mod impls {
         len: Value,
         #[lazy] s: Value,
     ) -> Result<Value, Error> {
-        let start = start.as_int()?;
-        let len = len.as_int()?;
-        let s = coerce(co, s).await?;
+        let start = start.as_int().context(
+            "while evaluating the first argument (the start offset) passed to builtins.substring",
+        )?;
+        let len = len.as_int().context(
+            "while evaluating the second argument (the substring length) passed to builtins.substring",
+        )?;
+        let s = coerce(co, s).await.context(
+            "while evaluating the third argument (the string) passed to builtins.substring",
+        )?;
         if start < 0 {
             return Err(ErrorKind::Builtin("negative start position in 'substring'".into()).into());
         }
@@ -123,14 +134,20 @@ mod impls {
     /// The strings of a list joined with a separator.
     #[builtin("concatStringsSep")]
     async fn builtin_concat_strings_sep(co: &Co, sep: Value, xs: Value) -> Result<Value, Error> {
-        let sep = sep.as_string()?;
-        let xs = xs.as_list()?;
+        let sep = sep.as_string().context(
+            "while evaluating the first argument (the separator string) passed to builtins.concatStringsSep",
+        )?;
+        let xs = xs.as_list().context(
+            "while evaluating the second argument (the list of strings to concat) passed to builtins.concatStringsSep",
+        )?;
         let mut parts = Vec::with_capacity(2 * xs.len());
         for (i, x) in xs.iter().enumerate() {
             if i > 0 {
                 parts.push(sep.clone());
             }
-            parts.push(coerce(co, x.clone()).await?);
+            parts.push(coerce(co, x.clone()).await.context(
+                "while evaluating one element of the list of strings to concat passed to builtins.concatStringsSep",
+            )?);
         }
         Ok(Value::String(NixString::concat(parts.iter())))
     }
@@ -144,8 +161,12 @@ mod impls {
         to: Value,
         #[lazy] s: Value,
     ) -> Result<Value, Error> {
-        let from = from.as_list()?;
-        let to = to.as_list()?;
+        let from = from
+            .as_list()
+            .context("while evaluating the first argument passed to builtins.replaceStrings")?;
+        let to = to
+            .as_list()
+            .context("while evaluating the second argument passed to builtins.replaceStrings")?;
         if from.len() != to.len() {
             return Err(ErrorKind::Builtin(
                 "'from' and 'to' arguments passed to builtins.replaceStrings have different lengths"
@@ -155,9 +176,13 @@ mod impls {
         }
         let mut patterns = Vec::with_capacity(from.len());
         for f in from.iter() {
-            patterns.push(coerce(co, f.clone()).await?);
+            patterns.push(force_string(co, f.clone()).await.context(
+                "while evaluating one of the strings to replace passed to builtins.replaceStrings",
+            )?);
         }
-        let s = coerce(co, s).await?;
+        let s = force_string(co, s)
+            .await
+            .context("while evaluating the third argument passed to builtins.replaceStrings")?;
         let pieces = scan(s.as_bytes(), &patterns);
         // As in CppNix, a replacement is forced only if its pattern is
         // used.
@@ -173,7 +198,9 @@ mod impls {
             let r = match &replacements[k] {
                 Some(r) => r.clone(),
                 None => {
-                    let r = coerce(co, to[k].clone()).await?;
+                    let r = force_string(co, to[k].clone()).await.context(
+                        "while evaluating one of the replacement strings passed to builtins.replaceStrings",
+                    )?;
                     if let Some(c) = r.context() {
                         context.extend(c.iter().cloned());
                     }
@@ -189,7 +216,9 @@ mod impls {
     /// The last component of a path, without a trailing slash.
     #[builtin("baseNameOf")]
     async fn builtin_base_name_of(co: &Co, p: Value) -> Result<Value, Error> {
-        let s = path_text(co, p).await?;
+        let s = path_text(co, p)
+            .await
+            .context("while evaluating the first argument passed to builtins.baseNameOf")?;
         let bytes = s.as_bytes();
         let trimmed = bytes.strip_suffix(b"/").unwrap_or(bytes);
         let base = match trimmed.iter().rposition(|&c| c == b'/') {
@@ -203,7 +232,9 @@ mod impls {
     #[builtin("dirOf")]
     async fn builtin_dir_of(co: &Co, p: Value) -> Result<Value, Error> {
         let is_path = matches!(p, Value::Path(_));
-        let s = path_text(co, p).await?;
+        let s = path_text(co, p)
+            .await
+            .context("while evaluating the first argument passed to builtins.dirOf")?;
         let bytes = s.as_bytes();
         let dir: &[u8] = match bytes.iter().rposition(|&c| c == b'/') {
             Some(0) => b"/",
@@ -223,7 +254,9 @@ mod impls {
     #[builtin("toString", fast = to_string_now)]
     async fn builtin_to_string(co: &Co, #[lazy] v: Value) -> Result<Value, Error> {
         Ok(Value::String(
-            ops::coerce_to_string(co, v, Coercion::ToString).await?,
+            ops::coerce_to_string(co, v, Coercion::ToString)
+                .await
+                .context("while evaluating the first argument passed to builtins.toString")?,
         ))
     }
 }

@@ -4,10 +4,9 @@ use std::cmp::Ordering;
 
 use tvix_eval_builtin_macros::builtins;
 
-use crate::errors::Error;
+use crate::errors::{Error, ResultExt};
 use crate::value::{NixAttrs, NixString, Value};
 use crate::vm::generators::Co;
-use crate::vm::ops::{self, Coercion};
 
 pub(super) use impls::builtins;
 
@@ -66,10 +65,6 @@ pub(crate) fn compare_version_strings(a: &[u8], b: &[u8]) -> Ordering {
     Ordering::Equal
 }
 
-async fn coerce(co: &Co, v: Value) -> Result<NixString, Error> {
-    ops::coerce_to_string(co, v, Coercion::Interpolation).await
-}
-
 #[builtins]
 mod impls {
     use super::*;
@@ -78,7 +73,9 @@ mod impls {
     /// `[ "1" "2" "pre" "3" ]`.
     #[builtin("splitVersion")]
     async fn builtin_split_version(co: &Co, v: Value) -> Result<Value, Error> {
-        let v = coerce(co, v).await?;
+        let v = v
+            .as_string()
+            .context("while evaluating the first argument passed to builtins.splitVersion")?;
         Ok(Value::list(
             version_components(v.as_bytes())
                 .into_iter()
@@ -91,8 +88,12 @@ mod impls {
     /// than `s2`.
     #[builtin("compareVersions")]
     async fn builtin_compare_versions(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
-        let a = coerce(co, a).await?;
-        let b = coerce(co, b).await?;
+        let a = a
+            .as_string()
+            .context("while evaluating the first argument passed to builtins.compareVersions")?;
+        let b = b
+            .as_string()
+            .context("while evaluating the second argument passed to builtins.compareVersions")?;
         Ok(Value::Int(
             match compare_version_strings(a.as_bytes(), b.as_bytes()) {
                 Ordering::Less => -1,
@@ -106,7 +107,9 @@ mod impls {
     /// that is followed by a non-letter.
     #[builtin("parseDrvName")]
     async fn builtin_parse_drv_name(co: &Co, s: Value) -> Result<Value, Error> {
-        let s = coerce(co, s).await?;
+        let s = s
+            .as_string()
+            .context("while evaluating the first argument passed to builtins.parseDrvName")?;
         let bytes = s.as_bytes();
         let split = (0..bytes.len()).find(|&i| {
             bytes[i] == b'-' && bytes.get(i + 1).is_some_and(|c| !c.is_ascii_alphabetic())

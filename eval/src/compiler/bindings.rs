@@ -115,12 +115,7 @@ impl Compiler<'_> {
                     };
                     for attr in i.attrs() {
                         let name = static_name(&attr).ok_or_else(|| {
-                            self.error(
-                                ErrorKind::Parse(
-                                    "dynamic attributes not allowed in inherit".into(),
-                                ),
-                                attr.syntax(),
-                            )
+                            self.error(ErrorKind::DynamicAttrInInherit, attr.syntax())
                         })?;
                         let span = self.span(attr.syntax());
                         self.insert_static(&mut def, name, Entry::Inherit { from }, span)?;

@@ -23,7 +23,7 @@ use rnix::ast::{self, AstToken, HasEntry as _, InterpolPart};
 use rowan::ast::AstNode;
 
 use crate::chunk::{BinOp, Capture, Formal, Formals, Lambda, LambdaKind, Op};
-use crate::errors::{Diagnostic, Error, ErrorKind};
+use crate::errors::{Diagnostic, Error, ErrorKind, Lint};
 use crate::source::{FileId, Span};
 use crate::value::{NixAttrs, NixString, Value};
 use crate::vm::{LintLevel, Lints};
@@ -80,6 +80,7 @@ pub fn compile(unit: &Unit) -> Result<Rc<Lambda>, Error> {
         lints: unit.lints,
         speculate: unit.speculate,
         report: unit.report,
+        quiet: false,
         strings: HashMap::new(),
         ctxs: vec![FnCtx::new()],
     };
@@ -161,6 +162,9 @@ struct Compiler<'g> {
     lints: Lints,
     speculate: bool,
     report: &'g dyn Fn(Diagnostic),
+    /// Set while code already compiled is compiled again (the operands of
+    /// a failed `assert a == b`), whose warnings were reported once.
+    quiet: bool,
     /// String constants by text (see `intern`).
     strings: HashMap<Box<[u8]>, NixString>,
     /// The functions being compiled, innermost last.
@@ -516,7 +520,28 @@ impl Compiler<'_> {
                 self.compile_forced(&cond)?;
                 let ok = self.emit(Op::JumpIfTrue(0), span);
                 let text = self.const_index(Value::string(cond.syntax().text().to_string()));
-                self.emit(Op::AssertFail(text), self.span(cond.syntax()));
+                if let ast::Expr::BinOp(eq) = strip_parens(&cond)
+                    && eq.operator() == Some(ast::BinOpKind::Equal)
+                {
+                    // CppNix evaluates both sides again to say why they
+                    // differ; only a failing assertion runs this.
+                    let height = self.ctx().height;
+                    let quiet = std::mem::replace(&mut self.quiet, true);
+                    let operands = [eq.lhs(), eq.rhs()].map(|e| child(e, eq.syntax(), self));
+                    for operand in operands {
+                        self.compile(&operand?)?;
+                    }
+                    self.quiet = quiet;
+                    let op_span = eq
+                        .syntax()
+                        .children_with_tokens()
+                        .filter_map(|t| t.into_token())
+                        .find(|t| t.kind() == rnix::SyntaxKind::TOKEN_EQUAL)
+                        .map_or(span, |t| Span::new(self.file, t.text_range()));
+                    self.emit(Op::AssertEqFail(text), op_span);
+                    self.ctx().height = height;
+                }
+                self.emit(Op::AssertFail(text), span);
                 self.ctx().patch_jump(ok);
                 self.compile(&child(a.body(), node, self)?)
             }
@@ -653,11 +678,13 @@ impl Compiler<'_> {
             },
             ast::LiteralKind::Uri(u) => {
                 let text = u.syntax().text().to_string();
+                let level = self.lints.url_literals;
                 self.lint(
-                    self.lints.url_literals,
-                    format!(
-                        "URL literals are disallowed. Consider using a string literal \"{text}\" instead (lint-url-literals)"
-                    ),
+                    level,
+                    Lint::Url {
+                        text: text.clone(),
+                        fatal: level == LintLevel::Fatal,
+                    },
                     span,
                 )?;
                 Value::string(text)
@@ -669,17 +696,28 @@ impl Compiler<'_> {
 
     fn compile_string(&mut self, s: &ast::Str) -> CResult {
         let span = self.span(s.syntax());
-        let parts = s.normalized_parts();
-        for p in &parts {
-            if let InterpolPart::Literal(t) = p
-                && t.contains('\0')
-            {
+        // CppNix's lexer rejects a NUL in the text as written, before an
+        // indented string loses its indentation (and its first newline).
+        let indented = s.syntax().first_token().is_some_and(|t| t.text() == "''");
+        for t in s
+            .syntax()
+            .children_with_tokens()
+            .filter_map(|t| t.into_token())
+        {
+            if t.kind() == rnix::SyntaxKind::TOKEN_STRING_CONTENT && t.text().contains('\0') {
+                let (text, skip) = match t.text().strip_prefix('\n') {
+                    Some(rest) if indented => (rest, 1),
+                    _ => (t.text(), 0),
+                };
+                let mut at = Span::new(self.file, t.text_range());
+                at.start += skip;
                 return Err(Error::new(
-                    ErrorKind::NulInString(t.replace('\0', "␀")),
-                    Some(span),
+                    ErrorKind::NulInString(text.replace('\0', "␀")),
+                    Some(at),
                 ));
             }
         }
+        let parts = s.normalized_parts();
         if parts.iter().all(|p| matches!(p, InterpolPart::Literal(_))) {
             let text: String = parts
                 .into_iter()
@@ -752,37 +790,33 @@ impl Compiler<'_> {
     }
 
     /// Reports a lint at `level`: a warning on stderr, or a fatal error.
-    fn lint(&self, level: LintLevel, message: String, span: Span) -> CResult {
+    fn lint(&self, level: LintLevel, lint: Lint, span: Span) -> CResult {
         match level {
             LintLevel::Allow => Ok(()),
+            LintLevel::Warn if self.quiet => Ok(()),
             LintLevel::Warn => {
                 (self.report)(Diagnostic::Warning {
-                    message,
+                    message: lint.to_string(),
                     span: Some(span),
                 });
                 Ok(())
             }
-            LintLevel::Fatal => Err(Error::new(ErrorKind::Lint(message), Some(span))),
+            LintLevel::Fatal => Err(Error::new(ErrorKind::Lint(lint), Some(span))),
         }
     }
 
     fn lint_path(&self, expr: &ast::Expr, span: Span) -> CResult {
         let text = expr.syntax().text().to_string();
         match expr {
-            ast::Expr::PathAbs(_) | ast::Expr::PathHome(_) => self.lint(
-                self.lints.absolute_paths,
-                format!(
-                    "absolute path literals are not portable. Consider replacing path literal '{text}' by a string, relative path, or parameter (lint-absolute-path-literals)"
-                ),
-                span,
-            ),
-            ast::Expr::PathRel(_) if !text.starts_with("./") && !text.starts_with("../") => self.lint(
-                self.lints.short_paths,
-                format!(
-                    "relative path literal '{text}' should be prefixed by '.' for clarity: './{text}' (lint-short-path-literals)"
-                ),
-                span,
-            ),
+            ast::Expr::PathAbs(_) => {
+                self.lint(self.lints.absolute_paths, Lint::AbsolutePath(text), span)
+            }
+            ast::Expr::PathHome(_) => {
+                self.lint(self.lints.absolute_paths, Lint::HomePath(text), span)
+            }
+            ast::Expr::PathRel(_) if !text.starts_with("./") && !text.starts_with("../") => {
+                self.lint(self.lints.short_paths, Lint::ShortPath(text), span)
+            }
             _ => Ok(()),
         }
     }
@@ -814,16 +848,24 @@ impl Compiler<'_> {
         let op = b
             .operator()
             .ok_or_else(|| self.error(ErrorKind::Parse("missing operator".into()), node))?;
+        // Errors point where CppNix's do: at the operand a logical
+        // operator or `+` finds wrong, else at the operator.
+        let span = node
+            .children_with_tokens()
+            .filter_map(|t| t.into_token())
+            .find(|t| ast::BinOpKind::from_kind(t.kind()).is_some())
+            .map_or(span, |t| Span::new(self.file, t.text_range()));
+        let (lhs_span, rhs_span) = (self.span(lhs.syntax()), self.span(rhs.syntax()));
         match op {
             K::And | K::Or | K::Implication => {
                 self.compile_forced(&lhs)?;
-                self.emit(Op::AssertBool, span);
+                self.emit(Op::AssertBool, lhs_span);
                 let short = match op {
                     K::Or => self.emit(Op::JumpIfTrue(0), span),
                     _ => self.emit(Op::JumpIfFalse(0), span),
                 };
                 self.compile_forced(&rhs)?;
-                self.emit(Op::AssertBool, span);
+                self.emit(Op::AssertBool, rhs_span);
                 let end = self.emit(Op::Jump(0), span);
                 self.ctx().height -= 1;
                 self.ctx().patch_jump(short);
@@ -859,10 +901,11 @@ impl Compiler<'_> {
                 self.compile_forced(&rhs)?;
                 // The logical operators were compiled above; the rest map to
                 // `BinOp`s.
-                let op = match op {
-                    K::Concat => Op::Concat,
-                    K::Update => Op::Update,
-                    _ => Op::Binary(bin_op(op).unwrap_or(BinOp::MoreEq)),
+                let (op, span) = match op {
+                    K::Concat => (Op::Concat, span),
+                    K::Update => (Op::Update, span),
+                    K::Add => (Op::Binary(BinOp::Add), rhs_span),
+                    _ => (Op::Binary(bin_op(op).unwrap_or(BinOp::MoreEq)), span),
                 };
                 self.emit(op, span);
                 Ok(())
@@ -917,7 +960,8 @@ impl Compiler<'_> {
                         self.emit(Op::Force, span);
                     }
                     self.compile_attr_key(attr)?;
-                    self.emit(Op::Select, self.span(attr.syntax()));
+                    // Errors name the selection, as CppNix's do.
+                    self.emit(Op::Select, span);
                 }
             }
             Some(default) => {

@@ -71,6 +71,7 @@ impl FnCtx {
             | Op::SelectFormalOrBlank(_) => h + 1,
             Op::Pop
             | Op::Binary(_)
+            | Op::AssertEqFail(_)
             | Op::Concat
             | Op::Update
             | Op::JumpIfFalse(_)

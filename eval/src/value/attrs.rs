@@ -38,9 +38,13 @@ pub struct NixAttrs {
     entries: Rc<Vec<Entry>>,
 }
 
-/// A name was bound twice while building a set.
+/// A name was bound twice while building a set, first at `first`.
 #[derive(Debug)]
-pub struct DuplicateAttr(pub NixString);
+pub struct DuplicateAttr {
+    pub name: NixString,
+    pub first: Pos,
+    pub second: Pos,
+}
 
 fn unpositioned(entries: Vec<(NixString, Value)>) -> Vec<Entry> {
     entries.into_iter().map(Entry::from).collect()
@@ -240,7 +244,11 @@ impl SortedEntries {
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         if let Some(w) = entries.windows(2).find(|w| w[0].name == w[1].name) {
-            return Err(DuplicateAttr(w[0].name.clone()));
+            return Err(DuplicateAttr {
+                name: w[0].name.clone(),
+                first: w[0].pos,
+                second: w[1].pos,
+            });
         }
         Ok(SortedEntries(entries))
     }
@@ -343,7 +351,7 @@ mod tests {
             (NixString::from("a"), Value::Null),
         ])
         .err()
-        .map(|e| e.0.to_string());
+        .map(|e| e.name.to_string());
         assert_eq!(err.as_deref(), Some("a"));
     }
 

@@ -144,6 +144,26 @@ impl Value {
         }
     }
 
+    /// A number as a float, as CppNix's `forceFloat` (which takes
+    /// integers too).
+    pub fn as_float(&self) -> Result<f64, ErrorKind> {
+        match self.resolved() {
+            Value::Float(f) => Ok(f),
+            Value::Int(i) => Ok(i as f64),
+            v => Err(ErrorKind::type_error("a float", &v)),
+        }
+    }
+
+    /// Checks that a value is a function, or a set with `__functor`, as
+    /// CppNix's `forceFunction`.
+    pub fn as_function(&self) -> Result<(), ErrorKind> {
+        match self.resolved() {
+            Value::Closure(_) | Value::Builtin(_) => Ok(()),
+            Value::Attrs(a) if a.contains(b"__functor") => Ok(()),
+            v => Err(ErrorKind::type_error("a function", &v)),
+        }
+    }
+
     pub fn as_attrs(&self) -> Result<NixAttrs, ErrorKind> {
         match self.resolved() {
             Value::Attrs(a) => Ok(a),

@@ -121,9 +121,21 @@ pub fn write_attr_name(out: &mut String, name: &[u8]) {
 /// nested values cannot overflow the native stack.
 enum Item {
     Value(Value, Option<*const ()>, usize),
-    Text(&'static str),
-    Owned(String),
-    Name(super::NixString),
+    /// The entries of a set from `next` on; `printed` of them were
+    /// printed, the last one just now if `after_entry`.
+    Attrs {
+        entries: Vec<(super::NixString, Value)>,
+        next: usize,
+        depth: usize,
+        after_entry: bool,
+    },
+    /// The same for a list.
+    List {
+        list: super::NixList,
+        next: usize,
+        depth: usize,
+        after_item: bool,
+    },
 }
 
 /// Whether an attribute name goes first in the error style.
@@ -131,20 +143,69 @@ fn important(name: &[u8]) -> bool {
     name == b"type" || name == b"_type"
 }
 
+/// Prints `v`. As in CppNix's printer, the limits on attributes and list
+/// items count everything printed so far, not each set or list alone: a
+/// nested value uses up the budget of the ones around it.
 fn print(out: &mut String, v: &Value, seen: &mut HashSet<*const ()>, style: Style) {
     let mut work = vec![Item::Value(v.clone(), None, 0)];
+    let (mut attrs_printed, mut items_printed) = (0, 0);
     while let Some(item) = work.pop() {
         let (v, slot, depth) = match item {
-            Item::Text(t) => {
-                out.push_str(t);
+            Item::Attrs {
+                entries,
+                next,
+                depth,
+                after_entry,
+            } => {
+                if after_entry {
+                    out.push(';');
+                    attrs_printed += 1;
+                }
+                out.push(' ');
+                if next == entries.len() {
+                    out.push('}');
+                } else if attrs_printed >= style.max_items {
+                    let elided = entries.len() - next;
+                    out.push_str(&format!("«{elided} attribute{} elided» }}", plural(elided)));
+                } else if let Some((name, value)) = entries.get(next) {
+                    write_attr_name(out, name.as_bytes());
+                    out.push_str(" = ");
+                    let value = value.clone();
+                    work.push(Item::Attrs {
+                        entries,
+                        next: next + 1,
+                        depth,
+                        after_entry: true,
+                    });
+                    work.push(Item::Value(value, None, depth + 1));
+                }
                 continue;
             }
-            Item::Owned(t) => {
-                out.push_str(&t);
-                continue;
-            }
-            Item::Name(n) => {
-                write_attr_name(out, n.as_bytes());
+            Item::List {
+                list,
+                next,
+                depth,
+                after_item,
+            } => {
+                if after_item {
+                    items_printed += 1;
+                }
+                out.push(' ');
+                if next == list.len() {
+                    out.push(']');
+                } else if items_printed >= style.max_items {
+                    let elided = list.len() - next;
+                    out.push_str(&format!("«{elided} item{} elided» ]", plural(elided)));
+                } else if let Some(value) = list.get(next) {
+                    let value = value.clone();
+                    work.push(Item::List {
+                        list,
+                        next: next + 1,
+                        depth,
+                        after_item: true,
+                    });
+                    work.push(Item::Value(value, None, depth + 1));
+                }
                 continue;
             }
             Item::Value(v, slot, depth) => (v, slot, depth),
@@ -176,26 +237,18 @@ fn print(out: &mut String, v: &Value, seen: &mut HashSet<*const ()>, style: Styl
                 } else if depth >= style.max_depth {
                     out.push_str("{ ... }");
                 } else {
-                    out.push_str("{ ");
-                    work.push(Item::Text("}"));
-                    let mut entries: Vec<_> = a.iter().collect();
+                    out.push('{');
+                    let mut entries: Vec<_> =
+                        a.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                     if style.important_first {
                         entries.sort_by_key(|(k, _)| !important(k.as_bytes()));
                     }
-                    if entries.len() > style.max_items {
-                        let elided = entries.len() - style.max_items;
-                        work.push(Item::Owned(format!(
-                            "«{elided} attribute{} elided» ",
-                            plural(elided)
-                        )));
-                        entries.truncate(style.max_items);
-                    }
-                    for (k, v) in entries.into_iter().rev() {
-                        work.push(Item::Text("; "));
-                        work.push(Item::Value(v.clone(), None, depth + 1));
-                        work.push(Item::Text(" = "));
-                        work.push(Item::Name(k.clone()));
-                    }
+                    work.push(Item::Attrs {
+                        entries,
+                        next: 0,
+                        depth,
+                        after_entry: false,
+                    });
                 }
             }
             Value::List(l) => {
@@ -206,20 +259,13 @@ fn print(out: &mut String, v: &Value, seen: &mut HashSet<*const ()>, style: Styl
                 } else if depth >= style.max_depth {
                     out.push_str("[ ... ]");
                 } else {
-                    out.push_str("[ ");
-                    work.push(Item::Text("]"));
-                    let shown = l.len().min(style.max_items);
-                    if l.len() > shown {
-                        let elided = l.len() - shown;
-                        work.push(Item::Owned(format!(
-                            "«{elided} item{} elided» ",
-                            plural(elided)
-                        )));
-                    }
-                    for item in l.iter().take(shown).rev() {
-                        work.push(Item::Text(" "));
-                        work.push(Item::Value(item.clone(), None, depth + 1));
-                    }
+                    out.push('[');
+                    work.push(Item::List {
+                        list: l.clone(),
+                        next: 0,
+                        depth,
+                        after_item: false,
+                    });
                 }
             }
             Value::Closure(_) if style.eval => out.push_str("<LAMBDA>"),

@@ -13,9 +13,9 @@ use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 
 use super::{Frame, Vm};
-use crate::errors::Error;
+use crate::errors::{Error, TracePrint};
 use crate::source::Span;
-use crate::value::Value;
+use crate::value::{Thunk, Value};
 
 /// A deep force in progress.
 pub(super) struct DeepForce {
@@ -56,6 +56,68 @@ impl std::hash::Hasher for AddressHasher {
         // Allocations are at least 8-aligned: drop the always-zero bits,
         // then spread the rest over the high bits hashbrown looks at.
         self.0 = ((n as u64) >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+impl DeepForce {
+    /// Adds the trace frames that say where in the value forced the
+    /// thunk `failed` is, as CppNix's `forceValueDeep` does: the attribute
+    /// (at its position) or the list index of each step down to it.
+    /// Only run on errors: the walk searches the value anew.
+    pub(super) fn add_path(&self, error: &mut Error, failed: &Thunk) {
+        let Some(root) = &self.root else { return };
+        // Depth-first over the evaluated parts; each entry is a value and
+        // the index in `steps` of the step that reached it.
+        enum Step {
+            Attr(String, Option<Span>),
+            Index(usize),
+        }
+        let mut steps: Vec<(Step, Option<usize>)> = Vec::new();
+        let mut seen = HashSet::<*const ()>::new();
+        let mut work: Vec<(Value, Option<usize>)> = vec![(root.clone(), None)];
+        let mut found = None;
+        while let Some((v, step)) = work.pop() {
+            let v = match v {
+                Value::Thunk(t) if t.ptr_eq(failed) => {
+                    found = Some(step);
+                    break;
+                }
+                Value::Thunk(t) => match t.value() {
+                    Some(v) => v,
+                    None => continue,
+                },
+                v => v,
+            };
+            match &v {
+                Value::List(l) if seen.insert(l.ptr()) => {
+                    for (i, x) in l.iter().enumerate().rev() {
+                        steps.push((Step::Index(i), step));
+                        work.push((x.clone(), Some(steps.len() - 1)));
+                    }
+                }
+                Value::Attrs(a) if seen.insert(a.ptr()) => {
+                    for e in a.entries().rev() {
+                        steps.push((Step::Attr(e.name.to_string(), e.pos.span()), step));
+                        work.push((e.value.clone(), Some(steps.len() - 1)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut at = found.flatten();
+        while let Some((step, parent)) = at.and_then(|i| steps.get(i)) {
+            match step {
+                Step::Attr(name, pos) => error.add_trace(
+                    format!("while evaluating the attribute '{name}'"),
+                    *pos,
+                    TracePrint::Default,
+                ),
+                Step::Index(i) => {
+                    error.add_context(format!("while evaluating list element at index {i}"))
+                }
+            }
+            at = *parent;
+        }
     }
 }
 
@@ -111,8 +173,15 @@ impl Vm {
                 let span = state.span;
                 self.stack.push(v);
                 let frames = self.frames.len();
-                self.force_top(span)
-                    .map_err(|k| Error::new(k, Some(span)))?;
+                if let Err(kind) = self.force_top(span) {
+                    let mut error = Error::new(kind, Some(span));
+                    if let (Some(Value::Thunk(failed)), Some(Frame::DeepForce(state))) =
+                        (self.stack.last(), self.frames.last())
+                    {
+                        state.add_path(&mut error, failed);
+                    }
+                    return Err(error);
+                }
                 if self.frames.len() != frames {
                     return Ok(());
                 }

@@ -9,7 +9,10 @@
 //! itself and reads the result off its stack; the builtin asks once.
 
 use super::{Frame, Vm};
-use crate::errors::{Error, ErrorKind};
+use crate::errors::{Error, ErrorKind, TracePrint};
+
+/// The context of a `listToAttrs` element that lacks a name or value.
+const PAIR: &str = "in a {name=...; value=...;} pair";
 use crate::source::Span;
 use crate::value::{Entry, NixAttrs, NixList, Value};
 
@@ -95,6 +98,7 @@ impl Vm {
             };
             let span = state.span;
             let error = |k: ErrorKind| Error::new(k, Some(span));
+            let context = |k: ErrorKind, text: &'static str| Error::from(k).context(text);
             if state.calling {
                 if self.stack.last().is_some_and(Value::needs_force) {
                     return self.force_top(span).map_err(error);
@@ -105,19 +109,29 @@ impl Vm {
                     LoopKind::Fold => state.acc = result,
                     LoopKind::ListToAttrs => match state.item.take() {
                         None => {
-                            let item = result.into_attrs().map_err(error)?;
-                            let name = item
-                                .get(b"name")
-                                .cloned()
-                                .ok_or_else(|| error(ErrorKind::AttributeMissing("name".into())))?;
+                            let item = result.into_attrs().map_err(|k| {
+                                context(k, "while evaluating an element of the list passed to builtins.listToAttrs")
+                            })?;
+                            let name = item.get(b"name").cloned().ok_or_else(|| {
+                                context(ErrorKind::missing_attribute("name"), PAIR)
+                            })?;
                             state.item = Some(item);
                             self.force_for_loop(name, span)?;
                             continue;
                         }
                         Some(item) => {
-                            let name = result.into_nix_string().map_err(error)?;
+                            let name = result.into_nix_string().map_err(|k| {
+                                let at = item.position(b"name");
+                                let mut e = Error::new(k, at);
+                                e.add_trace(
+                                    "while evaluating the `name` attribute of an element of the list passed to builtins.listToAttrs",
+                                    at,
+                                    TracePrint::Default,
+                                );
+                                e
+                            })?;
                             let value = item.get(b"value").cloned().ok_or_else(|| {
-                                error(ErrorKind::AttributeMissing("value".into()))
+                                context(ErrorKind::missing_attribute("value"), PAIR)
                             })?;
                             let pos = item.position(b"value").into();
                             state
@@ -126,7 +140,14 @@ impl Vm {
                         }
                     },
                     kind => {
-                        let truth = result.as_bool().map_err(error)?;
+                        let truth = result.as_bool().map_err(|k| {
+                            context(k, match kind {
+                                LoopKind::Filter => "while evaluating the return value of the filtering function passed to builtins.filter",
+                                LoopKind::Any => "while evaluating the return value of the function passed to builtins.any",
+                                LoopKind::All => "while evaluating the return value of the function passed to builtins.all",
+                                _ => "while evaluating the return value of the sorting function passed to builtins.sort",
+                            })
+                        })?;
                         match kind {
                             LoopKind::Filter if truth => {
                                 if let Some(x) = state.list.get(state.next - 1) {

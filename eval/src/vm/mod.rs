@@ -23,6 +23,7 @@
 
 mod context;
 mod deep_force;
+mod explain;
 pub mod generators;
 pub mod globals;
 mod list_loop;
@@ -40,11 +41,11 @@ use generators::{Co, GenFuture, Request, Shortcut};
 pub use list_loop::LoopKind;
 
 use crate::chunk::{BinOp, Capture, Lambda, LambdaKind, Op};
-use crate::errors::{Error, ErrorKind};
+use crate::errors::{Error, ErrorKind, TracePrint};
 use crate::source::{Pos, Span};
 use crate::value::{
-    Builtin, Closure, Entry, Forcing, NixString, SortedEntries, Thunk, ThunkState, Upvalues, Value,
-    normalise_path,
+    Builtin, Closure, DuplicateAttr, Entry, Forcing, NixString, SortedEntries, Thunk, ThunkState,
+    Upvalues, Value, normalise_path,
 };
 
 enum Waiting {
@@ -170,18 +171,33 @@ impl Vm {
     }
 
     fn unwind(&mut self, mut error: Error) -> Result<(), Error> {
+        // The thunk of the last `Thunk` frame unwound: what a deep force
+        // below it was forcing.
+        let mut failed = None;
         while let Some(frame) = self.frames.pop() {
             match frame {
-                Frame::Thunk { thunk, .. } => thunk.fail_forcing(&error),
-                Frame::Code { lambda, .. } => {
-                    if lambda.kind == LambdaKind::Function {
-                        error.trace.push((
-                            format!("while calling '{}'", lambda.display_name()),
-                            lambda.span,
-                        ));
+                Frame::Thunk { thunk, .. } => {
+                    thunk.fail_forcing(&error);
+                    failed = Some(thunk);
+                }
+                Frame::DeepForce(state) => {
+                    if let Some(thunk) = failed.take() {
+                        state.add_path(&mut error, &thunk);
                     }
                 }
-                Frame::CallForced { .. } | Frame::DeepForce(_) | Frame::ListLoop(_) => {}
+                Frame::Code { lambda, .. } => {
+                    if lambda.kind == LambdaKind::Function {
+                        let name = match &lambda.name {
+                            Some(name) => format!("while calling '{name}'"),
+                            None => "while calling anonymous lambda".into(),
+                        };
+                        error.add_trace(name, Some(lambda.span), TracePrint::ShowTrace);
+                        if let Some(call) = self.call_site() {
+                            error.add_trace("from call site", Some(call), TracePrint::ShowTrace);
+                        }
+                    }
+                }
+                Frame::CallForced { .. } | Frame::ListLoop(_) => {}
                 Frame::Generator {
                     fut,
                     base,
@@ -204,6 +220,21 @@ impl Vm {
             }
         }
         Err(error)
+    }
+
+    /// Where the function whose frame was just popped was called from:
+    /// the call instruction of the code below it, or the span of the
+    /// `CallForced` frame that called it. Builtins call without a
+    /// position, as in CppNix.
+    fn call_site(&self) -> Option<Span> {
+        match self.frames.last()? {
+            Frame::Code { lambda, ip, .. } => {
+                let at = ip.checked_sub(1)?;
+                matches!(lambda.chunk.code.get(at), Some(Op::Call(_))).then(|| span_at(lambda, at))
+            }
+            Frame::CallForced { span, .. } => Some(*span),
+            _ => None,
+        }
     }
 
     fn pop(&mut self) -> Value {
@@ -407,7 +438,7 @@ impl Vm {
             }
             other => {
                 self.stack.truncate(f_slot);
-                Err(ErrorKind::NotCallable(other.describe()))
+                Err(ErrorKind::not_callable(&other))
             }
         }
     }
@@ -459,12 +490,12 @@ impl Vm {
                         Ok(())
                     }
                     Err(mut e) => {
-                        if e.span.is_none() {
-                            e.span = Some(span);
-                        }
-                        if !name.is_empty() {
-                            e.trace
-                                .push((format!("while calling the '{name}' builtin"), span));
+                        if !name.is_empty() && name != "addErrorContext" {
+                            e.add_trace(
+                                format!("while calling the '{name}' builtin"),
+                                Some(span),
+                                TracePrint::ShowTrace,
+                            );
                         }
                         Err(e)
                     }
@@ -576,10 +607,9 @@ impl Vm {
                         }
                         break;
                     }
-                    Err(kind) => {
+                    Err(error) => {
                         self.suspend(frame_index, ip, upvalues);
-                        let span = span_at(&lambda, ip - 1);
-                        return Err(Error::new(kind, Some(span)));
+                        return Err(locate(error, op, span_at(&lambda, ip - 1)));
                     }
                 }
             }
@@ -694,7 +724,7 @@ impl Vm {
         upvalues: &Upvalues,
         ip: &mut usize,
         base: usize,
-    ) -> Result<Flow, ErrorKind> {
+    ) -> Result<Flow, Error> {
         let chunk = &lambda.chunk;
         // Looked up only when needed: most instructions never report one.
         let at = *ip - 1;
@@ -747,20 +777,20 @@ impl Vm {
                 }
             }
             Op::Binary(op) if self.int_binop(op) => {}
-            Op::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)) => {
+            Op::Binary(BinOp::Add) => {
                 let b = self.pop().into_resolved();
                 let a = self.pop().into_resolved();
-                let r = match op {
-                    BinOp::Add => ops::add(&self.ctx, a, b),
-                    BinOp::Sub => ops::sub(a, b),
-                    BinOp::Mul => ops::mul(a, b),
-                    _ => ops::div(a, b),
-                }?;
-                self.stack.push(r);
+                self.stack.push(ops::add(&self.ctx, a, b)?);
             }
+            Op::Binary(op @ (BinOp::Sub | BinOp::Mul | BinOp::Div)) => {
+                let b = self.pop().into_resolved();
+                let a = self.pop().into_resolved();
+                self.stack.push(ops::arith(op, a, b)?);
+            }
+            // `-x` is `0 - x`, in CppNix's parser too.
             Op::Negate => {
                 let a = self.pop().into_resolved();
-                self.stack.push(ops::negate(a)?);
+                self.stack.push(ops::arith(BinOp::Sub, Value::Int(0), a)?);
             }
             Op::Not => {
                 let a = self.pop_bool()?;
@@ -806,8 +836,9 @@ impl Vm {
                 }
             }
             Op::Concat => {
-                let b = self.pop().into_list()?;
+                let b = self.pop();
                 let a = self.pop().into_list()?;
+                let b = b.into_list()?;
                 let mut out = Vec::with_capacity(a.len() + b.len());
                 out.extend(a.iter().cloned());
                 out.extend(b.iter().cloned());
@@ -834,22 +865,43 @@ impl Vm {
                     *ip += n as usize;
                 }
             }
+            Op::AssertEqFail(c) => {
+                let condition = constant(c).as_string()?.to_string();
+                let b = self.pop();
+                let a = self.pop();
+                let (at, assertion) = (span(), span_at(lambda, *ip));
+                self.spawn(at, "", move |co| {
+                    Box::pin(async move {
+                        explain::not_equal(&co, a, b, at).await.map_err(|mut e| {
+                            e.add_trace(
+                                format!(
+                                    "while evaluating the condition of the assertion '{condition}'"
+                                ),
+                                Some(assertion),
+                                TracePrint::Default,
+                            );
+                            e
+                        })?;
+                        Ok(Value::Null)
+                    })
+                });
+                return Ok(Flow::Switch);
+            }
             Op::AssertFail(c) => {
-                return Err(ErrorKind::AssertionFailed(
-                    constant(c).as_string()?.to_string(),
-                ));
+                return Err(
+                    ErrorKind::AssertionFailed(constant(c).as_string()?.to_string()).into(),
+                );
             }
             Op::Attrs(n, positions) => {
                 let entries = self.pop_entries(n, chunk.positions.get(positions as usize..))?;
-                let attrs = SortedEntries::new(entries)
-                    .map_err(|d| ErrorKind::DuplicateAttr(d.0.to_string()))?;
+                let attrs = SortedEntries::new(entries).map_err(|d| self.duplicate(d))?;
                 self.stack.push(Value::Attrs(attrs.into()));
             }
             Op::UpdateAttrs(n, positions) => {
                 let entries = SortedEntries::new(
                     self.pop_entries(n, chunk.positions.get(positions as usize..))?,
                 )
-                .map_err(|d| ErrorKind::DuplicateAttr(d.0.to_string()))?;
+                .map_err(|d| self.duplicate(d))?;
                 let base = self.pop().into_attrs()?;
                 self.stack.push(Value::Attrs(base.update_entries(entries)));
             }
@@ -873,7 +925,7 @@ impl Vm {
                         };
                         self.stack.push(v);
                     }
-                    None => return Err(ErrorKind::AttributeMissing(key.to_string())),
+                    None => return Err(ErrorKind::attribute_missing(&key, &attrs).into()),
                 }
             }
             Op::SelectOrJump(n) => {
@@ -929,7 +981,7 @@ impl Vm {
                 let s = self.pop().into_nix_string()?;
                 let text = s.to_string();
                 if !text.starts_with('/') {
-                    return Err(ErrorKind::NotAnAbsolutePath(text));
+                    return Err(ErrorKind::NotAnAbsolutePath(text).into());
                 }
                 self.stack.push(Value::Path(
                     normalise_path(std::path::Path::new(&text)).into(),
@@ -1055,10 +1107,10 @@ impl Vm {
                             });
                             return Ok(Flow::Switch);
                         }
-                        other => return Err(ErrorKind::type_error("a set", &other)),
+                        other => return Err(ErrorKind::type_error("a set", &other).into()),
                     }
                 }
-                return Err(ErrorKind::UndefinedVariable(name.to_string()));
+                return Err(ErrorKind::UndefinedVariable(name.to_string()).into());
             }
             Op::CheckFormals => {
                 let arg = self.pop().into_attrs()?;
@@ -1069,7 +1121,8 @@ impl Vm {
                     return Err(ErrorKind::UnexpectedArgument {
                         function: lambda.display_name(),
                         name: k.to_string(),
-                    });
+                    }
+                    .into());
                 }
                 if let Some(slot) = self.stack.get_mut(base) {
                     *slot = Value::Attrs(arg);
@@ -1087,7 +1140,8 @@ impl Vm {
                         return Err(ErrorKind::MissingArgument {
                             function: lambda.display_name(),
                             name: name.to_string(),
-                        });
+                        }
+                        .into());
                     }
                 }
             }
@@ -1106,6 +1160,24 @@ impl Vm {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// The error for a name bound twice in a set literal: the names of
+    /// a literal are checked when it is compiled, so one is dynamic.
+    #[cold]
+    fn duplicate(&self, d: DuplicateAttr) -> Error {
+        let first = match d.first.span() {
+            Some(span) => {
+                let loc = self.ctx.sources.location(span);
+                format!("{}:{}:{}", loc.file, loc.line, loc.column)
+            }
+            None => "«unknown»".into(),
+        };
+        let kind = ErrorKind::DuplicateDynamicAttr {
+            name: d.name.to_string(),
+            first,
+        };
+        Error::new(kind, d.second.span())
     }
 
     fn check_interrupt(&self) -> Result<(), ErrorKind> {
@@ -1151,6 +1223,60 @@ fn capture_curried(inner: &Lambda, arg: Value, upvalues: &Upvalues) -> Upvalues 
         Capture::Upvalue(i) => upvalues.get(*i as usize).cloned().unwrap_or_default(),
     });
     Upvalues::collect(inner.captures.len(), values)
+}
+
+/// Gives an error raised by instruction `op` (at `span`) the position and
+/// trace CppNix gives the same error of the same expression. Operators
+/// that CppNix implements by calling a builtin (`-`, `*`, `/`, `<` and
+/// the comparisons made of it) say so; most other errors are at `span`.
+#[cold]
+fn locate(mut error: Error, op: Op, span: Span) -> Error {
+    let builtin = |name: &str| format!("while calling the '{name}' builtin");
+    match (op, &error.kind) {
+        (Op::Binary(BinOp::Sub) | Op::Negate, _) => {
+            error.add_trace(builtin("sub"), Some(span), TracePrint::ShowTrace)
+        }
+        (Op::Binary(BinOp::Mul), _) => {
+            error.add_trace(builtin("mul"), Some(span), TracePrint::ShowTrace)
+        }
+        (Op::Binary(BinOp::Div), _) => {
+            error.add_trace(builtin("div"), Some(span), TracePrint::ShowTrace)
+        }
+        (Op::Binary(BinOp::Less | BinOp::More), _) => {
+            error.add_trace(builtin("lessThan"), Some(span), TracePrint::ShowTrace)
+        }
+        (Op::Binary(BinOp::LessEq | BinOp::MoreEq), _) => {
+            error.add_trace(builtin("lessThan"), Some(span), TracePrint::ShowTrace);
+            error.add_trace("in the argument of '!'", Some(span), TracePrint::Default);
+        }
+        (Op::Binary(BinOp::Add), ErrorKind::NotCoercibleToString { .. }) => error.add_trace(
+            "while evaluating a path segment",
+            Some(span),
+            TracePrint::Default,
+        ),
+        (Op::Select, ErrorKind::AttributeMissing { name, .. }) => {
+            let text = format!("while evaluating the attribute '{name}'");
+            error.add_trace(text, Some(span), TracePrint::Default)
+        }
+        (Op::Select, ErrorKind::TypeError { expected, .. }) if *expected == "a set" => error
+            .add_trace(
+                "while selecting an attribute",
+                Some(span),
+                TracePrint::Default,
+            ),
+        (Op::Select, ErrorKind::TypeError { .. }) => {
+            error.add_trace(
+                "while evaluating an attribute name",
+                Some(span),
+                TracePrint::Default,
+            );
+            error.span = Some(span);
+        }
+        (Op::Concat, _) => error.add_context("while evaluating one of the elements to concatenate"),
+        _ if error.span.is_none() && error.trace.is_empty() => error.span = Some(span),
+        _ => {}
+    }
+    error
 }
 
 /// The source span of the instruction at `index`.

@@ -8,29 +8,31 @@
 
 use super::Context;
 use super::generators::Co;
-use crate::errors::{Error, ErrorKind};
+use crate::chunk::BinOp;
+use crate::errors::{Error, ErrorKind, ResultExt};
 use crate::value::{NixAttrs, NixString, Value, normalise_path};
 
-fn overflow(op: &str, a: i64, b: i64) -> ErrorKind {
-    ErrorKind::IntegerOverflow(format!(
-        "{op} {a} {} {b}",
-        match op {
-            "adding" => "+",
-            "subtracting" => "-",
-            "multiplying" => "*",
-            _ => "/",
-        }
-    ))
+fn overflow(op: BinOp, a: i64, b: i64) -> ErrorKind {
+    let (verb, symbol) = match op {
+        BinOp::Add => ("adding", "+"),
+        BinOp::Sub => ("subtracting", "-"),
+        BinOp::Mul => ("multiplying", "*"),
+        _ => ("dividing", "/"),
+    };
+    ErrorKind::IntegerOverflow(format!("{verb} {a} {symbol} {b}"))
 }
 
-/// `a + b`. A path added to a string is copied to the store first (the
-/// string gets its store path); a string added to a path stays a path.
+/// `a + b`, as CppNix's `ExprConcatStrings`: numbers add, and otherwise
+/// the first operand decides. A path added to a string is copied to the
+/// store first (the string gets its store path); a string added to a path
+/// stays a path. The errors are CppNix's: a number cannot have anything
+/// else added, anything else must coerce to a string.
 pub fn add(ctx: &Context, a: Value, b: Value) -> Result<Value, ErrorKind> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => x
             .checked_add(y)
             .map(Value::Int)
-            .ok_or_else(|| overflow("adding", x, y)),
+            .ok_or_else(|| overflow(BinOp::Add, x, y)),
         (Value::Int(x), Value::Float(y)) => Ok(Value::Float(x as f64 + y)),
         (Value::Float(x), Value::Int(y)) => Ok(Value::Float(x + y as f64)),
         (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x + y)),
@@ -56,72 +58,56 @@ pub fn add(ctx: &Context, a: Value, b: Value) -> Result<Value, ErrorKind> {
                 normalise_path(std::path::Path::new(&joined)).into(),
             ))
         }
-        (a, b) => Err(ErrorKind::InvalidAddition(b.describe(), a.describe())),
+        (Value::Int(_), b) => Err(ErrorKind::InvalidAddition(b.describe(), "an integer")),
+        (Value::Float(_), b) => Err(ErrorKind::InvalidAddition(b.describe(), "a float")),
+        (Value::String(_) | Value::Path(_), b) => Err(ErrorKind::not_coercible(&b)),
+        (a, _) => Err(ErrorKind::not_coercible(&a)),
     }
 }
 
-fn numeric(
-    a: Value,
-    b: Value,
-    int: impl FnOnce(i64, i64) -> Result<i64, ErrorKind>,
-    float: impl FnOnce(f64, f64) -> f64,
-) -> Result<Value, ErrorKind> {
-    match (a, b) {
-        (Value::Int(x), Value::Int(y)) => int(x, y).map(Value::Int),
-        (Value::Int(x), Value::Float(y)) => Ok(Value::Float(float(x as f64, y))),
-        (Value::Float(x), Value::Int(y)) => Ok(Value::Float(float(x, y as f64))),
-        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(float(x, y))),
-        (Value::Int(_) | Value::Float(_), b) => Err(ErrorKind::type_error("an integer", &b)),
-        (a, _) => Err(ErrorKind::type_error("an integer", &a)),
+/// `builtins.add`, `sub`, `mul` and `div`, which `-`, `*`, `/` and
+/// negation call, as CppNix's primops: floats if either operand is one,
+/// else integers, and the context of an error says which operand it is.
+/// A zero divisor is checked first.
+pub fn arith(op: BinOp, a: Value, b: Value) -> Result<Value, Error> {
+    let (first, second) = match op {
+        BinOp::Add => (
+            "while evaluating the first argument of the addition",
+            "while evaluating the second argument of the addition",
+        ),
+        BinOp::Sub => (
+            "while evaluating the first argument of the subtraction",
+            "while evaluating the second argument of the subtraction",
+        ),
+        BinOp::Mul => (
+            "while evaluating the first argument of the multiplication",
+            "while evaluating the second argument of the multiplication",
+        ),
+        _ => (
+            "while evaluating the first operand of the division",
+            "while evaluating the second operand of the division",
+        ),
+    };
+    if op == BinOp::Div && b.as_float().context(second)? == 0.0 {
+        return Err(ErrorKind::DivisionByZero.into());
     }
-}
-
-pub fn sub(a: Value, b: Value) -> Result<Value, ErrorKind> {
-    numeric(
-        a,
-        b,
-        |x, y| {
-            x.checked_sub(y)
-                .ok_or_else(|| overflow("subtracting", x, y))
-        },
-        |x, y| x - y,
-    )
-}
-
-pub fn mul(a: Value, b: Value) -> Result<Value, ErrorKind> {
-    numeric(
-        a,
-        b,
-        |x, y| {
-            x.checked_mul(y)
-                .ok_or_else(|| overflow("multiplying", x, y))
-        },
-        |x, y| x * y,
-    )
-}
-
-pub fn div(a: Value, b: Value) -> Result<Value, ErrorKind> {
-    let zero = matches!(b, Value::Int(0)) || matches!(b, Value::Float(f) if f == 0.0);
-    if zero && matches!(a, Value::Int(_) | Value::Float(_)) {
-        return Err(ErrorKind::DivisionByZero);
+    if matches!(a, Value::Float(_)) || matches!(b, Value::Float(_)) {
+        let (x, y) = (a.as_float().context(first)?, b.as_float().context(second)?);
+        return Ok(Value::Float(match op {
+            BinOp::Add => x + y,
+            BinOp::Sub => x - y,
+            BinOp::Mul => x * y,
+            _ => x / y,
+        }));
     }
-    numeric(
-        a,
-        b,
-        |x, y| x.checked_div(y).ok_or_else(|| overflow("dividing", x, y)),
-        |x, y| x / y,
-    )
-}
-
-pub fn negate(a: Value) -> Result<Value, ErrorKind> {
-    match a {
-        Value::Int(x) => x
-            .checked_neg()
-            .map(Value::Int)
-            .ok_or_else(|| overflow("subtracting", 0, x)),
-        Value::Float(x) => Ok(Value::Float(-x)),
-        a => Err(ErrorKind::type_error("an integer", &a)),
-    }
+    let (x, y) = (a.as_int().context(first)?, b.as_int().context(second)?);
+    let result = match op {
+        BinOp::Add => x.checked_add(y),
+        BinOp::Sub => x.checked_sub(y),
+        BinOp::Mul => x.checked_mul(y),
+        _ => x.checked_div(y),
+    };
+    Ok(Value::Int(result.ok_or_else(|| overflow(op, x, y))?))
 }
 
 /// Equality that needs no forcing, or `None` if nested values must be
@@ -157,7 +143,7 @@ pub fn shallow_eq(a: &Value, b: &Value) -> Option<bool> {
 
 /// Values that are the same object compare equal without being forced,
 /// as in CppNix (this is what makes `[f] == [f]` true for a function `f`).
-fn same_object(a: &Value, b: &Value) -> bool {
+pub(super) fn same_object(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Thunk(x), Value::Thunk(y)) => x.ptr_eq(y),
         (Value::List(x), Value::List(y)) => x.ptr_eq(y),
@@ -208,7 +194,7 @@ pub async fn nix_eq(co: &Co, a: Value, b: Value) -> Result<bool, Error> {
     Ok(true)
 }
 
-async fn is_derivation(co: &Co, attrs: &crate::value::NixAttrs) -> Result<bool, Error> {
+pub(super) async fn is_derivation(co: &Co, attrs: &crate::value::NixAttrs) -> Result<bool, Error> {
     match attrs.get(b"type") {
         None => Ok(false),
         Some(t) => match co.force(t.clone()).await? {
@@ -228,7 +214,7 @@ pub fn shallow_less(a: &Value, b: &Value) -> Option<Result<bool, ErrorKind>> {
         (Value::String(x), Value::String(y)) => x < y,
         (Value::Path(x), Value::Path(y)) => x < y,
         (Value::List(_), Value::List(_)) => return None,
-        (a, b) => return Some(Err(ErrorKind::Incomparable(a.describe(), b.describe()))),
+        (a, b) => return Some(Err(ErrorKind::incomparable(a, b))),
     }))
 }
 
@@ -242,7 +228,7 @@ pub async fn nix_less(co: &Co, a: Value, b: Value) -> Result<bool, Error> {
             return Ok(r?);
         }
         let (Value::List(x), Value::List(y)) = (&a, &b) else {
-            return Err(ErrorKind::Incomparable(a.describe(), b.describe()).into());
+            return Err(ErrorKind::incomparable(&a, &b).into());
         };
         let mut next = None;
         for (p, q) in x.iter().zip(y.iter()) {
@@ -306,7 +292,7 @@ fn coerce_scalar(
             Ok(NixString::from(if b { "1" } else { "" }))
         }
         Value::Null if mode == Coercion::ToString => Ok(NixString::from("")),
-        other => Err(ErrorKind::NotCoercibleToString(other.describe()).into()),
+        other => Err(ErrorKind::not_coercible(&other).into()),
     })
 }
 
@@ -328,7 +314,7 @@ fn coerce_compound<'a>(
                 if let Some(p) = a.get(b"outPath") {
                     return coerce_to_string(co, p.clone(), mode).await;
                 }
-                Err(ErrorKind::NotCoercibleToString("a set").into())
+                Err(ErrorKind::not_coercible(&Value::Attrs(a)).into())
             }
             Value::List(l) => {
                 let mut parts = Vec::with_capacity(l.len());
@@ -344,7 +330,7 @@ fn coerce_compound<'a>(
                 }
                 Ok(NixString::concat(parts.iter()))
             }
-            other => Err(ErrorKind::NotCoercibleToString(other.describe()).into()),
+            other => Err(ErrorKind::not_coercible(&other).into()),
         }
     })
 }
@@ -447,5 +433,5 @@ impl Ord for OrderedKey {
 
 /// CppNix's error for `a < b` on values it cannot compare.
 pub fn incomparable(a: &Value, b: &Value) -> ErrorKind {
-    ErrorKind::Incomparable(a.describe(), b.describe())
+    ErrorKind::incomparable(a, b)
 }
