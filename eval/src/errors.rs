@@ -65,10 +65,18 @@ pub enum ErrorKind {
     Io { path: String, message: String },
     #[error("{0}")]
     Builtin(String),
+    /// CppNix's `UsageError`: a bad name of an algorithm or format, for
+    /// which CppNix adds a pointer to `--help` (see `Error::render`).
+    #[error("{0}")]
+    Usage(String),
     #[error("stack overflow; max-call-depth exceeded")]
     StackOverflow,
     #[error("'builtins.{0}' needs a store, and this evaluator has none (tvix-glue provides one)")]
     NeedsStore(String),
+    #[error(
+        "experimental Nix feature '{0}' is disabled; add '--extra-experimental-features {0}' to enable it"
+    )]
+    MissingExperimentalFeature(&'static str),
     #[error("evaluation interrupted")]
     Interrupted,
 }
@@ -131,7 +139,12 @@ impl Error {
                 out.push_str("\n       error:");
             }
         }
-        out.push_str(&format!(" {}\n", self.kind));
+        // The lines of a message after its first are indented under it.
+        let message = self.kind.to_string().replace('\n', "\n       ");
+        out.push_str(&format!(" {message}\n"));
+        if matches!(self.kind, ErrorKind::Usage(_)) {
+            out.push_str("Try 'nix-instantiate --help' for more information.\n");
+        }
         if let Some(span) = self.span {
             out.push_str("       ");
             out.push_str(&indent(&sources.snippet(span), "       "));
