@@ -236,6 +236,43 @@ fn decode_digest(rest: &str, algo: Algo, sri: bool) -> Result<Vec<u8>, ErrorKind
     }
 }
 
+/// A commit hash in a flake reference's URL: base-16 sha1 or any other
+/// form of a sha1 hash (CppNix's `Hash::parseAny(s, SHA1).gitRev()`).
+pub(super) fn sha1_rev(text: &str) -> Result<String, ErrorKind> {
+    let (_, digest) = parse_any(text, Some(Algo::Sha1))?;
+    Ok(HEXLOWER.encode(&digest))
+}
+
+/// The `rev` attribute of a flake reference as CppNix's `Input::getRev`
+/// reads it: a hash naming its algorithm, else a sha1 hash.
+pub(super) fn git_rev(text: &str) -> Result<String, ErrorKind> {
+    let (_, digest) = match parse_any(text, None) {
+        Ok(parsed) => parsed,
+        Err(e @ ErrorKind::Usage(_)) => return Err(e),
+        Err(_) => parse_any(text, Some(Algo::Sha1))?,
+    };
+    Ok(HEXLOWER.encode(&digest))
+}
+
+/// The `narHash` attribute of a flake reference, in SRI form, as
+/// CppNix's `Input::getNarHash` reads it: an SRI sha256 hash, the empty
+/// string standing for the zero hash.
+pub(super) fn nar_hash_sri(text: &str) -> Result<String, ErrorKind> {
+    let (algo, digest) = if text.is_empty() {
+        (Algo::Sha256, vec![0; Algo::Sha256.size()])
+    } else {
+        let (algo, rest) = text
+            .split_once('-')
+            .ok_or_else(|| bad_hash(format!("hash '{text}' is not SRI")))?;
+        let algo = Algo::parse(algo)?;
+        (algo, decode_digest(rest, algo, true)?)
+    };
+    if algo != Algo::Sha256 {
+        return Err(ErrorKind::Usage("narHash must use SHA-256".into()));
+    }
+    Ok(Format::Sri.print(algo, &digest))
+}
+
 /// CppNix's `base64Decode`: stops at the first `=`, skips newlines,
 /// ignores left-over bits; `None` for a character outside the alphabet.
 fn lenient_base64(s: &str) -> Option<Vec<u8>> {
