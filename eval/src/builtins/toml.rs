@@ -459,8 +459,8 @@ mod tests {
         r#"{ a = [ 1 "x" [ true ] { b = 1.5; } ]; }"#
     )]
     #[case::special_floats(
-        "a = [nan, -nan, +inf, -inf, -0.0, +0.0]",
-        "{ a = [ nan -nan inf -inf -0 0 ]; }"
+        "a = [nan, -nan, +nan, +inf, -inf, -0.0, +0.0]",
+        "{ a = [ nan -nan nan inf -inf -0 0 ]; }"
     )]
     #[case::float_underflow("a = 1e-400", "{ a = 0; }")]
     #[case::float_digits("a = 123456789.123", "{ a = 1.23457e+08; }")]
