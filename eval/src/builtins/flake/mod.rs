@@ -19,6 +19,7 @@ use tvix_eval_builtin_macros::builtins;
 use super::context::string_without_context;
 use crate::errors::{Error, ErrorKind};
 use crate::value::{NixAttrs, NixString, Value};
+use crate::vm::EvalOptions;
 use crate::vm::generators::Co;
 use url::ParsedUrl;
 
@@ -93,12 +94,12 @@ struct FlakeRef {
 impl FlakeRef {
     /// CppNix's `parseFlakeRef` without a base directory: a flake id
     /// (`nixpkgs/branch`), else a URL, else an absolute path.
-    fn parse(text: &str) -> Result<FlakeRef, FlakeError> {
-        let (flake_ref, fragment) = match Self::parse_flake_id(text)? {
+    fn parse(text: &str, options: &EvalOptions) -> Result<FlakeRef, FlakeError> {
+        let (flake_ref, fragment) = match Self::parse_flake_id(text, options)? {
             Some(parsed) => parsed,
-            None => match Self::parse_url(text) {
+            None => match Self::parse_url(text, options) {
                 Ok(parsed) => parsed,
-                Err(FlakeError::BadUrl(_)) => Self::parse_path(text)?,
+                Err(FlakeError::BadUrl(_)) => Self::parse_path(text, options)?,
                 Err(e) => return Err(e),
             },
         };
@@ -111,7 +112,10 @@ impl FlakeRef {
     }
 
     /// `id[/ref-or-rev][#fragment]`, the form of a registry lookup.
-    fn parse_flake_id(text: &str) -> Result<Option<(FlakeRef, String)>, FlakeError> {
+    fn parse_flake_id(
+        text: &str,
+        options: &EvalOptions,
+    ) -> Result<Option<(FlakeRef, String)>, FlakeError> {
         let (body, fragment) = match text.split_once('#') {
             Some((b, f)) => (b, Some(f)),
             None => (text, None),
@@ -125,7 +129,7 @@ impl FlakeRef {
             return Ok(None);
         }
         let url = ParsedUrl::new("flake", Some(""), body);
-        let input = schemes::input_from_url(&url)?;
+        let input = schemes::input_from_url(&url, options)?;
         let fragment = url::percent_decode(fragment.unwrap_or_default())?;
         Ok(Some((
             FlakeRef {
@@ -136,13 +140,13 @@ impl FlakeRef {
         )))
     }
 
-    fn parse_url(text: &str) -> Result<(FlakeRef, String), FlakeError> {
-        Self::from_parsed_url(ParsedUrl::parse(text)?)
+    fn parse_url(text: &str, options: &EvalOptions) -> Result<(FlakeRef, String), FlakeError> {
+        Self::from_parsed_url(ParsedUrl::parse(text)?, options)
     }
 
     /// An absolute path, with a query and fragment: the path is taken as
     /// it is (not decoded, not canonicalised).
-    fn parse_path(text: &str) -> Result<(FlakeRef, String), FlakeError> {
+    fn parse_path(text: &str, options: &EvalOptions) -> Result<(FlakeRef, String), FlakeError> {
         let (path, query_and_fragment) = match text.find(['?', '#']) {
             Some(at) => text.split_at(at),
             None => (text, ""),
@@ -160,26 +164,29 @@ impl FlakeRef {
         url.query = url::decode_query(query.strip_prefix('?').unwrap_or(query))?;
         url.fragment = url::percent_decode(fragment)?;
         url.url = url.to_url_string();
-        Self::from_parsed_url(url)
+        Self::from_parsed_url(url, options)
     }
 
     /// CppNix's `fromParsedURL`: `dir` and the fragment are the flake
     /// reference's, the rest the input's.
-    fn from_parsed_url(mut url: ParsedUrl) -> Result<(FlakeRef, String), FlakeError> {
+    fn from_parsed_url(
+        mut url: ParsedUrl,
+        options: &EvalOptions,
+    ) -> Result<(FlakeRef, String), FlakeError> {
         let dir = url.query.remove("dir").unwrap_or_default();
         let fragment = std::mem::take(&mut url.fragment);
-        let input = schemes::input_from_url(&url)?;
+        let input = schemes::input_from_url(&url, options)?;
         Ok((FlakeRef { input, dir }, fragment))
     }
 
     /// CppNix's `FlakeRef::fromAttrs`.
-    fn from_attrs(mut attrs: Attrs) -> Result<FlakeRef, FlakeError> {
-        let dir = match attrs.remove("dir") {
-            Some(Attr::String(dir)) => dir,
-            _ => String::new(),
-        };
+    fn from_attrs(mut attrs: Attrs, options: &EvalOptions) -> Result<FlakeRef, FlakeError> {
+        let dir = schemes::maybe_get_str(&attrs, "dir")?
+            .unwrap_or_default()
+            .to_string();
+        attrs.remove("dir");
         Ok(FlakeRef {
-            input: schemes::input_from_attrs(attrs)?,
+            input: schemes::input_from_attrs(attrs, options)?,
             dir,
         })
     }
@@ -216,7 +223,7 @@ mod impls {
     #[builtin("parseFlakeRef", feature = "flakes")]
     async fn builtin_parse_flake_ref(co: &Co, flake_ref: Value) -> Result<Value, Error> {
         let text = string_without_context(&flake_ref)?;
-        let attrs = FlakeRef::parse(&text.to_str_lossy())
+        let attrs = FlakeRef::parse(&text.to_str_lossy(), &co.context().options)
             .map_err(ErrorKind::from)?
             .into_attrs();
         Ok(Value::Attrs(NixAttrs::from_sorted_unique(
@@ -262,7 +269,7 @@ mod impls {
             };
             converted.insert(name.to_string(), attr);
         }
-        let text = FlakeRef::from_attrs(converted)
+        let text = FlakeRef::from_attrs(converted, &co.context().options)
             .and_then(|r| r.to_url_string())
             .map_err(ErrorKind::from)?;
         Ok(Value::string(text))
@@ -364,8 +371,26 @@ mod tests {
         "file+https://example.org/x",
         r#"{ type = "file"; url = "https://example.org/x"; }"#
     )]
+    #[case::git_file_without_slashes(
+        "git+file:/tmp/r",
+        r#"{ type = "git"; url = "file:/tmp/r"; }"#
+    )]
+    #[case::git_plain(
+        "git://example.org/repo",
+        r#"{ type = "git"; url = "git://example.org/repo"; }"#
+    )]
+    #[case::hg_keeps_other_params(
+        "hg+ssh://example.org/repo?rev=abc&x=1",
+        r#"{ rev = "abc"; type = "hg"; url = "ssh://example.org/repo?x=1"; }"#
+    )]
+    #[case::tarball_drops_its_params("https://example.org/x.tar.gz?narHash=sha256-47DEQpj8HBSa%2B/TImW%2B5JCeuQeRkm5NMpJWZG3hSuFU%3D&foo=bar", r#"{ narHash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; type = "tarball"; url = "https://example.org/x.tar.gz?foo=bar"; }"#)]
+    #[case::git_lfs_stays_in_url(
+        "git+https://example.org/r?lfs=1&exportIgnore=1",
+        r#"{ exportIgnore = true; type = "git"; url = "https://example.org/r?lfs=1"; }"#
+    )]
     fn parses(#[case] text: &str, #[case] expected: &str) {
-        let attrs = FlakeRef::parse(text).expect("a valid flake reference");
+        let attrs =
+            FlakeRef::parse(text, &EvalOptions::default()).expect("a valid flake reference");
         assert_eq!(show(&attrs.into_attrs()), expected);
     }
 
@@ -409,8 +434,12 @@ mod tests {
         "path:/tmp?lastModified=x",
         "path URL 'path:/tmp?lastModified=x' has invalid parameter 'lastModified'"
     )]
+    #[case::signed_git_needs_feature(
+        "git+https://example.org/r?verifyCommit=1",
+        "experimental Nix feature 'verified-fetches' is disabled; add '--extra-experimental-features verified-fetches' to enable it"
+    )]
     fn refuses(#[case] text: &str, #[case] message: &str) {
-        let err = FlakeRef::parse(text)
+        let err = FlakeRef::parse(text, &EvalOptions::default())
             .err()
             .map(|e| ErrorKind::from(e).to_string());
         assert_eq!(err.as_deref(), Some(message));
@@ -445,8 +474,11 @@ mod tests {
     #[case::file(attrs(&[("type", s("file")), ("url", s("https://example.org/x"))]), "https://example.org/x")]
     #[case::hg(attrs(&[("type", s("hg")), ("url", s("https://example.org/r"))]), "hg+https://example.org/r")]
     #[case::sourcehut(attrs(&[("type", s("sourcehut")), ("owner", s("~a")), ("repo", s("b"))]), "sourcehut:~a/b")]
+    #[case::path_rev_not_parsed(attrs(&[("type", s("path")), ("path", s("rel")), ("revCount", Attr::Int(3)), ("rev", s("x"))]), "path:rel?rev=x&revCount=3")]
+    #[case::git_upper_rev(attrs(&[("type", s("git")), ("url", s("https://example.org/r")), ("rev", s("A3A3DDA3BACF61E8A39258A0ED9C924EECA8E293")), ("allRefs", Attr::Bool(true))]), "git+https://example.org/r?rev=a3a3dda3bacf61e8a39258a0ed9c924eeca8e293")]
+    #[case::git_export_ignore(attrs(&[("type", s("git")), ("url", s("https://example.org/r")), ("exportIgnore", Attr::Bool(true))]), "git+https://example.org/r?exportIgnore=1")]
     fn prints(#[case] attrs: Attrs, #[case] expected: &str) {
-        let text = FlakeRef::from_attrs(attrs)
+        let text = FlakeRef::from_attrs(attrs, &EvalOptions::default())
             .and_then(|r| r.to_url_string())
             .map_err(|e| ErrorKind::from(e).to_string());
         assert_eq!(text, Ok(expected.to_string()));
@@ -464,8 +496,10 @@ mod tests {
     #[case::bad_flake_id(attrs(&[("type", s("indirect")), ("id", s("1x"))]), "'1x' is not a valid flake ID")]
     #[case::narhash_sha1(attrs(&[("type", s("github")), ("owner", s("a")), ("repo", s("b")), ("narHash", s("sha1-2jmj7l5rSw0yVb/vlWAYkK/YBwk="))]), "narHash must use SHA-256")]
     #[case::bad_rev(attrs(&[("type", s("github")), ("owner", s("a")), ("repo", s("b")), ("rev", s("abc"))]), "hash 'abc' has wrong length for hash algorithm 'sha1'")]
+    #[case::git_lfs(attrs(&[("type", s("git")), ("url", s("https://example.org/r")), ("lfs", Attr::Bool(true))]), "input attribute 'lfs' not supported by scheme 'git'")]
+    #[case::dir_not_a_string(attrs(&[("type", s("path")), ("path", s("/x")), ("dir", Attr::Int(1))]), r#"input attribute 'dir' is not a string {"dir":1,"path":"/x","type":"path"}"#)]
     fn cannot_print(#[case] attrs: Attrs, #[case] message: &str) {
-        let err = FlakeRef::from_attrs(attrs)
+        let err = FlakeRef::from_attrs(attrs, &EvalOptions::default())
             .and_then(|r| r.to_url_string())
             .err()
             .map(|e| ErrorKind::from(e).to_string());

@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 use super::url::{self, ParsedUrl};
 use super::{Attr, Attrs, FlakeError, fail, is_flake_id, is_ref_name, is_rev};
 use crate::builtins::hash::{git_rev, nar_hash_sri, sha1_rev};
+use crate::vm::EvalOptions;
+
+/// The experimental feature signed git fetches need.
+const VERIFIED_FETCHES: &str = "verified-fetches";
 
 /// CppNix's input schemes, in the order it tries them (by name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +72,6 @@ impl Scheme {
                 "rev",
                 "shallow",
                 "submodules",
-                "lfs",
                 "exportIgnore",
                 "lastModified",
                 "revCount",
@@ -99,11 +102,15 @@ impl Scheme {
     }
 
     /// The input a URL names, if it is one of this scheme's.
-    fn input_from_url(self, url: &ParsedUrl) -> Result<Option<Attrs>, FlakeError> {
+    fn input_from_url(
+        self,
+        url: &ParsedUrl,
+        options: &EvalOptions,
+    ) -> Result<Option<Attrs>, FlakeError> {
         match self {
             Scheme::File | Scheme::Tarball => Ok(self.curl_from_url(url)),
-            Scheme::Git => Ok(git_like_from_url(self, url, "git")?),
-            Scheme::Mercurial => Ok(git_like_from_url(self, url, "hg")?),
+            Scheme::Git => git_like_from_url(self, url, "git", options),
+            Scheme::Mercurial => git_like_from_url(self, url, "hg", options),
             Scheme::GitHub | Scheme::GitLab | Scheme::SourceHut => self.archive_from_url(url),
             Scheme::Indirect => indirect_from_url(url),
             Scheme::Path => path_from_url(url),
@@ -241,7 +248,7 @@ impl Scheme {
 
     /// CppNix's `inputFromAttrs`: checks what the scheme requires and
     /// normalises (a git URL in scp form becomes `ssh://`).
-    fn check_attrs(self, mut attrs: Attrs) -> Result<Attrs, FlakeError> {
+    fn check_attrs(self, mut attrs: Attrs, options: &EvalOptions) -> Result<Attrs, FlakeError> {
         match self {
             Scheme::Indirect => {
                 let id = get_str(&attrs, "id")?;
@@ -259,6 +266,10 @@ impl Scheme {
                 get_str(&attrs, "repo")?;
             }
             Scheme::Git => {
+                let signed = ["verifyCommit", "keytype", "publicKey", "publicKeys"];
+                if attrs.keys().any(|k| signed.contains(&k.as_str())) {
+                    options.require_feature(VERIFIED_FETCHES)?;
+                }
                 maybe_get_bool(&attrs, "verifyCommit")?;
                 let fixed = fix_git_url(get_str(&attrs, "url")?);
                 ParsedUrl::parse(&fixed)?;
@@ -284,13 +295,16 @@ impl Scheme {
 
     /// CppNix's `toURL`.
     fn to_url(self, attrs: &Attrs) -> Result<ParsedUrl, FlakeError> {
-        let rev = maybe_get_str(attrs, "rev")?.map(git_rev).transpose()?;
+        // Only the schemes that know revisions parse `rev`.
+        let rev = || -> Result<Option<String>, FlakeError> {
+            Ok(maybe_get_str(attrs, "rev")?.map(git_rev).transpose()?)
+        };
         let git_ref = maybe_get_str(attrs, "ref")?;
         let nar_hash = maybe_get_str(attrs, "narHash")?;
         Ok(match self {
             Scheme::Indirect => {
                 let mut path = get_str(attrs, "id")?.to_string();
-                for part in [git_ref.map(str::to_string), rev].into_iter().flatten() {
+                for part in [git_ref.map(str::to_string), rev()?].into_iter().flatten() {
                     path.push('/');
                     path.push_str(&part);
                 }
@@ -307,7 +321,7 @@ impl Scheme {
             }
             Scheme::GitHub | Scheme::GitLab | Scheme::SourceHut => {
                 let mut path = format!("{}/{}", get_str(attrs, "owner")?, get_str(attrs, "repo")?);
-                for part in [git_ref.map(str::to_string), rev].into_iter().flatten() {
+                for part in [git_ref.map(str::to_string), rev()?].into_iter().flatten() {
                     path.push('/');
                     path.push_str(&part);
                 }
@@ -324,20 +338,14 @@ impl Scheme {
                     url.scheme = format!("{prefix}+{}", url.scheme);
                 }
                 let mut query = BTreeMap::new();
-                if let Some(rev) = rev {
+                if let Some(rev) = rev()? {
                     query.insert("rev", rev);
                 }
                 if let Some(r) = git_ref {
                     query.insert("ref", r.to_string());
                 }
                 if self == Scheme::Git {
-                    for flag in [
-                        "shallow",
-                        "lfs",
-                        "submodules",
-                        "exportIgnore",
-                        "verifyCommit",
-                    ] {
+                    for flag in ["shallow", "submodules", "exportIgnore", "verifyCommit"] {
                         if maybe_get_bool(attrs, flag)? == Some(true) {
                             query.insert(flag, "1".into());
                         }
@@ -365,6 +373,7 @@ fn git_like_from_url(
     scheme: Scheme,
     url: &ParsedUrl,
     prefix: &str,
+    options: &EvalOptions,
 ) -> Result<Option<Attrs>, FlakeError> {
     let transport = url.scheme.strip_prefix(prefix).unwrap_or(&url.scheme);
     let transport = match transport.strip_prefix('+') {
@@ -384,7 +393,7 @@ fn git_like_from_url(
             (Scheme::Git, "keytype" | "publicKey" | "publicKeys") => Attr::String(value.clone()),
             (
                 Scheme::Git,
-                "shallow" | "submodules" | "lfs" | "exportIgnore" | "allRefs" | "verifyCommit",
+                "shallow" | "submodules" | "exportIgnore" | "allRefs" | "verifyCommit",
             ) => Attr::Bool(value == "1"),
             _ => {
                 repo.query.insert(name.into(), value.clone());
@@ -394,7 +403,7 @@ fn git_like_from_url(
         attrs.entry(name.into()).or_insert(attr);
     }
     attrs.insert("url".into(), Attr::String(repo.to_url_string()));
-    scheme.check_attrs(attrs).map(Some)
+    scheme.check_attrs(attrs, options).map(Some)
 }
 
 /// `flake:id[/ref][/rev]`: an entry of the flake registry.
@@ -495,7 +504,7 @@ fn fix_git_url(url: &str) -> String {
     {
         return format!("ssh://{user}@{host}/{path}");
     }
-    if url.contains("://") {
+    if url.starts_with("file:") || url.contains("://") {
         url.to_string()
     } else {
         ParsedUrl::new("file", Some(""), url).to_url_string()
@@ -540,7 +549,10 @@ fn attrs_json(attrs: &Attrs) -> String {
     format!("{{{}}}", fields.join(","))
 }
 
-fn maybe_get_str<'a>(attrs: &'a Attrs, name: &str) -> Result<Option<&'a str>, FlakeError> {
+pub(super) fn maybe_get_str<'a>(
+    attrs: &'a Attrs,
+    name: &str,
+) -> Result<Option<&'a str>, FlakeError> {
     match attrs.get(name) {
         None => Ok(None),
         Some(Attr::String(s)) => Ok(Some(s)),
@@ -564,9 +576,9 @@ fn maybe_get_bool(attrs: &Attrs, name: &str) -> Result<Option<bool>, FlakeError>
 }
 
 /// CppNix's `Input::fromURL`: the first scheme that accepts the URL.
-pub(super) fn input_from_url(url: &ParsedUrl) -> Result<Attrs, FlakeError> {
+pub(super) fn input_from_url(url: &ParsedUrl, options: &EvalOptions) -> Result<Attrs, FlakeError> {
     for scheme in Scheme::ALL {
-        if let Some(attrs) = scheme.input_from_url(url)? {
+        if let Some(attrs) = scheme.input_from_url(url, options)? {
             return Ok(attrs);
         }
     }
@@ -583,7 +595,7 @@ fn scheme_of(attrs: &Attrs) -> Result<Option<Scheme>, FlakeError> {
 
 /// CppNix's `Input::fromAttrs`: an input of an unknown type is kept (and
 /// fails when printed).
-pub(super) fn input_from_attrs(attrs: Attrs) -> Result<Attrs, FlakeError> {
+pub(super) fn input_from_attrs(attrs: Attrs, options: &EvalOptions) -> Result<Attrs, FlakeError> {
     let Some(scheme) = scheme_of(&attrs)? else {
         return Ok(attrs);
     };
@@ -597,7 +609,7 @@ pub(super) fn input_from_attrs(attrs: Attrs) -> Result<Attrs, FlakeError> {
             scheme.name()
         )));
     }
-    scheme.check_attrs(attrs)
+    scheme.check_attrs(attrs, options)
 }
 
 /// CppNix's `Input::toURL`.
