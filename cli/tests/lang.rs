@@ -42,6 +42,12 @@ const SYMLINKS: &[&str] = &[
     "symlink-resolution/foo/overlays",
 ];
 
+/// What the runner's `nix.conf` (written by the Nix test suite's
+/// `common/init.sh`) enables for every test and that evaluation sees: the
+/// `nix-command` and `flakes` experimental features, without which
+/// `parseFlakeRef` does not exist. Passed before each test's own flags.
+const RUNNER_CONFIG: &[&str] = &["--extra-experimental-features", "nix-command flakes"];
+
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Category {
     ParseOkay,
@@ -137,7 +143,8 @@ struct Run {
 /// output.
 fn run_tvix(cwd: &Path, args: &[String], stdin: Option<&Path>, env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tvix"));
-    cmd.args(args)
+    cmd.args(RUNNER_CONFIG)
+        .args(args)
         .current_dir(cwd)
         .env_remove("NIX_PATH")
         .env_remove("NIX_ABORT_ON_WARN")

@@ -97,6 +97,10 @@ pub enum ErrorKind {
     Io { path: String, message: String },
     #[error("{0}")]
     Builtin(String),
+    /// CppNix's `UsageError`: a bad name of an algorithm or format, for
+    /// which CppNix adds a pointer to `--help` (see `Error::render`).
+    #[error("{0}")]
+    Usage(String),
     #[error("stack overflow; max-call-depth exceeded")]
     StackOverflow,
     /// Forcing a thunk whose forcing failed before gives the same error.
@@ -104,6 +108,10 @@ pub enum ErrorKind {
     Memoized(Box<Error>),
     #[error("'builtins.{0}' needs a store, and this evaluator has none (tvix-glue provides one)")]
     NeedsStore(String),
+    #[error(
+        "experimental Nix feature '{0}' is disabled; add '--extra-experimental-features {0}' to enable it"
+    )]
+    MissingExperimentalFeature(&'static str),
     #[error("evaluation interrupted")]
     Interrupted,
 }
@@ -430,7 +438,12 @@ impl Error {
         {
             out.push_str(&format!("Did you mean {names}?\n"));
         }
-        indent("error: ", &out)
+        let mut rendered = indent("error: ", &out);
+        // CppNix points at `--help` after a usage error, unindented.
+        if matches!(self.kind, ErrorKind::Usage(_)) {
+            rendered.push_str("Try 'nix-instantiate --help' for more information.\n");
+        }
+        rendered
     }
 }
 

@@ -21,7 +21,9 @@
 //! parameters after `co`), its doc comment, and a wrapper that takes the
 //! argument vector, forces every argument not marked `#[lazy]` (in order,
 //! before the body runs) and calls the function. `fast = path` names a
-//! synchronous fast path (`FastFn`).
+//! synchronous fast path (`FastFn`). `feature = "name"` makes the builtin
+//! exist only when that CppNix experimental feature is enabled (as
+//! `parseFlakeRef` needs `flakes`).
 //!
 //! With `#[builtins(state = Type)]` every function takes a `Type` first,
 //! and `builtins(state: Type)` clones it into each builtin: this is how a
@@ -63,6 +65,7 @@ pub fn builtins(args: TokenStream, item: TokenStream) -> TokenStream {
 struct BuiltinAttr {
     name: LitStr,
     fast: Option<Path>,
+    feature: Option<LitStr>,
 }
 
 fn expand(module: &mut ItemMod, state: Option<&Type>) -> syn::Result<TokenStream2> {
@@ -98,6 +101,7 @@ fn take_builtin_attr(func: &mut ItemFn) -> syn::Result<Option<BuiltinAttr>> {
     let attr = func.attrs.remove(index);
     let mut name = None;
     let mut fast = None;
+    let mut feature = None;
     attr.parse_args_with(|input: syn::parse::ParseStream| {
         name = Some(input.parse::<LitStr>()?);
         while !input.is_empty() {
@@ -106,14 +110,23 @@ fn take_builtin_attr(func: &mut ItemFn) -> syn::Result<Option<BuiltinAttr>> {
             input.parse::<syn::Token![=]>()?;
             if key == "fast" {
                 fast = Some(input.parse::<Path>()?);
+            } else if key == "feature" {
+                feature = Some(input.parse::<LitStr>()?);
             } else {
-                return Err(syn::Error::new(key.span(), "expected `fast = path`"));
+                return Err(syn::Error::new(
+                    key.span(),
+                    "expected `fast = path` or `feature = \"name\"`",
+                ));
             }
         }
         Ok(())
     })?;
     let name = name.ok_or_else(|| syn::Error::new_spanned(&attr, "expected a builtin name"))?;
-    Ok(Some(BuiltinAttr { name, fast }))
+    Ok(Some(BuiltinAttr {
+        name,
+        fast,
+        feature,
+    }))
 }
 
 /// The doc comment of a function, lines joined, common indent removed.
@@ -194,6 +207,10 @@ fn builtin_def(
         Some(path) => quote!(::std::option::Option::Some(#path)),
         None => quote!(::std::option::Option::None),
     };
+    let feature = match attr.feature {
+        Some(name) => quote!(.requires_feature(#name)),
+        None => quote!(),
+    };
     let (clone_outer, clone_inner, state_arg) = match state {
         Some(_) => (
             quote!(let state = ::std::clone::Clone::clone(&state);),
@@ -226,5 +243,6 @@ fn builtin_def(
             },
             #fast,
         )
+        #feature
     })
 }

@@ -17,6 +17,7 @@ mod arith;
 mod attrs;
 mod context;
 mod control;
+mod flake;
 mod fs;
 mod functions;
 mod hash;
@@ -60,6 +61,7 @@ pub fn pure_builtins() -> Vec<BuiltinDef> {
         attrs::builtins(),
         context::builtins(),
         control::builtins(),
+        flake::builtins(),
         fs::builtins(),
         functions::builtins(),
         hash::builtins(),

@@ -71,6 +71,9 @@ pub struct BuiltinDef {
     pub func: BuiltinFn,
     /// Tried first when a call brings all the arguments at once.
     pub fast: Option<FastFn>,
+    /// The CppNix experimental feature without which the builtin does not
+    /// exist (is not in `builtins` at all).
+    pub feature: Option<&'static str>,
 }
 
 impl BuiltinDef {
@@ -87,7 +90,14 @@ impl BuiltinDef {
             doc,
             func,
             fast,
+            feature: None,
         }
+    }
+
+    /// Makes the builtin exist only when `feature` is enabled.
+    pub fn requires_feature(mut self, feature: &'static str) -> Self {
+        self.feature = Some(feature);
+        self
     }
 }
 

@@ -96,6 +96,22 @@ impl Default for EvalOptions {
     }
 }
 
+impl EvalOptions {
+    /// Whether a CppNix experimental feature is enabled.
+    pub fn has_feature(&self, name: &str) -> bool {
+        self.experimental_features.iter().any(|f| f == name)
+    }
+
+    /// Fails as CppNix does when code needs a feature that is off.
+    pub fn require_feature(&self, name: &'static str) -> Result<(), ErrorKind> {
+        if self.has_feature(name) {
+            Ok(())
+        } else {
+            Err(ErrorKind::MissingExperimentalFeature(name))
+        }
+    }
+}
+
 /// Where `<nix/…>` files live: CppNix's built-in "corepkgs".
 pub const COREPKGS_DIR: &str = "/__corepkgs__";
 

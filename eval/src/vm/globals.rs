@@ -69,9 +69,10 @@ fn constants(options: &EvalOptions, io: &dyn EvalIO) -> Vec<(&'static str, Value
     out
 }
 
-/// Builds the global scope from the builtin definitions. The builtins
-/// written in Nix get blank thunks, filled by `install` once the scope
-/// exists to compile them in.
+/// Builds the global scope from the builtin definitions, leaving out
+/// those whose experimental feature is off. The builtins written in Nix
+/// get blank thunks, filled by `install` once the scope exists to compile
+/// them in.
 pub fn build(defs: Vec<BuiltinDef>, options: &EvalOptions, io: &dyn EvalIO) -> BuiltGlobals {
     let mut scope: Globals = HashMap::new();
     let mut entries: Vec<(NixString, Value)> = Vec::new();
@@ -84,7 +85,8 @@ pub fn build(defs: Vec<BuiltinDef>, options: &EvalOptions, io: &dyn EvalIO) -> B
         }
         entries.push((NixString::from(name), value));
     };
-    for def in defs {
+    let enabled = |def: &BuiltinDef| def.feature.is_none_or(|f| options.has_feature(f));
+    for def in defs.into_iter().filter(enabled) {
         let name = def.name;
         bind(name, builtin_value(def), &mut entries);
     }
