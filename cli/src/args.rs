@@ -68,7 +68,9 @@ pub struct Args {
     /// Make `builtins.warn` an error.
     #[arg(long)]
     pub abort_on_warn: bool,
-    /// Bound on the depth of the evaluator's frame stack.
+    /// How deeply nested values may be when walked whole (deepSeq,
+    /// --strict, toJSON), as CppNix's call depth (default 10000); the
+    /// frame stack of calls gets 100 frames per level, at least 1 million.
     #[arg(long, value_name = "N")]
     pub max_call_depth: Option<usize>,
     /// Features CppNix gates behind this flag (e.g. `pipe-operators`).
@@ -275,6 +277,7 @@ impl Args {
             .filter(|(n, _)| *n == "max-call-depth")
             .last()
             .and_then(|(_, v)| v.parse().ok());
+        let depth: Option<usize> = self.max_call_depth.or(option_depth);
         let pure = self.option_set("pure-eval").unwrap_or(false) || self.pure_eval;
         EvalOptions {
             search_path: self.search_path(),
@@ -284,10 +287,14 @@ impl Args {
                 short_paths: self.lint_short_path_literals,
                 url_literals: self.lint_url_literals,
             },
-            max_frames: self
-                .max_call_depth
-                .or(option_depth)
-                .unwrap_or(defaults.max_frames),
+            // CppNix's one depth bound is the nesting bound here; the frame
+            // stack, which costs no native stack, is allowed a hundred
+            // frames per level (a call is a few frames) and never less than
+            // its default.
+            max_call_depth: depth.unwrap_or(defaults.max_call_depth),
+            max_frames: depth.map_or(defaults.max_frames, |d| {
+                defaults.max_frames.max(d.saturating_mul(100))
+            }),
             trace_verbose: self.trace_verbose || self.option_set("trace-verbose").unwrap_or(false),
             abort_on_warn: self.abort_on_warn
                 || self.option_set("abort-on-warn").unwrap_or(false)

@@ -2,7 +2,7 @@
 //!
 //! Both work with explicit stacks, not native recursion: a document nested
 //! a million levels deep parses, and a cyclic value given to `toJSON`
-//! ends with CppNix's stack-overflow error at `max_frames` depth instead of
+//! ends with CppNix's stack-overflow error at `max_call_depth` instead of
 //! exhausting the native stack.
 
 use tvix_eval_builtin_macros::builtins;
@@ -52,7 +52,7 @@ pub(crate) async fn to_json_string(
     v: Value,
     context: &mut NixContext,
 ) -> Result<Vec<u8>, Error> {
-    let max_depth = co.context().options.max_frames;
+    let max_depth = co.context().options.max_call_depth;
     let mut out = Vec::new();
     let mut work = vec![Emit::Value(v, 0)];
     while let Some(item) = work.pop() {

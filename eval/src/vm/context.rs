@@ -67,6 +67,12 @@ pub struct EvalOptions {
     pub env: Option<HashMap<String, String>>,
     /// Bound on VM frames, so runaway recursion is an error, not an OOM.
     pub max_frames: usize,
+    /// CppNix's `max-call-depth`: how deeply nested a value may be when
+    /// it is walked as a whole (`deepSeq`, `--strict`, `toJSON`), where
+    /// CppNix's walk recurses and stops at this depth. Calls are bounded
+    /// by `max_frames`, which can be much larger: tvix's VM does not use
+    /// the native stack for them.
+    pub max_call_depth: usize,
     /// `--trace-verbose`: `builtins.traceVerbose` prints.
     pub trace_verbose: bool,
     /// `--abort-on-warn`: `builtins.warn` fails instead of warning.
@@ -87,6 +93,7 @@ impl Default for EvalOptions {
             home: None,
             env: None,
             max_frames: 1_000_000,
+            max_call_depth: 10_000,
             trace_verbose: false,
             abort_on_warn: false,
             pure: false,

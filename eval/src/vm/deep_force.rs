@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 
 use super::{Frame, Vm};
-use crate::errors::{Error, TracePrint};
+use crate::errors::{Error, ErrorKind, TracePrint};
 use crate::source::Span;
 use crate::value::{Thunk, Value};
 
@@ -21,8 +21,11 @@ use crate::value::{Thunk, Value};
 pub(super) struct DeepForce {
     /// The value asked for, once forced: what the frame returns.
     root: Option<Value>,
-    /// Values still to force and look into, the next one last.
-    work: Vec<Value>,
+    /// Values still to force and look into, the next one last, with how
+    /// deep in the root they are.
+    work: Vec<(Value, usize)>,
+    /// The depth of the value being forced on top of the stack.
+    forcing_depth: usize,
     /// Lists and sets already looked into: shared values are walked once,
     /// and cyclic ones end.
     seen: HashSet<*const (), BuildHasherDefault<AddressHasher>>,
@@ -140,11 +143,12 @@ impl Vm {
                 seen: HashSet::default(),
                 span,
                 forcing: false,
+                forcing_depth: 0,
                 deep,
                 then: None,
             })
         });
-        state.work.push(value);
+        state.work.push((value, 0));
         state.span = span;
         state.deep = deep;
         state.then = then;
@@ -160,16 +164,27 @@ impl Vm {
             };
             let next = if state.forcing {
                 state.forcing = false;
-                self.stack.pop()
+                self.stack.pop().map(|v| (v, state.forcing_depth))
             } else {
                 state.work.pop()
             };
-            let Some(v) = next else {
+            let Some((v, depth)) = next else {
                 self.finish_deep_force();
                 return Ok(());
             };
+            // Values nested deeper than CppNix's call depth are an error
+            // there (its walk recurses); the same bound keeps the answers
+            // the same.
+            if depth > self.ctx.options.max_call_depth {
+                let mut error = Error::new(ErrorKind::StackOverflow, Some(state.span));
+                if let Value::Thunk(t) = &v {
+                    state.add_path(&mut error, t);
+                }
+                return Err(error);
+            }
             if v.needs_force() {
                 state.forcing = true;
+                state.forcing_depth = depth;
                 let span = state.span;
                 self.stack.push(v);
                 let frames = self.frames.len();
@@ -191,10 +206,14 @@ impl Vm {
             match &v {
                 _ if !state.deep => {}
                 Value::List(l) if state.seen.insert(l.ptr()) => {
-                    state.work.extend(l.iter().rev().cloned());
+                    state
+                        .work
+                        .extend(l.iter().rev().map(|x| (x.clone(), depth + 1)));
                 }
                 Value::Attrs(a) if state.seen.insert(a.ptr()) => {
-                    state.work.extend(a.values().rev().cloned());
+                    state
+                        .work
+                        .extend(a.values().rev().map(|x| (x.clone(), depth + 1)));
                 }
                 _ => {}
             }
@@ -214,6 +233,7 @@ impl Vm {
         state.root = None;
         self.stack.push(result.unwrap_or_default());
         state.seen.clear();
+        state.work.clear();
         self.spare_deep_force = Some(state);
     }
 }
