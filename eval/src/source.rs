@@ -57,6 +57,47 @@ impl From<Option<Span>> for Pos {
     }
 }
 
+/// Where the bytes of a source file that are not UTF-8 are kept in its
+/// text: byte `b` is the character `NON_UTF8_BASE + b`, in the last
+/// private-use plane, which real code has no use for. The parser works on
+/// text; string literals get their bytes back (`literal_bytes`), as CppNix,
+/// which reads source as bytes, keeps them.
+const NON_UTF8_BASE: u32 = 0x10_FF00;
+
+/// The text of a source file, with the bytes that are not UTF-8 escaped
+/// (see `NON_UTF8_BASE`).
+pub fn decode_source(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let bytes = e.into_bytes();
+            let mut out = String::with_capacity(bytes.len() + 16);
+            for chunk in bytes.utf8_chunks() {
+                out.push_str(chunk.valid());
+                for b in chunk.invalid() {
+                    out.extend(char::from_u32(NON_UTF8_BASE + u32::from(*b)));
+                }
+            }
+            out
+        }
+    }
+}
+
+/// The bytes of a string literal's text: escaped bytes back as they were.
+pub fn literal_bytes(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        match u32::from(c).checked_sub(NON_UTF8_BASE) {
+            Some(b) if b < 0x100 => out.push(b as u8),
+            _ => {
+                let mut buf = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out
+}
+
 struct SourceFile {
     /// The name shown in messages: a path, or `«string»` for `-E`.
     name: String,
@@ -255,5 +296,16 @@ mod tests {
             end: offset,
         };
         assert_eq!(map.snippet(span), expected);
+    }
+
+    /// Bytes that are not UTF-8 survive the parser's text and come back in
+    /// string literals.
+    #[rstest]
+    #[case::utf8(b"\"\xc3\xa9\"")]
+    #[case::lone_byte(b"\"a\xff b\"")]
+    #[case::truncated_sequence(b"\"\xe2\x82\"")]
+    fn non_utf8_bytes_round_trip(#[case] bytes: &[u8]) {
+        let text = decode_source(bytes.to_vec());
+        assert_eq!(literal_bytes(&text), bytes);
     }
 }

@@ -14,10 +14,18 @@ use crate::vm::ops::{self, Coercion};
 
 pub(super) use impls::builtins;
 
-/// Appends `s` as a JSON string literal, escaped as nlohmann::json does.
-fn json_escape(out: &mut Vec<u8>, s: &[u8]) {
+/// Appends `s` as a JSON string literal, escaped as nlohmann::json does,
+/// which refuses bytes that are not UTF-8.
+fn json_escape(out: &mut Vec<u8>, s: &[u8]) -> Result<(), Error> {
+    let text = std::str::from_utf8(s).map_err(|e| {
+        let at = e.valid_up_to();
+        ErrorKind::Builtin(format!(
+            "JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index {at}: 0x{:02X}",
+            s.get(at).copied().unwrap_or(0)
+        ))
+    })?;
     out.push(b'"');
-    for c in String::from_utf8_lossy(s).chars() {
+    for c in text.chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),
             '\\' => out.extend_from_slice(b"\\\\"),
@@ -36,6 +44,7 @@ fn json_escape(out: &mut Vec<u8>, s: &[u8]) {
         }
     }
     out.push(b'"');
+    Ok(())
 }
 
 /// Work items of `toJSON`'s serialiser.
@@ -62,7 +71,7 @@ pub(crate) async fn to_json_string(
                 continue;
             }
             Emit::Key(k) => {
-                json_escape(&mut out, k.as_bytes());
+                json_escape(&mut out, k.as_bytes())?;
                 out.push(b':');
                 continue;
             }
@@ -80,14 +89,14 @@ pub(crate) async fn to_json_string(
                 if let Some(c) = s.context() {
                     context.extend(c.iter().cloned());
                 }
-                json_escape(&mut out, s.as_bytes());
+                json_escape(&mut out, s.as_bytes())?;
             }
             Value::Path(p) => {
                 let s = ops::coerce_to_string(co, Value::Path(p), Coercion::Interpolation).await?;
                 if let Some(c) = s.context() {
                     context.extend(c.iter().cloned());
                 }
-                json_escape(&mut out, s.as_bytes());
+                json_escape(&mut out, s.as_bytes())?;
             }
             Value::List(l) => {
                 out.push(b'[');
@@ -105,7 +114,7 @@ pub(crate) async fn to_json_string(
                     if let Some(c) = s.context() {
                         context.extend(c.iter().cloned());
                     }
-                    json_escape(&mut out, s.as_bytes());
+                    json_escape(&mut out, s.as_bytes())?;
                     continue;
                 }
                 if let Some(p) = a.get(b"outPath") {

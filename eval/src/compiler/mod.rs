@@ -24,7 +24,7 @@ use rowan::ast::AstNode;
 
 use crate::chunk::{BinOp, Capture, Formal, Formals, Lambda, LambdaKind, Op};
 use crate::errors::{Diagnostic, Error, ErrorKind, Lint};
-use crate::source::{FileId, Span};
+use crate::source::{FileId, Span, literal_bytes};
 use crate::value::{NixAttrs, NixString, Value};
 use crate::vm::{LintLevel, Lints};
 use scope::{FnCtx, Local, LocalName};
@@ -726,7 +726,7 @@ impl Compiler<'_> {
                     InterpolPart::Interpolation(_) => String::new(),
                 })
                 .collect();
-            self.constant(Value::string(text), span);
+            self.constant(Value::String(literal_bytes(&text).into()), span);
             return Ok(());
         }
         let n = self.compile_interpolation_parts(parts, span)?;
@@ -742,7 +742,9 @@ impl Compiler<'_> {
         let mut n = 0;
         for part in parts {
             match part {
-                InterpolPart::Literal(text) => self.constant(Value::string(text), span),
+                InterpolPart::Literal(text) => {
+                    self.constant(Value::String(literal_bytes(&text).into()), span)
+                }
                 InterpolPart::Interpolation(i) => {
                     let e = child(i.expr(), i.syntax(), self)?;
                     self.compile_forced(&e)?;

@@ -206,16 +206,7 @@ impl Context {
             .io
             .read_to_end(&file)
             .map_err(|e| Self::io_error(&file, e))?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            Error::new(
-                ErrorKind::Io {
-                    path: file.display().to_string(),
-                    message: format!("not UTF-8: {e}"),
-                },
-                None,
-            )
-        })?;
-        Ok((file, text))
+        Ok((file, crate::source::decode_source(bytes)))
     }
 
     /// Compiles a file into an unforced thunk of its value; the same file
