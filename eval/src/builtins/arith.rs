@@ -46,10 +46,10 @@ fn rounded(v: Value, round: fn(f64) -> f64) -> Result<Value, Error> {
 mod impls {
     use super::*;
 
-    /// `e1 + e2` on numbers.
+    /// `e1 + e2` on numbers (strings and paths are refused, unlike `+`).
     #[builtin("add", fast = add_now)]
     async fn builtin_add(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
-        Ok(ops::add(co.context(), a, b)?)
+        Ok(ops::add_numbers(a, b)?)
     }
 
     /// `e1 - e2`.

@@ -31,6 +31,17 @@ fn elem_at_now(args: &[Value]) -> Option<Shortcut> {
     (!x.needs_force()).then(|| Shortcut::Value(x.resolved()))
 }
 
+/// Forces a value that must be callable, as CppNix's `forceFunction`: a
+/// function or a set with `__functor`.
+async fn force_function(co: &Co, f: Value) -> Result<Value, Error> {
+    let f = co.force(f).await?;
+    match &f {
+        Value::Attrs(a) if a.contains(b"__functor") => Ok(f),
+        _ if f.is_function() => Ok(f),
+        _ => Err(ErrorKind::type_error("a function", &f).into()),
+    }
+}
+
 async fn truthy(co: &Co, f: &Value, x: Value) -> Result<bool, Error> {
     Ok(co.call_forced(f.clone(), x).await?.as_bool()?)
 }
@@ -48,10 +59,15 @@ mod impls {
     use super::*;
 
     /// Applies `f` to every element of a list, lazily: `map f [ x y ]` is
-    /// `[ (f x) (f y) ]`.
+    /// `[ (f x) (f y) ]`. As in CppNix, `f` is forced only if the list is
+    /// not empty.
     #[builtin("map")]
     async fn builtin_map(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
         let xs = xs.as_list()?;
+        if xs.is_empty() {
+            return Ok(Value::List(xs));
+        }
+        let f = force_function(co, f).await?;
         Ok(Value::list(
             xs.iter()
                 .map(|x| Value::Thunk(Thunk::apply(f.clone(), x.clone())))
@@ -66,23 +82,25 @@ mod impls {
         if xs.is_empty() {
             return Ok(Value::List(xs));
         }
-        let f = co.force(f).await?;
+        let f = force_function(co, f).await?;
         co.list_loop(LoopKind::Filter, f, Value::Null, xs).await
     }
 
     /// Left fold with a strict accumulator: `op (… (op (op nul x0) x1) …) xn`.
+    /// As in CppNix, `op` is forced first, then the list, and `nul` only
+    /// when it is needed.
     #[builtin("foldl'")]
     async fn builtin_foldl(
         co: &Co,
-        #[lazy] op: Value,
+        op: Value,
         #[lazy] nul: Value,
-        xs: Value,
+        #[lazy] xs: Value,
     ) -> Result<Value, Error> {
-        let xs = xs.as_list()?;
+        let op = force_function(co, op).await?;
+        let xs = co.force(xs).await?.as_list()?;
         if xs.is_empty() {
             return co.force(nul).await;
         }
-        let op = co.force(op).await?;
         let acc = co.list_loop(LoopKind::Fold, op, nul, xs).await?;
         co.force(acc).await
     }
@@ -116,11 +134,12 @@ mod impls {
         Ok(Value::list(xs.iter().skip(1).cloned().collect()))
     }
 
-    /// The element of a list at an index (from 0).
+    /// The element of a list at an index (from 0). CppNix forces the index
+    /// before the list.
     #[builtin("elemAt", fast = elem_at_now)]
-    async fn builtin_elem_at(co: &Co, xs: Value, n: Value) -> Result<Value, Error> {
-        let xs = xs.as_list()?;
+    async fn builtin_elem_at(co: &Co, #[lazy] xs: Value, n: Value) -> Result<Value, Error> {
         let n = n.as_int()?;
+        let xs = co.force(xs).await?.as_list()?;
         match usize::try_from(n).ok().and_then(|i| xs.get(i)) {
             Some(x) => co.force(x.clone()).await,
             None => Err(ErrorKind::Builtin(format!(
@@ -153,14 +172,15 @@ mod impls {
         Ok(Value::list(concat(&lists)))
     }
 
-    /// `concatLists (map f xs)`.
+    /// `concatLists (map f xs)`; `f` is forced first, even for an empty
+    /// list.
     #[builtin("concatMap")]
-    async fn builtin_concat_map(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
+    async fn builtin_concat_map(co: &Co, f: Value, xs: Value) -> Result<Value, Error> {
+        let f = force_function(co, f).await?;
         let xs = xs.as_list()?;
         if xs.is_empty() {
             return Ok(Value::List(xs));
         }
-        let f = co.force(f).await?;
         let mut lists = Vec::with_capacity(xs.len());
         for x in xs.iter() {
             lists.push(co.call_forced(f.clone(), x.clone()).await?.as_list()?);
@@ -175,7 +195,7 @@ mod impls {
         if n < 0 {
             return Err(ErrorKind::Builtin(format!("cannot create list of size {n}")).into());
         }
-        let f = co.force(f).await?;
+        let f = force_function(co, f).await?;
         Ok(Value::list(
             (0..n)
                 .map(|i| Value::Thunk(Thunk::apply(f.clone(), Value::Int(i))))
@@ -186,6 +206,7 @@ mod impls {
     /// Whether `f x` is true for every element `x` of a list.
     #[builtin("all")]
     async fn builtin_all(co: &Co, f: Value, xs: Value) -> Result<Value, Error> {
+        let f = force_function(co, f).await?;
         co.list_loop(LoopKind::All, f, Value::Null, xs.as_list()?)
             .await
     }
@@ -193,31 +214,37 @@ mod impls {
     /// Whether `f x` is true for some element `x` of a list.
     #[builtin("any")]
     async fn builtin_any(co: &Co, f: Value, xs: Value) -> Result<Value, Error> {
+        let f = force_function(co, f).await?;
         co.list_loop(LoopKind::Any, f, Value::Null, xs.as_list()?)
             .await
     }
 
-    /// Sorts a list with a comparator (`a: b: a < b`), stably.
+    /// Sorts a list with a comparator (`a: b: a < b`), stably. As in
+    /// CppNix, a list that is not empty has its comparator forced, then
+    /// every element, even when no comparison is needed.
     #[builtin("sort")]
     async fn builtin_sort(co: &Co, #[lazy] cmp: Value, xs: Value) -> Result<Value, Error> {
         let xs = xs.as_list()?;
         if xs.is_empty() {
             return Ok(Value::List(xs));
         }
-        let cmp = co.force(cmp).await?;
-        if !cmp.is_function() {
-            return Err(ErrorKind::type_error("a function", &cmp).into());
+        let cmp = force_function(co, cmp).await?;
+        for x in xs.iter() {
+            co.force(x.clone()).await?;
         }
         co.list_loop(LoopKind::Sort, cmp, Value::Null, xs).await
     }
 
-    /// Splits a list into `{ right = …; wrong = …; }` by a predicate.
+    /// Splits a list into `{ right = …; wrong = …; }` by a predicate. As in
+    /// CppNix, the predicate is forced first, and each element before it
+    /// is tested.
     #[builtin("partition")]
-    async fn builtin_partition(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
+    async fn builtin_partition(co: &Co, f: Value, xs: Value) -> Result<Value, Error> {
+        let f = force_function(co, f).await?;
         let xs = xs.as_list()?;
-        let f = co.force(f).await?;
         let (mut right, mut wrong) = (Vec::new(), Vec::new());
         for x in xs.iter() {
+            co.force(x.clone()).await?;
             if truthy(co, &f, x.clone()).await? {
                 right.push(x.clone());
             } else {
@@ -232,9 +259,9 @@ mod impls {
 
     /// Groups the elements of a list into a set by the name `f x` gives.
     #[builtin("groupBy")]
-    async fn builtin_group_by(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
+    async fn builtin_group_by(co: &Co, f: Value, xs: Value) -> Result<Value, Error> {
+        let f = force_function(co, f).await?;
         let xs = xs.as_list()?;
-        let f = co.force(f).await?;
         let mut groups: std::collections::BTreeMap<NixString, Vec<Value>> = Default::default();
         for x in xs.iter() {
             let key = co.call_forced(f.clone(), x.clone()).await?.as_string()?;
@@ -258,12 +285,11 @@ mod impls {
         let args = args.as_attrs()?;
         let start = required(&args, "startSet")?;
         let start = co.force(start).await?.as_list()?;
-        let operator = required(&args, "operator")?;
         let mut work: std::collections::VecDeque<Value> = start.iter().cloned().collect();
         if work.is_empty() {
             return Ok(Value::List(start));
         }
-        let operator = co.force(operator).await?;
+        let operator = co.force(required(&args, "operator")?).await?;
         // The keys are forced deeply: the thunks in them no longer change.
         #[allow(clippy::mutable_key_type)]
         let mut seen: BTreeSet<OrderedKey> = BTreeSet::new();
@@ -312,13 +338,11 @@ mod impls {
         Ok(Value::list(out))
     }
 
-    /// Merges a list of sets: each name maps to `f name [ values… ]`.
+    /// Merges a list of sets: each name maps to `f name [ values… ]`,
+    /// lazily; `f` itself is forced first, as CppNix does.
     #[builtin("zipAttrsWith")]
-    async fn builtin_zip_attrs_with(
-        co: &Co,
-        #[lazy] f: Value,
-        sets: Value,
-    ) -> Result<Value, Error> {
+    async fn builtin_zip_attrs_with(co: &Co, f: Value, sets: Value) -> Result<Value, Error> {
+        let f = force_function(co, f).await?;
         let sets = sets.as_list()?;
         let mut groups: std::collections::BTreeMap<NixString, Vec<Value>> = Default::default();
         for s in sets.iter() {

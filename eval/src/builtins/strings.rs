@@ -93,20 +93,22 @@ mod impls {
         Ok(Value::Int(coerce(co, s).await?.len() as i64))
     }
 
-    /// The part of `s` from byte `start` on, at most `len` bytes long.
+    /// The part of `s` from byte `start` on, at most `len` bytes long. As
+    /// in CppNix, a negative start is refused before `len` and `s` are
+    /// forced.
     #[builtin("substring")]
     async fn builtin_substring(
         co: &Co,
         start: Value,
-        len: Value,
+        #[lazy] len: Value,
         #[lazy] s: Value,
     ) -> Result<Value, Error> {
         let start = start.as_int()?;
-        let len = len.as_int()?;
-        let s = coerce(co, s).await?;
         if start < 0 {
             return Err(ErrorKind::Builtin("negative start position in 'substring'".into()).into());
         }
+        let len = co.force(len).await?.as_int()?;
+        let s = coerce(co, s).await?;
         let bytes = s.as_bytes();
         let from = usize::try_from(start)
             .unwrap_or(usize::MAX)
@@ -136,7 +138,8 @@ mod impls {
     }
 
     /// Replaces every occurrence of a string of `from` by the string at
-    /// the same index of `to`, scanning left to right.
+    /// the same index of `to`, scanning left to right. All three take
+    /// strings only: nothing is coerced.
     #[builtin("replaceStrings")]
     async fn builtin_replace_strings(
         co: &Co,
@@ -155,9 +158,9 @@ mod impls {
         }
         let mut patterns = Vec::with_capacity(from.len());
         for f in from.iter() {
-            patterns.push(coerce(co, f.clone()).await?);
+            patterns.push(super::super::force_string(co, f.clone()).await?);
         }
-        let s = coerce(co, s).await?;
+        let s = super::super::force_string(co, s).await?;
         let pieces = scan(s.as_bytes(), &patterns);
         // As in CppNix, a replacement is forced only if its pattern is
         // used.
@@ -173,7 +176,7 @@ mod impls {
             let r = match &replacements[k] {
                 Some(r) => r.clone(),
                 None => {
-                    let r = coerce(co, to[k].clone()).await?;
+                    let r = super::super::force_string(co, to[k].clone()).await?;
                     if let Some(c) = r.context() {
                         context.extend(c.iter().cloned());
                     }
@@ -216,18 +219,6 @@ mod impls {
             ));
         }
         Ok(Value::String(s.with_same_context(dir)))
-    }
-
-    /// The characters of a string as a list of one-byte strings.
-    #[builtin("stringToCharacters")]
-    async fn builtin_string_to_characters(co: &Co, #[lazy] s: Value) -> Result<Value, Error> {
-        let s = coerce(co, s).await?;
-        Ok(Value::list(
-            s.as_bytes()
-                .iter()
-                .map(|b| Value::String(NixString::from(std::slice::from_ref(b))))
-                .collect(),
-        ))
     }
 
     /// Converts a value to a string: numbers, Booleans, null, lists

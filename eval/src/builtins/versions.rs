@@ -7,7 +7,6 @@ use tvix_eval_builtin_macros::builtins;
 use crate::errors::Error;
 use crate::value::{NixAttrs, NixString, Value};
 use crate::vm::generators::Co;
-use crate::vm::ops::{self, Coercion};
 
 pub(super) use impls::builtins;
 
@@ -32,8 +31,11 @@ fn version_components(v: &[u8]) -> Vec<&[u8]> {
     out
 }
 
+/// Compares two components as CppNix's `componentsLT`: a component is a
+/// number only if it fits in a C `int`, so longer digit runs compare as
+/// words.
 fn compare_components(a: &[u8], b: &[u8]) -> Ordering {
-    let num = |s: &[u8]| -> Option<u128> {
+    let num = |s: &[u8]| -> Option<i32> {
         if !s.is_empty() && s.iter().all(u8::is_ascii_digit) {
             std::str::from_utf8(s).ok()?.parse().ok()
         } else {
@@ -66,10 +68,6 @@ pub(crate) fn compare_version_strings(a: &[u8], b: &[u8]) -> Ordering {
     Ordering::Equal
 }
 
-async fn coerce(co: &Co, v: Value) -> Result<NixString, Error> {
-    ops::coerce_to_string(co, v, Coercion::Interpolation).await
-}
-
 #[builtins]
 mod impls {
     use super::*;
@@ -78,7 +76,7 @@ mod impls {
     /// `[ "1" "2" "pre" "3" ]`.
     #[builtin("splitVersion")]
     async fn builtin_split_version(co: &Co, v: Value) -> Result<Value, Error> {
-        let v = coerce(co, v).await?;
+        let v = v.as_string()?;
         Ok(Value::list(
             version_components(v.as_bytes())
                 .into_iter()
@@ -91,8 +89,8 @@ mod impls {
     /// than `s2`.
     #[builtin("compareVersions")]
     async fn builtin_compare_versions(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
-        let a = coerce(co, a).await?;
-        let b = coerce(co, b).await?;
+        let a = a.as_string()?;
+        let b = b.as_string()?;
         Ok(Value::Int(
             match compare_version_strings(a.as_bytes(), b.as_bytes()) {
                 Ordering::Less => -1,
@@ -106,7 +104,7 @@ mod impls {
     /// that is followed by a non-letter.
     #[builtin("parseDrvName")]
     async fn builtin_parse_drv_name(co: &Co, s: Value) -> Result<Value, Error> {
-        let s = coerce(co, s).await?;
+        let s = s.as_string()?;
         let bytes = s.as_bytes();
         let split = (0..bytes.len()).find(|&i| {
             bytes[i] == b'-' && bytes.get(i + 1).is_some_and(|c| !c.is_ascii_alphabetic())
@@ -143,6 +141,7 @@ mod tests {
     #[case::pre_is_older("1.0pre1", "1.0", Ordering::Less)]
     #[case::longer_is_newer("1.0.1", "1.0", Ordering::Greater)]
     #[case::equal("2.3", "2.3", Ordering::Equal)]
+    #[case::beyond_int_is_a_word("1.2147483648", "1.2", Ordering::Less)]
     fn comparison(#[case] a: &str, #[case] b: &str, #[case] expected: Ordering) {
         assert_eq!(
             compare_version_strings(a.as_bytes(), b.as_bytes()),

@@ -1,12 +1,14 @@
 //! XML output, as `nix-instantiate --eval --xml --no-location` and
 //! `builtins.toXML` produce it. The value must already be forced deeply.
 
-use super::Value;
+use std::collections::HashSet;
+
 use super::print::format_float;
+use super::{NixAttrs, Value};
 
 pub fn to_xml(v: &Value, _sources: Option<&crate::source::SourceMap>) -> String {
     let mut out = String::from("<?xml version='1.0' encoding='utf-8'?>\n<expr>\n");
-    write(&mut out, v, 1);
+    write(&mut out, v, 1, &mut HashSet::new());
     out.push_str("</expr>\n");
     out
 }
@@ -53,7 +55,27 @@ fn close(out: &mut String, depth: usize, name: &str) {
     out.push_str(&format!("</{name}>\n"));
 }
 
-fn write(out: &mut String, v: &Value, depth: usize) {
+/// The string value of an attribute, if it is one.
+fn string_attr(a: &NixAttrs, name: &str) -> Option<String> {
+    match a.get(name.as_bytes())?.resolved() {
+        Value::String(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// The attributes of a set, each in an `attr` element.
+fn write_attrs(out: &mut String, a: &NixAttrs, depth: usize, drvs_seen: &mut HashSet<String>) {
+    for (k, v) in a.iter() {
+        open(out, depth, "attr", &[("name", k.to_string())]);
+        write(out, v, depth + 1, drvs_seen);
+        close(out, depth, "attr");
+    }
+}
+
+/// Writes a value; a derivation (a set whose `type` is "derivation") is a
+/// `derivation` element carrying its paths, and its attributes are
+/// written only the first time its `drvPath` is met, as in CppNix.
+fn write(out: &mut String, v: &Value, depth: usize, drvs_seen: &mut HashSet<String>) {
     match v {
         Value::Null => empty(out, depth, "null", &[]),
         Value::Bool(b) => empty(out, depth, "bool", &[("value", b.to_string())]),
@@ -66,19 +88,33 @@ fn write(out: &mut String, v: &Value, depth: usize) {
             "path",
             &[("value", p.to_string_lossy().to_string())],
         ),
+        Value::Attrs(a) if string_attr(a, "type").as_deref() == Some("derivation") => {
+            let drv_path = string_attr(a, "drvPath");
+            let mut attrs = Vec::new();
+            if let Some(p) = &drv_path {
+                attrs.push(("drvPath", p.clone()));
+            }
+            if let Some(p) = string_attr(a, "outPath") {
+                attrs.push(("outPath", p));
+            }
+            open(out, depth, "derivation", &attrs);
+            let first_time = drv_path.is_some_and(|p| !p.is_empty() && drvs_seen.insert(p));
+            if first_time {
+                write_attrs(out, a, depth + 1, drvs_seen);
+            } else {
+                empty(out, depth + 1, "repeated", &[]);
+            }
+            close(out, depth, "derivation");
+        }
         Value::Attrs(a) => {
             open(out, depth, "attrs", &[]);
-            for (k, v) in a.iter() {
-                open(out, depth + 1, "attr", &[("name", k.to_string())]);
-                write(out, v, depth + 2);
-                close(out, depth + 1, "attr");
-            }
+            write_attrs(out, a, depth + 1, drvs_seen);
             close(out, depth, "attrs");
         }
         Value::List(l) => {
             open(out, depth, "list", &[]);
             for item in l.iter() {
-                write(out, item, depth + 1);
+                write(out, item, depth + 1, drvs_seen);
             }
             close(out, depth, "list");
         }
@@ -110,7 +146,7 @@ fn write(out: &mut String, v: &Value, depth: usize) {
         }
         Value::Builtin(_) => empty(out, depth, "unevaluated", &[]),
         Value::Thunk(t) => match t.value() {
-            Some(v) => write(out, &v, depth),
+            Some(v) => write(out, &v, depth, drvs_seen),
             None => empty(out, depth, "unevaluated", &[]),
         },
     }

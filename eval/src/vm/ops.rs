@@ -71,9 +71,32 @@ fn numeric(
         (Value::Int(x), Value::Float(y)) => Ok(Value::Float(float(x as f64, y))),
         (Value::Float(x), Value::Int(y)) => Ok(Value::Float(float(x, y as f64))),
         (Value::Float(x), Value::Float(y)) => Ok(Value::Float(float(x, y))),
-        (Value::Int(_) | Value::Float(_), b) => Err(ErrorKind::type_error("an integer", &b)),
-        (a, _) => Err(ErrorKind::type_error("an integer", &a)),
+        (a, b) => {
+            // CppNix forces both as floats if either is one, else both as
+            // integers; the first that is not a number is named.
+            let expected = if matches!(a, Value::Float(_)) || matches!(b, Value::Float(_)) {
+                "a float"
+            } else {
+                "an integer"
+            };
+            let bad = if matches!(a, Value::Int(_) | Value::Float(_)) {
+                b
+            } else {
+                a
+            };
+            Err(ErrorKind::type_error(expected, &bad))
+        }
     }
+}
+
+/// `builtins.add`: `+` on numbers only.
+pub fn add_numbers(a: Value, b: Value) -> Result<Value, ErrorKind> {
+    numeric(
+        a,
+        b,
+        |x, y| x.checked_add(y).ok_or_else(|| overflow("adding", x, y)),
+        |x, y| x + y,
+    )
 }
 
 pub fn sub(a: Value, b: Value) -> Result<Value, ErrorKind> {
@@ -100,9 +123,15 @@ pub fn mul(a: Value, b: Value) -> Result<Value, ErrorKind> {
     )
 }
 
+/// `a / b`. As CppNix, the divisor is checked (a number, not zero)
+/// before the dividend.
 pub fn div(a: Value, b: Value) -> Result<Value, ErrorKind> {
-    let zero = matches!(b, Value::Int(0)) || matches!(b, Value::Float(f) if f == 0.0);
-    if zero && matches!(a, Value::Int(_) | Value::Float(_)) {
+    let zero = match b {
+        Value::Int(y) => y == 0,
+        Value::Float(y) => y == 0.0,
+        ref other => return Err(ErrorKind::type_error("a float", other)),
+    };
+    if zero {
         return Err(ErrorKind::DivisionByZero);
     }
     numeric(
@@ -119,7 +148,8 @@ pub fn negate(a: Value) -> Result<Value, ErrorKind> {
             .checked_neg()
             .map(Value::Int)
             .ok_or_else(|| overflow("subtracting", 0, x)),
-        Value::Float(x) => Ok(Value::Float(-x)),
+        // `-x` is `0 - x` in CppNix, so `-0.0` is `0.0`.
+        Value::Float(x) => Ok(Value::Float(0.0 - x)),
         a => Err(ErrorKind::type_error("an integer", &a)),
     }
 }
@@ -301,6 +331,10 @@ fn coerce_scalar(
         Value::Attrs(_) => return Err(value),
         Value::List(_) if mode == Coercion::ToString => return Err(value),
         Value::Int(i) if mode == Coercion::ToString => Ok(NixString::from(i.to_string())),
+        // CppNix's `std::to_string`: six decimals.
+        Value::Float(f) if mode == Coercion::ToString && f.is_finite() => {
+            Ok(NixString::from(format!("{f:.6}")))
+        }
         Value::Float(f) if mode == Coercion::ToString => Ok(NixString::from(format_float(f))),
         Value::Bool(b) if mode == Coercion::ToString => {
             Ok(NixString::from(if b { "1" } else { "" }))
@@ -408,9 +442,12 @@ pub struct OrderedKey(Value);
 
 impl OrderedKey {
     /// Checks that `key` can be compared with the keys already seen (one
-    /// of which is `existing`), as CppNix's comparisons would.
+    /// of which is `existing`), as CppNix's comparisons would; the first
+    /// key is compared with nothing, so it may be of any type.
     pub fn new(key: Value, existing: Option<&Value>) -> Result<Self, Error> {
-        let other = existing.unwrap_or(&key);
+        let Some(other) = existing else {
+            return Ok(OrderedKey(key));
+        };
         if key_order(&key, other).is_none() {
             let (a, b) = (key.resolved(), other.resolved());
             return Err(incomparable(&a, &b).into());
