@@ -290,13 +290,22 @@ mod impls {
             return Ok(Value::List(start));
         }
         let operator = co.force(required(&args, "operator")?).await?;
-        // The keys are forced deeply: the thunks in them no longer change.
+        // Keys are forced deeply once they are compared, so the thunks in
+        // the set no longer change. CppNix forces them only as far as its
+        // comparisons go; like it, a lone first key is not looked into
+        // until a second one arrives.
         #[allow(clippy::mutable_key_type)]
         let mut seen: BTreeSet<OrderedKey> = BTreeSet::new();
         let mut out = Vec::new();
         while let Some(item) = work.pop_front() {
             let attrs = co.force(item).await?.as_attrs()?;
-            let key = co.deep_force(required(&attrs, "key")?).await?;
+            let mut key = co.force(required(&attrs, "key")?).await?;
+            if let Some(first) = seen.first() {
+                if seen.len() == 1 {
+                    co.deep_force(first.value().clone()).await?;
+                }
+                key = co.deep_force(key).await?;
+            }
             let key = OrderedKey::new(key, seen.first().map(|k| k.value()))?;
             if !seen.insert(key) {
                 continue;
