@@ -47,7 +47,7 @@ fn rounded(v: Value, round: fn(f64) -> f64, context: &'static str) -> Result<Val
 mod impls {
     use super::*;
 
-    /// `e1 + e2` on numbers.
+    /// `e1 + e2` on numbers (strings and paths are refused, unlike `+`).
     #[builtin("add", fast = add_now)]
     async fn builtin_add(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
         ops::arith(BinOp::Add, a, b)

@@ -98,11 +98,15 @@ mod impls {
     }
 
     /// `import`, with the attributes of `scope` bound as variables of the
-    /// file (shadowing builtins).
+    /// file (shadowing builtins). CppNix forces the path first.
     #[builtin("scopedImport")]
-    async fn builtin_scoped_import(co: &Co, scope: Value, path: Value) -> Result<Value, Error> {
-        let scope = scope.as_attrs()?;
+    async fn builtin_scoped_import(
+        co: &Co,
+        #[lazy] scope: Value,
+        path: Value,
+    ) -> Result<Value, Error> {
         let path = super::super::fs::coerce_to_path(co, path).await?;
+        let scope = co.force(scope).await?.as_attrs()?;
         let thunk = co.context().scoped_import(&path, &scope)?;
         co.force(thunk).await
     }
@@ -119,10 +123,16 @@ mod impls {
         co.force(v).await
     }
 
-    /// `trace`, but only when `--trace-verbose` is given.
+    /// `trace`, but only when `--trace-verbose` is given; otherwise the
+    /// message is not even forced, as in CppNix.
     #[builtin("traceVerbose")]
-    async fn builtin_trace_verbose(co: &Co, msg: Value, #[lazy] v: Value) -> Result<Value, Error> {
+    async fn builtin_trace_verbose(
+        co: &Co,
+        #[lazy] msg: Value,
+        #[lazy] v: Value,
+    ) -> Result<Value, Error> {
         if co.context().options.trace_verbose {
+            let msg = co.force(msg).await?;
             let text = match &msg {
                 Value::String(s) => s.to_string(),
                 other => crate::value::print::print_diagnostic(other),
@@ -146,7 +156,8 @@ mod impls {
     }
 
     /// Evaluates `e` and, should that fail, adds `context` to the trace of
-    /// the error.
+    /// the error; `context` is forced only then, and an error in it
+    /// replaces the first one, as in CppNix.
     #[builtin("addErrorContext")]
     async fn builtin_add_error_context(
         co: &Co,
@@ -156,9 +167,7 @@ mod impls {
         match co.force(v).await {
             Ok(v) => Ok(v),
             Err(mut e) => {
-                if let Ok(text) = message(co, context).await {
-                    e.add_context(text);
-                }
+                e.add_context(message(co, context).await?);
                 Err(e)
             }
         }

@@ -143,19 +143,37 @@ pub(crate) async fn to_json_string(
     Ok(out)
 }
 
-/// nlohmann::json prints doubles with the shortest representation that
-/// round-trips, as Rust's `{}` does, but always with a fraction or an
-/// exponent.
+/// nlohmann::json prints doubles with the shortest digits that round-trip
+/// (Rust's `{:e}` finds the same), laid out by its `format_buffer`: plain
+/// when the decimal point falls within 15 digits of the first one (and
+/// at most 4 zeros after it), with a `.0` if integral, else as `1.5e+20`
+/// with an exponent of at least two digits.
 fn json_float(f: f64) -> String {
     if !f.is_finite() {
         return "null".into();
     }
-    let s = format!("{f}");
-    if s.contains(['.', 'e']) {
-        s
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let k = digits.len() as i32;
+    // Where the decimal point goes, counted from the first digit.
+    let n = exp.parse::<i32>().unwrap_or(0) + 1;
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    let body = if k <= n && n <= 15 {
+        format!("{digits}{}.0", "0".repeat((n - k) as usize))
+    } else if 0 < n && n <= 15 {
+        let (int, frac) = digits.split_at(n as usize);
+        format!("{int}.{frac}")
+    } else if -4 < n && n <= 0 {
+        format!("0.{}{digits}", "0".repeat((-n) as usize))
     } else {
-        format!("{s}.0")
-    }
+        let (first, rest) = digits.split_at(1);
+        let e = n - 1;
+        let point = if rest.is_empty() { "" } else { "." };
+        let e_sign = if e < 0 { '-' } else { '+' };
+        format!("{first}{point}{rest}e{e_sign}{:02}", e.abs())
+    };
+    format!("{sign}{body}")
 }
 
 /// A JSON syntax error, worded like nlohmann::json's (which CppNix shows).

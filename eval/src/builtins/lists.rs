@@ -59,7 +59,8 @@ mod impls {
     use super::*;
 
     /// Applies `f` to every element of a list, lazily: `map f [ x y ]` is
-    /// `[ (f x) (f y) ]`.
+    /// `[ (f x) (f y) ]`. As in CppNix, `f` is forced only if the list is
+    /// not empty.
     #[builtin("map")]
     async fn builtin_map(co: &Co, #[lazy] f: Value, xs: Value) -> Result<Value, Error> {
         let xs = xs
@@ -94,6 +95,8 @@ mod impls {
     }
 
     /// Left fold with a strict accumulator: `op (… (op (op nul x0) x1) …) xn`.
+    /// As in CppNix, `op` is forced first, then the list, and `nul` only
+    /// when it is needed.
     #[builtin("foldl'")]
     async fn builtin_foldl(
         co: &Co,
@@ -154,15 +157,18 @@ mod impls {
         Ok(Value::list(xs.iter().skip(1).cloned().collect()))
     }
 
-    /// The element of a list at an index (from 0).
+    /// The element of a list at an index (from 0). CppNix forces the index
+    /// before the list.
     #[builtin("elemAt", fast = elem_at_now)]
-    async fn builtin_elem_at(co: &Co, xs: Value, n: Value) -> Result<Value, Error> {
-        let xs = xs
-            .as_list()
-            .context("while evaluating the first argument passed to builtins.elemAt")?;
+    async fn builtin_elem_at(co: &Co, #[lazy] xs: Value, n: Value) -> Result<Value, Error> {
         let n = n
             .as_int()
             .context("while evaluating the second argument passed to builtins.elemAt")?;
+        let xs = co
+            .force(xs)
+            .await?
+            .as_list()
+            .context("while evaluating the first argument passed to builtins.elemAt")?;
         match usize::try_from(n).ok().and_then(|i| xs.get(i)) {
             Some(x) => co.force(x.clone()).await,
             None => Err(ErrorKind::Builtin(format!(
@@ -206,7 +212,8 @@ mod impls {
         Ok(Value::list(concat(&lists)))
     }
 
-    /// `concatLists (map f xs)`.
+    /// `concatLists (map f xs)`; `f` is forced first, even for an empty
+    /// list.
     #[builtin("concatMap")]
     async fn builtin_concat_map(co: &Co, f: Value, #[lazy] xs: Value) -> Result<Value, Error> {
         f.as_function()
@@ -271,7 +278,9 @@ mod impls {
         co.list_loop(LoopKind::Any, f, Value::Null, xs).await
     }
 
-    /// Sorts a list with a comparator (`a: b: a < b`), stably.
+    /// Sorts a list with a comparator (`a: b: a < b`), stably. As in
+    /// CppNix, a list that is not empty has its comparator forced, then
+    /// every element, even when no comparison is needed.
     #[builtin("sort")]
     async fn builtin_sort(co: &Co, #[lazy] cmp: Value, xs: Value) -> Result<Value, Error> {
         let xs = xs
@@ -283,10 +292,15 @@ mod impls {
         let cmp = co.force(cmp).await?;
         cmp.as_function()
             .context("while evaluating the first argument passed to builtins.sort")?;
+        for x in xs.iter() {
+            co.force(x.clone()).await?;
+        }
         co.list_loop(LoopKind::Sort, cmp, Value::Null, xs).await
     }
 
-    /// Splits a list into `{ right = …; wrong = …; }` by a predicate.
+    /// Splits a list into `{ right = …; wrong = …; }` by a predicate. As in
+    /// CppNix, the predicate is forced first, and each element before it
+    /// is tested.
     #[builtin("partition")]
     async fn builtin_partition(co: &Co, f: Value, #[lazy] xs: Value) -> Result<Value, Error> {
         f.as_function()
@@ -299,6 +313,7 @@ mod impls {
         let (mut right, mut wrong) = (Vec::new(), Vec::new());
         for x in xs.iter() {
             let context = "while evaluating the return value of the partition function passed to builtins.partition";
+            co.force(x.clone()).await?;
             if truthy(co, &f, x.clone(), context).await? {
                 right.push(x.clone());
             } else {
@@ -351,19 +366,21 @@ mod impls {
         let start = co.force(start).await?.as_list().context(
             "while evaluating the 'startSet' attribute passed as argument to builtins.genericClosure",
         )?;
-        let operator = required(&args, "operator")?;
         let mut work: std::collections::VecDeque<Value> = start.iter().cloned().collect();
         if work.is_empty() {
             return Ok(Value::List(start));
         }
-        let operator = co.force(operator).await?;
+        let operator = co.force(required(&args, "operator")?).await?;
         operator.as_function().context(
             "while evaluating the 'operator' attribute passed as argument to builtins.genericClosure",
         )?;
         // The keys are forced deeply: the thunks in them no longer change.
-        // Each maps to its element, which errors name.
+        // Each maps to its element, which errors name. As in CppNix, whose
+        // ordered set compares nothing until it holds two keys, the first
+        // key is forced only when a second one comes.
         #[allow(clippy::mutable_key_type)]
         let mut seen: BTreeMap<OrderedKey, Value> = BTreeMap::new();
+        let mut first: Option<(Value, Value)> = None;
         let mut out = Vec::new();
         while let Some(item) = work.pop_front() {
             let item = co.force(item).await?;
@@ -372,19 +389,27 @@ mod impls {
             let key = attrs.get(b"key").cloned().ok_or_else(|| {
                 Error::from(ErrorKind::missing_attribute("key")).context(in_element())
             })?;
-            let key = co.deep_force(key).await?;
-            let existing = seen.first_key_value();
-            let key = OrderedKey::new(key, existing.map(|(k, _)| k.value())).map_err(|e| {
-                let mut e = e;
-                if let Some((_, other)) = existing {
-                    e.add_context(element_context("with element", other));
+            if out.is_empty() {
+                first = Some((key, item.clone()));
+            } else {
+                if let Some((first_key, first_item)) = first.take() {
+                    let first_key = co.deep_force(first_key).await?;
+                    seen.insert(OrderedKey::new(first_key, None)?, first_item);
                 }
-                e.context(element_context("while comparing element", &item))
-            })?;
-            if seen.contains_key(&key) {
-                continue;
+                let key = co.deep_force(key).await?;
+                let existing = seen.first_key_value();
+                let key = OrderedKey::new(key, existing.map(|(k, _)| k.value())).map_err(|e| {
+                    let mut e = e;
+                    if let Some((_, other)) = existing {
+                        e.add_context(element_context("with element", other));
+                    }
+                    e.context(element_context("while comparing element", &item))
+                })?;
+                if seen.contains_key(&key) {
+                    continue;
+                }
+                seen.insert(key, item.clone());
             }
-            seen.insert(key, item.clone());
             out.push(item.clone());
             let next = co
                 .call_forced(operator.clone(), item.clone())
@@ -439,7 +464,8 @@ mod impls {
         Ok(Value::list(out))
     }
 
-    /// Merges a list of sets: each name maps to `f name [ values… ]`.
+    /// Merges a list of sets: each name maps to `f name [ values… ]`,
+    /// lazily; `f` itself is forced first, as CppNix does.
     #[builtin("zipAttrsWith")]
     async fn builtin_zip_attrs_with(
         co: &Co,

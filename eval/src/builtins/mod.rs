@@ -112,7 +112,8 @@ pub(crate) fn builtin_value(def: BuiltinDef) -> Value {
     Value::Builtin(Rc::new(Builtin::new(Rc::new(def))))
 }
 
-/// Forces a value and returns it as a string, coercing like interpolation.
+/// Forces a value that must be a string, as CppNix's `forceString` (nothing is
+/// coerced).
 pub(crate) async fn force_string(co: &Co, v: Value) -> Result<NixString, Error> {
     Ok(co.force(v).await?.as_string()?)
 }

@@ -98,26 +98,28 @@ mod impls {
         Ok(Value::Int(s.len() as i64))
     }
 
-    /// The part of `s` from byte `start` on, at most `len` bytes long.
+    /// The part of `s` from byte `start` on, at most `len` bytes long. As
+    /// in CppNix, a negative start is refused before `len` and `s` are
+    /// forced.
     #[builtin("substring")]
     async fn builtin_substring(
         co: &Co,
         start: Value,
-        len: Value,
+        #[lazy] len: Value,
         #[lazy] s: Value,
     ) -> Result<Value, Error> {
         let start = start.as_int().context(
             "while evaluating the first argument (the start offset) passed to builtins.substring",
         )?;
-        let len = len.as_int().context(
+        if start < 0 {
+            return Err(ErrorKind::Builtin("negative start position in 'substring'".into()).into());
+        }
+        let len = co.force(len).await?.as_int().context(
             "while evaluating the second argument (the substring length) passed to builtins.substring",
         )?;
         let s = coerce(co, s).await.context(
             "while evaluating the third argument (the string) passed to builtins.substring",
         )?;
-        if start < 0 {
-            return Err(ErrorKind::Builtin("negative start position in 'substring'".into()).into());
-        }
         let bytes = s.as_bytes();
         let from = usize::try_from(start)
             .unwrap_or(usize::MAX)
@@ -153,7 +155,8 @@ mod impls {
     }
 
     /// Replaces every occurrence of a string of `from` by the string at
-    /// the same index of `to`, scanning left to right.
+    /// the same index of `to`, scanning left to right. All three take
+    /// strings only: nothing is coerced.
     #[builtin("replaceStrings")]
     async fn builtin_replace_strings(
         co: &Co,

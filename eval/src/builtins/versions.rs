@@ -31,8 +31,11 @@ fn version_components(v: &[u8]) -> Vec<&[u8]> {
     out
 }
 
+/// Compares two components as CppNix's `componentsLT`: a component is a
+/// number only if it fits in a C `int`, so longer digit runs compare as
+/// words.
 fn compare_components(a: &[u8], b: &[u8]) -> Ordering {
-    let num = |s: &[u8]| -> Option<u128> {
+    let num = |s: &[u8]| -> Option<i32> {
         if !s.is_empty() && s.iter().all(u8::is_ascii_digit) {
             std::str::from_utf8(s).ok()?.parse().ok()
         } else {
@@ -146,6 +149,7 @@ mod tests {
     #[case::pre_is_older("1.0pre1", "1.0", Ordering::Less)]
     #[case::longer_is_newer("1.0.1", "1.0", Ordering::Greater)]
     #[case::equal("2.3", "2.3", Ordering::Equal)]
+    #[case::beyond_int_is_a_word("1.2147483648", "1.2", Ordering::Less)]
     fn comparison(#[case] a: &str, #[case] b: &str, #[case] expected: Ordering) {
         assert_eq!(
             compare_version_strings(a.as_bytes(), b.as_bytes()),

@@ -133,9 +133,9 @@ fn write(out: &mut String, v: &Value, depth: usize, sources: Option<&SourceMap>)
                         attrs.push(("outPath", o));
                     }
                     open(out, depth, "derivation", &attrs);
-                    if let Some(d) = drv_path
-                        && !derivations_seen.insert(d)
-                    {
+                    // As in CppNix, a derivation without a (string) drvPath
+                    // counts as seen.
+                    if drv_path.is_none_or(|d| !derivations_seen.insert(d)) {
                         empty(out, depth + 1, "repeated", &[]);
                         close(out, depth, "derivation");
                         continue;

@@ -287,6 +287,10 @@ fn coerce_scalar(
         Value::Attrs(_) => return Err(value),
         Value::List(_) if mode == Coercion::ToString => return Err(value),
         Value::Int(i) if mode == Coercion::ToString => Ok(NixString::from(i.to_string())),
+        // CppNix's `std::to_string`: six decimals.
+        Value::Float(f) if mode == Coercion::ToString && f.is_finite() => {
+            Ok(NixString::from(format!("{f:.6}")))
+        }
         Value::Float(f) if mode == Coercion::ToString => Ok(NixString::from(format_float(f))),
         Value::Bool(b) if mode == Coercion::ToString => {
             Ok(NixString::from(if b { "1" } else { "" }))
@@ -394,9 +398,12 @@ pub struct OrderedKey(Value);
 
 impl OrderedKey {
     /// Checks that `key` can be compared with the keys already seen (one
-    /// of which is `existing`), as CppNix's comparisons would.
+    /// of which is `existing`), as CppNix's comparisons would; the first
+    /// key is compared with nothing, so it may be of any type.
     pub fn new(key: Value, existing: Option<&Value>) -> Result<Self, Error> {
-        let other = existing.unwrap_or(&key);
+        let Some(other) = existing else {
+            return Ok(OrderedKey(key));
+        };
         if key_order(&key, other).is_none() {
             let (a, b) = (key.resolved(), other.resolved());
             return Err(incomparable(&a, &b).into());
