@@ -41,7 +41,7 @@ pub enum ErrorKind {
     #[error("expected {expected} but found {actual}: {value}")]
     TypeError {
         expected: &'static str,
-        actual: &'static str,
+        actual: Cow<'static, str>,
         value: String,
     },
     /// The suggestions are printed after the position (`Did you mean …?`).
@@ -55,21 +55,27 @@ pub enum ErrorKind {
     #[error("integer overflow in {0}")]
     IntegerOverflow(String),
     #[error("cannot coerce {actual} to a string: {value}")]
-    NotCoercibleToString { actual: &'static str, value: String },
+    NotCoercibleToString {
+        actual: Cow<'static, str>,
+        value: String,
+    },
     #[error("cannot compare {} with {}; {}", .types.0, .types.1, incomparable_values(types, values))]
     Incomparable {
-        types: (&'static str, &'static str),
+        types: (Cow<'static, str>, Cow<'static, str>),
         /// Printed; boxed, as errors are moved around a lot.
         values: Box<(String, String)>,
     },
     #[error("cannot add {0} to {1}")]
-    InvalidAddition(&'static str, &'static str),
+    InvalidAddition(Cow<'static, str>, Cow<'static, str>),
     #[error("function '{function}' called without required argument '{name}'")]
     MissingArgument { function: String, name: String },
     #[error("function '{function}' called with unexpected argument '{name}'")]
     UnexpectedArgument { function: String, name: String },
     #[error("attempt to call something which is not a function but {actual}: {value}")]
-    NotCallable { actual: &'static str, value: String },
+    NotCallable {
+        actual: Cow<'static, str>,
+        value: String,
+    },
     #[error("dynamic attribute '{name}' already defined at {first}")]
     DuplicateDynamicAttr {
         name: String,
@@ -148,13 +154,13 @@ pub enum NotEqual {
     /// value '1.1'`.
     #[error("{} with value '{}' is not equal to {} with value '{}'", .left.0, .left.1, .right.0, .right.1)]
     Numbers {
-        left: (&'static str, String),
-        right: (&'static str, String),
+        left: (Cow<'static, str>, String),
+        right: (Cow<'static, str>, String),
     },
     #[error("{} of value '{}' is not equal to {} of value '{}'", .left.0, .left.1, .right.0, .right.1)]
     Types {
-        left: (&'static str, String),
-        right: (&'static str, String),
+        left: (Cow<'static, str>, String),
+        right: (Cow<'static, str>, String),
     },
     #[error("boolean '{0}' is not equal to boolean '{1}'")]
     Booleans(bool, bool),
@@ -193,7 +199,10 @@ pub enum NotEqual {
 
 /// The end of an `Incomparable` message: values of one type that has no
 /// order are said to be so.
-fn incomparable_values(types: &(&str, &str), values: &(String, String)) -> String {
+fn incomparable_values(
+    types: &(Cow<'static, str>, Cow<'static, str>),
+    values: &(String, String),
+) -> String {
     let (left, right) = values;
     if types.0 == types.1 {
         format!("values of that type are incomparable (values are {left} and {right})")

@@ -13,6 +13,7 @@ mod string;
 mod thunk;
 pub mod xml;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -72,8 +73,8 @@ impl Value {
 
     /// The article-prefixed description CppNix uses in type errors
     /// ("expected a set but found a list").
-    pub fn describe(&self) -> &'static str {
-        match self {
+    pub fn describe(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             Value::Null => "null",
             Value::Bool(_) => "a Boolean",
             Value::Int(_) => "an integer",
@@ -83,13 +84,20 @@ impl Value {
             Value::Attrs(_) => "a set",
             Value::List(_) => "a list",
             Value::Closure(_) => "a function",
-            Value::Builtin(b) if b.partial.is_empty() => "a built-in function",
-            Value::Builtin(_) => "a partially applied built-in function",
+            Value::Builtin(b) if b.partial.is_empty() => {
+                return Cow::Owned(format!("the built-in function '{}'", b.name()));
+            }
+            Value::Builtin(b) => {
+                return Cow::Owned(format!(
+                    "the partially applied built-in function '{}'",
+                    b.name()
+                ));
+            }
             Value::Thunk(t) => match t.value() {
-                Some(v) => v.describe(),
+                Some(v) => return v.describe(),
                 None => "a thunk",
             },
-        }
+        })
     }
 
     /// Follows evaluated thunks; returns the value itself otherwise.

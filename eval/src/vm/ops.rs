@@ -58,8 +58,11 @@ pub fn add(ctx: &Context, a: Value, b: Value) -> Result<Value, ErrorKind> {
                 normalise_path(std::path::Path::new(&joined)).into(),
             ))
         }
-        (Value::Int(_), b) => Err(ErrorKind::InvalidAddition(b.describe(), "an integer")),
-        (Value::Float(_), b) => Err(ErrorKind::InvalidAddition(b.describe(), "a float")),
+        (Value::Int(_), b) => Err(ErrorKind::InvalidAddition(
+            b.describe(),
+            "an integer".into(),
+        )),
+        (Value::Float(_), b) => Err(ErrorKind::InvalidAddition(b.describe(), "a float".into())),
         (Value::String(_) | Value::Path(_), b) => Err(ErrorKind::not_coercible(&b)),
         (a, _) => Err(ErrorKind::not_coercible(&a)),
     }
