@@ -62,13 +62,18 @@ error_message() {
 }
 
 generate() {  # TABLE: rewrites it in place
-  local table=$1 line expr
+  local table=$1 line expr newer=0
   : >"$tmp/table"
   while IFS= read -r line || [ -n "$line" ]; do
     case $line in
       "" | "#"*) printf '%s\n' "$line" >>"$tmp/table" ;;
-      " "*) ;;  # an old outcome
+      # A record written by hand for CppNix 2.34, and its continuations,
+      # are kept after the new outcome.
+      "  2.34 "*) newer=1; printf '%s\n' "$line" >>"$tmp/table" ;;
+      "  |"*) [ $newer = 1 ] && printf '%s\n' "$line" >>"$tmp/table" ;;
+      " "*) newer=0 ;;  # an old outcome
       *)
+        newer=0
         printf '%s\n' "$line" >>"$tmp/table"
         expr=${line#*: }
         if eval_nix "$expr"; then
