@@ -10,14 +10,28 @@ use crate::value::Value;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ErrorKind {
-    #[error("syntax error: {0}")]
+    /// A syntax error, worded as CppNix words it (`syntax error,
+    /// unexpected …`).
+    #[error("{0}")]
     Parse(String),
     #[error("undefined variable '{0}'")]
     UndefinedVariable(String),
     #[error("attribute '{0}' already defined")]
     DuplicateAttr(String),
+    /// A static attribute defined twice in a set literal; `previous` is
+    /// the position of the first definition.
+    #[error("attribute '{path}' already defined at {previous}")]
+    AttrAlreadyDefined { path: String, previous: String },
     #[error("dynamic attributes not allowed in let")]
     DynamicAttrInLet,
+    #[error("dynamic attributes not allowed in inherit")]
+    DynamicAttrInInherit,
+    #[error("duplicate formal function argument '{0}'")]
+    DuplicateFormal(String),
+    #[error(
+        "experimental Nix feature '{0}' is disabled; add '--extra-experimental-features {0}' to enable it"
+    )]
+    MissingExperimentalFeature(String),
     #[error("{0}")]
     Throw(String),
     #[error("evaluation aborted with the following error message: '{0}'")]

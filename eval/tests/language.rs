@@ -91,12 +91,13 @@ fn evaluates(#[case] expr: &str, #[case] expected: &str) {
 }
 
 #[rstest]
-#[case::duplicate_static("{ a = 1; a = 2; }", "attribute 'a' already defined")]
+// Messages made by `nix-instantiate --eval -E EXPR` (CppNix 2.26).
+#[case::duplicate_static("{ a = 1; a = 2; }", "attribute 'a' already defined at «string»:1:3")]
 #[case::duplicate_dynamic_vs_static(
     "{ a = 1; ${\"a\" + \"\"} = 2; }",
     "attribute 'a' already defined"
 )]
-#[case::path_over_non_set("{ a = 1; a.b = 2; }", "attribute 'a' already defined")]
+#[case::path_over_non_set("{ a = 1; a.b = 2; }", "attribute 'a' already defined at «string»:1:3")]
 #[case::undefined("x", "undefined variable 'x'")]
 #[case::infinite_recursion("let x = x + 1; in x", "infinite recursion encountered")]
 #[case::overflow(
