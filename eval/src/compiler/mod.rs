@@ -659,16 +659,6 @@ impl Compiler<'_> {
     fn compile_string(&mut self, s: &ast::Str) -> CResult {
         let span = self.span(s.syntax());
         let parts = syntax::strings::parts(s);
-        for p in &parts {
-            if let InterpolPart::Literal(t) = p
-                && t.contains('\0')
-            {
-                return Err(Error::new(
-                    ErrorKind::NulInString(t.replace('\0', "␀")),
-                    Some(span),
-                ));
-            }
-        }
         if parts.iter().all(|p| matches!(p, InterpolPart::Literal(_))) {
             let text: String = parts
                 .into_iter()
@@ -758,17 +748,23 @@ impl Compiler<'_> {
     fn lint_path(&self, expr: &ast::Expr, span: Span) -> CResult {
         let text = expr.syntax().text().to_string();
         match expr {
-            ast::Expr::PathAbs(_) | ast::Expr::PathHome(_) => self.lint(
-                self.lints.absolute_paths,
-                format!(
-                    "absolute path literals are not portable. Consider replacing path literal '{text}' by a string, relative path, or parameter (lint-absolute-path-literals)"
-                ),
-                span,
-            ),
+            ast::Expr::PathAbs(_) | ast::Expr::PathHome(_) => {
+                let kind = match expr {
+                    ast::Expr::PathHome(_) => "home",
+                    _ => "absolute",
+                };
+                self.lint(
+                    self.lints.absolute_paths,
+                    format!(
+                        "{kind} path literals are not portable. Consider replacing path literal '{text}' by a string, relative path, or parameter (lint-absolute-path-literals)"
+                    ),
+                    span,
+                )
+            }
             ast::Expr::PathRel(_) if !text.starts_with("./") && !text.starts_with("../") => self.lint(
                 self.lints.short_paths,
                 format!(
-                    "relative path literal '{text}' should be prefixed by '.' for clarity: './{text}' (lint-short-path-literals)"
+                    "relative path literal '{text}' should be prefixed with '.' for clarity: './{text}' (lint-short-path-literals)"
                 ),
                 span,
             ),

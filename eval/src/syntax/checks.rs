@@ -6,7 +6,9 @@
 //! - repeated formals, and formals repeating the `@` name;
 //! - the pipe operators: only with the experimental feature, and never
 //!   `|>` and `<|` together without parentheses;
-//! - a `(` closed by something else, which rnix takes as a `)`;
+//! - a `(` closed by something else, which rnix takes as a `)`, and an
+//!   indented string as an attribute name;
+//! - NUL characters in string literals;
 //! - the "cursed `or`" warning: `f or` (a call of `f` with the variable
 //!   `or`) used as an argument, list element or `or` default.
 //!
@@ -22,7 +24,7 @@ use rowan::TextSize;
 use rowan::ast::AstNode;
 
 use super::attrs::AttrsDef;
-use super::{Options, Source, errors};
+use super::{Options, Source, errors, strings};
 use crate::errors::{Diagnostic, Error, ErrorKind};
 use SyntaxKind::*;
 
@@ -82,7 +84,7 @@ pub(super) fn check(
                 }
             }
             NODE_PAREN => check_closed(&node, root, src)?,
-            NODE_STRING => check_attr_string(&node, root, src)?,
+            NODE_STRING => check_string(&node, root, src)?,
             NODE_APPLY => {
                 if is_cursed_or(&node) && is_cursed_use(&node) {
                     warn_cursed_or(&node, src, options);
@@ -219,9 +221,16 @@ fn check_closed(paren: &SyntaxNode, root: &rnix::Root, src: &Source) -> Result<(
     }
 }
 
-/// rnix takes an indented string as an attribute name; CppNix only a
-/// `"…"` string.
-fn check_attr_string(string: &SyntaxNode, root: &rnix::Root, src: &Source) -> Result<(), Error> {
+/// A string: CppNix's lexer refuses a NUL in it, and CppNix only takes
+/// a `"…"` string as an attribute name, where rnix also takes an indented
+/// one.
+fn check_string(string: &SyntaxNode, root: &rnix::Root, src: &Source) -> Result<(), Error> {
+    if let Some((text, at)) = ast::Str::cast(string.clone()).and_then(|s| strings::nul_token(&s)) {
+        return Err(Error::new(
+            ErrorKind::NulInString(text.replace('\0', "␀")),
+            Some(src.span_at(at.into())),
+        ));
+    }
     let in_attrs = string
         .parent()
         .is_some_and(|p| matches!(p.kind(), NODE_ATTRPATH | NODE_INHERIT));

@@ -53,7 +53,37 @@ pub(super) fn syntax_error(err: &rnix::ParseError, root: &rnix::Root, src: &Sour
         _ => (end, Vec::new()),
     };
     let token = if at >= end { None } else { token_at(root, at) };
+    if let Some(t) = &token {
+        // rnix ends a path with a slash in an error token; CppNix's lexer
+        // rejects it.
+        if t.kind() == TOKEN_ERROR && t.text().ends_with('/') {
+            return Error::new(
+                ErrorKind::Parse("path has a trailing slash".into()),
+                Some(src.span(t.text_range())),
+            );
+        }
+        // `{ ...` can only be a formal set: bison expects its `}`.
+        if t.kind() == TOKEN_ELLIPSIS
+            && preceding_token(root, at).is_some_and(|p| p.kind() == TOKEN_L_BRACE)
+            && let Some(next) = t.next_token().and_then(next_significant)
+        {
+            return unexpected(src, next.text_range().start(), Some(&next), vec!["'}'"]);
+        }
+    }
     unexpected(src, at, token.as_ref(), expected)
+}
+
+/// `token` or the first token after it that is not whitespace or a
+/// comment.
+fn next_significant(token: SyntaxToken) -> Option<SyntaxToken> {
+    let mut token = Some(token);
+    while let Some(t) = token {
+        if !t.kind().is_trivia() {
+            return Some(t);
+        }
+        token = t.next_token();
+    }
+    None
 }
 
 /// "syntax error, unexpected X, expecting A or B".
@@ -106,10 +136,11 @@ fn is_string_body(t: &SyntaxToken) -> bool {
     string_of(t).is_some()
 }
 
-/// The string `t` is in, maybe inside an error node.
+/// The string `t` is in, maybe inside an error node, or an interpolation
+/// it opens or closes.
 fn string_of(t: &SyntaxToken) -> Option<SyntaxNode> {
     t.parent_ancestors()
-        .find(|a| a.kind() != NODE_ERROR)
+        .find(|a| !matches!(a.kind(), NODE_ERROR | NODE_INTERPOL))
         .filter(|a| a.kind() == NODE_STRING)
 }
 
@@ -193,11 +224,9 @@ fn bindings_around(token: &SyntaxToken) -> Option<SyntaxNode> {
     loop {
         match node.kind() {
             NODE_ATTR_SET | NODE_LET_IN | NODE_LEGACY_LET => {
-                let done = match node.kind() {
-                    NODE_LET_IN => has_token(&node, TOKEN_IN),
-                    _ => has_token(&node, TOKEN_R_BRACE),
-                };
-                return (!done).then_some(node);
+                let closes = matches!(token.kind(), TOKEN_R_BRACE | TOKEN_IN)
+                    && token.parent().as_ref() == Some(&node);
+                return (!closes).then_some(node);
             }
             NODE_ATTRPATH_VALUE | NODE_INHERIT | NODE_ERROR | NODE_ATTRPATH => {}
             _ => return None,
@@ -206,15 +235,11 @@ fn bindings_around(token: &SyntaxToken) -> Option<SyntaxNode> {
     }
 }
 
-fn has_token(node: &SyntaxNode, kind: SyntaxKind) -> bool {
-    node.children_with_tokens()
-        .any(|c| c.as_token().is_some_and(|t| t.kind() == kind))
-}
-
 /// The last token before `at` that is not whitespace or a comment.
 fn preceding_token(root: &SyntaxNode, at: TextSize) -> Option<SyntaxToken> {
+    // `last_token` would stop at an empty last node.
     let mut token = if at >= root.text_range().end() {
-        root.last_token()
+        root.token_at_offset(at).left_biased()
     } else {
         token_at(root, at)?.prev_token()
     };
@@ -281,7 +306,6 @@ fn needs_expression(kind: SyntaxKind) -> bool {
             | TOKEN_ASSERT
             | TOKEN_INTERPOL_START
             | TOKEN_OR
-            | TOKEN_QUESTION
             | TOKEN_ADD
             | TOKEN_SUB
             | TOKEN_MUL
@@ -318,6 +342,14 @@ fn at_end_of_file(root: &SyntaxNode) -> Vec<&'static str> {
     }
     if needs_expression(last.kind()) {
         return Vec::new();
+    }
+    if last.kind() == TOKEN_QUESTION {
+        let in_formals = last.parent().is_some_and(|p| p.kind() == NODE_PAT_ENTRY);
+        return if in_formals {
+            Vec::new()
+        } else {
+            ATTR.to_vec()
+        };
     }
     let mut node = last.parent();
     while let Some(n) = node {

@@ -64,6 +64,45 @@ pub(crate) fn parts(s: &ast::Str) -> Vec<Part> {
     }
 }
 
+/// The text of the first token of a string literal that holds a NUL,
+/// which CppNix's lexer refuses, and where the token starts: the decoded
+/// text of a `"…"` string's token, the raw text of an indented string's.
+pub(crate) fn nul_token(s: &ast::Str) -> Option<(String, rowan::TextSize)> {
+    let mut children = s.syntax().children_with_tokens();
+    let indented = children
+        .next()
+        .and_then(|c| c.into_token())
+        .is_some_and(|t| t.text() == "''");
+    let mut first = true;
+    for child in children {
+        let NodeOrToken::Token(t) = child else {
+            first = false;
+            continue;
+        };
+        if t.kind() != SyntaxKind::TOKEN_STRING_CONTENT || !t.text().contains('\0') {
+            first = false;
+            continue;
+        }
+        let text = t.text();
+        let body = if indented && first {
+            skip_first_line(text)
+        } else {
+            text
+        };
+        let start = t.text_range().start() + rowan::TextSize::of(&text[..text.len() - body.len()]);
+        if !indented {
+            return Some((unescape(body, true), start));
+        }
+        let mut tokens = Vec::new();
+        lex_indented(body, &mut tokens);
+        return tokens.into_iter().find_map(|t| match t {
+            Token::Text { text, .. } if text.contains('\0') => Some((text, start)),
+            _ => None,
+        });
+    }
+    None
+}
+
 /// The value of a string without interpolations (attribute names such as
 /// `"a"` or `${"a"}`), which CppNix treats as static.
 pub(crate) fn literal(s: &ast::Str) -> Option<String> {
