@@ -135,25 +135,4 @@ fn end_comments_at_cr(text: &str) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rstest::rstest;
-
-    #[rstest]
-    #[case::start("ab\ncd", 0, (1, 1))]
-    #[case::second_line("ab\ncd", 4, (2, 2))]
-    #[case::crlf_is_one_line_end("a\r\nb", 3, (2, 1))]
-    #[case::lone_cr_ends_a_line("a\rb", 2, (2, 1))]
-    fn line_columns(#[case] text: &str, #[case] offset: usize, #[case] expected: (usize, usize)) {
-        assert_eq!(line_column(text, offset), expected);
-    }
-
-    #[rstest]
-    #[case::no_cr("# a\nb", "# a\nb")]
-    #[case::comment_cr("# a\rb", "# a\nb")]
-    #[case::string_cr_kept("\"a\rb\" # c\rd", "\"a\rb\" # c\nd")]
-    #[case::crlf_kept("# a\r\nb", "# a\r\nb")]
-    fn comments_end_at_cr(#[case] text: &str, #[case] expected: &str) {
-        assert_eq!(end_comments_at_cr(text), expected);
-    }
-}
+mod tests;
