@@ -85,10 +85,8 @@ pub(super) fn check(
             }
             NODE_PAREN => check_closed(&node, root, src)?,
             NODE_STRING => check_string(&node, root, src)?,
-            NODE_APPLY => {
-                if is_cursed_or(&node) && is_cursed_use(&node) {
-                    warn_cursed_or(&node, src, options);
-                }
+            NODE_APPLY if is_cursed_or(&node) && is_cursed_use(&node) => {
+                warn_cursed_or(&node, src, options);
             }
             _ => {}
         }
