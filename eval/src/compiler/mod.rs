@@ -514,7 +514,7 @@ impl Compiler<'_> {
                 };
                 let shown = syntax::print::show_expr(&cond, &self.source(), paths);
                 let text = self.const_index(Value::string(shown));
-                self.emit(Op::AssertFail(text), self.span(cond.syntax()));
+                self.emit(Op::AssertFail(text), span);
                 self.ctx().patch_jump(ok);
                 self.compile(&child(a.body(), node, self)?)
             }

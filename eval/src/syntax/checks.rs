@@ -6,8 +6,9 @@
 //! - repeated formals, and formals repeating the `@` name;
 //! - the pipe operators: only with the experimental feature, and never
 //!   `|>` and `<|` together without parentheses;
-//! - a `(` closed by something else, which rnix takes as a `)`, and an
-//!   indented string as an attribute name;
+//! - a `(` closed by something else, which rnix takes as a `)`, an
+//!   indented string as an attribute name, and a lambda as an operand
+//!   without parentheses, all of which rnix accepts;
 //! - NUL characters in string literals;
 //! - the "cursed `or`" warning: `f or` (a call of `f` with the variable
 //!   `or`) used as an argument, list element or `or` default.
@@ -19,7 +20,7 @@
 use std::collections::HashMap;
 
 use rnix::ast::{self, BinOpKind};
-use rnix::{SyntaxKind, SyntaxNode, WalkEvent};
+use rnix::{SyntaxKind, SyntaxNode, SyntaxToken, WalkEvent};
 use rowan::TextSize;
 use rowan::ast::AstNode;
 
@@ -41,8 +42,18 @@ pub(super) fn check(
     for event in root.syntax().preorder() {
         let node = match event {
             WalkEvent::Enter(node) => {
-                if matches!(node.kind(), NODE_ATTR_SET | NODE_LET_IN | NODE_LEGACY_LET) {
-                    sets.push((node, AttrsDef::new(false)));
+                match node.kind() {
+                    NODE_ATTR_SET | NODE_LET_IN | NODE_LEGACY_LET => {
+                        sets.push((node, AttrsDef::new(false)));
+                    }
+                    // Bison fails on a misplaced lambda before it reads
+                    // the body.
+                    NODE_LAMBDA if limit.is_none_or(|l| node.text_range().start() < l) => {
+                        if let Some(lambda) = ast::Lambda::cast(node) {
+                            check_placement(&lambda, src)?;
+                        }
+                    }
+                    _ => {}
                 }
                 continue;
             }
@@ -138,6 +149,60 @@ fn check_formals(lambda: &ast::Lambda, root: &rnix::Root, src: &Source) -> Resul
         }
     }
     Ok(())
+}
+
+/// rnix reads a lambda wherever an operand may stand (`[ x: x ]`,
+/// `f x: x`, `-x: x`); in CppNix's grammar it is an operand only in
+/// parentheses, so bison fails at the token that makes it a lambda. Where
+/// bison still sees a set (`f { a }: a`), it fails at the token after the
+/// first name, which cannot follow an attribute, or at the `:` after
+/// `{ }`.
+fn check_placement(lambda: &ast::Lambda, src: &Source) -> Result<(), Error> {
+    let node = lambda.syntax();
+    let operand = node.parent().is_some_and(|p| {
+        matches!(
+            p.kind(),
+            NODE_LIST | NODE_APPLY | NODE_SELECT | NODE_BIN_OP | NODE_UNARY_OP | NODE_HAS_ATTR
+        )
+    });
+    if !operand {
+        return Ok(());
+    }
+    let tokens: Vec<SyntaxToken> = node
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+        .filter(|t| !t.kind().is_trivia())
+        .take(3)
+        .collect();
+    let (found, expected) = match tokens.as_slice() {
+        [open, first, ..] if open.kind() == TOKEN_L_BRACE => match first.kind() {
+            TOKEN_IDENT => match tokens.get(2) {
+                Some(after) => (after.clone(), vec!["'.'", "'='"]),
+                None => return Ok(()),
+            },
+            TOKEN_ELLIPSIS => (first.clone(), vec!["'inherit'"]),
+            _ => match lambda.token_colon() {
+                Some(colon) => {
+                    let at = colon.text_range().start();
+                    let at_sign = node
+                        .descendants_with_tokens()
+                        .filter_map(|e| e.into_token())
+                        .find(|t| t.kind() == TOKEN_AT && t.text_range().start() < at);
+                    (at_sign.unwrap_or(colon), errors::closer_of(node))
+                }
+                None => return Ok(()),
+            },
+        },
+        // `x: …` or `x@{ … }: …`
+        [_, next, ..] => (next.clone(), errors::closer_of(node)),
+        _ => return Ok(()),
+    };
+    Err(errors::unexpected(
+        src,
+        found.text_range().start(),
+        Some(&found),
+        expected,
+    ))
 }
 
 /// The rank of each identifier by where it first appears.

@@ -351,12 +351,18 @@ fn at_end_of_file(root: &SyntaxNode) -> Vec<&'static str> {
             ATTR.to_vec()
         };
     }
+    let closed = |n: &SyntaxNode, kind| {
+        n.children_with_tokens()
+            .any(|c| c.as_token().is_some_and(|t| t.kind() == kind))
+    };
     let mut node = last.parent();
     while let Some(n) = node {
         match n.kind() {
-            NODE_PAREN => return vec!["')'"],
-            NODE_PATTERN => return vec!["'}'", "','"],
-            NODE_LIST | NODE_ATTR_SET | NODE_LET_IN | NODE_LEGACY_LET => return Vec::new(),
+            NODE_PAREN if !closed(&n, TOKEN_R_PAREN) => return vec!["')'"],
+            NODE_PATTERN if !closed(&n, TOKEN_R_BRACE) => return vec!["'}'", "','"],
+            NODE_LIST if !closed(&n, TOKEN_R_BRACK) => return Vec::new(),
+            NODE_ATTR_SET | NODE_LEGACY_LET if !closed(&n, TOKEN_R_BRACE) => return Vec::new(),
+            NODE_LET_IN if !closed(&n, TOKEN_IN) => return Vec::new(),
             _ => {}
         }
         node = n.parent();
@@ -391,7 +397,7 @@ pub(super) fn unexpected_after(node: &SyntaxNode, token: &SyntaxToken, src: &Sou
 /// What closes the innermost construct that `node` ends: bison reduces
 /// through applications, operators, lambdas and the last parts of `if`,
 /// `with`, `assert` and `let` to the state that waits for it.
-fn closer_of(node: &SyntaxNode) -> Vec<&'static str> {
+pub(super) fn closer_of(node: &SyntaxNode) -> Vec<&'static str> {
     let mut child = node.clone();
     while let Some(parent) = child.parent() {
         let index = parent.children().position(|c| c == child);

@@ -133,7 +133,14 @@ impl Printer<'_> {
             ast::Expr::Literal(l) => vec![Owned(literal(l))],
             ast::Expr::Ident(i) => vec![Owned(i.syntax().text().to_string())],
             ast::Expr::CurPos(_) => vec![Text("__curPos")],
-            ast::Expr::Str(s) => string_items(strings::parts(s)),
+            ast::Expr::Str(s) => match strings::literal(s) {
+                Some(text) => {
+                    let mut out = String::new();
+                    write_escaped(&mut out, text.as_bytes());
+                    vec![Owned(out)]
+                }
+                None => string_items(strings::parts(s)),
+            },
             ast::Expr::PathAbs(_) | ast::Expr::PathRel(_) | ast::Expr::PathHome(_) => {
                 self.path(&expr)
             }
@@ -451,18 +458,8 @@ fn literal(l: &ast::Literal) -> String {
     }
 }
 
-/// A string: a literal if it has at most one literal part, otherwise the
-/// concatenation of its parts.
+/// The concatenation of a string's parts.
 fn string_items(parts: Vec<strings::Part>) -> Vec<Item> {
-    if let [] | [InterpolPart::Literal(_)] = parts.as_slice() {
-        let text = match parts.into_iter().next() {
-            Some(InterpolPart::Literal(t)) => t,
-            _ => String::new(),
-        };
-        let mut out = String::new();
-        write_escaped(&mut out, text.as_bytes());
-        return vec![Item::Owned(out)];
-    }
     let mut items = vec![Item::Text("(")];
     for (i, part) in parts.into_iter().enumerate() {
         if i > 0 {

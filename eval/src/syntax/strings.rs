@@ -23,11 +23,8 @@ pub(crate) type Part = InterpolPart<String>;
 
 /// The parts of a string literal.
 pub(crate) fn parts(s: &ast::Str) -> Vec<Part> {
-    let mut children = s.syntax().children_with_tokens();
-    let indented = children
-        .next()
-        .and_then(|c| c.into_token())
-        .is_some_and(|t| t.text() == "''");
+    let indented = is_indented(s);
+    let children = s.syntax().children_with_tokens().skip(1);
     let mut tokens = Vec::new();
     let mut first = true;
     for child in children {
@@ -68,11 +65,8 @@ pub(crate) fn parts(s: &ast::Str) -> Vec<Part> {
 /// which CppNix's lexer refuses, and where the token starts: the decoded
 /// text of a `"…"` string's token, the raw text of an indented string's.
 pub(crate) fn nul_token(s: &ast::Str) -> Option<(String, rowan::TextSize)> {
-    let mut children = s.syntax().children_with_tokens();
-    let indented = children
-        .next()
-        .and_then(|c| c.into_token())
-        .is_some_and(|t| t.text() == "''");
+    let indented = is_indented(s);
+    let children = s.syntax().children_with_tokens().skip(1);
     let mut first = true;
     for child in children {
         let NodeOrToken::Token(t) = child else {
@@ -103,14 +97,29 @@ pub(crate) fn nul_token(s: &ast::Str) -> Option<(String, rowan::TextSize)> {
     None
 }
 
-/// The value of a string without interpolations (attribute names such as
-/// `"a"` or `${"a"}`), which CppNix treats as static.
+/// The value of a string that CppNix's parser makes a plain string: one
+/// without interpolations, or an indented string whose only part is a
+/// plain string interpolated (`''${"a"}''` is `"a"`). CppNix treats such
+/// attribute names (`"a"`, `${"a"}`) as static.
 pub(crate) fn literal(s: &ast::Str) -> Option<String> {
-    match parts(s).as_slice() {
-        [] => Some(String::new()),
-        [InterpolPart::Literal(text)] => Some(text.clone()),
-        _ => None,
+    let mut s = s.clone();
+    loop {
+        match parts(&s).as_slice() {
+            [] => return Some(String::new()),
+            [InterpolPart::Literal(text)] => return Some(text.clone()),
+            [InterpolPart::Interpolation(i)] if is_indented(&s) => {
+                match i.expr().map(super::attrs::strip_parens) {
+                    Some(ast::Expr::Str(inner)) => s = inner,
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        }
     }
+}
+
+fn is_indented(s: &ast::Str) -> bool {
+    s.syntax().first_token().is_some_and(|t| t.text() == "''")
 }
 
 /// A token of CppNix's string lexer.

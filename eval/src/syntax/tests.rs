@@ -111,6 +111,8 @@ fn parse_text(text: &str, pipes: bool) -> (Result<String, Error>, Vec<Diagnostic
     r#"("a" + "$" + "b" + "''" + "c" + "\n" + "d" + e)"#
 )]
 #[case::formals("c@{ b, a ? 1, ... }: 1", "({ a ? 1, b, ... } @ c: 1)")]
+#[case::indented_string_of_string("''${\"y\"}''", r#""y""#)]
+#[case::string_of_string(r#""${"y"}""#, r#"("y")"#)]
 #[case::pipes("a |> f |> g x", "(g x (f a))")]
 // Paths are resolved against /dir, and ~ is /home.
 #[case::relative_path("./a/b/../c", "/dir/a/c")]
@@ -238,6 +240,24 @@ fn shows(#[case] text: &str, #[case] expected: &str) {
     "1:3"
 )]
 #[case::trailing_slash("f ./a/", "path has a trailing slash", "1:3")]
+#[case::lambda_in_list("[ a: a ]", "syntax error, unexpected ':'", "1:4")]
+#[case::lambda_as_argument("f x: x", "syntax error, unexpected ':', expecting end of file", "1:4")]
+#[case::formals_as_argument(
+    "f { a }: a",
+    "syntax error, unexpected '}', expecting '.' or '='",
+    "1:7"
+)]
+#[case::bound_formals_as_argument(
+    "f a@{ }: a",
+    "syntax error, unexpected '@', expecting end of file",
+    "1:4"
+)]
+#[case::empty_formals_as_argument(
+    "f { }: 1",
+    "syntax error, unexpected ':', expecting end of file",
+    "1:6"
+)]
+#[case::eof_in_list_in_parens("f ([ (a)", "syntax error, unexpected end of file", "1:9")]
 #[case::dup_attr(
     "{ a = 1; a = 2; }",
     "attribute 'a' already defined at «string»:1:3",
