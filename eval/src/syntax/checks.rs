@@ -271,14 +271,14 @@ fn check_pipe(op: &ast::BinOp, src: &Source, options: &Options) -> Result<(), Er
 /// rnix takes whatever follows the expression in parentheses as the
 /// closing parenthesis.
 fn check_closed(paren: &SyntaxNode, root: &rnix::Root, src: &Source) -> Result<(), Error> {
-    let last = paren
+    let tokens: Vec<SyntaxToken> = paren
         .children_with_tokens()
         .filter_map(|c| c.into_token())
         .filter(|t| !t.kind().is_trivia())
-        .last();
-    match last {
-        Some(t) if t.kind() != TOKEN_R_PAREN && t.kind() != TOKEN_L_PAREN => {
-            Err(errors::unexpected_closing(root, &t, "')'", src))
+        .collect();
+    match tokens.as_slice() {
+        [_, .., last] if last.kind() != TOKEN_R_PAREN => {
+            Err(errors::unexpected_closing(root, last, "')'", src))
         }
         _ => Ok(()),
     }

@@ -62,6 +62,27 @@ pub(super) fn syntax_error(err: &rnix::ParseError, root: &rnix::Root, src: &Sour
                 Some(src.span(t.text_range())),
             );
         }
+        // CppNix reads an unterminated `/*` as `/` and `*`: after an
+        // expression, a division missing its operand.
+        if t.kind() == TOKEN_ERROR && t.text().starts_with("/*") {
+            let start = t.text_range().start();
+            return if operand_may_start(err) && !expression_wanted(err) {
+                let star = rowan::TextRange::at(start + TextSize::from(1), TextSize::from(1));
+                unexpected_named("'*'", src.span(star), Vec::new())
+            } else {
+                let slash = rowan::TextRange::at(start, TextSize::from(1));
+                unexpected_named("'/'", src.span(slash), expected)
+            };
+        }
+        // Where an operand may start, `let` starts a `let { … }` for
+        // bison, which then expects the `{`.
+        if t.kind() == TOKEN_LET && operand_may_start(err) {
+            let next = t.next_token().and_then(next_significant);
+            if next.as_ref().is_none_or(|n| n.kind() != TOKEN_L_BRACE) {
+                let at = next.as_ref().map_or(end, |n| n.text_range().start());
+                return unexpected(src, at, next.as_ref(), vec!["'{'"]);
+            }
+        }
         // `{ ...` can only be a formal set: bison expects its `}`.
         if t.kind() == TOKEN_ELLIPSIS
             && preceding_token(root, at).is_some_and(|p| p.kind() == TOKEN_L_BRACE)
@@ -71,6 +92,43 @@ pub(super) fn syntax_error(err: &rnix::ParseError, root: &rnix::Root, src: &Sour
         }
     }
     unexpected(src, at, token.as_ref(), expected)
+}
+
+/// Whether rnix wanted an expression to start.
+fn expression_wanted(err: &rnix::ParseError) -> bool {
+    matches!(err, rnix::ParseError::UnexpectedWanted(_, _, wanted) if wanted.as_ref() == EXPRESSION_START)
+}
+
+/// What rnix wants where an expression must start.
+const EXPRESSION_START: &[SyntaxKind] = &[
+    TOKEN_L_PAREN,
+    TOKEN_REC,
+    TOKEN_L_BRACE,
+    TOKEN_L_BRACK,
+    TOKEN_STRING_START,
+    TOKEN_IDENT,
+];
+
+/// Whether rnix's error is at a token where an operand may start: after
+/// a complete expression (where an argument may follow) or where an
+/// expression must start.
+fn operand_may_start(err: &rnix::ParseError) -> bool {
+    use rnix::ParseError as P;
+    match err {
+        P::UnexpectedExtra(_) => true,
+        P::UnexpectedWanted(_, _, wanted) => {
+            wanted.as_ref() == EXPRESSION_START
+                || matches!(
+                    wanted.as_ref(),
+                    [TOKEN_SEMICOLON]
+                        | [TOKEN_R_PAREN]
+                        | [TOKEN_THEN]
+                        | [TOKEN_ELSE]
+                        | [TOKEN_INTERPOL_END]
+                )
+        }
+        _ => false,
+    }
 }
 
 /// `token` or the first token after it that is not whitespace or a
@@ -93,18 +151,19 @@ pub(super) fn unexpected(
     token: Option<&SyntaxToken>,
     expected: Vec<&str>,
 ) -> Error {
-    let mut message = format!(
-        "syntax error, unexpected {}",
-        token.map_or("end of file".into(), describe)
-    );
+    let (name, span) = match token {
+        Some(t) => (describe(t), src.span(t.text_range())),
+        None => ("end of file".into(), src.span_at(at.into())),
+    };
+    unexpected_named(&name, span, expected)
+}
+
+fn unexpected_named(name: &str, span: crate::source::Span, expected: Vec<&str>) -> Error {
+    let mut message = format!("syntax error, unexpected {name}");
     if !expected.is_empty() {
         message.push_str(", expecting ");
         message.push_str(&expected.join(" or "));
     }
-    let span = match token {
-        Some(t) => src.span(t.text_range()),
-        None => src.span_at(at.into()),
-    };
     Error::new(ErrorKind::Parse(message), Some(span))
 }
 
@@ -182,6 +241,7 @@ fn wanted_here(root: &SyntaxNode, at: TextSize, wanted: &[SyntaxKind]) -> Vec<&'
         },
         [TOKEN_R_BRACE, TOKEN_ELLIPSIS, TOKEN_IDENT] => vec!["identifier", "'...'", "'}'"],
         [TOKEN_IDENT] => vec!["identifier"],
+        [TOKEN_L_BRACE] => vec!["'{'"],
         [TOKEN_STRING_END, TOKEN_STRING_CONTENT, TOKEN_INTERPOL_START] => {
             preceding_token(root, at).map_or(Vec::new(), |t| in_string(&t))
         }
@@ -195,7 +255,12 @@ fn wanted_here(root: &SyntaxNode, at: TextSize, wanted: &[SyntaxKind]) -> Vec<&'
 pub(super) fn attr_expected(root: &SyntaxNode, at: TextSize) -> Vec<&'static str> {
     match preceding_token(root, at) {
         Some(t) if matches!(t.kind(), TOKEN_DOT | TOKEN_QUESTION) => ATTR.to_vec(),
-        Some(t) if t.parent_ancestors().any(|a| a.kind() == NODE_INHERIT) => Vec::new(),
+        Some(t)
+            if t.kind() != TOKEN_SEMICOLON
+                && t.parent_ancestors().any(|a| a.kind() == NODE_INHERIT) =>
+        {
+            Vec::new()
+        }
         Some(t) => match bindings_around(&t) {
             Some(set) => binding_start(&set),
             None => Vec::new(),

@@ -258,6 +258,20 @@ fn shows(#[case] text: &str, #[case] expected: &str) {
     "1:6"
 )]
 #[case::eof_in_list_in_parens("f ([ (a)", "syntax error, unexpected end of file", "1:9")]
+#[case::paren_closed_by_paren(
+    "[ (a ? b (c) ]",
+    "syntax error, unexpected '(', expecting ')'",
+    "1:10"
+)]
+#[case::let_as_operand("f let + 1", "syntax error, unexpected '+', expecting '{'", "1:7")]
+#[case::rec_without_brace("f rec 1", "syntax error, unexpected integer, expecting '{'", "1:7")]
+#[case::unterminated_comment("a /* b", "syntax error, unexpected '*'", "1:4")]
+#[case::unterminated_comment_first("/* b", "syntax error, unexpected '/'", "1:1")]
+#[case::after_inherit(
+    "{ inherit a; , }",
+    "syntax error, unexpected ',', expecting 'inherit'",
+    "1:14"
+)]
 #[case::dup_attr(
     "{ a = 1; a = 2; }",
     "attribute 'a' already defined at «string»:1:3",
