@@ -173,7 +173,7 @@ fn token_at(root: &SyntaxNode, at: TextSize) -> Option<SyntaxToken> {
 }
 
 /// Bison's name of a token.
-pub(super) fn describe(t: &SyntaxToken) -> String {
+fn describe(t: &SyntaxToken) -> String {
     let text = t.text();
     match t.kind() {
         TOKEN_IDENT => "identifier".into(),
