@@ -19,16 +19,24 @@ use crate::value::{NixAttrs, NixString, Value};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ErrorKind {
-    #[error("syntax error: {0}")]
+    /// A syntax error, worded as CppNix words it (`syntax error,
+    /// unexpected …`).
+    #[error("{0}")]
     Parse(String),
     #[error("undefined variable '{0}'")]
     UndefinedVariable(String),
     #[error("attribute '{0}' already defined")]
     DuplicateAttr(String),
+    /// A static attribute defined twice in a set literal; `previous` is
+    /// the position of the first definition.
+    #[error("attribute '{path}' already defined at {previous}")]
+    AttrAlreadyDefined { path: String, previous: String },
     #[error("dynamic attributes not allowed in let")]
     DynamicAttrInLet,
     #[error("dynamic attributes not allowed in inherit")]
     DynamicAttrInInherit,
+    #[error("duplicate formal function argument '{0}'")]
+    DuplicateFormal(String),
     #[error("{0}")]
     Throw(String),
     #[error("evaluation aborted with the following error message: '{0}'")]
@@ -539,7 +547,9 @@ pub enum Diagnostic {
     Trace(String),
     /// `builtins.warn`: `evaluation warning: …`.
     EvalWarning(String),
-    /// A warning about the code, such as a lint: `warning: …` and where.
+    /// A warning about the code, such as a lint: `warning: …` and where
+    /// (continuation lines and the code snippet indented under it); one
+    /// without a position is printed as it is.
     Warning { message: String, span: Option<Span> },
 }
 
@@ -558,6 +568,12 @@ impl Diagnostic {
                 let aligned = text.replace('\n', &format!("\n{}", " ".repeat(prefix.len())));
                 format!("{prefix}{aligned}\n")
             }
+            // Without a position it is CppNix's plain `warn()`: the
+            // message as it is.
+            Diagnostic::Warning {
+                message,
+                span: None,
+            } => format!("warning: {message}\n"),
             Diagnostic::Warning { message, span } => {
                 let mut out = format!("{message}\n");
                 if let Some(span) = span {

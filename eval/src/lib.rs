@@ -25,7 +25,7 @@ pub mod errors;
 pub mod io;
 pub mod source;
 pub mod store_path;
-mod syntax_print;
+mod syntax;
 pub mod value;
 pub mod vm;
 
@@ -275,8 +275,7 @@ impl Evaluator {
     /// `nix-instantiate --parse`: checks the expression as `check` does,
     /// and prints its syntax tree as CppNix shows it.
     pub fn parse_to_string(&self, text: &str, name: &str, dir: &Path) -> Result<String, Error> {
-        self.check(text, name, dir)?;
-        Ok(format!("{}\n", syntax_print::show(text, dir)))
+        Ok(format!("{}\n", self.ctx.show_source(text, name, dir)?))
     }
 
     /// Looks a name up in the search path (`nix-instantiate --find-file`).

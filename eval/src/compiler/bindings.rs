@@ -1,11 +1,8 @@
 //! Compilation of bindings: `let`, `rec { }`, plain `{ }` and legacy `let { }`.
 //!
-//! Bindings are first collected into an `AttrsDef` tree, which is where
-//! CppNix's merging rules live: `a.b = 1; a.c = 2;` builds one nested set,
-//! and `a = { b = 1; }; a.c = 2;` merges into the literal (keeping its
-//! `rec`-ness, see eval-okay-regrettable-rec-attrset-merge). Repeated
-//! static names are compile-time errors; dynamic names are checked when the
-//! set is built.
+//! Bindings are first merged into an `AttrsDef` tree by `syntax::attrs`,
+//! which follows CppNix's rules (`a.b = 1; a.c = 2;` builds one nested
+//! set); repeated dynamic names are found when the set is built.
 //!
 //! Recursive scopes (`let`, `rec`) are set up in two phases so that every
 //! binding can capture every other one:
@@ -21,64 +18,12 @@ use rnix::ast::{self, HasEntry as _, InterpolPart};
 use rowan::ast::AstNode;
 
 use super::scope::LocalName;
-use super::{CResult, Compiler, child, ident_name};
+use super::{CResult, Compiler, child};
 use crate::chunk::Op;
-use crate::errors::{Error, ErrorKind};
+use crate::errors::Error;
 use crate::source::{Pos, Span};
+use crate::syntax::attrs::{AttrsDef, Entry};
 use crate::value::Value;
-
-pub(super) struct AttrsDef {
-    pub rec: bool,
-    pub statics: Vec<(String, Entry, Span)>,
-    pub dynamics: Vec<(ast::Expr, Entry, Span)>,
-    /// The `(expr)` of each `inherit (expr) …`, shared by its names.
-    pub froms: Vec<ast::Expr>,
-}
-
-pub(super) enum Entry {
-    Expr(ast::Expr),
-    Inherit { from: Option<usize> },
-    Nested(Box<AttrsDef>),
-}
-
-/// The name of an attribute if it is known at compile time (`a`, `"a"`,
-/// `${"a"}`).
-pub(super) fn static_name(attr: &ast::Attr) -> Option<String> {
-    match attr {
-        ast::Attr::Ident(i) => Some(ident_name(i)),
-        ast::Attr::Str(s) => literal_string(s),
-        ast::Attr::Dynamic(d) => match d.expr() {
-            Some(ast::Expr::Str(s)) => literal_string(&s),
-            _ => None,
-        },
-    }
-}
-
-pub(super) fn dynamic_key_expr(attr: &ast::Attr) -> Option<ast::Expr> {
-    match attr {
-        ast::Attr::Ident(_) => None,
-        ast::Attr::Str(s) => Some(ast::Expr::Str(s.clone())),
-        ast::Attr::Dynamic(d) => d.expr(),
-    }
-}
-
-fn literal_string(s: &ast::Str) -> Option<String> {
-    let mut out = String::new();
-    for part in s.normalized_parts() {
-        match part {
-            InterpolPart::Literal(t) => out.push_str(&t),
-            InterpolPart::Interpolation(_) => return None,
-        }
-    }
-    Some(out)
-}
-
-fn as_attrset(entry: &Entry) -> Option<ast::AttrSet> {
-    match entry {
-        Entry::Expr(ast::Expr::AttrSet(a)) => Some(a.clone()),
-        _ => None,
-    }
-}
 
 /// Only constants may be pushed in phase 1: they refer to no slot.
 fn is_constant(expr: &ast::Expr) -> bool {
@@ -91,148 +36,13 @@ fn is_constant(expr: &ast::Expr) -> bool {
 }
 
 impl Compiler<'_> {
+    /// The merged bindings of a set or `let` (see `syntax::attrs`).
     pub(super) fn collect_entries(
-        &mut self,
+        &self,
         entries: impl Iterator<Item = ast::Entry>,
         rec: bool,
-        _span: Span,
     ) -> Result<AttrsDef, Error> {
-        let mut def = AttrsDef {
-            rec,
-            statics: Vec::new(),
-            dynamics: Vec::new(),
-            froms: Vec::new(),
-        };
-        for entry in entries {
-            match entry {
-                ast::Entry::Inherit(i) => {
-                    let from = match i.from() {
-                        Some(f) => {
-                            def.froms.push(child(f.expr(), f.syntax(), self)?);
-                            Some(def.froms.len() - 1)
-                        }
-                        None => None,
-                    };
-                    for attr in i.attrs() {
-                        let name = static_name(&attr).ok_or_else(|| {
-                            self.error(ErrorKind::DynamicAttrInInherit, attr.syntax())
-                        })?;
-                        let span = self.span(attr.syntax());
-                        self.insert_static(&mut def, name, Entry::Inherit { from }, span)?;
-                    }
-                }
-                ast::Entry::AttrpathValue(apv) => {
-                    let node = apv.syntax();
-                    let path: Vec<ast::Attr> = child(apv.attrpath(), node, self)?.attrs().collect();
-                    let value = child(apv.value(), node, self)?;
-                    let start = path
-                        .first()
-                        .map_or(self.span(node), |a| self.span(a.syntax()));
-                    self.insert_path(&mut def, &path, value, start)?;
-                }
-            }
-        }
-        Ok(def)
-    }
-
-    /// Adds `a.b.c = value`. Every set on the way is positioned where the
-    /// path starts (`start`), as in CppNix.
-    fn insert_path(
-        &mut self,
-        def: &mut AttrsDef,
-        path: &[ast::Attr],
-        value: ast::Expr,
-        start: Span,
-    ) -> CResult {
-        let Some((first, rest)) = path.split_first() else {
-            return Ok(());
-        };
-        let span = start;
-        let entry = if rest.is_empty() {
-            Entry::Expr(value)
-        } else {
-            let mut nested = AttrsDef {
-                rec: false,
-                statics: Vec::new(),
-                dynamics: Vec::new(),
-                froms: Vec::new(),
-            };
-            self.insert_path(&mut nested, rest, value, start)?;
-            Entry::Nested(Box::new(nested))
-        };
-        match static_name(first) {
-            Some(name) => self.insert_static(def, name, entry, span),
-            None => {
-                let key = dynamic_key_expr(first).ok_or_else(|| {
-                    self.error(
-                        ErrorKind::Parse("invalid attribute name".into()),
-                        first.syntax(),
-                    )
-                })?;
-                def.dynamics.push((key, entry, span));
-                Ok(())
-            }
-        }
-    }
-
-    /// Adds `name = entry`, merging nested sets and set literals.
-    fn insert_static(
-        &mut self,
-        def: &mut AttrsDef,
-        name: String,
-        entry: Entry,
-        span: Span,
-    ) -> CResult {
-        let Some(pos) = def.statics.iter().position(|(n, _, _)| *n == name) else {
-            def.statics.push((name, entry, span));
-            return Ok(());
-        };
-        let mergeable = |e: &Entry| matches!(e, Entry::Nested(_)) || as_attrset(e).is_some();
-        if !(mergeable(&def.statics[pos].1) && mergeable(&entry)) {
-            return Err(Error::new(ErrorKind::DuplicateAttr(name), Some(span)));
-        }
-        let existing = std::mem::replace(&mut def.statics[pos].1, Entry::Inherit { from: None });
-        let mut target = self.entry_to_def(existing)?;
-        let source = self.entry_to_def(entry)?;
-        self.merge(&mut target, source)?;
-        def.statics[pos].1 = Entry::Nested(Box::new(target));
-        Ok(())
-    }
-
-    fn entry_to_def(&mut self, entry: Entry) -> Result<AttrsDef, Error> {
-        match entry {
-            Entry::Nested(d) => Ok(*d),
-            other => match as_attrset(&other) {
-                Some(a) => {
-                    let span = self.span(a.syntax());
-                    self.collect_entries(a.entries(), a.rec_token().is_some(), span)
-                }
-                None => Ok(AttrsDef {
-                    rec: false,
-                    statics: Vec::new(),
-                    dynamics: Vec::new(),
-                    froms: Vec::new(),
-                }),
-            },
-        }
-    }
-
-    fn merge(&mut self, target: &mut AttrsDef, source: AttrsDef) -> CResult {
-        let offset = target.froms.len();
-        target.froms.extend(source.froms);
-        let shift = |e: Entry| match e {
-            Entry::Inherit { from: Some(i) } => Entry::Inherit {
-                from: Some(i + offset),
-            },
-            other => other,
-        };
-        for (name, entry, span) in source.statics {
-            self.insert_static(target, name, shift(entry), span)?;
-        }
-        for (key, entry, span) in source.dynamics {
-            target.dynamics.push((key, shift(entry), span));
-        }
-        Ok(())
+        AttrsDef::collect(entries, rec, &self.source())
     }
 
     /// Compiles a set expression from its definition.
@@ -375,10 +185,8 @@ impl Compiler<'_> {
     pub(super) fn compile_let(&mut self, l: &ast::LetIn) -> CResult {
         let node = l.syntax();
         let span = self.span(node);
-        let def = self.collect_entries(l.entries(), true, span)?;
-        if let Some((_, _, dspan)) = def.dynamics.first() {
-            return Err(Error::new(ErrorKind::DynamicAttrInLet, Some(*dspan)));
-        }
+        // Dynamic names in `let` were rejected when parsing.
+        let def = self.collect_entries(l.entries(), true)?;
         let body = child(l.body(), node, self)?;
         self.compile_rec_scope(&def, span, false, |c, _| c.compile(&body))
     }

@@ -25,6 +25,8 @@ use rowan::ast::AstNode;
 use crate::chunk::{BinOp, Capture, Formal, Formals, Lambda, LambdaKind, Op};
 use crate::errors::{Diagnostic, Error, ErrorKind, Lint};
 use crate::source::{FileId, Span, literal_bytes};
+use crate::syntax::attrs::AttrName;
+use crate::syntax::{self, Source};
 use crate::value::{NixAttrs, NixString, Value};
 use crate::vm::{LintLevel, Lints};
 use scope::{FnCtx, Local, LocalName};
@@ -53,27 +55,35 @@ pub struct Unit<'a> {
     /// (`scopedImport`). The returned lambda then captures them as
     /// `Capture::Local(i)`, `i` indexing this list.
     pub scope: &'a [String],
-    /// Receives the warnings of lints.
+    /// The experimental feature `pipe-operators` is enabled.
+    pub pipe_operators: bool,
+    /// Receives the warnings of lints and of the parser.
     pub report: &'a dyn Fn(Diagnostic),
 }
 
 /// Compiles one file (or `-E` expression) into a lambda of no arguments.
 pub fn compile(unit: &Unit) -> Result<Rc<Lambda>, Error> {
     let (text, file) = (unit.text, unit.file);
-    let parsed = rnix::Root::parse(text);
-    if let Some(err) = parsed.errors().first() {
-        return Err(parse_error(err, file, text.len()));
-    }
-    let root = parsed.tree();
+    let src = Source {
+        file,
+        name: unit.name,
+        text,
+    };
+    let options = syntax::Options {
+        pipe_operators: unit.pipe_operators,
+        report: unit.report,
+    };
+    let root = syntax::parse(&src, &options)?;
     let expr = root.expr().ok_or_else(|| {
         Error::new(
-            ErrorKind::Parse("empty expression".into()),
+            ErrorKind::Parse("syntax error, unexpected end of file".into()),
             Some(span_at(file, 0, 0)),
         )
     })?;
     let mut c = Compiler {
         file,
         file_name: unit.name.to_string(),
+        text,
         dir: unit.dir.to_path_buf(),
         home: unit.home.map(Path::to_path_buf),
         globals: unit.globals,
@@ -119,33 +129,6 @@ fn span_at(file: FileId, start: u32, end: u32) -> Span {
     Span { file, start, end }
 }
 
-fn parse_error(err: &rnix::ParseError, file: FileId, len: usize) -> Error {
-    use rnix::ParseError as P;
-    let eof = len as u32;
-    let (range, message) = match err {
-        P::Unexpected(r) => (Some(*r), "unexpected input".to_string()),
-        P::UnexpectedExtra(r) => (Some(*r), "unexpected extra input".to_string()),
-        P::UnexpectedWanted(found, r, wanted) => (
-            Some(*r),
-            format!("unexpected {found:?}, expected one of {wanted:?}"),
-        ),
-        P::UnexpectedDoubleBind(r) => (Some(*r), "double binding of a pattern".to_string()),
-        P::UnexpectedEOF => (None, "unexpected end of file".to_string()),
-        P::UnexpectedEOFWanted(w) => (None, format!("unexpected end of file, expected {w:?}")),
-        P::DuplicatedArgs(r, name) => (
-            Some(*r),
-            format!("duplicate formal function argument '{name}'"),
-        ),
-        P::RecursionLimitExceeded => (None, "expression nested too deeply".to_string()),
-        other => (None, format!("{other}")),
-    };
-    let span = match range {
-        Some(r) => Span::new(file, r),
-        None => span_at(file, eof, eof),
-    };
-    Error::new(ErrorKind::Parse(message), Some(span))
-}
-
 /// How compiled code reaches a statically resolved name.
 #[derive(Clone, Copy)]
 enum Access {
@@ -156,6 +139,7 @@ enum Access {
 struct Compiler<'g> {
     file: FileId,
     file_name: String,
+    text: &'g str,
     dir: PathBuf,
     home: Option<PathBuf>,
     globals: &'g Globals,
@@ -177,6 +161,14 @@ impl Compiler<'_> {
     fn ctx(&mut self) -> &mut FnCtx {
         let last = self.ctxs.len() - 1;
         &mut self.ctxs[last]
+    }
+
+    fn source(&self) -> Source<'_> {
+        Source {
+            file: self.file,
+            name: &self.file_name,
+            text: self.text,
+        }
     }
 
     fn span(&self, node: &rnix::SyntaxNode) -> Span {
@@ -382,7 +374,7 @@ impl Compiler<'_> {
                 s.default_expr().is_none()
                     && s.expr().is_some_and(|e| self.is_speculable_operand(&e))
                     && s.attrpath().is_some_and(|p| {
-                        p.attrs().all(|a| bindings::static_name(&a).is_some())
+                        p.attrs().all(|a| syntax::attrs::static_name(&a).is_some())
                     })
             }
             ast::Expr::BinOp(b) => {
@@ -417,7 +409,7 @@ impl Compiler<'_> {
             ast::Expr::Select(s) => {
                 self.compile_speculation(&child(s.expr(), node, self)?, fallbacks)?;
                 for attr in child(s.attrpath(), node, self)?.attrs() {
-                    let name = bindings::static_name(&attr).unwrap_or_default();
+                    let name = syntax::attrs::static_name(&attr).unwrap_or_default();
                     let idx = self.const_index(Value::string(name));
                     fallbacks.push(self.emit(Op::SpecSelect(idx, 0), span));
                 }
@@ -519,7 +511,13 @@ impl Compiler<'_> {
                 let cond = child(a.condition(), node, self)?;
                 self.compile_forced(&cond)?;
                 let ok = self.emit(Op::JumpIfTrue(0), span);
-                let text = self.const_index(Value::string(cond.syntax().text().to_string()));
+                // CppNix quotes the condition as it shows expressions.
+                let paths = syntax::print::Paths {
+                    dir: &self.dir,
+                    home: self.home.as_deref(),
+                };
+                let shown = syntax::print::show_expr(&cond, &self.source(), paths);
+                let text = self.const_index(Value::string(shown));
                 if let ast::Expr::BinOp(eq) = strip_parens(&cond)
                     && eq.operator() == Some(ast::BinOpKind::Equal)
                 {
@@ -565,19 +563,14 @@ impl Compiler<'_> {
                     args.push(child(inner.argument(), inner_node, self)?);
                     function = child(inner.lambda(), inner_node, self)?;
                 }
-                self.compile_forced(&function)?;
-                for arg in args.iter().rev() {
-                    self.compile_lazy(arg)?;
-                }
-                self.emit(Op::Call(args.len() as u32), span);
-                Ok(())
+                self.compile_call(&function, &args, span)
             }
             ast::Expr::Select(s) => self.compile_select(s),
             ast::Expr::HasAttr(h) => self.compile_has_attr(h),
             ast::Expr::Lambda(l) => self.compile_lambda(l, None),
             ast::Expr::LetIn(l) => self.compile_let(l),
             ast::Expr::LegacyLet(l) => {
-                let def = self.collect_entries(l.entries(), true, span)?;
+                let def = self.collect_entries(l.entries(), true)?;
                 self.compile_attrs_def(&def, span)?;
                 self.emit(Op::Force, span);
                 self.constant(Value::string("body"), span);
@@ -585,7 +578,7 @@ impl Compiler<'_> {
                 Ok(())
             }
             ast::Expr::AttrSet(a) => {
-                let def = self.collect_entries(a.entries(), a.rec_token().is_some(), span)?;
+                let def = self.collect_entries(a.entries(), a.rec_token().is_some())?;
                 self.compile_attrs_def(&def, span)
             }
             ast::Expr::PathAbs(_) | ast::Expr::PathRel(_) | ast::Expr::PathHome(_) => {
@@ -696,28 +689,7 @@ impl Compiler<'_> {
 
     fn compile_string(&mut self, s: &ast::Str) -> CResult {
         let span = self.span(s.syntax());
-        // CppNix's lexer rejects a NUL in the text as written, before an
-        // indented string loses its indentation (and its first newline).
-        let indented = s.syntax().first_token().is_some_and(|t| t.text() == "''");
-        for t in s
-            .syntax()
-            .children_with_tokens()
-            .filter_map(|t| t.into_token())
-        {
-            if t.kind() == rnix::SyntaxKind::TOKEN_STRING_CONTENT && t.text().contains('\0') {
-                let (text, skip) = match t.text().strip_prefix('\n') {
-                    Some(rest) if indented => (rest, 1),
-                    _ => (t.text(), 0),
-                };
-                let mut at = Span::new(self.file, t.text_range());
-                at.start += skip;
-                return Err(Error::new(
-                    ErrorKind::NulInString(text.replace('\0', "␀")),
-                    Some(at),
-                ));
-            }
-        }
-        let parts = s.normalized_parts();
+        let parts = syntax::strings::parts(s);
         if parts.iter().all(|p| matches!(p, InterpolPart::Literal(_))) {
             let text: String = parts
                 .into_iter()
@@ -875,12 +847,9 @@ impl Compiler<'_> {
                 self.ctx().patch_jump(end);
                 Ok(())
             }
-            K::PipeLeft | K::PipeRight => Err(self.error(
-                ErrorKind::Parse(
-                    "the pipe operators require the experimental feature 'pipe-operators'".into(),
-                ),
-                node,
-            )),
+            // Without the feature the parser has refused them.
+            K::PipeRight => self.compile_call(&rhs, &[lhs], span),
+            K::PipeLeft => self.compile_call(&lhs, &[rhs], span),
             K::Update if matches!(strip_parens(&rhs), ast::Expr::AttrSet(ref a) if a.rec_token().is_none()) =>
             {
                 self.compile_forced(&lhs)?;
@@ -915,24 +884,29 @@ impl Compiler<'_> {
         }
     }
 
+    /// Calls `function` with `args`, given last first.
+    fn compile_call(&mut self, function: &ast::Expr, args: &[ast::Expr], span: Span) -> CResult {
+        self.compile_forced(function)?;
+        for arg in args.iter().rev() {
+            self.compile_lazy(arg)?;
+        }
+        self.emit(Op::Call(args.len() as u32), span);
+        Ok(())
+    }
+
     /// Pushes an attribute name: a constant, or a forced dynamic key.
     fn compile_attr_key(&mut self, attr: &ast::Attr) -> CResult {
         let span = self.span(attr.syntax());
-        match bindings::static_name(attr) {
-            Some(name) => {
+        match syntax::attrs::attr_name(attr) {
+            Some(AttrName::Static(name)) => {
                 self.constant(Value::string(name), span);
                 Ok(())
             }
-            None => {
-                let e = bindings::dynamic_key_expr(attr);
-                match e {
-                    Some(e) => self.compile_forced(&e),
-                    None => Err(self.error(
-                        ErrorKind::Parse("invalid attribute name".into()),
-                        attr.syntax(),
-                    )),
-                }
-            }
+            Some(AttrName::Dynamic(e)) => self.compile_forced(&e),
+            None => Err(self.error(
+                ErrorKind::Parse("syntax error, invalid attribute name".into()),
+                attr.syntax(),
+            )),
         }
     }
 
@@ -1001,7 +975,7 @@ impl Compiler<'_> {
         let Some(Value::Attrs(builtins)) = self.globals.get(&name) else {
             return None;
         };
-        let attr = bindings::static_name(attr?)?;
+        let attr = syntax::attrs::static_name(attr?)?;
         builtins.get(attr.as_bytes()).cloned()
     }
 
@@ -1169,8 +1143,12 @@ fn leaves_value(expr: &ast::Expr) -> bool {
         | ast::Expr::Str(_)
         | ast::Expr::Lambda(_)
         | ast::Expr::List(_)
-        | ast::Expr::BinOp(_)
         | ast::Expr::UnaryOp(_) => true,
+        // The pipe operators are calls, whose result may be a thunk.
+        ast::Expr::BinOp(b) => !matches!(
+            b.operator(),
+            Some(ast::BinOpKind::PipeLeft | ast::BinOpKind::PipeRight)
+        ),
         ast::Expr::Paren(p) => p.expr().is_some_and(|e| leaves_value(&e)),
         _ => false,
     }

@@ -11,7 +11,8 @@ use std::sync::atomic::AtomicBool;
 use crate::compiler::{Globals, Unit, compile};
 use crate::errors::{Diagnostic, Error, ErrorKind};
 use crate::io::EvalIO;
-use crate::source::SourceMap;
+use crate::source::{FileId, SourceMap};
+use crate::syntax;
 use crate::value::{NixAttrs, NixString, Thunk, Upvalues, Value};
 
 /// One `-I`/`NIX_PATH` entry: `prefix=path` or a bare directory.
@@ -257,6 +258,7 @@ impl Context {
             lints: self.options.lints,
             speculate: self.speculate.get(),
             scope: &names,
+            pipe_operators: self.pipe_operators(),
             report: &|d| self.report(d),
         })?;
         // The body captures the scope's names as locals of an enclosing
@@ -276,6 +278,28 @@ impl Context {
 
     /// Compiles source text into an unforced thunk of its value.
     pub fn compile_source(&self, text: &str, name: &str, dir: &Path) -> Result<Value, Error> {
+        let (_, lambda) = self.compile_text(text, name, dir)?;
+        Ok(Value::Thunk(Thunk::suspended(lambda, Upvalues::default())))
+    }
+
+    /// `nix-instantiate --parse`: compiles the text, for its errors and
+    /// warnings, and shows its expression as CppNix does.
+    pub fn show_source(&self, text: &str, name: &str, dir: &Path) -> Result<String, Error> {
+        let (file, _) = self.compile_text(text, name, dir)?;
+        let src = syntax::Source { file, name, text };
+        let paths = syntax::print::Paths {
+            dir,
+            home: self.options.home.as_deref(),
+        };
+        Ok(syntax::print::show(&syntax::reparse(text), &src, paths))
+    }
+
+    fn compile_text(
+        &self,
+        text: &str,
+        name: &str,
+        dir: &Path,
+    ) -> Result<(FileId, Rc<crate::chunk::Lambda>), Error> {
         let id = self.sources.add(name, text);
         let lambda = compile(&Unit {
             text,
@@ -287,9 +311,17 @@ impl Context {
             lints: self.options.lints,
             speculate: self.speculate.get(),
             scope: &[],
+            pipe_operators: self.pipe_operators(),
             report: &|d| self.report(d),
         })?;
-        Ok(Value::Thunk(Thunk::suspended(lambda, Upvalues::default())))
+        Ok((id, lambda))
+    }
+
+    fn pipe_operators(&self) -> bool {
+        self.options
+            .experimental_features
+            .iter()
+            .any(|f| f == "pipe-operators")
     }
 
     /// Sets whether code compiled from now on speculates: only when every
