@@ -233,7 +233,7 @@ fn check_pipe(op: &ast::BinOp, src: &Source, options: &Options) -> Result<(), Er
     };
     if !options.pipe_operators {
         return Err(Error::new(
-            ErrorKind::MissingExperimentalFeature("pipe-operators".into()),
+            ErrorKind::MissingExperimentalFeature("pipe-operators"),
             Some(src.span(operator.text_range())),
         ));
     }
