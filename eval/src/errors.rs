@@ -201,7 +201,11 @@ impl Diagnostic {
                 format!("{prefix}{aligned}\n")
             }
             Diagnostic::Warning { message, span } => {
-                let mut out = format!("warning: {message}\n");
+                // A message that starts on a line of its own (one with a
+                // trace, as derivation warnings have) follows `warning:`
+                // directly.
+                let separator = if message.starts_with('\n') { "" } else { " " };
+                let mut out = format!("warning:{separator}{message}\n");
                 if let Some(span) = span {
                     out.push_str("         ");
                     out.push_str(&indent(&sources.snippet(*span), "         "));
