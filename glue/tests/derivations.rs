@@ -1,6 +1,6 @@
 //! Instantiates the derivations of `testdata/derivations/cases.nix` and
-//! compares them with what CppNix (Nix 2.8) made of them (see `generate.sh`
-//! there): the `.drv` path, its bytes, which tvix reads back from its
+//! `text-cases.nix` and compares them with what CppNix (Nix 2.8, and 2.26
+//! for text-hashed outputs) made of them (see `generate.sh` there): the `.drv` path, its bytes, which tvix reads back from its
 //! store, the output paths, and the `.drv`'s references in the store.
 
 mod common;
@@ -57,7 +57,18 @@ fn golden(name: &str) -> Instantiated {
 /// evaluator's file access, and its PathInfo.
 fn instantiate(name: &str) -> Instantiated {
     let fixture = fixture();
-    let cases = testdata().join("derivations/cases.nix");
+    // Text-hashed outputs need an experimental feature, as in CppNix.
+    let (cases, options) = match name.starts_with("text-") {
+        true => (
+            "derivations/text-cases.nix",
+            EvalOptions {
+                experimental_features: vec!["dynamic-derivations".into()],
+                ..EvalOptions::default()
+            },
+        ),
+        false => ("derivations/cases.nix", EvalOptions::default()),
+    };
+    let cases = testdata().join(cases);
     let expr = format!(
         r#"let d = (import {} {{ fixture = {}/fixture; }}).{name}; in {{
              inherit (d) drvPath;
@@ -67,7 +78,7 @@ fn instantiate(name: &str) -> Instantiated {
         cases.display(),
         fixture.path().display(),
     );
-    TestStore::new().eval(&expr, EvalOptions::default(), |value, _, io| {
+    TestStore::new().eval(&expr, options, |value, _, io| {
         let attrs = value.expect("evaluates").as_attrs().expect("a set");
         let string = |name: &str| {
             attrs
@@ -162,6 +173,9 @@ fn instantiate(name: &str) -> Instantiated {
 #[case::structured_attrs_empty("structured-attrs-empty")]
 #[case::structured_attrs_false("structured-attrs-false")]
 #[case::structured_attrs_ignore_nulls("structured-attrs-ignore-nulls")]
+#[case::text_output("text-output")]
+#[case::text_output_as_input("text-output-as-input")]
+#[case::text_output_drv_name("text-output-drv-name")]
 #[case::to_file_in_structured_attrs("to-file-in-structured-attrs")]
 #[case::twin_fod_inputs("twin-fod-inputs")]
 #[case::unicode_values("unicode-values")]

@@ -21,14 +21,14 @@ use std::rc::Rc;
 use bstr::BString;
 use nix_compat::derivation::{Derivation, Output};
 use nix_compat::nixhash::{CAHash, HashAlgo, NixHash};
-use nix_compat::store_path::{StorePath, build_ca_path, build_output_path};
+use nix_compat::store_path::{BuildStorePathError, StorePath, build_ca_path, build_output_path};
 use tvix_eval::builtins::Co;
 use tvix_eval::value::{ContextElement, NixAttrs, NixString};
 use tvix_eval::{Diagnostic, Error, ErrorKind, Value};
 use tvix_eval_builtin_macros::builtins;
 
 use super::derivation_env::{DerivationAttrs, HashMode, read_attrs, without_context};
-use super::errors::{DerivationError, check_name};
+use super::errors::{DerivationError, check_name, refused_path};
 use super::inputs::add_inputs;
 use crate::TvixStoreIO;
 use crate::nix_hash;
@@ -68,11 +68,9 @@ fn output_path_name(name: &str, output: &str) -> String {
 }
 
 /// A store path could not be made for `name`: CppNix's message.
-fn invalid_path(name: &str, reason: impl ToString) -> DerivationError {
-    DerivationError::InvalidStorePath {
-        path: name.to_string(),
-        reason: check_name(name).unwrap_or_else(|| reason.to_string()),
-    }
+fn invalid_path(name: &str, error: BuildStorePathError) -> DerivationError {
+    let (path, reason) = refused_path(name, &error);
+    DerivationError::InvalidStorePath { path, reason }
 }
 
 /// Fills in the outputs of `derivation` (and their environment variables):

@@ -2,7 +2,7 @@
 //! (2.26's, as the language suite's expectations are newer than 2.8).
 
 use nix_compat::derivation::parser;
-use nix_compat::store_path::{MAX_NAME_LEN, StorePath};
+use nix_compat::store_path::{BuildStorePathError, MAX_NAME_LEN, StorePath};
 use tvix_eval::ErrorKind;
 use tvix_eval::value::ContextElement;
 
@@ -73,14 +73,28 @@ pub enum ImportError {
     ToFileReferencesDerivation { name: String, element: String },
     #[error("path '{path}' is not a valid store path: {reason}")]
     InvalidStorePath { path: String, reason: String },
-    #[error("file '{0}' has an unsupported type")]
-    UnsupportedFileType(String),
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
     Derivation(#[from] DerivationError),
     #[error("{0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ImportError {
+    /// A refused name gets CppNix's message.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Import(import) => match *import {
+                tvix_store::import::ImportError::InvalidName { name, source } => {
+                    let (path, reason) = refused_path(&name, &source);
+                    ImportError::InvalidStorePath { path, reason }
+                }
+                other => ImportError::Store(StoreError::Import(Box::new(other))),
+            },
+            other => ImportError::Store(other),
+        }
+    }
 }
 
 impl From<DerivationError> for tvix_eval::Error {
@@ -123,6 +137,18 @@ pub fn check_name(name: &str) -> Option<String> {
     name.chars()
         .find(|c| !(c.is_ascii_alphanumeric() || "+-._?=".contains(*c)))
         .map(|c| format!("name '{name}' contains illegal character '{c}'"))
+}
+
+/// CppNix's complaint about a store path it cannot make because of its
+/// name: the would-be path (`<digest>-<name>` when the digest is known)
+/// and why the name is refused.
+pub fn refused_path(name: &str, error: &BuildStorePathError) -> (String, String) {
+    let path = match error {
+        BuildStorePathError::InvalidName(e) => e.path().unwrap_or(name),
+        _ => name,
+    };
+    let reason = check_name(name).unwrap_or_else(|| error.to_string());
+    (path.to_string(), reason)
 }
 
 /// A context element as CppNix 2.26 names it in messages: the store path's

@@ -28,7 +28,7 @@ use super::errors::{ImportError, check_name, context_element_name};
 use super::inputs::parse_store_path;
 use crate::TvixStoreIO;
 use crate::nix_hash;
-use crate::tvix_store_io::Ingestion;
+use crate::tvix_store_io::{Ingestion, StoreError};
 
 /// A store path as a string that refers to it.
 fn store_path_value(path: &StorePath) -> Value {
@@ -63,8 +63,7 @@ async fn rejected_paths(co: &Co, filter: &Value, root: &Path) -> Result<HashSet<
         return Ok(rejected);
     }
     // Directories being walked: the entries still to look at, reversed.
-    let mut stack: Vec<(PathBuf, Vec<(Vec<u8>, FileType)>)> =
-        vec![(root.to_owned(), list(co, root)?)];
+    let mut stack: Vec<(PathBuf, Entries)> = vec![(root.to_owned(), list(co, root)?)];
     while let Some((dir, entries)) = stack.last_mut() {
         let Some((name, file_type)) = entries.pop() else {
             stack.pop();
@@ -93,8 +92,11 @@ async fn rejected_paths(co: &Co, filter: &Value, root: &Path) -> Result<HashSet<
     Ok(rejected)
 }
 
+/// Names and types of directory entries.
+type Entries = Vec<(Vec<u8>, FileType)>;
+
 /// The entries of the directory `dir`, last name first.
-fn list(co: &Co, dir: &Path) -> Result<Vec<(Vec<u8>, FileType)>, Error> {
+fn list(co: &Co, dir: &Path) -> Result<Entries, Error> {
     let mut entries = co
         .context()
         .io()
@@ -105,9 +107,13 @@ fn list(co: &Co, dir: &Path) -> Result<Vec<(Vec<u8>, FileType)>, Error> {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
-    ErrorKind::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
+    let path = path.display().to_string();
+    match e.kind() {
+        std::io::ErrorKind::NotFound => ErrorKind::PathDoesNotExist(path),
+        _ => ErrorKind::Io {
+            path,
+            message: e.to_string(),
+        },
     }
     .into()
 }
@@ -152,7 +158,7 @@ async fn add_path(io: &TvixStoreIO, co: &Co, add: AddPath) -> Result<Value, Erro
     };
     check_file_types(co, &add.path, add.recursive)?;
     let added = io
-        .import_path(&add.path, &add.name, ingestion)
+        .import_host_path(&add.path, &add.name, ingestion)
         .map_err(ImportError::from)?;
     if expected.as_ref().is_some_and(|expected| *expected != added) {
         return Err(ImportError::StorePathMismatch(add.path.display().to_string()).into());
@@ -162,7 +168,7 @@ async fn add_path(io: &TvixStoreIO, co: &Co, add: AddPath) -> Result<Value, Erro
 
 /// Sockets, devices and the like cannot be stored: CppNix names the first
 /// one it meets. Only the root is checked here; the import names any
-/// other.
+/// other. A directory cannot be added by its contents.
 fn check_file_types(co: &Co, root: &Path, recursive: bool) -> Result<(), Error> {
     let file_type = co
         .context()
@@ -170,13 +176,15 @@ fn check_file_types(co: &Co, root: &Path, recursive: bool) -> Result<(), Error> 
         .file_type(root)
         .map_err(|e| io_error(root, e))?;
     match file_type {
-        FileType::Unknown => {
-            Err(ImportError::UnsupportedFileType(root.display().to_string()).into())
-        }
+        FileType::Unknown => Err(ImportError::Store(StoreError::UnsupportedFileType(
+            root.display().to_string(),
+        ))
+        .into()),
         FileType::Regular => Ok(()),
         _ if recursive => Ok(()),
+        // What CppNix says when it reads a directory as a file.
         _ => Err(ErrorKind::Builtin(format!(
-            "path '{}' is not a regular file; it cannot be added to the store by its contents",
+            "reading from file '{}': Is a directory",
             root.display()
         ))
         .into()),
@@ -359,12 +367,14 @@ pub(super) mod import_builtins {
                 }
             }
         }
-        if let Some(reason) = check_name(&name) {
-            return Err(ImportError::InvalidStorePath { path: name, reason }.into());
-        }
         let path = io
             .add_text(&name, contents.as_bytes().to_vec(), references)
             .map_err(ImportError::from)?;
+        // Names nix-compat takes but CppNix 2.26 refuses (`.`, `.-x`).
+        if let Some(reason) = check_name(&name) {
+            let path = path.to_string();
+            return Err(ImportError::InvalidStorePath { path, reason }.into());
+        }
         Ok(store_path_value(&path))
     }
 }

@@ -63,10 +63,10 @@ impl TvixStoreIO {
                 {
                     symlinks += 1;
                     if symlinks > MAX_SYMLINKS {
-                        return Err(io::Error::new(
-                            io::ErrorKind::Other,
-                            format!("too many levels of symbolic links at '{}'", path.display()),
-                        ));
+                        return Err(io::Error::other(format!(
+                            "too many levels of symbolic links at '{}'",
+                            path.display()
+                        )));
                     }
                     let mut next = parent.join(OsStr::from_bytes(target.as_bytes()));
                     next.extend(below.iter().skip(index));
@@ -102,12 +102,14 @@ impl TvixStoreIO {
             .block_on(self.services.directory_service.get(digest))
             .map_err(|source| StoreError::Directory {
                 path: path.display().to_string(),
-                source,
+                source: Box::new(source),
             })?;
         fetched.ok_or_else(|| {
             io::Error::from(StoreError::Directory {
                 path: path.display().to_string(),
-                source: tvix_castore::directoryservice::Error::DirectoryNotFound(*digest),
+                source: Box::new(tvix_castore::directoryservice::Error::DirectoryNotFound(
+                    *digest,
+                )),
             })
         })
     }

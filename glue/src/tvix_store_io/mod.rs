@@ -21,11 +21,12 @@ use nix_compat::store_path::{STORE_DIR, StorePath, StorePathRef};
 use tokio::io::AsyncReadExt;
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
+use tvix_castore::import::IngestionError;
 use tvix_castore::{B3Digest, Node};
 use tvix_eval::io::{EvalIO, FileType, HostIO};
 use tvix_store::PathInfo;
 use tvix_store::import::{
-    ImportError, PathFilter, import_bytes_as_text_ca, import_filtered_path_as_nar_ca,
+    ImportError, PathFilter, WalkError, import_bytes_as_text_ca, import_filtered_path_as_nar_ca,
     import_path_as_flat_ca, import_path_as_nar_ca,
 };
 use tvix_store::utils::Services;
@@ -40,29 +41,46 @@ pub enum StoreError {
     #[error("querying the path info of '{path}': {source}")]
     PathInfo {
         path: String,
-        source: tvix_store::pathinfoservice::Error,
+        source: Box<tvix_store::pathinfoservice::Error>,
     },
     #[error("reading a directory of '{path}': {source}")]
     Directory {
         path: String,
-        source: tvix_castore::directoryservice::Error,
+        source: Box<tvix_castore::directoryservice::Error>,
     },
     #[error("reading the contents of '{path}': {source}")]
     Blob { path: String, source: io::Error },
     #[error("the contents of '{path}' ({digest}) are missing from the blob service")]
     BlobMissing { path: String, digest: B3Digest },
     #[error("{0}")]
-    Import(#[from] ImportError),
+    Import(Box<ImportError>),
     #[error("path '{0}' is not valid")]
     InvalidPath(String),
+    /// Sockets, devices and FIFOs have no place in a store.
+    #[error("file '{0}' has an unsupported type")]
+    UnsupportedFileType(String),
     #[error("'{0}' is not a regular file")]
     NotAFile(String),
+}
+
+impl From<ImportError> for StoreError {
+    /// A file the store cannot hold is named as CppNix names it.
+    fn from(e: ImportError) -> Self {
+        if let ImportError::IngestHashingNar { source, .. } = &e
+            && let IngestionError::Producer(WalkError::UnsupportedFileType { path, .. }) =
+                source.as_ref()
+        {
+            return StoreError::UnsupportedFileType(path.display().to_string());
+        }
+        StoreError::Import(Box::new(e))
+    }
 }
 
 impl From<StoreError> for io::Error {
     fn from(e: StoreError) -> Self {
         let kind = match &e {
             StoreError::InvalidPath(_) => io::ErrorKind::NotFound,
+            StoreError::UnsupportedFileType(_) => io::ErrorKind::Unsupported,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e.to_string())
@@ -109,14 +127,14 @@ impl TvixStoreIO {
             .block_on(self.services.path_info_service.get(*path.digest()))
             .map_err(|source| StoreError::PathInfo {
                 path: path.to_absolute_path(),
-                source,
+                source: Box::new(source),
             })?;
         // A digest names one path; anything else is not this one.
         Ok(found.filter(|info| info.store_path.as_ref() == *path))
     }
 
     /// Adds the host path `path` to the store as `name`.
-    pub fn import_path(
+    pub fn import_host_path(
         &self,
         path: &Path,
         name: &str,
@@ -337,13 +355,7 @@ impl EvalIO for TvixStoreIO {
                     format!("'{}' has no name to give its store path", path.display()),
                 )
             })?;
-        if name.ends_with(".drv") {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "file names are not allowed to end in '.drv'",
-            ));
-        }
-        let store_path = self.import_path(path, name, Ingestion::Nar(None))?;
+        let store_path = self.import_host_path(path, name, Ingestion::Nar(None))?;
         Ok(PathBuf::from(store_path.to_absolute_path()))
     }
 

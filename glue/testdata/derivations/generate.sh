@@ -4,7 +4,8 @@
 # `bash generate.sh`.
 #
 # For every attribute NAME of cases.nix (evaluated with the tree of
-# ../make-fixture.sh as `fixture`) it writes
+# ../make-fixture.sh as `fixture`), and of text-cases.nix with CppNix 2.26
+# (modern-nix, as these need a feature Nix 2.8 lacks), it writes
 #   NAME.drv   the .drv nix-instantiate wrote to the store, byte for byte
 #   NAME.refs  its references, `nix-store --query --references`, one a line
 # and manifest.json: NAME -> its drvPath. Output paths are in the .drv.
@@ -18,18 +19,35 @@ trap 'rm -rf "$tmp"' EXIT
 sh ../make-fixture.sh "$tmp"
 fixture="$tmp/fixture"
 
-names=$(nix-instantiate --eval --json --arg fixture "$fixture" \
-  -E '{ fixture }: builtins.attrNames (import ./cases.nix { inherit fixture; })' | jq -r '.[]')
-
+# CppNix 2.26 (see PREAMBLE.md): ../shared/tools/modern-nix beside the
+# repository, or beside the folder of its worktrees; or $MODERN_NIX.
+top=$(git rev-parse --show-toplevel)
+for candidate in "${MODERN_NIX:-}" "$top/../shared/tools/modern-nix" "$top/../../shared/tools/modern-nix"; do
+  if [ -n "$candidate" ] && [ -x "$candidate" ]; then modern_nix=$candidate; break; fi
+done
 rm -f ./*.drv ./*.refs
 echo '{}' > manifest.json
-for name in $names; do
-  # Printed as `…drv!lib` when the first output is not `out`.
-  drv=$(nix-instantiate --no-gc-warning --arg fixture "$fixture" ./cases.nix -A "$name" 2>/dev/null)
-  drv=${drv%%!*}
-  cp "$drv" "$name.drv"
-  chmod 644 "$name.drv"
-  nix-store --query --references "$drv" | sort > "$name.refs"
-  jq --sort-keys --arg n "$name" --arg d "$drv" '.[$n] = $d' manifest.json > "$tmp/manifest.json"
-  mv "$tmp/manifest.json" manifest.json
-done
+
+# Instantiates every case of $2 with the nix-instantiate of $1 (whose
+# store is below $3), flags after that.
+instantiate() {
+  local nix=$1 cases=$2 store=$3
+  shift 3
+  local names name drv
+  names=$($nix nix-instantiate "$@" --eval --json --arg fixture "$fixture" \
+    -E "{ fixture }: builtins.attrNames (import $PWD/$cases { inherit fixture; })" | jq -r '.[]')
+  for name in $names; do
+    # Printed as `…drv!lib` when the first output is not `out`.
+    drv=$($nix nix-instantiate "$@" --no-gc-warning --arg fixture "$fixture" "./$cases" -A "$name" 2>/dev/null)
+    drv=${drv%%!*}
+    cp "$store$drv" "$name.drv"
+    chmod 644 "$name.drv"
+    $nix nix-store --query --references "$drv" | sort > "$name.refs"
+    jq --sort-keys --arg n "$name" --arg d "$drv" '.[$n] = $d' manifest.json > "$tmp/manifest.json"
+    mv "$tmp/manifest.json" manifest.json
+  done
+}
+
+instantiate env cases.nix ""
+instantiate "$modern_nix" text-cases.nix "${TMPDIR:-/tmp}/modern-nix-store" \
+  --extra-experimental-features dynamic-derivations

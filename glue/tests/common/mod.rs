@@ -42,37 +42,43 @@ impl TestStore {
         TestStore { runtime, services }
     }
 
-    /// Evaluates `expr` deeply with a store-backed evaluator, on a thread
-    /// of its own as the CLI does, and hands the result (or the error's
-    /// message) and the store to `check`.
-    pub fn eval<T: Send>(
-        &self,
-        expr: &str,
-        options: EvalOptions,
-        check: impl FnOnce(Result<Value, String>, &Evaluator, &TvixStoreIO) -> T + Send,
-    ) -> T {
+    /// Runs `f` with a TvixStoreIO over the store, on a thread of its own
+    /// (outside the runtime, as the CLI's evaluator thread is).
+    pub fn with_io<T: Send>(&self, f: impl FnOnce(Rc<TvixStoreIO>) -> T + Send) -> T {
         let services = self.services.clone();
         let handle = self.runtime.handle().clone();
         std::thread::scope(|scope| {
             std::thread::Builder::new()
                 .stack_size(64 << 20)
                 .spawn_scoped(scope, move || {
-                    let io = Rc::new(TvixStoreIO::new(services, handle));
-                    let evaluator = tvix_glue::configure(Evaluator::builder(), io.clone())
-                        .options(options)
-                        .build();
-                    let request = EvalRequest {
-                        strict: true,
-                        ..EvalRequest::default()
-                    };
-                    let value = evaluator
-                        .eval_expr(expr, Path::new("/"), &request)
-                        .map_err(|e| e.kind.to_string());
-                    check(value, &evaluator, &io)
+                    f(Rc::new(TvixStoreIO::new(services, handle)))
                 })
                 .expect("the evaluator thread starts")
                 .join()
                 .expect("the evaluator thread does not panic")
+        })
+    }
+
+    /// Evaluates `expr` deeply with a store-backed evaluator and hands the
+    /// result (or the error's message) and the store to `check`.
+    pub fn eval<T: Send>(
+        &self,
+        expr: &str,
+        options: EvalOptions,
+        check: impl FnOnce(Result<Value, String>, &Evaluator, &TvixStoreIO) -> T + Send,
+    ) -> T {
+        self.with_io(|io| {
+            let evaluator = tvix_glue::configure(Evaluator::builder(), io.clone())
+                .options(options)
+                .build();
+            let request = EvalRequest {
+                strict: true,
+                ..EvalRequest::default()
+            };
+            let value = evaluator
+                .eval_expr(expr, Path::new("/"), &request)
+                .map_err(|e| e.kind.to_string());
+            check(value, &evaluator, &io)
         })
     }
 }
