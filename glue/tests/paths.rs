@@ -3,7 +3,8 @@
 //! 2.8, see `generate.sh` there): `"${./dir}"`, `builtins.path` (names,
 //! filters, flat and recursive, expected hashes), `filterSource`,
 //! `toFile`, `storePath`, and `readFile`/`readDir`/`pathExists` below
-//! store paths, which tvix reads from castore.
+//! store paths, which tvix reads from castore, as it re-adds parts of them
+//! (`builtins.path` of a store path).
 
 mod common;
 
@@ -39,6 +40,13 @@ fn evaluate(name: &str) -> serde_json::Value {
 }
 
 #[rstest]
+#[case::filter_source_of_store_path("filter-source-of-store-path")]
+#[case::path_of_store_file_flat("path-of-store-file-flat")]
+#[case::path_of_store_path("path-of-store-path")]
+#[case::path_of_store_path_filtered("path-of-store-path-filtered")]
+#[case::path_of_store_subpath("path-of-store-subpath")]
+#[case::path_of_store_symlink("path-of-store-symlink")]
+#[case::path_of_to_file_with_references("path-of-to-file-with-references")]
 #[case::filter_source_directories_only("filter-source-directories-only")]
 #[case::filter_source_everything("filter-source-everything")]
 #[case::filter_source_no_hidden("filter-source-no-hidden")]

@@ -157,9 +157,20 @@ async fn add_path(io: &TvixStoreIO, co: &Co, add: AddPath) -> Result<Value, Erro
         }
     };
     check_file_types(co, &add.path, add.recursive)?;
-    let added = io
-        .import_host_path(&add.path, &add.name, ingestion)
-        .map_err(ImportError::from)?;
+    let source = io
+        .store_source(&add.path)
+        .map_err(|e| io_error(&add.path, e))?;
+    let added = match source {
+        // In a store path the store holds: re-added from castore.
+        Some((Some(node), references)) => {
+            io.import_store_node(&add.path, node, &add.name, ingestion, references)
+        }
+        Some((None, _)) => {
+            return Err(ErrorKind::PathDoesNotExist(add.path.display().to_string()).into());
+        }
+        None => io.import_host_path(&add.path, &add.name, ingestion),
+    }
+    .map_err(ImportError::from)?;
     if expected.as_ref().is_some_and(|expected| *expected != added) {
         return Err(ImportError::StorePathMismatch(add.path.display().to_string()).into());
     }

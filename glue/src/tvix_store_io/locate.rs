@@ -96,21 +96,22 @@ impl TvixStoreIO {
     }
 
     /// The directory `digest`, met while looking up `path`.
-    pub(super) fn directory(&self, path: &Path, digest: &B3Digest) -> io::Result<Directory> {
-        let fetched = self
-            .runtime
+    pub(super) fn directory(
+        &self,
+        path: &Path,
+        digest: &B3Digest,
+    ) -> Result<Directory, StoreError> {
+        let error = |source| StoreError::Directory {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        };
+        self.runtime
             .block_on(self.services.directory_service.get(digest))
-            .map_err(|source| StoreError::Directory {
-                path: path.display().to_string(),
-                source: Box::new(source),
-            })?;
-        fetched.ok_or_else(|| {
-            io::Error::from(StoreError::Directory {
-                path: path.display().to_string(),
-                source: Box::new(tvix_castore::directoryservice::Error::DirectoryNotFound(
+            .map_err(error)?
+            .ok_or_else(|| {
+                error(tvix_castore::directoryservice::Error::DirectoryNotFound(
                     *digest,
-                )),
+                ))
             })
-        })
     }
 }

@@ -10,13 +10,13 @@
 //! the calling thread on a tokio runtime handle. So it must be called
 //! from a thread outside the runtime, the evaluator's own.
 
+mod import;
 mod locate;
 
 use std::cell::RefCell;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
 use nix_compat::store_path::{STORE_DIR, StorePath, StorePathRef};
 use tokio::io::AsyncReadExt;
 use tokio::runtime::Handle;
@@ -25,14 +25,12 @@ use tvix_castore::import::IngestionError;
 use tvix_castore::{B3Digest, Node};
 use tvix_eval::io::{EvalIO, FileType, HostIO};
 use tvix_store::PathInfo;
-use tvix_store::import::{
-    ImportError, PathFilter, WalkError, import_bytes_as_text_ca, import_filtered_path_as_nar_ca,
-    import_path_as_flat_ca, import_path_as_nar_ca,
-};
+use tvix_store::import::{ImportError, WalkError};
 use tvix_store::utils::Services;
 
 use crate::known_paths::KnownPaths;
 
+pub use import::Ingestion;
 use locate::Location;
 
 /// Why a store operation failed.
@@ -61,6 +59,16 @@ pub enum StoreError {
     UnsupportedFileType(String),
     #[error("'{0}' is not a regular file")]
     NotAFile(String),
+    #[error("computing the NAR of '{path}': {source}")]
+    Nar {
+        path: String,
+        source: Box<tvix_store::nar::CalculateNarError>,
+    },
+    #[error("filtering '{path}': {source}")]
+    Filter {
+        path: String,
+        source: tvix_castore::DirectoryError,
+    },
 }
 
 impl From<ImportError> for StoreError {
@@ -85,16 +93,6 @@ impl From<StoreError> for io::Error {
         };
         io::Error::new(kind, e.to_string())
     }
-}
-
-/// How a host path is added to the store.
-pub enum Ingestion {
-    /// By the sha256 of its NAR, as `nix-store --add`, keeping what the
-    /// filter keeps (everything without one).
-    Nar(Option<PathFilter>),
-    /// A regular file, by the sha256 of its contents, as `nix-store
-    /// --add-fixed sha256`.
-    Flat,
 }
 
 /// The evaluator's file access and the builtins' store: the castore and
@@ -131,77 +129,6 @@ impl TvixStoreIO {
             })?;
         // A digest names one path; anything else is not this one.
         Ok(found.filter(|info| info.store_path.as_ref() == *path))
-    }
-
-    /// Adds the host path `path` to the store as `name`.
-    pub fn import_host_path(
-        &self,
-        path: &Path,
-        name: &str,
-        ingestion: Ingestion,
-    ) -> Result<StorePath, StoreError> {
-        let Services {
-            blob_service,
-            directory_service,
-            path_info_service,
-            ..
-        } = &self.services;
-        let imported = self.runtime.block_on(async {
-            match ingestion {
-                Ingestion::Nar(None) => {
-                    import_path_as_nar_ca(
-                        blob_service.clone(),
-                        &**directory_service,
-                        &**path_info_service,
-                        path,
-                        Some(name),
-                        &(),
-                    )
-                    .await
-                }
-                Ingestion::Nar(Some(filter)) => {
-                    import_filtered_path_as_nar_ca(
-                        blob_service.clone(),
-                        &**directory_service,
-                        &**path_info_service,
-                        path,
-                        Some(name),
-                        filter,
-                        &(),
-                    )
-                    .await
-                }
-                Ingestion::Flat => {
-                    import_path_as_flat_ca(
-                        blob_service.clone(),
-                        &**directory_service,
-                        &**path_info_service,
-                        path,
-                        Some(name),
-                        &(),
-                    )
-                    .await
-                }
-            }
-        })?;
-        Ok(imported.store_path)
-    }
-
-    /// Adds a text file with references (`builtins.toFile`, a `.drv`).
-    pub fn add_text(
-        &self,
-        name: &str,
-        contents: Vec<u8>,
-        references: Vec<StorePath>,
-    ) -> Result<StorePath, StoreError> {
-        let info = self.runtime.block_on(import_bytes_as_text_ca(
-            &*self.services.blob_service,
-            &*self.services.path_info_service,
-            name,
-            Bytes::from(contents),
-            references,
-        ))?;
-        Ok(info.store_path)
     }
 
     /// The contents of the store path `path`, which must be a regular file

@@ -87,6 +87,27 @@ in
   filter-source-string = builtins.filterSource (_: _: true) (toString sub);
   filter-source-everything = builtins.filterSource (_: _: true) fixture;
 
+  path-of-store-path = builtins.path {
+    path = dir;
+    name = "again";
+  };
+  path-of-store-subpath = builtins.path { path = "${dir}/sub"; };
+  path-of-store-path-filtered = builtins.path {
+    path = dir;
+    name = "filtered-again";
+    filter = path: type: type != "symlink" && baseNameOf path != "nested";
+  };
+  path-of-store-file-flat = builtins.path {
+    path = "${dir}/exec.sh";
+    recursive = false;
+  };
+  path-of-store-symlink = builtins.path { path = "${dir}/link"; };
+  path-of-to-file-with-references = builtins.path {
+    path = builtins.toFile "refers" "${note}";
+    name = "copy";
+  };
+  filter-source-of-store-path = builtins.filterSource (_: type: type == "directory") dir;
+
   to-file = builtins.toFile "note.txt" "a note\n";
   to-file-with-references = builtins.toFile "refs.txt" "${note} ${fixture + "/file.txt"}";
   to-file-unicode = builtins.toFile "unicode" "ünïcödé ✓\n";

@@ -1,6 +1,9 @@
 //! What the glue tests share: the fixture tree, and evaluating with a
 //! store-backed evaluator over in-memory services.
 
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
