@@ -10,13 +10,16 @@
 //!   input derivation with all its outputs.
 
 use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
 
 use nix_compat::derivation::Derivation;
 use nix_compat::store_path::StorePath;
+use tvix_eval::io::{EvalIO, HostIO};
 use tvix_eval::value::{ContextElement, NixContext};
 
 use super::errors::DerivationError;
 use crate::TvixStoreIO;
+use crate::tvix_store_io::StoreError;
 
 /// Adds the inputs `context` names to `derivation`.
 pub(super) fn add_inputs(
@@ -91,7 +94,19 @@ fn closure(io: &TvixStoreIO, path: StorePath) -> Result<BTreeSet<StorePath>, Der
         });
         let references = match known_references {
             Some(references) => references,
-            None => io.references(&path.as_ref())?,
+            None => match io.references(&path.as_ref()) {
+                Ok(references) => references,
+                // In the host's store only: its references are unknown
+                // here, so it counts as a leaf.
+                Err(StoreError::InvalidPath(_))
+                    if HostIO
+                        .path_exists(Path::new(&path.to_absolute_path()))
+                        .unwrap_or(false) =>
+                {
+                    Vec::new()
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         for reference in references {
             if seen.insert(reference.clone()) {
@@ -141,9 +156,19 @@ pub(super) fn ensure_known(io: &TvixStoreIO, drv_path: &StorePath) -> Result<(),
     Ok(())
 }
 
-/// Reads and parses the `.drv` at `path` from the store.
+/// Reads and parses the `.drv` at `path`: from the store, or from the
+/// host's store if the store does not hold it.
 fn read_derivation(io: &TvixStoreIO, path: &StorePath) -> Result<Derivation, DerivationError> {
-    let bytes = io.read_store_file(&path.as_ref())?;
+    let absolute = path.to_absolute_path();
+    let bytes = io
+        .read_to_end(Path::new(&absolute))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::InvalidPath(absolute.clone()),
+            _ => StoreError::Blob {
+                path: absolute.clone(),
+                source: e,
+            },
+        })?;
     Derivation::from_aterm_bytes(&bytes).map_err(|source| DerivationError::ReadDerivation {
         path: path.clone(),
         source,

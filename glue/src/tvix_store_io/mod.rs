@@ -18,7 +18,6 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use nix_compat::store_path::{STORE_DIR, StorePath, StorePathRef};
-use tokio::io::AsyncReadExt;
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 use tvix_castore::import::IngestionError;
@@ -129,40 +128,6 @@ impl TvixStoreIO {
             })?;
         // A digest names one path; anything else is not this one.
         Ok(found.filter(|info| info.store_path.as_ref() == *path))
-    }
-
-    /// The contents of the store path `path`, which must be a regular file
-    /// in the store (a `.drv`).
-    pub fn read_store_file(&self, path: &StorePathRef<'_>) -> Result<Vec<u8>, StoreError> {
-        let absolute = path.to_absolute_path();
-        let info = self
-            .path_info(path)?
-            .ok_or_else(|| StoreError::InvalidPath(absolute.clone()))?;
-        let Node::File { digest, .. } = info.node else {
-            return Err(StoreError::NotAFile(absolute));
-        };
-        self.runtime.block_on(async {
-            let blob_error = |source| StoreError::Blob {
-                path: absolute.clone(),
-                source,
-            };
-            let mut reader = self
-                .services
-                .blob_service
-                .open_read(&digest)
-                .await
-                .map_err(blob_error)?
-                .ok_or_else(|| StoreError::BlobMissing {
-                    path: absolute.clone(),
-                    digest,
-                })?;
-            let mut contents = Vec::new();
-            reader
-                .read_to_end(&mut contents)
-                .await
-                .map_err(blob_error)?;
-            Ok(contents)
-        })
     }
 
     /// The references of the store path `path`.
