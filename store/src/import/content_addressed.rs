@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 use bytes::Bytes;
 use nix_compat::nar::writer as nar;
 use nix_compat::nixhash::{CAHash, NixHash};
-use nix_compat::store_path::{self, StorePath, build_ca_path, build_text_path};
+use nix_compat::store_path::{self, StorePath, build_ca_path};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tvix_castore::blobservice::BlobService;
@@ -179,10 +179,13 @@ where
     // The fingerprint lists them in store path order, each once.
     references.sort();
     references.dedup();
-    let store_path = build_text_path(
+    let text_sha256: [u8; 32] = Sha256::digest(&contents).into();
+    let ca = CAHash::Text(text_sha256);
+    let store_path = build_ca_path(
         name,
-        &contents,
+        &ca,
         references.iter().map(StorePath::to_absolute_path),
+        false,
     )
     .map_err(|source| ImportError::InvalidName {
         name: name.to_owned(),
@@ -193,7 +196,6 @@ where
         path: PathBuf::from(store_path.to_absolute_path()),
         source,
     })?;
-    let text_sha256: [u8; 32] = Sha256::digest(&contents).into();
     let digest = blob_service
         .put(contents)
         .await
@@ -213,7 +215,7 @@ where
         nar_sha256: nar.nar_sha256,
         signatures: Vec::new(),
         deriver: None,
-        ca: Some(CAHash::Text(text_sha256)),
+        ca: Some(ca),
     };
     path_info_service
         .put(path_info)
