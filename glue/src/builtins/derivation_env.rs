@@ -79,7 +79,7 @@ pub(super) async fn read_attrs(
         co,
         name,
         attrs,
-        json: structured.then(Vec::new),
+        json: structured.then(|| b"{".to_vec()),
         read: DerivationAttrs {
             derivation: Derivation::default(),
             context: NixContext::new(),
@@ -115,9 +115,6 @@ pub(super) async fn read_attrs(
     let Reader { json, mut read, .. } = reader;
     if let Some(mut json) = json {
         json.push(b'}');
-        if json.len() == 1 {
-            json.insert(0, b'{');
-        }
         read.derivation
             .environment
             .insert("__json".into(), BString::from(json));
@@ -130,7 +127,7 @@ struct Reader<'a> {
     co: &'a Co,
     name: &'a str,
     attrs: &'a NixAttrs,
-    /// `__json` so far (an object without its closing brace), under
+    /// `__json` so far (the object without its closing brace), under
     /// `__structuredAttrs`.
     json: Option<Vec<u8>>,
     read: DerivationAttrs,
@@ -186,7 +183,9 @@ impl Reader<'_> {
         let json_key = to_json_string(co, Value::String(key.clone()), &mut ignored).await?;
         let json_value = to_json_string(co, value.clone(), &mut self.read.context).await?;
         if let Some(json) = self.json.as_mut() {
-            json.push(if json.is_empty() { b'{' } else { b',' });
+            if json.len() > 1 {
+                json.push(b',');
+            }
             json.extend_from_slice(&json_key);
             json.push(b':');
             json.extend_from_slice(&json_value);

@@ -118,7 +118,8 @@ fn io_error(path: &Path, e: std::io::Error) -> Error {
     .into()
 }
 
-/// Adds a host path to the store as `builtins.path` does.
+/// Adds a path (on the host, or in the store already) to the store as
+/// `builtins.path` does.
 async fn add_path(io: &TvixStoreIO, co: &Co, add: AddPath) -> Result<Value, Error> {
     if let Some(reason) = check_name(&add.name) {
         return Err(ImportError::InvalidStorePath {
@@ -148,6 +149,7 @@ async fn add_path(io: &TvixStoreIO, co: &Co, add: AddPath) -> Result<Value, Erro
     {
         return Ok(store_path_value(expected));
     }
+    check_file_types(co, &add.path, add.recursive)?;
     let ingestion = match (&add.filter, add.recursive) {
         (_, false) => Ingestion::Flat,
         (None, true) => Ingestion::Nar(None),
@@ -156,7 +158,6 @@ async fn add_path(io: &TvixStoreIO, co: &Co, add: AddPath) -> Result<Value, Erro
             Ingestion::Nar(Some(Arc::new(move |path: &Path| !rejected.contains(path))))
         }
     };
-    check_file_types(co, &add.path, add.recursive)?;
     let source = io
         .store_source(&add.path)
         .map_err(|e| io_error(&add.path, e))?;
