@@ -160,6 +160,19 @@ pub struct Args {
     /// (ignored) Start the debugger on errors.
     #[arg(long)]
     debugger: bool,
+    /// Blob service URL (as tvix-store takes it); in memory by default.
+    #[arg(long, env = "BLOB_SERVICE_ADDR")]
+    pub blob_service_addr: Option<String>,
+    /// Directory service URL (as tvix-store takes it); in memory by default.
+    #[arg(long, env = "DIRECTORY_SERVICE_ADDR")]
+    pub directory_service_addr: Option<String>,
+    /// Path info service URL (as tvix-store takes it); in memory by default.
+    #[arg(long, env = "PATH_INFO_SERVICE_ADDR")]
+    pub path_info_service_addr: Option<String>,
+    /// The store directory; only /nix/store, whose paths tvix computes, is
+    /// supported.
+    #[arg(long, value_name = "DIR", value_parser = store_dir, default_value = "/nix/store")]
+    pub store_dir: PathBuf,
     /// Files to evaluate (`-` for standard input; default: ./default.nix),
     /// or expressions with -E. `tvix repl`, or `tvix` alone, starts the
     /// REPL.
@@ -186,11 +199,34 @@ fn lint_level(s: &str) -> Result<LintLevel, String> {
     }
 }
 
+/// `--store-dir`: store paths are hashed with their directory, and tvix
+/// computes them for `/nix/store` only.
+fn store_dir(s: &str) -> Result<PathBuf, String> {
+    let dir = tvix_eval::value::normalise_path(std::path::Path::new(s));
+    if dir == std::path::Path::new(tvix_glue::STORE_DIR) {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "only {} is supported as the store directory",
+            tvix_glue::STORE_DIR
+        ))
+    }
+}
+
 fn truthy(value: &str) -> bool {
     matches!(value, "true" | "1" | "yes")
 }
 
 impl Args {
+    /// The store's service addresses, in memory unless given.
+    pub fn service_addrs(&self) -> tvix_store::utils::ServiceAddrs {
+        tvix_glue::service_addrs(
+            self.blob_service_addr.clone(),
+            self.directory_service_addr.clone(),
+            self.path_info_service_addr.clone(),
+        )
+    }
+
     pub fn mode(&self) -> Mode {
         let repl_word = self.files.len() == 1 && self.files[0] == "repl" && !self.expr;
         let bare = self.files.is_empty()

@@ -1,7 +1,9 @@
 //! The `tvix` binary: evaluates Nix expressions like
 //! `nix-instantiate --eval`.
 //!
-//! It stays thin: flags are parsed here, evaluation lives in `tvix-eval`.
+//! It stays thin: flags are parsed here, evaluation lives in `tvix-eval`,
+//! and the store it evaluates against (in memory unless addresses are
+//! given) is joined to it by `tvix-glue`.
 //! Every flag `nix-instantiate` takes is accepted, so that scripts can call
 //! `tvix` in its place; the ones that only matter for building or the
 //! store are ignored, as they are by `nix-instantiate --eval`.
@@ -18,6 +20,8 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Parser;
 use tvix_eval::{Diagnostic, EvalRequest, Evaluator, OutputFormat, SourceMap};
+use tvix_glue::TvixStoreIO;
+use tvix_store::utils::construct_services;
 
 use args::{Args, Mode};
 
@@ -33,9 +37,26 @@ const STACK_SIZE: usize = 256 << 20;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // The store's services run on this runtime; evaluation blocks on it
+    // from a thread of its own.
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the store's runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let services = match runtime.block_on(construct_services(&args.service_addrs())) {
+        Ok(services) => services,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let handle = runtime.handle().clone();
     match std::thread::Builder::new()
         .stack_size(STACK_SIZE)
-        .spawn(move || run(args))
+        .spawn(move || run(args, Rc::new(TvixStoreIO::new(services, handle))))
     {
         Ok(handle) => handle.join().unwrap_or(ExitCode::FAILURE),
         Err(e) => {
@@ -68,14 +89,14 @@ fn inputs(args: &Args) -> Vec<Input> {
         .collect()
 }
 
-fn run(args: Args) -> ExitCode {
+fn run(args: Args, store: Rc<TvixStoreIO>) -> ExitCode {
     let options = args.eval_options();
     let mode = args.mode();
     let diagnostics: tvix_eval::DiagnosticSink = Rc::new(|d: &Diagnostic, s: &SourceMap| {
         eprint!("{}", d.render(s));
     });
     let interrupt = Arc::new(AtomicBool::new(false));
-    let evaluator = Evaluator::builder()
+    let evaluator = tvix_glue::configure(Evaluator::builder(), store)
         .options(options)
         .on_diagnostic(diagnostics)
         .interrupt(interrupt.clone())

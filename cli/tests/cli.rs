@@ -216,3 +216,113 @@ fn positions(#[case] args: &[&str], #[case] expected: &str) {
 fn xml_as_cppnix_writes_it(#[case] args: &[&str], #[case] expected: &str) {
     prints_as_nix_instantiate(args, expected);
 }
+
+// nix-instantiate --eval --strict -E '(derivation { name = "a"; builder = "b"; system = "c"; }).drvPath'
+// (evaluation has a store: tvix-glue's, in memory)
+#[rstest]
+#[case::derivation(
+    &["--eval", "--strict", "-E", r#"(derivation { name = "a"; builder = "b"; system = "c"; }).drvPath"#],
+    "\"/nix/store/arhvjaf6zmlyn8vh8fgn55rpwnxq0n7l-a.drv\"\n"
+)]
+// nix-instantiate --eval --strict -E 'builtins.toFile "x" "y"'
+#[case::store_dir_accepted(
+    &["--eval", "--strict", "--store-dir", "/nix/store/", "-E", r#"builtins.toFile "x" "y""#],
+    "\"/nix/store/lfngsssysp6h1v4ccqg23c52s9sjl779-x\"\n"
+)]
+fn evaluates_with_a_store(#[case] args: &[&str], #[case] expected: &str) {
+    prints_as_nix_instantiate(args, expected);
+}
+
+/// Runs tvix with `args` and HOME and XDG_DATA_HOME in `home`.
+fn tvix_at_home(home: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tvix"))
+        .args(args)
+        .env_remove("NIX_PATH")
+        .env_remove("BLOB_SERVICE_ADDR")
+        .env_remove("DIRECTORY_SERVICE_ADDR")
+        .env_remove("PATH_INFO_SERVICE_ADDR")
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .output()
+        .expect("the tvix binary runs")
+}
+
+/// Without addresses the store is in memory: evaluating writes nothing,
+/// not even the default store tvix-store would create.
+#[test]
+fn store_is_in_memory_by_default() {
+    let home = tempfile::tempdir().expect("a temporary directory");
+    let out = tvix_at_home(home.path(), &["--eval", "-E", r#"builtins.toFile "x" "y""#]);
+    assert_eq!(out.status.code(), Some(0));
+    let entries: Vec<_> = std::fs::read_dir(home.path())
+        .expect("the home directory")
+        .collect();
+    assert!(entries.is_empty(), "evaluating wrote {entries:?}");
+}
+
+/// With addresses, what one evaluation adds another reads back, through
+/// castore (the path is in no host store).
+#[test]
+fn store_at_addresses_persists() {
+    let home = tempfile::tempdir().expect("a temporary directory");
+    let dir = home.path().display().to_string();
+    std::fs::create_dir(home.path().join("blobs")).expect("the blob directory");
+    let blobs = format!("objectstore+file://{dir}/blobs");
+    let directories = format!("redb://{dir}/directories.redb");
+    let path_infos = format!("redb://{dir}/pathinfo.redb");
+    let store = [
+        "--blob-service-addr",
+        blobs.as_str(),
+        "--directory-service-addr",
+        directories.as_str(),
+        "--path-info-service-addr",
+        path_infos.as_str(),
+    ];
+    let run = |expr: &str| {
+        let mut args = store.to_vec();
+        args.extend(["--eval", "--strict", "-E", expr]);
+        let out = tvix_at_home(home.path(), &args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, path, stderr) =
+        run(r#"builtins.toFile "persisted" "written by one tvix, read by another""#);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    let read = run(&format!("builtins.readFile {}", path.trim()));
+    assert_eq!(
+        read,
+        (
+            Some(0),
+            "\"written by one tvix, read by another\"\n".to_string(),
+            String::new()
+        )
+    );
+}
+
+#[rstest]
+#[case::other_store_dir(
+    &["--store-dir", "/gnu/store", "--eval", "-E", "1"],
+    2,
+    "error: invalid value '/gnu/store' for '--store-dir <DIR>': only /nix/store is supported as the store directory"
+)]
+#[case::bad_address(
+    &["--blob-service-addr", "nonsense://", "--eval", "-E", "1"],
+    1,
+    "error: blob service:"
+)]
+fn refuses_stores_it_cannot_use(
+    #[case] args: &[&str],
+    #[case] code: i32,
+    #[case] stderr_start: &str,
+) {
+    let out = tvix(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(
+        stderr.starts_with(stderr_start),
+        "stderr should start with {stderr_start:?}: {stderr}"
+    );
+}

@@ -35,7 +35,7 @@ fn dump<W: Write>(path: &Path, node: Node<'_, W>) -> io::Result<()> {
         dir.close()
     } else {
         Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
+            io::ErrorKind::Unsupported,
             format!("file '{}' has an unsupported type", path.display()),
         ))
     }

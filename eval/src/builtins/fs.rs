@@ -12,8 +12,9 @@ use crate::vm::ops::{self, Coercion};
 
 pub(super) use impls::builtins;
 
-/// Turns a string or path argument into an absolute, normalised path.
-pub(crate) async fn coerce_to_path(co: &Co, v: Value) -> Result<PathBuf, Error> {
+/// Turns a string or path argument into an absolute, normalised path
+/// (CppNix's `coerceToPath`); also for builtins from other crates.
+pub async fn coerce_to_path(co: &Co, v: Value) -> Result<PathBuf, Error> {
     match co.force(v).await? {
         Value::Path(p) => Ok(p.to_path_buf()),
         other => {

@@ -55,12 +55,9 @@ enum Emit {
 }
 
 /// Serialises like `builtins.toJSON`, collecting the context of every
-/// string it writes into `context`.
-pub(crate) async fn to_json_string(
-    co: &Co,
-    v: Value,
-    context: &mut NixContext,
-) -> Result<Vec<u8>, Error> {
+/// string it writes into `context` (also for `__structuredAttrs`, in
+/// tvix-glue).
+pub async fn to_json_string(co: &Co, v: Value, context: &mut NixContext) -> Result<Vec<u8>, Error> {
     let max_depth = co.context().options.max_call_depth;
     let mut out = Vec::new();
     let mut work = vec![Emit::Value(v, 0)];

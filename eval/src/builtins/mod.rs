@@ -31,8 +31,9 @@ mod types;
 mod versions;
 mod xml;
 
+pub use fs::coerce_to_path;
 pub(crate) use fs::io_error;
-pub(crate) use json::to_json_string;
+pub use json::to_json_string;
 pub use store::needs_store;
 
 use std::rc::Rc;

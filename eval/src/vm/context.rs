@@ -405,12 +405,23 @@ impl Context {
                 .into(),
             )
         } else {
+            // A `.drv` in the store must be a derivation (CppNix's
+            // `copyPathToStore` refuses such names).
+            if path.as_os_str().as_encoded_bytes().ends_with(b".drv") {
+                return Err(ErrorKind::Builtin(
+                    "file names are not allowed to end in '.drv'".into(),
+                ));
+            }
             if !self.io.path_exists(path).unwrap_or(false) && self.io.file_type(path).is_err() {
                 return Err(ErrorKind::PathDoesNotExist(path.display().to_string()));
             }
-            let store_path = self.io.import_path(path).map_err(|e| ErrorKind::Io {
-                path: path.display().to_string(),
-                message: e.to_string(),
+            let store_path = self.io.import_path(path).map_err(|e| match e.kind() {
+                // A file the store cannot hold: the message names it.
+                std::io::ErrorKind::Unsupported => ErrorKind::Builtin(e.to_string()),
+                _ => ErrorKind::Io {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                },
             })?;
             let text = store_path.display().to_string();
             NixString::new(

@@ -253,15 +253,39 @@ pub async fn nix_less(co: &Co, a: Value, b: Value) -> Result<bool, Error> {
 
 /// How far `coerce_to_string` goes: interpolation accepts only strings,
 /// paths and sets with `__toString`/`outPath`; `toString` also takes
-/// numbers, Booleans, null and lists.
+/// numbers, Booleans, null and lists. Interpolation copies paths to the
+/// store, `toString` gives their text.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Coercion {
     Interpolation,
     ToString,
+    /// What derivation attributes get (CppNix's `coerceMore` and
+    /// `copyToStore`): `toString`'s coercions, with paths copied to the
+    /// store as interpolation copies them.
+    ToStringCopyingPaths,
+}
+
+impl Coercion {
+    /// Whether numbers, Booleans, null and lists are coerced too.
+    fn coerces_more(self) -> bool {
+        self != Coercion::Interpolation
+    }
 }
 
 pub fn format_float(f: f64) -> String {
     crate::value::print::format_float(f)
+}
+
+/// A float as `toString` and derivation attributes give it: C++'s
+/// `std::to_string`, six decimals (`0.250000`), unlike printing's `%g`.
+fn float_to_string(f: f64) -> String {
+    match f {
+        f if f.is_nan() && f.is_sign_negative() => "-nan".into(),
+        f if f.is_nan() => "nan".into(),
+        f if f.is_infinite() && f < 0.0 => "-inf".into(),
+        f if f.is_infinite() => "inf".into(),
+        f => format!("{f:.6}"),
+    }
 }
 
 /// Coerces a value to a string as CppNix's `coerceToString`.
@@ -283,22 +307,14 @@ fn coerce_scalar(
 ) -> Result<Result<NixString, Error>, Value> {
     Ok(match value {
         Value::String(s) => Ok(s),
-        Value::Path(p) if mode == Coercion::Interpolation => {
-            ctx.path_to_store(&p).map_err(Error::from)
-        }
+        Value::Path(p) if mode != Coercion::ToString => ctx.path_to_store(&p).map_err(Error::from),
         Value::Path(p) => Ok(NixString::from(p.to_string_lossy().to_string())),
         Value::Attrs(_) => return Err(value),
-        Value::List(_) if mode == Coercion::ToString => return Err(value),
-        Value::Int(i) if mode == Coercion::ToString => Ok(NixString::from(i.to_string())),
-        // CppNix's `std::to_string`: six decimals.
-        Value::Float(f) if mode == Coercion::ToString && f.is_finite() => {
-            Ok(NixString::from(format!("{f:.6}")))
-        }
-        Value::Float(f) if mode == Coercion::ToString => Ok(NixString::from(format_float(f))),
-        Value::Bool(b) if mode == Coercion::ToString => {
-            Ok(NixString::from(if b { "1" } else { "" }))
-        }
-        Value::Null if mode == Coercion::ToString => Ok(NixString::from("")),
+        Value::List(_) if mode.coerces_more() => return Err(value),
+        Value::Int(i) if mode.coerces_more() => Ok(NixString::from(i.to_string())),
+        Value::Float(f) if mode.coerces_more() => Ok(NixString::from(float_to_string(f))),
+        Value::Bool(b) if mode.coerces_more() => Ok(NixString::from(if b { "1" } else { "" })),
+        Value::Null if mode.coerces_more() => Ok(NixString::from("")),
         other => Err(ErrorKind::not_coercible(&other).into()),
     })
 }
@@ -444,4 +460,22 @@ impl Ord for OrderedKey {
 /// CppNix's error for `a < b` on values it cannot compare.
 pub fn incomparable(a: &Value, b: &Value) -> ErrorKind {
     ErrorKind::incomparable(a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    /// `../shared/tools/modern-nix nix-instantiate --eval --strict -E 'map
+    /// toString [ 0.25 1.0e20 (-1.0e300*1.0e300) 1.0e-7 123456789.123 ]'`
+    #[rstest]
+    #[case::fraction(0.25, "0.250000")]
+    #[case::large(1.0e20, "100000000000000000000.000000")]
+    #[case::negative_infinity(-1.0e300 * 1.0e300, "-inf")]
+    #[case::tiny(1.0e-7, "0.000000")]
+    #[case::rounded(123456789.123, "123456789.123000")]
+    fn floats_to_string(#[case] f: f64, #[case] expected: &str) {
+        assert_eq!(float_to_string(f), expected);
+    }
 }

@@ -121,19 +121,32 @@ fn write_tuple<const N: usize>(out: &mut Vec<u8>, fields: [&[u8]; N]) {
     out.push(b')');
 }
 
-/// A quoted string, escaped as CppNix's `printString` does.
+/// A quoted string, escaped as CppNix's `printString` does. Runs of bytes
+/// that need no escape are copied whole: environments can be large.
 fn write_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
-    for &b in s {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => out.push(b),
-        }
+    let mut rest = s;
+    while let Some(at) = rest
+        .iter()
+        .position(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t'))
+    {
+        let (plain, special) = rest.split_at(at);
+        out.extend_from_slice(plain);
+        let [b, tail @ ..] = special else {
+            rest = special;
+            break;
+        };
+        out.extend_from_slice(match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => b"\\t",
+        });
+        rest = tail;
     }
+    out.extend_from_slice(rest);
     out.push(b'"');
 }
 

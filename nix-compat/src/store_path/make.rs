@@ -115,19 +115,22 @@ fn type_with_references<S: AsRef<str>, I: IntoIterator<Item = S>>(
     out
 }
 
-/// CppNix's `makeStorePath` with a sha256 inner digest.
+/// CppNix's `makeStorePath` with a sha256 inner digest. An invalid name
+/// is an error naming the whole would-be path (`<digest>-<name>`), as
+/// CppNix names it.
 fn make_store_path(
     ty: &str,
     inner_sha256: &[u8; 32],
     name: &str,
 ) -> Result<StorePath, BuildStorePathError> {
-    validate_name(name.as_bytes())?;
     let fingerprint = format!(
         "{ty}:{}:{}:{STORE_DIR}:{name}",
         HashAlgo::Sha256,
         HEXLOWER.encode(inner_sha256)
     );
     let digest = compress_hash::<DIGEST_SIZE>(&Sha256::digest(fingerprint));
+    validate_name(name.as_bytes())
+        .map_err(|e| e.with_path(format!("{}-{name}", crate::nixbase32::encode(&digest))))?;
     Ok(StorePath::from_name_and_digest(name, &digest)?)
 }
 

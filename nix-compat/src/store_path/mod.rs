@@ -218,6 +218,16 @@ impl StorePath {
 
 impl Error {
     /// Replaces the name-only context of a name error with the whole path.
+    /// The path (or name) the error is about, for the errors of names.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Error::EmptyName(path)
+            | Error::NameTooLong { path, .. }
+            | Error::InvalidCharacter { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
     fn with_path(self, path: String) -> Self {
         match self {
             Error::EmptyName(_) => Error::EmptyName(path),

@@ -1,9 +1,14 @@
-//! Content-addressed imports of host paths, giving the store paths CppNix
-//! gives: `nix-store --add PATH` ([import_path_as_nar_ca]) and
-//! `nix-store --add-fixed sha256 FILE` ([import_path_as_flat_ca]).
+//! Content-addressed imports, giving the store paths CppNix gives:
+//! `nix-store --add PATH` ([import_path_as_nar_ca]; filtered as
+//! `builtins.path` filters, [import_filtered_path_as_nar_ca]),
+//! `nix-store --add-fixed sha256 FILE` ([import_path_as_flat_ca]) and text
+//! files with references, as `builtins.toFile` and `.drv` files are added
+//! ([import_bytes_as_text_ca]).
 
 use std::path::{Component, Path, PathBuf};
 
+use bytes::Bytes;
+use nix_compat::nar::writer as nar;
 use nix_compat::nixhash::{CAHash, NixHash};
 use nix_compat::store_path::{self, StorePath, build_ca_path};
 use sha2::{Digest, Sha256};
@@ -13,9 +18,9 @@ use tvix_castore::directoryservice::DirectoryService;
 use tvix_castore::{B3Digest, Node};
 
 use super::single_pass::ingest_hashing_nar;
-use super::{ImportError, ImportProgress, ingest, summarize_nar};
+use super::{ImportError, ImportProgress, PathFilter, ingest, summarize_nar};
 use crate::PathInfo;
-use crate::nar::NarSummary;
+use crate::nar::{HashingSink, NarSummary};
 use crate::pathinfoservice::PathInfoService;
 
 /// Read buffer for hashing a blob's contents.
@@ -38,9 +43,63 @@ where
     DS: DirectoryService + ?Sized,
     PS: PathInfoService + ?Sized,
 {
+    import_nar_ca(
+        blob_service,
+        directory_service,
+        path_info_service,
+        path,
+        name,
+        None,
+        progress,
+    )
+    .await
+}
+
+/// [import_path_as_nar_ca] of the part of the tree at `path` that `filter`
+/// keeps, as `builtins.path` and `builtins.filterSource` import it.
+pub async fn import_filtered_path_as_nar_ca<BS, DS, PS>(
+    blob_service: BS,
+    directory_service: &DS,
+    path_info_service: &PS,
+    path: &Path,
+    name: Option<&str>,
+    filter: PathFilter,
+    progress: &dyn ImportProgress,
+) -> Result<PathInfo, ImportError>
+where
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+    PS: PathInfoService + ?Sized,
+{
+    import_nar_ca(
+        blob_service,
+        directory_service,
+        path_info_service,
+        path,
+        name,
+        Some(filter),
+        progress,
+    )
+    .await
+}
+
+async fn import_nar_ca<BS, DS, PS>(
+    blob_service: BS,
+    directory_service: &DS,
+    path_info_service: &PS,
+    path: &Path,
+    name: Option<&str>,
+    filter: Option<PathFilter>,
+    progress: &dyn ImportProgress,
+) -> Result<PathInfo, ImportError>
+where
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+    PS: PathInfoService + ?Sized,
+{
     let name = store_path_name(path, name)?;
     // The NAR hash comes from the very bytes stored, read once.
-    let (node, nar) = ingest_hashing_nar(blob_service, directory_service, path, progress)
+    let (node, nar) = ingest_hashing_nar(blob_service, directory_service, path, filter, progress)
         .await
         .map_err(|source| ImportError::IngestHashingNar {
             path: path.to_owned(),
@@ -98,6 +157,80 @@ where
     .await?;
     let ca = CAHash::Flat(NixHash::Sha256(file_sha256));
     put_ca_path_info(path_info_service, &name, node, nar, ca).await
+}
+
+/// Adds `contents` as a file named `name` that refers to `references`, as
+/// CppNix's `addTextToStore` adds the files of `builtins.toFile` and
+/// `.drv` files: a text store path (`text:sha256`), content-addressed by
+/// the sha256 of the contents and its references. Returns the PathInfo,
+/// which is put only after the contents are stored.
+pub async fn import_bytes_as_text_ca<BS, PS>(
+    blob_service: &BS,
+    path_info_service: &PS,
+    name: &str,
+    contents: Bytes,
+    references: Vec<StorePath>,
+) -> Result<PathInfo, ImportError>
+where
+    BS: BlobService + ?Sized,
+    PS: PathInfoService + ?Sized,
+{
+    let mut references = references;
+    // The fingerprint lists them in store path order, each once.
+    references.sort();
+    references.dedup();
+    let text_sha256: [u8; 32] = Sha256::digest(&contents).into();
+    let ca = CAHash::Text(text_sha256);
+    let store_path = build_ca_path(
+        name,
+        &ca,
+        references.iter().map(StorePath::to_absolute_path),
+        false,
+    )
+    .map_err(|source| ImportError::InvalidName {
+        name: name.to_owned(),
+        source,
+    })?;
+    let size = contents.len() as u64;
+    let nar = text_nar_summary(&contents).map_err(|source| ImportError::Stat {
+        path: PathBuf::from(store_path.to_absolute_path()),
+        source,
+    })?;
+    let digest = blob_service
+        .put(contents)
+        .await
+        .map_err(|source| ImportError::Upload {
+            store_path: store_path.clone(),
+            source,
+        })?;
+    let path_info = PathInfo {
+        store_path: store_path.clone(),
+        node: Node::File {
+            digest,
+            size,
+            executable: false,
+        },
+        references,
+        nar_size: nar.nar_size,
+        nar_sha256: nar.nar_sha256,
+        signatures: Vec::new(),
+        deriver: None,
+        ca: Some(ca),
+    };
+    path_info_service
+        .put(path_info)
+        .await
+        .map_err(|source| ImportError::PutPathInfo {
+            store_path,
+            source: Box::new(source),
+        })
+}
+
+/// The NAR size and sha256 of a single non-executable file.
+fn text_nar_summary(contents: &[u8]) -> std::io::Result<NarSummary> {
+    let mut sink = HashingSink::default();
+    nar::open(&mut sink)?.file(false, contents.len() as u64, &mut &contents[..])?;
+    Ok(sink.finish())
 }
 
 /// The name of the store path for `path`: `name` if given, else the file

@@ -37,6 +37,11 @@ pub enum ImportError {
         path: PathBuf,
         source: Box<IngestionError<super::WalkError>>,
     },
+    #[error("uploading the contents of {store_path}: {source}")]
+    Upload {
+        store_path: StorePath,
+        source: io::Error,
+    },
     /// A blob just uploaded could not be read back to hash it.
     #[error("reading back blob {digest}: {source}")]
     ReadBlob { digest: B3Digest, source: io::Error },

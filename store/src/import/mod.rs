@@ -1,7 +1,8 @@
-//! Importing host paths into the store: as the content-addressed store paths
-//! `nix-store --add` and `nix-store --add-fixed sha256` make
-//! ([import_path_as_nar_ca], [import_path_as_flat_ca]), and the closure of
-//! paths in a local Nix store described by a reference graph
+//! Importing into the store: host paths as the content-addressed store
+//! paths `nix-store --add` and `nix-store --add-fixed sha256` make
+//! ([import_path_as_nar_ca], also filtered, and [import_path_as_flat_ca]),
+//! text files with references ([import_bytes_as_text_ca]), and the closure
+//! of paths in a local Nix store described by a reference graph
 //! ([copy_closure]).
 //!
 //! Every import uploads blobs and directories first and puts the PathInfo
@@ -19,6 +20,7 @@ mod single_pass;
 mod tests;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use tvix_castore::Node;
@@ -30,10 +32,19 @@ use tvix_castore::import::{IngestionEntry, ingest_entries};
 use crate::nar::{CalculateNarError, NarSummary, calculate_nar};
 use crate::pathinfoservice::PathInfoService;
 
-pub use content_addressed::{import_path_as_flat_ca, import_path_as_nar_ca, store_path_name};
+pub use content_addressed::{
+    import_bytes_as_text_ca, import_filtered_path_as_nar_ca, import_path_as_flat_ca,
+    import_path_as_nar_ca, store_path_name,
+};
 pub use error::{ImportError, NarMismatch};
 pub use reference_graph::{ReferenceGraph, ReferenceGraphEntry, ReferenceGraphError, copy_closure};
 pub use single_pass::WalkError;
+
+/// Which entries of a tree an import keeps: called with the host path of
+/// every entry below the root (never the root itself), in NAR order; the
+/// contents of a directory it rejects are not looked at. The predicate must
+/// be cheap and must not block: it runs on the walking thread.
+pub type PathFilter = Arc<dyn Fn(&Path) -> bool + Send + Sync>;
 
 /// Told how an import goes, e.g. to draw a progress bar. Every method has a
 /// default that ignores the news, so `&()` is a silent observer.

@@ -40,7 +40,7 @@ use tvix_castore::import::fs::{file_type_name, is_executable};
 use tvix_castore::import::{IngestionEntry, IngestionError, ingest_entries};
 use tvix_castore::{B3Digest, Node, PathError, SymlinkTarget, SymlinkTargetError};
 
-use super::ImportProgress;
+use super::{ImportProgress, PathFilter};
 use crate::nar::{HashingSink, MAX_DEPTH, NarSummary};
 
 /// Pieces of a large file read ahead of its upload.
@@ -89,6 +89,7 @@ pub(super) async fn ingest_hashing_nar<BS, DS>(
     blob_service: BS,
     directory_service: &DS,
     path: &Path,
+    filter: Option<PathFilter>,
     progress: &dyn ImportProgress,
 ) -> Result<(Node, NarSummary), IngestionError<WalkError>>
 where
@@ -97,7 +98,7 @@ where
 {
     let (sender, receiver) = mpsc::channel(CONCURRENT_BATCHES);
     let root = path.to_owned();
-    let walker = tokio::task::spawn_blocking(move || walk(&root, sender));
+    let walker = tokio::task::spawn_blocking(move || walk(&root, filter, sender));
     let uploads = ReceiverStream::new(receiver).map(move |batch: Vec<Walked>| {
         let blob_service = blob_service.clone();
         async move { batch::upload_batch(&blob_service, batch.into_iter().map(Ok)).await }
@@ -126,11 +127,16 @@ type Walked = Loaded<Pieces>;
 /// A large file, whose pieces arrive as the walk reads it.
 struct Pieces(mpsc::Receiver<Bytes>);
 
-/// Walks the tree at `root`, sending its entries in batches to `batches`,
-/// and returns its NAR size and sha256.
-fn walk(root: &Path, batches: mpsc::Sender<Vec<Walked>>) -> Result<NarSummary, WalkError> {
+/// Walks the tree at `root` (the entries `filter` keeps), sending its
+/// entries in batches to `batches`, and returns its NAR size and sha256.
+fn walk(
+    root: &Path,
+    filter: Option<PathFilter>,
+    batches: mpsc::Sender<Vec<Walked>>,
+) -> Result<NarSummary, WalkError> {
     let mut sink = HashingSink::default();
     let mut walker = Walker {
+        filter,
         batches,
         batch: Vec::new(),
         batch_bytes: 0,
@@ -146,6 +152,8 @@ fn walk(root: &Path, batches: mpsc::Sender<Vec<Walked>>) -> Result<NarSummary, W
 
 /// The walk's batch being filled.
 struct Walker {
+    /// Which entries below the root are kept; all if `None`.
+    filter: Option<PathFilter>,
     batches: mpsc::Sender<Vec<Walked>>,
     batch: Vec<Walked>,
     batch_bytes: u64,
@@ -188,8 +196,15 @@ impl Walker {
             names.sort_unstable_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
             let mut nar_directory = nar_node.directory().map_err(read_error)?;
             for name in names {
-                let child_path = path.try_join(name.as_encoded_bytes())?;
                 let child_host_path = host_path.join(&name);
+                if self
+                    .filter
+                    .as_ref()
+                    .is_some_and(|keep| !keep(&child_host_path))
+                {
+                    continue;
+                }
+                let child_path = path.try_join(name.as_encoded_bytes())?;
                 let nar_child = nar_directory
                     .entry(name.as_encoded_bytes())
                     .map_err(|source| WalkError::Read {

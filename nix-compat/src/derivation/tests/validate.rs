@@ -103,7 +103,7 @@ fn output_path_with_invalid_name() {
         Err(DerivationError::OutputPath {
             output: "dev".into(),
             source: BuildStorePathError::InvalidName(StorePathError::InvalidCharacter {
-                path: "bad name-dev".into(),
+                path: "1y1ywxdy58vsfkifzvia4krascpqrb8l-bad name-dev".into(),
                 char: ' ',
                 pos: 3,
             }),
@@ -129,7 +129,7 @@ fn derivation_path_with_invalid_name() {
         Err(DerivationError::DerivationPath {
             name: "a/b.drv".into(),
             source: BuildStorePathError::InvalidName(StorePathError::InvalidCharacter {
-                path: "a/b.drv".into(),
+                path: "0cdmqmsmsxinjbmbjwzhc1z9j5y8naa9-a/b.drv".into(),
                 char: '/',
                 pos: 1,
             }),
