@@ -211,9 +211,11 @@ impl Reader<'_> {
                 self.special_attribute(&key, without_context(&text)?.as_bytes())?;
             }
             _ if LEGACY_CHECKS.contains(&key.as_str()) => {
+                // CppNix shows this warning with the trace that raised it;
+                // the renderer indents its lines under `warning:`.
                 co.context().report(Diagnostic::Warning {
                     message: format!(
-                        "\n         … while evaluating derivation '{}'\n\n         warning: 'structuredAttrs' disables the effect of the derivation attribute '{key}'; use 'outputChecks.<output>.{key}' instead",
+                        "\n… while evaluating derivation '{}'\n\nwarning: 'structuredAttrs' disables the effect of the derivation attribute '{key}'; use 'outputChecks.<output>.{key}' instead",
                         self.name
                     ),
                     span: self.attrs.position(key.as_bytes()),
