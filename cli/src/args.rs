@@ -23,7 +23,8 @@ use tvix_eval::{AutoArg, EvalOptions, LintLevel, Lints, OutputFormat, SearchPath
                   nix-instantiate run unchanged; they concern building and the store."
 )]
 pub struct Args {
-    /// Evaluate and print the value (the default: evaluation is what tvix does).
+    /// Evaluate and print the value; without it, the derivations the value
+    /// holds are instantiated and their .drv paths printed.
     #[arg(long)]
     pub eval: bool,
     /// The same as --eval.
@@ -112,9 +113,12 @@ pub struct Args {
     /// (ignored) Evaluate in read-only mode.
     #[arg(long)]
     readonly_mode: bool,
-    /// (ignored) Register a GC root.
+    /// (ignored) Register a GC root: tvix's stores keep every path.
     #[arg(long, value_name = "PATH")]
     add_root: Option<PathBuf>,
+    /// (ignored) Make --add-root an indirect root.
+    #[arg(long)]
+    indirect: bool,
     /// (ignored) Only show what would be done.
     #[arg(long)]
     dry_run: bool,
@@ -187,6 +191,9 @@ pub enum Mode {
     FindFile,
     /// `tvix repl`, or `tvix` with no file, no `-E` and no mode flag.
     Repl,
+    /// Without `--eval`, as `nix-instantiate`: the derivations found in the
+    /// value are written to the store and their `.drv` paths printed.
+    Instantiate,
 }
 
 /// The levels of CppNix's `--lint-*` flags.
@@ -239,8 +246,10 @@ impl Args {
             Mode::FindFile
         } else if self.parse {
             Mode::Parse
-        } else {
+        } else if self.eval || self.eval_only {
             Mode::Eval
+        } else {
+            Mode::Instantiate
         }
     }
 

@@ -108,7 +108,8 @@ fn run(args: Args, store: Rc<TvixStoreIO>) -> ExitCode {
     if mode == Mode::FindFile {
         return find_files(&evaluator, &args.files);
     }
-    let format = args.output_format();
+    // `None` when instantiating.
+    let format = (mode != Mode::Instantiate).then(|| args.output_format());
     let request = EvalRequest {
         strict: args.strict,
         auto_args: args.auto_args(),
@@ -126,15 +127,15 @@ fn run(args: Args, store: Rc<TvixStoreIO>) -> ExitCode {
                 .and_then(|text| {
                     evaluator.parse_to_string(&text, &cwd.join(f).display().to_string(), &cwd)
                 }),
-            (Input::Expr(text), _) => evaluate(&evaluator, format, args.raw, || {
+            (Input::Expr(text), _) => evaluate(&evaluator, &request, format, args.raw, || {
                 evaluator.eval_expr(text, &cwd, &request)
             }),
             (Input::Stdin, _) => read_stdin().and_then(|text| {
-                evaluate(&evaluator, format, args.raw, || {
+                evaluate(&evaluator, &request, format, args.raw, || {
                     evaluator.eval_source(&text, "«stdin»", &cwd, &request)
                 })
             }),
-            (Input::File(f), _) => evaluate(&evaluator, format, args.raw, || {
+            (Input::File(f), _) => evaluate(&evaluator, &request, format, args.raw, || {
                 evaluator.eval_file(&cwd.join(f), &request)
             }),
         };
@@ -159,11 +160,20 @@ fn run(args: Args, store: Rc<TvixStoreIO>) -> ExitCode {
 /// one of its own).
 fn evaluate(
     evaluator: &Evaluator,
-    format: OutputFormat,
+    request: &EvalRequest,
+    format: Option<OutputFormat>,
     raw: bool,
     eval: impl FnOnce() -> Result<tvix_eval::Value, tvix_eval::Error>,
 ) -> Result<String, tvix_eval::Error> {
     let value = eval()?;
+    // Instantiation: the .drv paths, one a line.
+    let Some(format) = format else {
+        return Ok(evaluator
+            .derivation_paths(&value, request)?
+            .into_iter()
+            .map(|p| p + "\n")
+            .collect());
+    };
     if raw {
         return Ok(value.as_string()?.to_string());
     }

@@ -155,16 +155,22 @@ fn fails_with_exit_code_1(#[case] args: &[&str], #[case] stderr_start: &str) {
     );
 }
 
-/// Attribute and function positions, as `--xml` (without `--no-location`)
-/// and `unsafeGetAttrPos` show them; the expected outputs in `testdata/`
-/// were made by CppNix 2.26 (`testdata/generate.sh`).
+/// Outputs that depend on files in `testdata/`: attribute and function
+/// positions, as `--xml` (without `--no-location`) and `unsafeGetAttrPos`
+/// show them (made by CppNix 2.26), and the `.drv` paths instantiation
+/// prints (made by Nix 2.8's `nix-instantiate`); see `testdata/generate.sh`.
 #[rstest]
 #[case::xml(&["--eval", "--strict", "--xml", "positions.nix"], "positions.xml")]
 #[case::unsafe_get_attr_pos(
     &["--eval", "--strict", "-E", r#"let s = import ./positions.nix; in [ (builtins.unsafeGetAttrPos "a" s) (builtins.unsafeGetAttrPos "c" s.b) (builtins.unsafeGetAttrPos "map" s) (builtins.unsafeGetAttrPos "h" s.g) (builtins.unsafeGetAttrPos "e" (builtins.functionArgs s.d)) (builtins.unsafeGetAttrPos "a" (builtins.mapAttrs (n: v: v) s)) (builtins.unsafeGetAttrPos "a" (s // {})) (builtins.unsafeGetAttrPos "a" (builtins.intersectAttrs { a = 1; } s)) ]"#],
     "positions.exp"
 )]
-fn positions(#[case] args: &[&str], #[case] expected: &str) {
+#[case::instantiate(&["instantiate.nix"], "instantiate.exp")]
+#[case::instantiate_attr_with_args(
+    &["instantiate.nix", "-A", "c", "--argstr", "system", "aarch64-linux"],
+    "instantiate-attr.exp"
+)]
+fn with_testdata(#[case] args: &[&str], #[case] expected: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
     let out = Command::new(env!("CARGO_BIN_EXE_tvix"))
         .args(args)

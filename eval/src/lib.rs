@@ -21,6 +21,7 @@ extern crate self as tvix_eval;
 pub mod builtins;
 pub mod chunk;
 mod compiler;
+mod derivations;
 pub mod errors;
 pub mod io;
 pub mod source;
@@ -309,7 +310,8 @@ impl Evaluator {
         }
     }
 
-    fn finish(&self, root: Value, request: &EvalRequest) -> Result<Value, Error> {
+    /// The automatic arguments of a request, as a set.
+    fn auto_args(&self, request: &EvalRequest) -> Result<NixAttrs, Error> {
         let mut args = Vec::new();
         let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
         for (name, arg) in &request.auto_args {
@@ -319,7 +321,35 @@ impl Evaluator {
             };
             args.push((NixString::from(name.as_str()), value));
         }
-        let auto_args = NixAttrs::from_entries_last_wins(args);
+        Ok(NixAttrs::from_entries_last_wins(args))
+    }
+
+    /// The `drvPath`s of the derivations a value is or holds, as
+    /// `nix-instantiate` (without `--eval`) finds them (see
+    /// `derivations`); functions are called with the request's
+    /// automatic arguments.
+    pub fn derivation_paths(
+        &self,
+        value: &Value,
+        request: &EvalRequest,
+    ) -> Result<Vec<String>, Error> {
+        let auto_args = self.auto_args(request)?;
+        let value = value.clone();
+        let paths = self.run(move |co| {
+            Box::pin(async move {
+                let paths = derivations::drv_paths(&co, value, &auto_args).await?;
+                Ok(Value::list(paths.into_iter().map(Value::String).collect()))
+            })
+        })?;
+        Ok(paths
+            .as_list()?
+            .iter()
+            .map(|p| p.resolved().as_string().map(|s| s.to_string()))
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn finish(&self, root: Value, request: &EvalRequest) -> Result<Value, Error> {
+        let auto_args = self.auto_args(request)?;
         let request = request.clone();
         self.run(move |co| {
             Box::pin(async move {
