@@ -107,6 +107,12 @@ pub struct Args {
     /// `--option NAME VALUE`: set a Nix setting.
     #[arg(long = "option", num_args = 2, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
     option: Vec<String>,
+    /// Print rnix's syntax tree of each input to standard error first.
+    #[arg(long)]
+    pub display_ast: bool,
+    /// Print the bytecode of everything compiled to standard error.
+    #[arg(long)]
+    pub dump_bytecode: bool,
     /// (ignored) Evaluate in read/write mode.
     #[arg(long)]
     read_write_mode: bool,
@@ -345,6 +351,7 @@ impl Args {
                 || self.option_set("abort-on-warn").unwrap_or(false)
                 || std::env::var_os("NIX_ABORT_ON_WARN").is_some(),
             pure: pure && !self.impure,
+            dump_bytecode: self.dump_bytecode,
             experimental_features: self
                 .experimental_features
                 .iter()

@@ -37,6 +37,16 @@ const STACK_SIZE: usize = 256 << 20;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Logs (the store's, mostly) go to standard error, warnings and worse
+    // unless RUST_LOG asks for more.
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .compact()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     // The store's services run on this runtime; evaluation blocks on it
     // from a thread of its own.
     let runtime = match tokio::runtime::Runtime::new() {
@@ -117,6 +127,16 @@ fn run(args: Args, store: Rc<TvixStoreIO>) -> ExitCode {
         speculate: args.strict || args.json,
     };
     for input in inputs(&args) {
+        if args.display_ast {
+            let text = match &input {
+                Input::Expr(text) => Ok(text.clone()),
+                Input::Stdin => read_stdin(),
+                Input::File(f) => std::fs::read_to_string(cwd.join(f)).map_err(|e| io_error(f, e)),
+            };
+            if let Ok(text) = text {
+                eprint!("{}", Evaluator::syntax_tree(&text));
+            }
+        }
         let result = match (&input, mode) {
             (Input::Expr(text), Mode::Parse) => evaluator.parse_to_string(text, "«string»", &cwd),
             (Input::Stdin, Mode::Parse) => {

@@ -332,3 +332,22 @@ fn refuses_stores_it_cannot_use(
         "stderr should start with {stderr_start:?}: {stderr}"
     );
 }
+
+/// The debug aids write to standard error and leave the result alone.
+#[rstest]
+#[case::display_ast(&["--eval", "--display-ast", "-E", "1 + 2"], "NODE_BIN_OP")]
+#[case::dump_bytecode(&["--eval", "--dump-bytecode", "-E", "let f = x: x; in f 3"], "=== Function 0.0 f at «string»:1:9")]
+fn debug_aids(#[case] args: &[&str], #[case] in_stderr: &str) {
+    let out = tvix(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(
+        stderr.contains(in_stderr),
+        "stderr lacks {in_stderr:?}: {stderr}"
+    );
+    assert!(
+        matches!(out.stdout.as_slice(), b"3\n"),
+        "stdout: {:?}",
+        out.stdout
+    );
+}

@@ -229,3 +229,50 @@ impl Lambda {
             .unwrap_or_else(|| "anonymous lambda".into())
     }
 }
+
+impl Lambda {
+    /// A listing of the bytecode of this lambda and of every lambda it
+    /// makes (`--dump-bytecode`): per instruction its index, where in the
+    /// source it comes from, and the instruction; constants are shown
+    /// where they are pushed.
+    pub fn disassemble(&self, sources: &crate::source::SourceMap) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        // Lambdas still to list, with the path of indices that leads to
+        // them (`0.2` is the third lambda of the first).
+        let mut work: Vec<(&Lambda, String)> = vec![(self, "0".to_string())];
+        while let Some((lambda, path)) = work.pop() {
+            let loc = sources.location(lambda.span);
+            let _ = writeln!(
+                out,
+                "=== {:?} {path} {} at {}:{}:{} ({} captures)",
+                lambda.kind,
+                lambda.name.as_deref().unwrap_or("<anonymous>"),
+                loc.file,
+                loc.line,
+                loc.column,
+                lambda.captures.len()
+            );
+            for (i, op) in lambda.chunk.code.iter().enumerate() {
+                let at = lambda
+                    .chunk
+                    .spans
+                    .get(i)
+                    .map(|s| sources.location(*s))
+                    .map(|l| format!("{}:{}", l.line, l.column))
+                    .unwrap_or_default();
+                let _ = write!(out, "{i:>5} {at:>9}  {op:?}");
+                if let Op::Constant(c) = op
+                    && let Some(v) = lambda.chunk.constants.get(*c as usize)
+                {
+                    let _ = write!(out, "  ; {}", crate::value::print::print_diagnostic(v));
+                }
+                out.push('\n');
+            }
+            for (i, inner) in lambda.chunk.lambdas.iter().enumerate().rev() {
+                work.push((inner, format!("{path}.{i}")));
+            }
+        }
+        out
+    }
+}

@@ -547,6 +547,8 @@ pub enum Diagnostic {
     Trace(String),
     /// `builtins.warn`: `evaluation warning: …`.
     EvalWarning(String),
+    /// Debugging output (`--dump-bytecode`), printed as it is.
+    Debug(String),
     /// A warning about the code, such as a lint: `warning: …` and where
     /// (continuation lines and the code snippet indented under it); one
     /// without a position is printed as it is.
@@ -558,6 +560,7 @@ impl Diagnostic {
     pub fn render(&self, sources: &SourceMap) -> String {
         match self {
             Diagnostic::Trace(text) => format!("trace: {text}\n"),
+            Diagnostic::Debug(text) => text.clone(),
             // A message that starts on a line of its own is printed as
             // is; otherwise its lines are aligned under the first.
             Diagnostic::EvalWarning(text) if text.starts_with('\n') => {

@@ -279,6 +279,11 @@ impl Evaluator {
         Ok(format!("{}\n", self.ctx.show_source(text, name, dir)?))
     }
 
+    /// rnix's syntax tree of `text`, for debugging (`--display-ast`).
+    pub fn syntax_tree(text: &str) -> String {
+        format!("{:#?}\n", rnix::Root::parse(text).syntax())
+    }
+
     /// Looks a name up in the search path (`nix-instantiate --find-file`).
     pub fn find_file(&self, name: &str) -> Result<std::path::PathBuf, Error> {
         match self.ctx.find_file(&self.ctx.search_path_entries(), name)? {

@@ -84,6 +84,9 @@ pub struct EvalOptions {
     pub system: Option<String>,
     /// CppNix experimental features enabled (`pipe-operators`, …).
     pub experimental_features: Vec<String>,
+    /// `--dump-bytecode`: the bytecode of everything compiled goes to the
+    /// diagnostics.
+    pub dump_bytecode: bool,
 }
 
 impl Default for EvalOptions {
@@ -100,6 +103,7 @@ impl Default for EvalOptions {
             pure: false,
             system: None,
             experimental_features: Vec::new(),
+            dump_bytecode: false,
         }
     }
 }
@@ -261,6 +265,7 @@ impl Context {
             pipe_operators: self.pipe_operators(),
             report: &|d| self.report(d),
         })?;
+        let lambda = self.compiled(lambda, name);
         // The body captures the scope's names as locals of an enclosing
         // function that is never run: its slots are the scope's values, in
         // the order of `names`.
@@ -314,7 +319,17 @@ impl Context {
             pipe_operators: self.pipe_operators(),
             report: &|d| self.report(d),
         })?;
-        Ok((id, lambda))
+        Ok((id, self.compiled(lambda, name)))
+    }
+
+    /// A lambda just compiled from the source `name`; with
+    /// `--dump-bytecode` its listing goes to the diagnostics (but for the
+    /// builtins written in Nix).
+    fn compiled(&self, lambda: Rc<crate::chunk::Lambda>, name: &str) -> Rc<crate::chunk::Lambda> {
+        if self.options.dump_bytecode && !name.starts_with("«builtin") {
+            self.report(Diagnostic::Debug(lambda.disassemble(&self.sources)));
+        }
+        lambda
     }
 
     fn pipe_operators(&self) -> bool {
