@@ -13,6 +13,7 @@
 mod classes;
 mod compile;
 mod exec;
+mod scan;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -22,10 +23,10 @@ use tvix_eval_builtin_macros::builtins;
 
 use crate::errors::{Error, ErrorKind};
 use crate::value::{ContextElement, NixString, Value};
-use crate::vm::generators::Co;
+use crate::vm::generators::{Co, Shortcut};
 
 use compile::CompileError;
-use exec::{Captures, Regex};
+use exec::Regex;
 
 pub(super) use impls::builtins;
 
@@ -38,6 +39,9 @@ const CACHE_ENTRIES: usize = 512;
 struct RegexCache {
     map: HashMap<Box<[u8]>, Rc<Regex>>,
     order: VecDeque<Box<[u8]>>,
+    /// The pattern used last, found without hashing (loops use one
+    /// pattern over and over).
+    last: Option<(Box<[u8]>, Rc<Regex>)>,
 }
 
 thread_local! {
@@ -46,7 +50,17 @@ thread_local! {
 
 /// The compiled form of `pattern`, with CppNix's errors.
 fn compiled(pattern: &[u8]) -> Result<Rc<Regex>, ErrorKind> {
-    if let Some(re) = CACHE.with_borrow(|c| c.map.get(pattern).cloned()) {
+    let hit = CACHE.with_borrow_mut(|c| {
+        if let Some((text, re)) = &c.last
+            && **text == *pattern
+        {
+            return Some(re.clone());
+        }
+        let re = c.map.get(pattern)?.clone();
+        c.last = Some((pattern.into(), re.clone()));
+        Some(re)
+    });
+    if let Some(re) = hit {
         return Ok(re);
     }
     let re = match compile::compile(pattern) {
@@ -102,7 +116,7 @@ fn pattern_text(v: &Value) -> Result<NixString, ErrorKind> {
 
 /// The capture groups of a match as Nix values: the text of each group
 /// (without context, as in CppNix), `null` for one that did not take part.
-fn groups(hay: &[u8], captures: &Captures) -> Value {
+fn groups(hay: &[u8], captures: &[Option<(usize, usize)>]) -> Value {
     Value::list(
         captures
             .iter()
@@ -115,50 +129,82 @@ fn groups(hay: &[u8], captures: &Captures) -> Value {
     )
 }
 
+/// What `match` returns for a compiled pattern and a string.
+fn match_value(re: &Regex, s: &NixString) -> Value {
+    match re.full_match(s.as_bytes()) {
+        Some(captures) => groups(s.as_bytes(), &captures),
+        None => Value::Null,
+    }
+}
+
+/// What `split` returns for a compiled pattern and a string.
+fn split_value(re: &Regex, s: NixString) -> Value {
+    let hay = s.as_bytes();
+    let mut out = Vec::new();
+    let mut piece_start = 0;
+    re.find_all(hay, |m| {
+        let (start, end) = m
+            .first()
+            .copied()
+            .flatten()
+            .unwrap_or((piece_start, piece_start));
+        out.push(Value::String(
+            hay.get(piece_start..start).unwrap_or(&[]).into(),
+        ));
+        out.push(groups(hay, m));
+        piece_start = end;
+    });
+    if out.is_empty() {
+        // CppNix returns the string itself, context and all.
+        return Value::list(vec![Value::String(s)]);
+    }
+    out.push(Value::String(hay.get(piece_start..).unwrap_or(&[]).into()));
+    Value::list(out)
+}
+
+/// The compiled pattern and the string, if both arguments are evaluated
+/// and valid: the fast paths' precondition.
+fn ready(args: &[Value]) -> Option<(Rc<Regex>, NixString)> {
+    let [regex, string] = args else {
+        return None;
+    };
+    let Value::String(s) = string.resolved() else {
+        return None;
+    };
+    let re = compiled(pattern_text(regex).ok()?.as_bytes()).ok()?;
+    Some((re, s))
+}
+
+fn match_now(args: &[Value]) -> Option<Shortcut> {
+    let (re, s) = ready(args)?;
+    Some(Shortcut::Value(match_value(&re, &s)))
+}
+
+fn split_now(args: &[Value]) -> Option<Shortcut> {
+    let (re, s) = ready(args)?;
+    Some(Shortcut::Value(split_value(&re, s)))
+}
+
 #[builtins]
 mod impls {
     use super::*;
 
     /// The capture groups of `regex` matching the whole of `str` (a POSIX
     /// extended regular expression), or `null` if it does not match.
-    #[builtin("match")]
+    #[builtin("match", fast = match_now)]
     async fn builtin_match(co: &Co, regex: Value, #[lazy] string: Value) -> Result<Value, Error> {
         let re = compiled(pattern_text(&regex)?.as_bytes())?;
         let s = super::super::force_string(co, string).await?;
-        Ok(match re.full_match(s.as_bytes()) {
-            Some(captures) => groups(s.as_bytes(), &captures),
-            None => Value::Null,
-        })
+        Ok(match_value(&re, &s))
     }
 
     /// `str` cut at every match of `regex`: the pieces between matches,
     /// each match replaced by the list of its capture groups.
-    #[builtin("split")]
+    #[builtin("split", fast = split_now)]
     async fn builtin_split(co: &Co, regex: Value, #[lazy] string: Value) -> Result<Value, Error> {
         let re = compiled(pattern_text(&regex)?.as_bytes())?;
         let s = super::super::force_string(co, string).await?;
-        let hay = s.as_bytes();
-        let matches = re.find_all(hay);
-        if matches.is_empty() {
-            // CppNix returns the string itself, context and all.
-            return Ok(Value::list(vec![Value::String(s)]));
-        }
-        let mut out = Vec::with_capacity(2 * matches.len() + 1);
-        let mut piece_start = 0;
-        for m in &matches {
-            let (start, end) = m
-                .first()
-                .copied()
-                .flatten()
-                .unwrap_or((piece_start, piece_start));
-            out.push(Value::String(
-                hay.get(piece_start..start).unwrap_or(&[]).into(),
-            ));
-            out.push(groups(hay, m));
-            piece_start = end;
-        }
-        out.push(Value::String(hay.get(piece_start..).unwrap_or(&[]).into()));
-        Ok(Value::list(out))
+        Ok(split_value(&re, s))
     }
 }
 

@@ -76,11 +76,10 @@ enum Mode {
     Prefix,
 }
 
-/// A step of the backtracker: what the recursive libstdc++ code does on
-/// entering a state, and what it does when a recursive call returns.
+/// What the recursive libstdc++ code does when a recursive call returns:
+/// restore what the call changed, or explore another branch.
 #[derive(Clone, Copy)]
 enum Step {
-    Explore(StateId, usize),
     RestoreStart(u32, usize),
     RestoreEnd(u32, usize, bool),
     /// The `next` side of an alternative, after its `alt` side.
@@ -125,6 +124,13 @@ impl Hasher for PairHasher {
     }
 }
 
+#[derive(Clone, Copy, Default)]
+struct Rep {
+    run: u32,
+    pos: usize,
+    count: u8,
+}
+
 /// Buffers reused across searches with one pattern.
 #[derive(Default)]
 struct Scratch {
@@ -132,8 +138,10 @@ struct Scratch {
     groups: Vec<Sub>,
     best: Vec<Sub>,
     /// Per state: the position and count of the innermost entry into a
-    /// loop body (`_M_rep_count`).
-    reps: Vec<(usize, u8)>,
+    /// loop body (`_M_rep_count`), valid if stamped with the current run
+    /// (so that a run cut short leaves nothing to undo).
+    reps: Vec<Rep>,
+    run: u32,
     /// Positions of the loop entries in effect, innermost last.
     trail: Vec<usize>,
     memo: HashMap<(StateId, usize), bool, BuildHasherDefault<PairHasher>>,
@@ -275,29 +283,33 @@ impl Regex {
 
     /// `std::regex_match`: the captures if the whole of `hay` matches.
     pub(super) fn full_match(&self, hay: &[u8]) -> Option<Captures> {
+        let mut out = Vec::with_capacity(self.groups + 1);
         if let Some(dfas) = &self.dfas {
             if dfas.longest_end(hay, 0) != Some(hay.len()) {
                 return None;
             }
             if self.groups == 0 {
-                return Some(vec![Some((0, hay.len()))]);
+                out.push(Some((0, hay.len())));
+                return Some(out);
             }
         }
-        self.run(hay, 0, hay.len(), Mode::Exact, Flags::default())
+        self.run(hay, 0, hay.len(), Mode::Exact, Flags::default(), &mut out)
+            .then_some(out)
     }
 
-    /// The matches `std::cregex_iterator` visits: after an empty match it
-    /// first looks for a non-empty one at the same place, then searches
-    /// from the next byte.
-    pub(super) fn find_all(&self, hay: &[u8]) -> Vec<Captures> {
-        let mut out = Vec::new();
+    /// Calls `each` with the captures of every match
+    /// `std::cregex_iterator` visits: after an empty match it first looks
+    /// for a non-empty one at the same place, then searches from the next
+    /// byte.
+    pub(super) fn find_all(&self, hay: &[u8], mut each: impl FnMut(&[Option<(usize, usize)>])) {
+        let mut m = Vec::with_capacity(self.groups + 1);
         let mut flags = Flags::default();
-        let mut found = self.search(hay, 0, flags);
-        while let Some(m) = found {
+        let mut found = self.search(hay, 0, flags, &mut m);
+        while found {
             let Some((start, end)) = m.first().copied().flatten() else {
                 break;
             };
-            out.push(m);
+            each(&m);
             let mut from = end;
             if start == end {
                 if from == hay.len() {
@@ -307,58 +319,62 @@ impl Regex {
                     not_null: true,
                     ..flags
                 };
-                found = self.attempt(hay, from, again);
-                if found.is_some() {
+                found = self.attempt(hay, from, again, &mut m);
+                if found {
                     continue;
                 }
                 from += 1;
             }
             flags.prev_avail = true;
-            found = self.search(hay, from, flags);
+            found = self.search(hay, from, flags, &mut m);
         }
-        out
     }
 
     /// `std::regex_search` from `from`: the first position with a match,
     /// trying `from` with `flags` and later ones with `match_prev_avail`.
-    fn search(&self, hay: &[u8], from: usize, flags: Flags) -> Option<Captures> {
+    fn search(&self, hay: &[u8], from: usize, flags: Flags, out: &mut Captures) -> bool {
         let later = Flags {
             prev_avail: true,
             ..flags
         };
         let Some(dfas) = &self.dfas else {
             return (from..=hay.len())
-                .find_map(|at| self.attempt(hay, at, if at == from { flags } else { later }));
+                .any(|at| self.attempt(hay, at, if at == from { flags } else { later }, out));
         };
         let mut at = from;
         // The DFAs see `^` only at 0, as libstdc++ does once
         // `match_prev_avail` is set.
         if !flags.prev_avail && from > 0 {
-            if let Some(m) = self.attempt(hay, from, flags) {
-                return Some(m);
+            if self.attempt(hay, from, flags, out) {
+                return true;
             }
             at += 1;
         }
         while at <= hay.len() {
-            let start = dfas.leftmost_start(hay, at)?;
-            let m = self.attempt(hay, start, if start == from { flags } else { later });
-            if m.is_some() {
-                return m;
+            let Some(start) = dfas.leftmost_start(hay, at) else {
+                return false;
+            };
+            if self.attempt(hay, start, if start == from { flags } else { later }, out) {
+                return true;
             }
             at = start + 1;
         }
-        None
+        false
     }
 
     /// One start position of `regex_search` (`_M_search_from_first`).
-    fn attempt(&self, hay: &[u8], at: usize, flags: Flags) -> Option<Captures> {
+    fn attempt(&self, hay: &[u8], at: usize, flags: Flags, out: &mut Captures) -> bool {
         let bound = match &self.dfas {
-            Some(dfas) if flags.prev_avail || at == 0 => dfas.longest_end(hay, at)?,
+            Some(dfas) if flags.prev_avail || at == 0 => match dfas.longest_end(hay, at) {
+                Some(end) => end,
+                None => return false,
+            },
             _ => hay.len(),
         };
-        self.run(hay, at, bound, Mode::Prefix, flags)
+        self.run(hay, at, bound, Mode::Prefix, flags, out)
     }
 
+    /// Runs the backtracker; on a match, leaves its captures in `out`.
     fn run(
         &self,
         hay: &[u8],
@@ -366,7 +382,8 @@ impl Regex {
         bound: usize,
         mode: Mode,
         flags: Flags,
-    ) -> Option<Captures> {
+        out: &mut Captures,
+    ) -> bool {
         let run = Run {
             re: self,
             hay,
@@ -376,23 +393,31 @@ impl Regex {
             flags,
         };
         match self.scratch.try_borrow_mut() {
-            Ok(mut scratch) => run.exec(&mut scratch),
-            Err(_) => run.exec(&mut Scratch::default()),
+            Ok(mut scratch) => run.exec(&mut scratch, out),
+            Err(_) => run.exec(&mut Scratch::default(), out),
         }
     }
 }
 
 impl Run<'_> {
     /// `_M_main_dispatch` in DFS mode.
-    fn exec(&self, s: &mut Scratch) -> Option<Captures> {
+    fn exec(&self, s: &mut Scratch, out: &mut Captures) -> bool {
         let re = self.re;
         s.stack.clear();
         s.trail.clear();
-        s.memo.clear();
+        if !s.memo.is_empty() {
+            s.memo.clear();
+        }
         s.groups.clear();
         s.groups.resize(re.groups + 1, UNSET);
         s.best.clear();
-        s.reps.resize(re.states.len(), (0, 0));
+        s.reps.resize(re.states.len(), Rep::default());
+        s.run = s.run.wrapping_add(1);
+        if s.run == 0 {
+            // Stamps are about to repeat: forget them all.
+            s.reps.fill(Rep::default());
+            s.run = 1;
+        }
         let mut best_end: Option<usize> = None;
         let mut has_sol = false;
         // Memoising costs more than it saves on the usual patterns, which
@@ -402,89 +427,87 @@ impl Run<'_> {
         let mut steps = 0usize;
         let mut memoize = false;
 
-        s.stack.push(Step::Explore(0, self.begin));
-        while let Some(step) = s.stack.pop() {
-            match step {
-                Step::Explore(id, pos) => {
-                    let Some(state) = re.states.get(id as usize) else {
-                        continue;
-                    };
-                    steps += 1;
-                    memoize |= steps > budget;
-                    // Memo keys leave out the loop entry counts, so only
-                    // states where no entry is in effect at `pos` qualify.
-                    if memoize
-                        && re.join.get(id as usize) == Some(&true)
-                        && s.trail.last().is_none_or(|&p| p < pos)
-                    {
-                        if let Some(&found) = s.memo.get(&(id, pos)) {
-                            has_sol = found;
-                            continue;
-                        }
-                        s.stack.push(Step::Memo(id, pos));
+        // The state to explore next, when it is what the recursive code
+        // would call last (saving a push and a pop).
+        let mut current = Some((0, self.begin));
+        'search: loop {
+            while let Some((id, pos)) = current.take() {
+                let Some(state) = re.states.get(id as usize) else {
+                    break;
+                };
+                steps += 1;
+                memoize |= steps > budget;
+                // Memo keys leave out the loop entry counts, so only states
+                // where no entry is in effect at `pos` qualify.
+                if memoize
+                    && re.join.get(id as usize) == Some(&true)
+                    && s.trail.last().is_none_or(|&p| p < pos)
+                {
+                    if let Some(&found) = s.memo.get(&(id, pos)) {
+                        has_sol = found;
+                        break;
                     }
-                    match state.op {
-                        Op::Repeat => {
-                            s.stack.push(Step::RepLess(id, pos));
-                            self.rep_once_more(s, id, state.alt, pos);
-                        }
-                        Op::Alternative => {
-                            s.stack.push(Step::AltNext(state.next, pos));
-                            s.stack.push(Step::Explore(state.alt, pos));
-                        }
-                        Op::GroupStart(g) => {
-                            if let Some(sub) = s.groups.get_mut(g as usize) {
-                                s.stack.push(Step::RestoreStart(g, sub.start));
-                                sub.start = pos;
-                            }
-                            s.stack.push(Step::Explore(state.next, pos));
-                        }
-                        Op::GroupEnd(g) => {
-                            if let Some(sub) = s.groups.get_mut(g as usize) {
-                                s.stack.push(Step::RestoreEnd(g, sub.end, sub.matched));
-                                sub.end = pos;
-                                sub.matched = true;
-                            }
-                            s.stack.push(Step::Explore(state.next, pos));
-                        }
-                        Op::LineBegin => {
-                            if pos == self.begin && !self.flags.prev_avail {
-                                s.stack.push(Step::Explore(state.next, pos));
-                            }
-                        }
-                        Op::LineEnd => {
-                            if pos == self.hay.len() {
-                                s.stack.push(Step::Explore(state.next, pos));
-                            }
-                        }
-                        Op::Match(set) => {
-                            let matches = pos < self.bound
-                                && self.hay.get(pos).is_some_and(|&b| {
-                                    re.sets.get(set as usize).is_some_and(|set| set.contains(b))
-                                });
-                            if matches {
-                                s.stack.push(Step::Explore(state.next, pos + 1));
-                            }
-                        }
-                        Op::Dummy => s.stack.push(Step::Explore(state.next, pos)),
-                        Op::Accept => {
-                            has_sol = match self.mode {
-                                Mode::Exact => pos == self.hay.len(),
-                                Mode::Prefix => true,
-                            } && !(self.flags.not_null && pos == self.begin);
-                            // POSIX: only a strictly longer match replaces
-                            // the one found first.
-                            if has_sol && best_end.is_none_or(|e| e < pos) {
-                                best_end = Some(pos);
-                                s.best.clone_from(&s.groups);
-                                // Nothing after can be longer.
-                                if self.mode == Mode::Exact || pos == self.bound {
-                                    break;
-                                }
-                            }
-                        }
-                    }
+                    s.stack.push(Step::Memo(id, pos));
                 }
+                current = match state.op {
+                    Op::Repeat => {
+                        s.stack.push(Step::RepLess(id, pos));
+                        self.rep_once_more(s, id, state.alt, pos)
+                    }
+                    Op::Alternative => {
+                        s.stack.push(Step::AltNext(state.next, pos));
+                        Some((state.alt, pos))
+                    }
+                    Op::GroupStart(g) => {
+                        if let Some(sub) = s.groups.get_mut(g as usize) {
+                            s.stack.push(Step::RestoreStart(g, sub.start));
+                            sub.start = pos;
+                        }
+                        Some((state.next, pos))
+                    }
+                    Op::GroupEnd(g) => {
+                        if let Some(sub) = s.groups.get_mut(g as usize) {
+                            s.stack.push(Step::RestoreEnd(g, sub.end, sub.matched));
+                            sub.end = pos;
+                            sub.matched = true;
+                        }
+                        Some((state.next, pos))
+                    }
+                    Op::LineBegin => {
+                        (pos == self.begin && !self.flags.prev_avail).then_some((state.next, pos))
+                    }
+                    Op::LineEnd => (pos == self.hay.len()).then_some((state.next, pos)),
+                    Op::Match(set) => {
+                        let matches = pos < self.bound
+                            && self.hay.get(pos).is_some_and(|&b| {
+                                re.sets.get(set as usize).is_some_and(|set| set.contains(b))
+                            });
+                        matches.then_some((state.next, pos + 1))
+                    }
+                    Op::Dummy => Some((state.next, pos)),
+                    Op::Accept => {
+                        has_sol = match self.mode {
+                            Mode::Exact => pos == self.hay.len(),
+                            Mode::Prefix => true,
+                        } && !(self.flags.not_null && pos == self.begin);
+                        // POSIX: only a strictly longer match replaces the
+                        // one found first.
+                        if has_sol && best_end.is_none_or(|e| e < pos) {
+                            best_end = Some(pos);
+                            s.best.clone_from(&s.groups);
+                            // Nothing after can be longer.
+                            if self.mode == Mode::Exact || pos == self.bound {
+                                break 'search;
+                            }
+                        }
+                        None
+                    }
+                };
+            }
+            let Some(step) = s.stack.pop() else {
+                break;
+            };
+            match step {
                 Step::RestoreStart(g, start) => {
                     if let Some(sub) = s.groups.get_mut(g as usize) {
                         sub.start = start;
@@ -499,23 +522,24 @@ impl Run<'_> {
                 Step::AltNext(next, pos) => {
                     s.stack.push(Step::AltMerge(has_sol));
                     has_sol = false;
-                    s.stack.push(Step::Explore(next, pos));
+                    current = Some((next, pos));
                 }
                 Step::AltMerge(found) => has_sol |= found,
                 Step::RepRestore(id, pos, count) => {
                     if let Some(r) = s.reps.get_mut(id as usize) {
-                        *r = (pos, count);
+                        r.pos = pos;
+                        r.count = count;
                     }
                     s.trail.pop();
                 }
                 Step::RepDec(id) => {
                     if let Some(r) = s.reps.get_mut(id as usize) {
-                        r.1 -= 1;
+                        r.count -= 1;
                     }
                 }
                 Step::RepLess(id, pos) => {
-                    if !has_sol && let Some(state) = re.states.get(id as usize) {
-                        s.stack.push(Step::Explore(state.next, pos));
+                    if !has_sol {
+                        current = re.states.get(id as usize).map(|state| (state.next, pos));
                     }
                 }
                 Step::Memo(id, pos) => {
@@ -523,47 +547,45 @@ impl Run<'_> {
                 }
             }
         }
-        // Undo the loop entries of an exploration cut short.
-        while let Some(step) = s.stack.pop() {
-            match step {
-                Step::RepRestore(id, pos, count) => {
-                    if let Some(r) = s.reps.get_mut(id as usize) {
-                        *r = (pos, count);
-                    }
-                }
-                Step::RepDec(id) => {
-                    if let Some(r) = s.reps.get_mut(id as usize) {
-                        r.1 -= 1;
-                    }
-                }
-                _ => {}
-            }
+        if best_end.is_none() {
+            return false;
         }
-        best_end?;
-        Some(
+        out.clear();
+        out.extend(
             s.best
                 .iter()
-                .map(|sub| sub.matched.then_some((sub.start, sub.end)))
-                .collect(),
-        )
+                .map(|sub| sub.matched.then_some((sub.start, sub.end))),
+        );
+        true
     }
 
-    /// `_M_rep_once_more`: enters the loop body, at most twice in a row
-    /// at the same position.
-    fn rep_once_more(&self, s: &mut Scratch, id: StateId, body: StateId, pos: usize) {
-        let Some(rep) = s.reps.get_mut(id as usize) else {
-            return;
+    /// `_M_rep_once_more`: enters the loop body (returned), at most twice
+    /// in a row at the same position.
+    fn rep_once_more(
+        &self,
+        s: &mut Scratch,
+        id: StateId,
+        body: StateId,
+        pos: usize,
+    ) -> Option<(StateId, usize)> {
+        let run = s.run;
+        let rep = s.reps.get_mut(id as usize)?;
+        let (at, count) = if rep.run == run {
+            (rep.pos, rep.count)
+        } else {
+            (0, 0)
         };
-        let (at, count) = *rep;
         if count == 0 || at != pos {
-            *rep = (pos, 1);
+            *rep = Rep { run, pos, count: 1 };
             s.stack.push(Step::RepRestore(id, at, count));
             s.trail.push(pos);
-            s.stack.push(Step::Explore(body, pos));
+            Some((body, pos))
         } else if count < 2 {
-            rep.1 += 1;
+            rep.count += 1;
             s.stack.push(Step::RepDec(id));
-            s.stack.push(Step::Explore(body, pos));
+            Some((body, pos))
+        } else {
+            None
         }
     }
 }
