@@ -3,7 +3,7 @@
 //! CppNix's semantics: which match and which captures `match` and `split`
 //! report follow from its shape (see `exec.rs`).
 //!
-//! The scanner and the compiler mirror libstdc++'s `_Scanner` and
+//! With the scanner of `scan.rs`, it mirrors libstdc++'s `_Scanner` and
 //! `_Compiler`, including what they reject (an escaped ordinary character
 //! such as `\d` or `\}`, `{` that does not start a valid interval, `a)`,
 //! `[a-z-0]`), what they accept beyond POSIX (empty alternatives, `()`,

@@ -12,10 +12,15 @@
 //! same; plain leftmost-longest (or the `regex` crate's leftmost-first)
 //! would differ.
 //!
-//! Unlike libstdc++ it is never exponential (or quadratic in `split`):
+//! Where libstdc++ takes time exponential in the length of the string
+//! (`(a|a)*`) or tries a match at every position (`split "x*y"` is
+//! quadratic), this stays polynomial, linear for usual patterns:
 //! - exploring a state at a position a second time cannot find a longer
 //!   match than the first time, so past a step budget it remembers which
-//!   (join state, position) pairs it explored and whether they matched;
+//!   (join state, position) pairs it explored and whether they matched
+//!   (only where no loop entry is in effect at that position, as those
+//!   change what can be explored: loops nested `d` deep around an empty
+//!   match can still take time exponential in `d`, as in libstdc++);
 //! - lazy DFAs of the same language (built from the HIR) find the leftmost
 //!   position where a match starts and the longest match there, so the
 //!   backtracker starts only where a match exists, stops exploring past
@@ -366,8 +371,9 @@ impl Regex {
     fn attempt(&self, hay: &[u8], at: usize, flags: Flags, out: &mut Captures) -> bool {
         let bound = match &self.dfas {
             Some(dfas) if flags.prev_avail || at == 0 => match dfas.longest_end(hay, at) {
-                Some(end) => end,
-                None => return false,
+                // With `match_not_null` an empty match does not count.
+                Some(end) if !(flags.not_null && end == at) => end,
+                _ => return false,
             },
             _ => hay.len(),
         };
