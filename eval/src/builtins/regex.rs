@@ -4,9 +4,10 @@
 //! runs them with libstdc++'s backtracking executor, whose results are not
 //! quite POSIX leftmost-longest nor the `regex` crate's leftmost-first;
 //! `compile` and `exec` reproduce that engine (see their docs), with
-//! regex-automata's DFAs keeping it linear where libstdc++ is exponential
-//! or overflows its stack. Strings are bytes: `.` matches one byte, and
-//! `split` may cut a multi-byte character.
+//! regex-automata's DFAs keeping it polynomial (linear for usual patterns)
+//! where libstdc++ is exponential, quadratic or overflows its stack.
+//! Strings are bytes: `.` matches one byte, and `split` may cut a
+//! multi-byte character.
 //!
 //! Patterns are compiled once and kept in a bounded per-thread cache.
 
@@ -33,12 +34,18 @@ pub(super) use impls::builtins;
 /// How many compiled patterns the cache keeps.
 const CACHE_ENTRIES: usize = 512;
 
+/// How many NFA states they may have in all: a pattern can have 100 000,
+/// and its buffers grow with them.
+const CACHE_STATES: usize = 1_000_000;
+
 /// Compiled patterns by text, the oldest dropped first when full, so that
 /// a program making millions of patterns stays in bounded memory.
 #[derive(Default)]
 struct RegexCache {
     map: HashMap<Box<[u8]>, Rc<Regex>>,
     order: VecDeque<Box<[u8]>>,
+    /// The NFA states of the patterns in `map`.
+    states: usize,
     /// The pattern used last, found without hashing (loops use one
     /// pattern over and over).
     last: Option<(Box<[u8]>, Rc<Regex>)>,
@@ -75,11 +82,15 @@ fn compiled(pattern: &[u8]) -> Result<Rc<Regex>, ErrorKind> {
         }
     };
     CACHE.with_borrow_mut(|c| {
-        if c.map.len() >= CACHE_ENTRIES
-            && let Some(oldest) = c.order.pop_front()
-        {
-            c.map.remove(&oldest);
+        while c.map.len() >= CACHE_ENTRIES || c.states + re.states() > CACHE_STATES {
+            let Some(oldest) = c.order.pop_front() else {
+                break;
+            };
+            if let Some(old) = c.map.remove(&oldest) {
+                c.states = c.states.saturating_sub(old.states());
+            }
         }
+        c.states += re.states();
         c.order.push_back(pattern.into());
         c.map.insert(pattern.into(), re.clone());
     });

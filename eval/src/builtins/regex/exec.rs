@@ -286,6 +286,11 @@ impl Regex {
         }
     }
 
+    /// The size of the NFA, which the cache weighs patterns by.
+    pub(super) fn states(&self) -> usize {
+        self.states.len()
+    }
+
     /// `std::regex_match`: the captures if the whole of `hay` matches.
     pub(super) fn full_match(&self, hay: &[u8]) -> Option<Captures> {
         let mut out = Vec::with_capacity(self.groups + 1);

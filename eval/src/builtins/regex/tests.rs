@@ -192,3 +192,19 @@ fn golden(#[case] expr: &str, #[case] expected: &str) {
 fn long_inputs(#[case] expr: &str, #[case] expected: &str) {
     assert_eq!(eval(expr).as_deref(), Ok(expected));
 }
+
+/// A program making ever new patterns keeps a bounded cache.
+#[test]
+fn cache_is_bounded() {
+    for i in 0..2 * super::CACHE_ENTRIES {
+        assert!(super::compiled(format!("a{{{i}}}").as_bytes()).is_ok());
+    }
+    super::CACHE.with_borrow(|c| {
+        assert_eq!(c.map.len(), super::CACHE_ENTRIES);
+        assert_eq!(c.order.len(), c.map.len());
+        assert_eq!(
+            c.states,
+            c.map.values().map(|re| re.states()).sum::<usize>()
+        );
+    });
+}
