@@ -26,14 +26,14 @@ pub(super) use impls::builtins;
 /// The text of a string that must not refer to store paths (CppNix's
 /// `forceStringNoCtx`): names of hash algorithms, TOML documents, output
 /// names.
-pub(crate) fn string_without_context(v: &Value) -> Result<NixString, ErrorKind> {
+pub fn string_without_context(v: &Value) -> Result<NixString, ErrorKind> {
     let s = v.as_string()?;
     let Some(first) = s.context().and_then(first_in_cppnix_order) else {
         return Ok(s);
     };
     Err(ErrorKind::Builtin(format!(
         "the string '{s}' is not allowed to refer to a store path (such as '{}')",
-        encode_element(first)
+        first.encoded()
     )))
 }
 
@@ -45,21 +45,6 @@ fn first_in_cppnix_order(context: &NixContext) -> Option<&ContextElement> {
         ContextElement::Derivation(p) => (1, p.as_str(), ""),
         ContextElement::Single { derivation, output } => (2, derivation.as_str(), output.as_str()),
     })
-}
-
-/// CppNix's text form of a context element, with store paths as base
-/// names: `hash-name`, `=hash-name.drv`, `!out!hash-name.drv`.
-fn encode_element(e: &ContextElement) -> String {
-    let base = |p: &str| {
-        Path::new(p)
-            .file_name()
-            .map_or_else(|| p.to_string(), |n| n.to_string_lossy().into_owned())
-    };
-    match e {
-        ContextElement::Plain(p) => base(p),
-        ContextElement::Derivation(p) => format!("={}", base(p)),
-        ContextElement::Single { derivation, output } => format!("!{output}!{}", base(derivation)),
-    }
 }
 
 /// A name the way CppNix's `printIdentifier` shows it in messages: bare

@@ -22,8 +22,9 @@ use std::rc::Rc;
 
 use tvix_eval_builtin_macros::builtins;
 
+use crate::builtins::string_without_context;
 use crate::errors::{Error, ErrorKind};
-use crate::value::{ContextElement, NixString, Value};
+use crate::value::{NixString, Value};
 use crate::vm::generators::{Co, Shortcut};
 
 use compile::CompileError;
@@ -97,34 +98,6 @@ fn compiled(pattern: &[u8]) -> Result<Rc<Regex>, ErrorKind> {
     Ok(re)
 }
 
-/// A pattern argument: a string without context (CppNix's
-/// `forceStringNoCtx`).
-fn pattern_text(v: &Value) -> Result<NixString, ErrorKind> {
-    let s = v.as_string()?;
-    // CppNix names the first element of its context, ordered plain paths,
-    // then whole derivations, then outputs.
-    let rank = |e: &&ContextElement| match e {
-        ContextElement::Plain(_) => 0,
-        ContextElement::Derivation(_) => 1,
-        ContextElement::Single { .. } => 2,
-    };
-    let Some(first) = s.context().and_then(|c| c.iter().min_by_key(rank)) else {
-        return Ok(s);
-    };
-    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
-    let such_as = match first {
-        ContextElement::Plain(p) => base(p),
-        ContextElement::Derivation(p) => format!("={}", base(p)),
-        ContextElement::Single { derivation, output } => {
-            format!("!{output}!{}", base(derivation))
-        }
-    };
-    Err(ErrorKind::Builtin(format!(
-        "the string '{}' is not allowed to refer to a store path (such as '{such_as}')",
-        s.to_str_lossy()
-    )))
-}
-
 /// The capture groups of a match as Nix values: the text of each group
 /// (without context, as in CppNix), `null` for one that did not take part.
 fn groups(hay: &[u8], captures: &[Option<(usize, usize)>]) -> Value {
@@ -182,7 +155,7 @@ fn ready(args: &[Value]) -> Option<(Rc<Regex>, NixString)> {
     let Value::String(s) = string.resolved() else {
         return None;
     };
-    let re = compiled(pattern_text(regex).ok()?.as_bytes()).ok()?;
+    let re = compiled(string_without_context(regex).ok()?.as_bytes()).ok()?;
     Some((re, s))
 }
 
@@ -204,7 +177,7 @@ mod impls {
     /// extended regular expression), or `null` if it does not match.
     #[builtin("match", fast = match_now)]
     async fn builtin_match(co: &Co, regex: Value, #[lazy] string: Value) -> Result<Value, Error> {
-        let re = compiled(pattern_text(&regex)?.as_bytes())?;
+        let re = compiled(string_without_context(&regex)?.as_bytes())?;
         let s = super::super::force_string(co, string).await?;
         Ok(match_value(&re, &s))
     }
@@ -213,7 +186,7 @@ mod impls {
     /// each match replaced by the list of its capture groups.
     #[builtin("split", fast = split_now)]
     async fn builtin_split(co: &Co, regex: Value, #[lazy] string: Value) -> Result<Value, Error> {
-        let re = compiled(pattern_text(&regex)?.as_bytes())?;
+        let re = compiled(string_without_context(&regex)?.as_bytes())?;
         let s = super::super::force_string(co, string).await?;
         Ok(split_value(&re, s))
     }

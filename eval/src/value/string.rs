@@ -20,6 +20,22 @@ pub enum ContextElement {
     Derivation(String),
 }
 
+impl ContextElement {
+    /// CppNix's text form of the element, with store paths as base names,
+    /// as messages show it: `hash-name`, `=hash-name.drv`,
+    /// `!out!hash-name.drv`.
+    pub fn encoded(&self) -> String {
+        let base = |p: &str| p.rsplit_once('/').map_or(p, |(_, b)| b).to_string();
+        match self {
+            ContextElement::Plain(p) => base(p),
+            ContextElement::Derivation(p) => format!("={}", base(p)),
+            ContextElement::Single { derivation, output } => {
+                format!("!{output}!{}", base(derivation))
+            }
+        }
+    }
+}
+
 /// The set of context elements of a string; empty for most strings.
 pub type NixContext = BTreeSet<ContextElement>;
 

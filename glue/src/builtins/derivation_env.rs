@@ -13,12 +13,12 @@ use std::collections::BTreeSet;
 
 use bstr::BString;
 use nix_compat::derivation::Derivation;
-use tvix_eval::builtins::{Co, to_json_string};
+use tvix_eval::builtins::{Co, string_without_context, to_json_string};
 use tvix_eval::value::{NixAttrs, NixContext, NixString};
 use tvix_eval::vm::ops::{Coercion, coerce_to_string};
-use tvix_eval::{Diagnostic, Error, Value};
+use tvix_eval::{Diagnostic, Error, ErrorKind, Value};
 
-use super::errors::{DerivationError, context_element_name};
+use super::errors::DerivationError;
 
 /// How a fixed output's contents are hashed (`outputHashMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,12 +139,12 @@ impl Reader<'_> {
         match key.as_bytes() {
             b"__contentAddressed" => {
                 if co.force(value).await?.as_bool()? {
-                    return Err(DerivationError::ExperimentalFeature("ca-derivations").into());
+                    return Err(ErrorKind::MissingExperimentalFeature("ca-derivations").into());
                 }
             }
             b"__impure" => {
                 if co.force(value).await?.as_bool()? {
-                    return Err(DerivationError::ExperimentalFeature("impure-derivations").into());
+                    return Err(ErrorKind::MissingExperimentalFeature("impure-derivations").into());
                 }
             }
             b"args" => {
@@ -242,7 +242,7 @@ impl Reader<'_> {
                     b"text" => {
                         let enabled = &self.co.context().options.experimental_features;
                         if !enabled.iter().any(|f| f == "dynamic-derivations") {
-                            return Err(DerivationError::ExperimentalFeature(
+                            return Err(ErrorKind::MissingExperimentalFeature(
                                 "dynamic-derivations",
                             )
                             .into());
@@ -251,7 +251,7 @@ impl Reader<'_> {
                     }
                     // Git hashing is experimental in CppNix, and not in tvix.
                     b"git" => {
-                        return Err(DerivationError::ExperimentalFeature("git-hashing").into());
+                        return Err(ErrorKind::MissingExperimentalFeature("git-hashing").into());
                     }
                     _ => {
                         return Err(DerivationError::InvalidHashMode(
@@ -321,12 +321,6 @@ fn utf8(what: &'static str, text: &[u8]) -> Result<String, Error> {
 /// The text of a string that must not refer to store paths (CppNix's
 /// `forceStringNoCtx`).
 pub(super) fn without_context(text: &NixString) -> Result<String, Error> {
-    if let Some(element) = text.context().and_then(|context| context.first()) {
-        return Err(DerivationError::StringWithContext {
-            string: text.to_string(),
-            element: context_element_name(element),
-        }
-        .into());
-    }
+    let text = string_without_context(&Value::String(text.clone()))?;
     utf8("string", text.as_bytes())
 }

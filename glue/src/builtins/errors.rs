@@ -4,7 +4,6 @@
 use nix_compat::derivation::parser;
 use nix_compat::store_path::{BuildStorePathError, MAX_NAME_LEN, StorePath};
 use tvix_eval::ErrorKind;
-use tvix_eval::value::ContextElement;
 
 use crate::nix_hash::HashError;
 use crate::tvix_store_io::StoreError;
@@ -32,14 +31,8 @@ pub enum DerivationError {
     MultipleFixedOutputs,
     #[error("text-hashed derivation outputs must use sha256, not '{0}'")]
     TextNotSha256(String),
-    #[error(
-        "experimental Nix feature '{0}' is disabled; add '--extra-experimental-features {0}' to enable it"
-    )]
-    ExperimentalFeature(&'static str),
     #[error(transparent)]
     Hash(#[from] HashError),
-    #[error("the string '{string}' is not allowed to refer to a store path (such as '{element}')")]
-    StringWithContext { string: String, element: String },
     /// tvix's derivations hold UTF-8 where CppNix holds bytes: the
     /// builder, the system, arguments and attribute names.
     #[error("{what} '{value}' of a derivation must be UTF-8")]
@@ -149,22 +142,6 @@ pub fn refused_path(name: &str, error: &BuildStorePathError) -> (String, String)
     };
     let reason = check_name(name).unwrap_or_else(|| error.to_string());
     (path.to_string(), reason)
-}
-
-/// A context element as CppNix 2.26 names it in messages: the store path's
-/// base name, after `=` for a whole derivation and `!output!` for one
-/// output.
-pub fn context_element_name(element: &ContextElement) -> String {
-    let base = |path: &str| {
-        path.rsplit_once('/')
-            .map_or(path, |(_, base)| base)
-            .to_string()
-    };
-    match element {
-        ContextElement::Plain(path) => base(path),
-        ContextElement::Single { derivation, output } => format!("!{output}!{}", base(derivation)),
-        ContextElement::Derivation(path) => format!("={}", base(path)),
-    }
 }
 
 #[cfg(test)]

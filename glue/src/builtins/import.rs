@@ -25,7 +25,7 @@ use tvix_eval::{Diagnostic, Error, ErrorKind, Value};
 use tvix_eval_builtin_macros::builtins;
 
 use super::derivation_env::without_context;
-use super::errors::{ImportError, check_name, context_element_name};
+use super::errors::{ImportError, check_name};
 use super::inputs::parse_store_path;
 use crate::TvixStoreIO;
 use crate::nix_hash;
@@ -353,7 +353,7 @@ pub(super) mod import_builtins {
                 other => {
                     return Err(ImportError::ToFileReferencesDerivation {
                         name,
-                        element: context_element_name(other),
+                        element: other.encoded(),
                     }
                     .into());
                 }
