@@ -250,22 +250,8 @@ impl Context {
         dir: &Path,
         scope: &NixAttrs,
     ) -> Result<Value, Error> {
-        let id = self.sources.add(name, text);
         let names: Vec<String> = scope.keys().map(|k| k.to_string()).collect();
-        let lambda = compile(&Unit {
-            text,
-            file: id,
-            name,
-            dir,
-            home: self.options.home.as_deref(),
-            globals: &self.globals,
-            lints: self.options.lints,
-            speculate: self.speculate.get(),
-            scope: &names,
-            pipe_operators: self.pipe_operators(),
-            report: &|d| self.report(d),
-        })?;
-        let lambda = self.compiled(lambda, name);
+        let (_, lambda) = self.compile_text(text, name, dir, &names)?;
         // The body captures the scope's names as locals of an enclosing
         // function that is never run: its slots are the scope's values, in
         // the order of `names`.
@@ -283,14 +269,14 @@ impl Context {
 
     /// Compiles source text into an unforced thunk of its value.
     pub fn compile_source(&self, text: &str, name: &str, dir: &Path) -> Result<Value, Error> {
-        let (_, lambda) = self.compile_text(text, name, dir)?;
+        let (_, lambda) = self.compile_text(text, name, dir, &[])?;
         Ok(Value::Thunk(Thunk::suspended(lambda, Upvalues::default())))
     }
 
     /// `nix-instantiate --parse`: compiles the text, for its errors and
     /// warnings, and shows its expression as CppNix does.
     pub fn show_source(&self, text: &str, name: &str, dir: &Path) -> Result<String, Error> {
-        let (file, _) = self.compile_text(text, name, dir)?;
+        let (file, _) = self.compile_text(text, name, dir, &[])?;
         let src = syntax::Source { file, name, text };
         let paths = syntax::print::Paths {
             dir,
@@ -299,11 +285,14 @@ impl Context {
         Ok(syntax::print::show(&syntax::reparse(text), &src, paths))
     }
 
+    /// Adds the text to the sources and compiles it, with `scope` bound
+    /// around it (see `Unit::scope`).
     fn compile_text(
         &self,
         text: &str,
         name: &str,
         dir: &Path,
+        scope: &[String],
     ) -> Result<(FileId, Rc<crate::chunk::Lambda>), Error> {
         let id = self.sources.add(name, text);
         let lambda = compile(&Unit {
@@ -315,7 +304,7 @@ impl Context {
             globals: &self.globals,
             lints: self.options.lints,
             speculate: self.speculate.get(),
-            scope: &[],
+            scope,
             pipe_operators: self.pipe_operators(),
             report: &|d| self.report(d),
         })?;

@@ -10,15 +10,14 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use nix_compat::nixhash::{CAHash, NixHash};
-use nix_compat::store_path::{StorePath, build_ca_path};
+use nix_compat::store_path::StorePath;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tvix_castore::directoryservice::DirectoryPutter;
 use tvix_castore::{Directory, Node, PathComponent};
-use tvix_store::PathInfo;
 use tvix_store::import::{
-    ImportError, PathFilter, import_bytes_as_text_ca, import_filtered_path_as_nar_ca,
-    import_path_as_flat_ca, import_path_as_nar_ca,
+    PathFilter, import_bytes_as_text_ca, import_filtered_path_as_nar_ca, import_path_as_flat_ca,
+    import_path_as_nar_ca, put_ca_path_info,
 };
 use tvix_store::utils::Services;
 
@@ -171,35 +170,15 @@ impl TvixStoreIO {
             Some(sha256) => CAHash::Flat(NixHash::Sha256(sha256)),
             None => CAHash::Nar(NixHash::Sha256(nar.nar_sha256)),
         };
-        let mut references = references;
-        references.sort();
-        let store_path = build_ca_path(
+        let info = self.runtime.block_on(put_ca_path_info(
+            self.services.path_info_service.as_ref(),
             name,
-            &ca,
-            references.iter().map(StorePath::to_absolute_path),
-            false,
-        )
-        .map_err(|source| ImportError::InvalidName {
-            name: name.to_string(),
-            source,
-        })?;
-        let info = PathInfo {
-            store_path: store_path.clone(),
             node,
+            nar,
+            ca,
             references,
-            nar_size: nar.nar_size,
-            nar_sha256: nar.nar_sha256,
-            signatures: Vec::new(),
-            deriver: None,
-            ca: Some(ca),
-        };
-        self.runtime
-            .block_on(self.services.path_info_service.put(info))
-            .map_err(|source| StoreError::PathInfo {
-                path: store_path.to_absolute_path(),
-                source: Box::new(source),
-            })?;
-        Ok(store_path)
+        ))?;
+        Ok(info.store_path)
     }
 
     /// The NAR size and sha256 of `node`, found at `path`.

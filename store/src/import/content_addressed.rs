@@ -106,7 +106,7 @@ where
             source: Box::new(source),
         })?;
     let ca = CAHash::Nar(NixHash::Sha256(nar.nar_sha256));
-    put_ca_path_info(path_info_service, &name, node, nar, ca).await
+    put_ca_path_info(path_info_service, &name, node, nar, ca, Vec::new()).await
 }
 
 /// Imports the regular file at `path` as `nix-store --add-fixed sha256`
@@ -156,7 +156,7 @@ where
     )
     .await?;
     let ca = CAHash::Flat(NixHash::Sha256(file_sha256));
-    put_ca_path_info(path_info_service, &name, node, nar, ca).await
+    put_ca_path_info(path_info_service, &name, node, nar, ca, Vec::new()).await
 }
 
 /// Adds `contents` as a file named `name` that refers to `references`, as
@@ -203,27 +203,12 @@ where
             store_path: store_path.clone(),
             source,
         })?;
-    let path_info = PathInfo {
-        store_path: store_path.clone(),
-        node: Node::File {
-            digest,
-            size,
-            executable: false,
-        },
-        references,
-        nar_size: nar.nar_size,
-        nar_sha256: nar.nar_sha256,
-        signatures: Vec::new(),
-        deriver: None,
-        ca: Some(ca),
+    let node = Node::File {
+        digest,
+        size,
+        executable: false,
     };
-    path_info_service
-        .put(path_info)
-        .await
-        .map_err(|source| ImportError::PutPathInfo {
-            store_path,
-            source: Box::new(source),
-        })
+    put_path_info(path_info_service, store_path, node, references, nar, ca).await
 }
 
 /// The NAR size and sha256 of a single non-executable file.
@@ -305,25 +290,46 @@ async fn blob_sha256<BS: BlobService + ?Sized>(
     Ok(hasher.finalize().into())
 }
 
-/// Builds the store path for `ca` (no references) and puts its PathInfo.
-async fn put_ca_path_info<PS: PathInfoService + ?Sized>(
+/// Builds the store path for `ca` and `references` (each once, in store
+/// path order, as the fingerprint lists them) and puts its PathInfo; the
+/// contents must be stored already.
+pub async fn put_ca_path_info<PS: PathInfoService + ?Sized>(
     path_info_service: &PS,
     name: &str,
     node: Node,
     nar: NarSummary,
     ca: CAHash,
+    mut references: Vec<StorePath>,
 ) -> Result<PathInfo, ImportError> {
-    let store_path: StorePath =
-        build_ca_path(name, &ca, Vec::<String>::new(), false).map_err(|source| {
-            ImportError::InvalidName {
-                name: name.to_owned(),
-                source,
-            }
-        })?;
+    references.sort();
+    references.dedup();
+    let store_path: StorePath = build_ca_path(
+        name,
+        &ca,
+        references.iter().map(StorePath::to_absolute_path),
+        false,
+    )
+    .map_err(|source| ImportError::InvalidName {
+        name: name.to_owned(),
+        source,
+    })?;
+    put_path_info(path_info_service, store_path, node, references, nar, ca).await
+}
+
+/// Puts the PathInfo of a content-addressed path whose contents are
+/// stored.
+async fn put_path_info<PS: PathInfoService + ?Sized>(
+    path_info_service: &PS,
+    store_path: StorePath,
+    node: Node,
+    references: Vec<StorePath>,
+    nar: NarSummary,
+    ca: CAHash,
+) -> Result<PathInfo, ImportError> {
     let path_info = PathInfo {
         store_path: store_path.clone(),
         node,
-        references: Vec::new(),
+        references,
         nar_size: nar.nar_size,
         nar_sha256: nar.nar_sha256,
         signatures: Vec::new(),

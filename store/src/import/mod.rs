@@ -34,7 +34,7 @@ use crate::pathinfoservice::PathInfoService;
 
 pub use content_addressed::{
     import_bytes_as_text_ca, import_filtered_path_as_nar_ca, import_path_as_flat_ca,
-    import_path_as_nar_ca, store_path_name,
+    import_path_as_nar_ca, put_ca_path_info, store_path_name,
 };
 pub use error::{ImportError, NarMismatch};
 pub use reference_graph::{ReferenceGraph, ReferenceGraphEntry, ReferenceGraphError, copy_closure};
