@@ -85,7 +85,22 @@ pub enum Source<'a> {
 /// folder `dir` is shown as `/pwd`. A panic is an error whose message says
 /// so.
 pub fn evaluate(source: Source, dir: &Path, check_catchable: bool) -> Output {
-    let (stderr, result) = run(&source);
+    evaluate_with(
+        &|| Evaluator::new(EvalOptions::default(), None),
+        source,
+        dir,
+        check_catchable,
+    )
+}
+
+/// `evaluate` with evaluators made by `make` (one with a store, say).
+pub fn evaluate_with(
+    make: &dyn Fn() -> Evaluator,
+    source: Source,
+    dir: &Path,
+    check_catchable: bool,
+) -> Output {
+    let (stderr, result) = run(make, &source);
     let outcome = match result {
         Ok(value) => Outcome::Value(value),
         Err(message) => {
@@ -93,7 +108,7 @@ pub fn evaluate(source: Source, dir: &Path, check_catchable: bool) -> Output {
                 Source::Expr(expr, base) if check_catchable => {
                     let wrapped =
                         format!("(builtins.tryEval (builtins.deepSeq ({expr}\n) null)).success");
-                    run(&Source::Expr(&wrapped, base)).1.as_deref() == Ok("false")
+                    run(make, &Source::Expr(&wrapped, base)).1.as_deref() == Ok("false")
                 }
                 _ => false,
             };
@@ -116,9 +131,9 @@ pub fn evaluate(source: Source, dir: &Path, check_catchable: bool) -> Output {
 
 /// The lines printed to standard error, and the printed value or the
 /// error's message.
-fn run(source: &Source) -> (Vec<String>, Result<String, String>) {
+fn run(make: &dyn Fn() -> Evaluator, source: &Source) -> (Vec<String>, Result<String, String>) {
     let evaluated = catch_unwind(AssertUnwindSafe(|| {
-        let evaluator = Evaluator::new(EvalOptions::default(), None);
+        let evaluator = make();
         let request = EvalRequest {
             strict: true,
             speculate: true,
