@@ -13,5 +13,8 @@ fuzz_target!(|data: &[u8]| {
         None => (data, &b""[..]),
     };
     let args = [("p", pattern), ("s", string)];
-    common::eval_with_strings("{ p, s }: [ (builtins.match p s) (builtins.split p s) ]", &args);
+    common::eval_with_strings(
+        "{ p, s }: [ (builtins.match p s) (builtins.split p s) ]",
+        &args,
+    );
 });
