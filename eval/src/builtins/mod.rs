@@ -31,6 +31,7 @@ mod types;
 mod versions;
 mod xml;
 
+pub use flake::input as fetch_input;
 pub use fs::coerce_to_path;
 pub(crate) use fs::io_error;
 pub use json::to_json_string;
