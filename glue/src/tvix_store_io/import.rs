@@ -171,7 +171,20 @@ impl TvixStoreIO {
             Some(sha256) => CAHash::Flat(NixHash::Sha256(sha256)),
             None => CAHash::Nar(NixHash::Sha256(nar.nar_sha256)),
         };
-        let mut references = references;
+        self.add_ca_node(name, node, ca, nar, references)
+    }
+
+    /// Makes the store path of `node`, whose contents are in castore
+    /// already, named `name` and addressed by `ca`, referring to
+    /// `references`, and puts its PathInfo.
+    pub(crate) fn add_ca_node(
+        &self,
+        name: &str,
+        node: Node,
+        ca: CAHash,
+        nar: tvix_store::nar::NarSummary,
+        mut references: Vec<StorePath>,
+    ) -> Result<StorePath, StoreError> {
         references.sort();
         let store_path = build_ca_path(
             name,
@@ -203,7 +216,7 @@ impl TvixStoreIO {
     }
 
     /// The NAR size and sha256 of `node`, found at `path`.
-    fn nar_summary(
+    pub(crate) fn nar_summary(
         &self,
         path: &Path,
         node: &Node,
