@@ -67,7 +67,9 @@ pub enum Error {
     PathRead(io::Error),
     #[error("archive entry {start:?}…: path is {len} bytes long, more than {MAX_PATH_LEN}")]
     PathTooLong { start: BString, len: usize },
-    #[error("archive entry {path}: the paths of the archive add up to more than {MAX_TOTAL_PATH_BYTES} bytes")]
+    #[error(
+        "archive entry {path}: the paths of the archive add up to more than {MAX_TOTAL_PATH_BYTES} bytes"
+    )]
     TooManyPathBytes { path: PathBuf },
     #[error("archive entry {path:?}: invalid path: {source}")]
     InvalidPath {
@@ -185,9 +187,14 @@ where
     DS: DirectoryService + ?Sized,
     R: AsyncRead + Send + Unpin,
 {
-    ingest_archive_with_root(blob_service, directory_service, reader, ArchiveRoot::SingleEntry)
-        .await
-        .map(|archive| archive.root)
+    ingest_archive_with_root(
+        blob_service,
+        directory_service,
+        reader,
+        ArchiveRoot::SingleEntry,
+    )
+    .await
+    .map(|archive| archive.root)
 }
 
 /// [ingest_archive] with the root chosen by `root`, telling the newest
