@@ -339,6 +339,10 @@ fn error_of(expr: &str, options: EvalOptions) -> (String, String, String) {
     r#"builtins.fetchGit { url = "REPOS/repo"; revCount = -1; }"#,
     "negative value given for 'fetchGit' argument 'revCount': -1"
 )]
+#[case::git_public_keys(
+    r#"builtins.fetchGit { url = "REPOS/repo"; publicKeys = [ ]; }"#,
+    "experimental Nix feature 'verified-fetches' is disabled; add '--extra-experimental-features verified-fetches' to enable it"
+)]
 #[case::git_remote(
     r#"builtins.fetchGit "https://example.com/repo.git""#,
     // tvix's own: CppNix would clone it.

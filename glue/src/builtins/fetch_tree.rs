@@ -11,8 +11,8 @@
 use std::rc::Rc;
 
 use nix_compat::nixhash::{HashAlgo, NixHash};
-use tvix_eval::builtins::Co;
 use tvix_eval::builtins::fetch_input::{self, Attr, Attrs};
+use tvix_eval::builtins::{Co, to_json_string};
 use tvix_eval::errors::ResultExt;
 use tvix_eval::value::NixString;
 use tvix_eval::vm::ops::{Coercion, coerce_to_string};
@@ -124,6 +124,14 @@ async fn input_attrs(co: &Co, args: Value, caller: Caller) -> Result<Attrs, Erro
                     name: name.clone(),
                     value: n,
                 })?)
+            }
+            // Signed commits' keys, as JSON (CppNix does not fetch them
+            // without the feature either).
+            other if name == "publicKeys" => {
+                co.context().options.require_feature("verified-fetches")?;
+                let mut context = Default::default();
+                let json = to_json_string(co, other, &mut context).await?;
+                Attr::String(String::from_utf8_lossy(&json).into_owned())
             }
             other => {
                 return Err(FetchArgError::WrongAttrType {

@@ -23,16 +23,16 @@ use crate::nix_hash;
 
 /// `fetchurl` or `fetchTarball`.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Fetcher {
+enum Builtin {
     Url,
     Tarball,
 }
 
-impl Fetcher {
+impl Builtin {
     fn name(self) -> &'static str {
         match self {
-            Fetcher::Url => "fetchurl",
-            Fetcher::Tarball => "fetchTarball",
+            Builtin::Url => "fetchurl",
+            Builtin::Tarball => "fetchTarball",
         }
     }
 }
@@ -57,7 +57,7 @@ async fn string_argument(co: &Co, value: Value, what: &'static str) -> Result<St
 
 /// Reads the argument (forced already) as CppNix does: `name` first (its
 /// symbol comes first in CppNix's sets), then the others.
-async fn read_request(co: &Co, args: Value, fetcher: Fetcher) -> Result<Request, Error> {
+async fn read_request(co: &Co, args: Value, fetcher: Builtin) -> Result<Request, Error> {
     const URL: &str = "while evaluating the url we should fetch";
     let Value::Attrs(attrs) = &args else {
         return Ok(Request {
@@ -129,9 +129,9 @@ fn resolve_pseudo_url(url: String) -> String {
 }
 
 /// CppNix's `fetch`.
-async fn fetch(io: &TvixStoreIO, co: &Co, args: Value, fetcher: Fetcher) -> Result<Value, Error> {
+async fn fetch(io: &TvixStoreIO, co: &Co, args: Value, fetcher: Builtin) -> Result<Value, Error> {
     let mut request = read_request(co, args, fetcher).await?;
-    if fetcher == Fetcher::Tarball {
+    if fetcher == Builtin::Tarball {
         request.url = resolve_pseudo_url(request.url);
         if !request.name_given {
             request.name = "source".into();
@@ -171,8 +171,8 @@ async fn fetch(io: &TvixStoreIO, co: &Co, args: Value, fetcher: Fetcher) -> Resu
     // Pinned and in the store already: nothing to fetch.
     if let Some(expected) = &request.expected {
         let ca = match fetcher {
-            Fetcher::Url => CAHash::Flat(expected.clone()),
-            Fetcher::Tarball => CAHash::Nar(expected.clone()),
+            Builtin::Url => CAHash::Flat(expected.clone()),
+            Builtin::Tarball => CAHash::Nar(expected.clone()),
         };
         let path = build_ca_path(&name, &ca, [] as [&str; 0], false).map_err(|e| {
             ImportError::InvalidStorePath {
@@ -189,11 +189,11 @@ async fn fetch(io: &TvixStoreIO, co: &Co, args: Value, fetcher: Fetcher) -> Resu
         }
     }
     let (store_path, got) = match fetcher {
-        Fetcher::Url => {
+        Builtin::Url => {
             let fetched = io.fetch_file(&url, &name)?;
             (fetched.store_path, fetched.sha256)
         }
-        Fetcher::Tarball => {
+        Builtin::Tarball => {
             let fetched = io
                 .fetch_tarball(&url, &name)
                 .map_err(|e| Error::from(e).context(format!("while fetching the input '{url}'")))?;
@@ -222,7 +222,7 @@ pub(super) mod fetcher_builtins {
     /// url; sha256 ? null; name ? baseNameOf url; }`.
     #[builtin("fetchurl")]
     async fn builtin_fetchurl(io: Rc<TvixStoreIO>, co: &Co, args: Value) -> Result<Value, Error> {
-        fetch(&io, co, args, Fetcher::Url).await
+        fetch(&io, co, args, Builtin::Url).await
     }
 
     /// Downloads a tarball and unpacks it into the store: `fetchTarball
@@ -233,7 +233,7 @@ pub(super) mod fetcher_builtins {
         co: &Co,
         args: Value,
     ) -> Result<Value, Error> {
-        fetch(&io, co, args, Fetcher::Tarball).await
+        fetch(&io, co, args, Builtin::Tarball).await
     }
 
     /// Would copy a Mercurial revision into the store; tvix does not

@@ -34,13 +34,11 @@ pub(super) struct Body {
 
 /// The HTTP client of a fetcher: no automatic decompression (CppNix
 /// decodes `Content-Encoding` itself, as [open] does), redirects followed.
-pub(super) fn client() -> reqwest::Client {
+pub(super) fn client() -> Result<reqwest::Client, FetchError> {
     reqwest::Client::builder()
         .read_timeout(STALL_TIMEOUT)
         .build()
-        // Only a TLS backend that cannot start fails here; then every
-        // download fails with the builder's error instead.
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .map_err(|e| FetchError::HttpClient(error_chain(&e)))
 }
 
 /// Opens `url`. `kind` (`file`, `tarball`) names what is fetched in the

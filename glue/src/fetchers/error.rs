@@ -23,6 +23,9 @@ pub enum FetchError {
         "{kind} '{url}' must use an absolute path. The 'file' scheme does not support relative paths."
     )]
     RelativeFileUrl { kind: &'static str, url: String },
+    /// The HTTP client cannot start (no TLS backend).
+    #[error("setting up the HTTP client: {0}")]
+    HttpClient(String),
     #[error("file:// URL '{url}' has unexpected authority '{authority}'")]
     FileUrlAuthority { url: String, authority: String },
     #[error("unpacking '{url}': {message}")]

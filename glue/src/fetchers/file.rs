@@ -74,7 +74,7 @@ impl TvixStoreIO {
         if let Some(fetched) = self.fetcher.files.borrow().get(&key) {
             return Ok(fetched.clone());
         }
-        let client = self.fetcher.client.get_or_init(download::client);
+        let client = self.fetcher.client()?;
         let (node, sha256, nar) = self.runtime.block_on(async {
             let body = download::open(client, url, "file").await?;
             let bar = download::progress_bar(url, body.len);

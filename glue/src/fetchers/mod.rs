@@ -60,3 +60,14 @@ pub struct Fetcher {
     tarballs: RefCell<HashMap<(String, String), FetchedTree>>,
     git: RefCell<HashMap<GitRequest, FetchedGit>>,
 }
+
+impl Fetcher {
+    /// The HTTP client, made the first time it is needed.
+    fn client(&self) -> Result<&reqwest::Client, FetchError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = download::client()?;
+        Ok(self.client.get_or_init(|| client))
+    }
+}

@@ -21,7 +21,7 @@ impl TvixStoreIO {
         if let Some(fetched) = self.fetcher.tarballs.borrow().get(&key) {
             return Ok(fetched.clone());
         }
-        let client = self.fetcher.client.get_or_init(download::client);
+        let client = self.fetcher.client()?;
         let archive = self.runtime.block_on(async {
             let body = download::open(client, url, "tarball").await?;
             let bar = download::progress_bar(url, body.len);

@@ -82,7 +82,10 @@ fn git_error(path: &Path, e: impl std::fmt::Display) -> FetchError {
 /// The local path of a repository URL.
 fn repository_path(url: &str) -> Result<PathBuf, FetchError> {
     let path = match url.strip_prefix("file://") {
-        Some(rest) => rest.strip_prefix("localhost").unwrap_or(rest),
+        Some(rest) => match rest.strip_prefix("localhost") {
+            Some(path) if path.starts_with('/') => path,
+            _ => rest,
+        },
         None => url
             .strip_prefix("file:")
             .ok_or_else(|| FetchError::GitRemote(url.to_string()))?,
