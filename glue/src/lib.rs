@@ -7,8 +7,11 @@
 //!   from castore trees, others from the host, and interpolated host paths
 //!   (`"${./src}"`) are imported into the store.
 //! - [builtins] holds the builtins that need a store (`derivationStrict`,
-//!   `toFile`, `path`, `filterSource`, `storePath`). They replace the pure
-//!   evaluator's versions, which fail with "needs a store".
+//!   `toFile`, `path`, `filterSource`, `storePath`, the fetchers). They
+//!   replace the pure evaluator's versions, which fail with "needs a
+//!   store".
+//! - [fetchers] downloads files and tarballs and reads local git
+//!   repositories into the store, once per evaluation.
 //! - [known_paths] memoises the derivations an evaluation instantiated.
 //!
 //! [configure] puts these together on an evaluator builder, and
@@ -20,6 +23,7 @@
 //! evaluation must run on a thread of its own, outside the runtime.
 
 pub mod builtins;
+pub mod fetchers;
 pub mod known_paths;
 mod nix_hash;
 pub mod tvix_store_io;

@@ -1,7 +1,10 @@
 //! Instantiates the derivations of `testdata/derivations/cases.nix` and
 //! `text-cases.nix` and compares them with what CppNix (Nix 2.8, and 2.26
-//! for text-hashed outputs) made of them (see `generate.sh` there): the `.drv` path, its bytes, which tvix reads back from its
-//! store, the output paths, and the `.drv`'s references in the store.
+//! for text-hashed outputs) made of them (see `generate.sh` there): the
+//! `.drv` path, its bytes, which tvix reads back from its store, the output
+//! paths, and the `.drv`'s references in the store. Among them, the
+//! derivations of the `<nix/fetchurl.nix>` corepkg (only instantiated:
+//! `builtin:fetchurl` is never built), whose `drvPath`s Nix 2.26 gives too.
 
 mod common;
 
@@ -134,6 +137,16 @@ fn instantiate(name: &str) -> Instantiated {
 #[case::drv_path_of_fod("drv-path-of-fod")]
 #[case::env_types("env-types")]
 #[case::escapes("escapes")]
+#[case::fetchurl_corepkg_executable("fetchurl-corepkg-executable")]
+#[case::fetchurl_corepkg_hash_sri("fetchurl-corepkg-hash-sri")]
+#[case::fetchurl_corepkg_md5("fetchurl-corepkg-md5")]
+#[case::fetchurl_corepkg_named("fetchurl-corepkg-named")]
+#[case::fetchurl_corepkg_output_hash("fetchurl-corepkg-output-hash")]
+#[case::fetchurl_corepkg_query_in_name("fetchurl-corepkg-query-in-name")]
+#[case::fetchurl_corepkg_sha1("fetchurl-corepkg-sha1")]
+#[case::fetchurl_corepkg_sha256("fetchurl-corepkg-sha256")]
+#[case::fetchurl_corepkg_sha512("fetchurl-corepkg-sha512")]
+#[case::fetchurl_corepkg_unpack("fetchurl-corepkg-unpack")]
 #[case::first_output_not_out("first-output-not-out")]
 #[case::fod_empty_hash("fod-empty-hash")]
 #[case::fod_flat_md5_base16("fod-flat-md5-base16")]

@@ -4,9 +4,9 @@
 //! Tar entries come in any order, parents may be missing or come after
 //! their children, and later entries replace earlier ones with the same
 //! path. So the whole archive is read into a graph first (petgraph), then
-//! walked children first to feed [ingest_entries]. The archive must hold
-//! exactly one top-level entry, which becomes the root (a `./` entry only
-//! carries metadata and is skipped).
+//! walked children first to feed [ingest_entries]. Which part of the archive
+//! becomes the root is the caller's choice ([ArchiveRoot]); a `./` entry only
+//! carries metadata and is skipped.
 //!
 //! A tar stream can only be read front to back. Small files are read into
 //! memory and uploaded concurrently, up to a bounded total of buffered
@@ -14,7 +14,8 @@
 //!
 //! Nothing is extracted to disk. The importer must never accept an absolute
 //! path or a `..`, and must never let an archive choose how much memory it
-//! takes: buffered file contents and path lengths are bounded.
+//! takes: buffered file contents, path lengths and the bytes of all paths
+//! held in the graph are bounded.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -47,6 +48,12 @@ const MAX_BUFFERED_BYTES: usize = 128 * 1024 * 1024;
 /// read, so memory grows with the square of the path length: a hostile
 /// archive must not choose it freely.
 pub const MAX_PATH_LEN: usize = 4096;
+/// Most bytes of entry paths held while the archive is read. Each entry
+/// is kept (with its path) until the archive ends, and a compressed
+/// archive of many long, similar names is tiny: without a bound, a few
+/// megabytes could make the graph take gigabytes. Real source trees hold
+/// far less (nixpkgs: about 4 MiB of paths).
+pub const MAX_TOTAL_PATH_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -60,6 +67,10 @@ pub enum Error {
     PathRead(io::Error),
     #[error("archive entry {start:?}…: path is {len} bytes long, more than {MAX_PATH_LEN}")]
     PathTooLong { start: BString, len: usize },
+    #[error(
+        "archive entry {path}: the paths of the archive add up to more than {MAX_TOTAL_PATH_BYTES} bytes"
+    )]
+    TooManyPathBytes { path: PathBuf },
     #[error("archive entry {path:?}: invalid path: {source}")]
     InvalidPath {
         path: BString,
@@ -67,6 +78,8 @@ pub enum Error {
     },
     #[error("archive entry {path}: reading its mode: {source}")]
     Mode { path: PathBuf, source: io::Error },
+    #[error("archive entry {path}: reading its modification time: {source}")]
+    Mtime { path: PathBuf, source: io::Error },
     #[error("archive entry {path}: reading its link target: {source}")]
     LinkName { path: PathBuf, source: io::Error },
     #[error("archive entry {path}: link without a target")]
@@ -139,9 +152,31 @@ where
     })
 }
 
+/// Which part of an archive becomes the root of the imported tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveRoot {
+    /// Its one top-level entry; none or several are an error.
+    SingleEntry,
+    /// Its one top-level entry if that is a directory; otherwise (several
+    /// entries, a single file, none at all) a directory holding all of
+    /// them. This is how Nix 2.26 unpacks a tarball (its
+    /// `dereferenceSingletonDirectory`).
+    SingleDirectoryOrAll,
+}
+
+/// An imported archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestedArchive {
+    pub root: Node,
+    /// The newest modification time of any entry (seconds since the
+    /// epoch), 0 for an archive without entries.
+    pub newest_mtime: u64,
+}
+
 /// Imports the tree in the (possibly compressed) tar stream `reader`,
 /// uploading file contents to `blob_service` and directories to
-/// `directory_service`, and returns the root node.
+/// `directory_service`, and returns the root node: the archive's one
+/// top-level entry.
 pub async fn ingest_archive<BS, DS, R>(
     blob_service: BS,
     directory_service: &DS,
@@ -152,15 +187,44 @@ where
     DS: DirectoryService + ?Sized,
     R: AsyncRead + Send + Unpin,
 {
-    let entries = read_archive(blob_service, reader)
+    ingest_archive_with_root(
+        blob_service,
+        directory_service,
+        reader,
+        ArchiveRoot::SingleEntry,
+    )
+    .await
+    .map(|archive| archive.root)
+}
+
+/// [ingest_archive] with the root chosen by `root`, telling the newest
+/// modification time too.
+pub async fn ingest_archive_with_root<BS, DS, R>(
+    blob_service: BS,
+    directory_service: &DS,
+    reader: R,
+    root: ArchiveRoot,
+) -> Result<IngestedArchive, IngestionError<Error>>
+where
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+    R: AsyncRead + Send + Unpin,
+{
+    let (entries, newest_mtime) = read_archive(blob_service, reader, root)
         .await
         .map_err(IngestionError::Producer)?;
-    ingest_entries(directory_service, futures::stream::iter(entries).map(Ok)).await
+    let root = ingest_entries(directory_service, futures::stream::iter(entries).map(Ok)).await?;
+    Ok(IngestedArchive { root, newest_mtime })
 }
 
 /// Reads the whole archive, uploading file contents, and returns its entries
-/// children first, relative to the one top-level entry.
-async fn read_archive<BS, R>(blob_service: BS, reader: R) -> Result<Vec<IngestionEntry>, Error>
+/// children first, relative to the root `root` chooses, and the newest
+/// modification time.
+async fn read_archive<BS, R>(
+    blob_service: BS,
+    reader: R,
+    root: ArchiveRoot,
+) -> Result<(Vec<IngestionEntry>, u64), Error>
 where
     BS: BlobService + Clone + 'static,
     R: AsyncRead + Send + Unpin,
@@ -172,11 +236,17 @@ where
     let mut entries = archive.entries().map_err(Error::Entries)?;
     let mut tree = ArchiveTree::new();
     let mut uploads = Uploads::new(blob_service);
+    let mut newest_mtime = 0;
 
     while let Some(entry) = entries.next().await {
         let mut entry = entry.map_err(Error::NextEntry)?;
         let raw_path = entry.path_bytes().map_err(Error::PathRead)?.into_owned();
         let path = parse_path(&raw_path)?;
+        let mtime = entry.header().mtime().map_err(|source| Error::Mtime {
+            path: path.clone(),
+            source,
+        })?;
+        newest_mtime = newest_mtime.max(mtime);
         if path.is_root() {
             continue;
         }
@@ -223,7 +293,7 @@ where
     }
 
     let files = uploads.finish().await?;
-    tree.into_entries(&files)
+    Ok((tree.into_entries(&files, root)?, newest_mtime))
 }
 
 fn parse_path(raw: &[u8]) -> Result<PathBuf, Error> {
@@ -371,6 +441,9 @@ struct ArchiveTree {
     graph: DiGraph<(PathBuf, ArchiveNode), ()>,
     by_path: HashMap<PathBuf, NodeIndex>,
     root: NodeIndex,
+    /// The bytes of the paths of all nodes, at most
+    /// [MAX_TOTAL_PATH_BYTES].
+    path_bytes: usize,
 }
 
 impl ArchiveTree {
@@ -381,7 +454,25 @@ impl ArchiveTree {
             graph,
             by_path: HashMap::from([(PathBuf::new(), root)]),
             root,
+            path_bytes: 0,
         }
+    }
+
+    /// Adds a node below `parent`, within the budget of path bytes.
+    fn add_node(
+        &mut self,
+        parent: NodeIndex,
+        path: PathBuf,
+        node: ArchiveNode,
+    ) -> Result<NodeIndex, Error> {
+        self.path_bytes += path.as_bytes().len();
+        if self.path_bytes > MAX_TOTAL_PATH_BYTES {
+            return Err(Error::TooManyPathBytes { path });
+        }
+        let index = self.graph.add_node((path.clone(), node));
+        self.graph.add_edge(parent, index, ());
+        self.by_path.insert(path, index);
+        Ok(index)
     }
 
     /// The node of an earlier regular file, for a hard link to it.
@@ -420,10 +511,7 @@ impl ArchiveTree {
             next = current.parent();
         };
         for path in missing.into_iter().rev() {
-            let index = self.graph.add_node((path.to_owned(), ArchiveNode::Dir));
-            self.graph.add_edge(parent, index, ());
-            self.by_path.insert(path.to_owned(), index);
-            parent = index;
+            parent = self.add_node(parent, path.to_owned(), ArchiveNode::Dir)?;
         }
         Ok(parent)
     }
@@ -445,34 +533,43 @@ impl ArchiveTree {
             Some(parent) => self.directory(parent, &path)?,
             None => self.root,
         };
-        let index = self.graph.add_node((path.clone(), node));
-        self.graph.add_edge(parent, index, ());
-        self.by_path.insert(path, index);
+        self.add_node(parent, path, node)?;
         Ok(())
     }
 
-    /// The entries below the one top-level entry, children first, with paths
-    /// relative to it.
-    fn into_entries(self, files: &[FileContents]) -> Result<Vec<IngestionEntry>, Error> {
-        let mut top_level = self.graph.edges(self.root).map(|edge| edge.target());
-        let top = top_level.next().ok_or(Error::Empty)?;
-        if let Some(other) = top_level.next() {
-            let path_of = |index| {
-                self.graph
-                    .node_weight(index)
+    /// The entries below the root `root` chooses, children first, with
+    /// paths relative to it.
+    fn into_entries(
+        self,
+        files: &[FileContents],
+        root: ArchiveRoot,
+    ) -> Result<Vec<IngestionEntry>, Error> {
+        let top_level: Vec<NodeIndex> = self.graph.edges(self.root).map(|e| e.target()).collect();
+        let is_dir = |index: &NodeIndex| {
+            matches!(self.graph.node_weight(*index), Some((_, ArchiveNode::Dir)))
+        };
+        // The node that becomes the root, and whether its path is the
+        // first component of the paths below it (else they are below the
+        // archive itself).
+        let (top, below_top) = match (root, top_level.as_slice()) {
+            (_, [single]) if root == ArchiveRoot::SingleEntry || is_dir(single) => (*single, true),
+            (ArchiveRoot::SingleDirectoryOrAll, _) => (self.root, false),
+            (ArchiveRoot::SingleEntry, []) => return Err(Error::Empty),
+            (ArchiveRoot::SingleEntry, [..]) => {
+                let mut paths: Vec<PathBuf> = top_level
+                    .iter()
+                    .filter_map(|index| self.graph.node_weight(*index))
                     .map(|(path, _)| path.clone())
-                    .unwrap_or_default()
-            };
-            let (first, second) = (path_of(top), path_of(other));
-            return Err(if first < second {
-                Error::SeveralTopLevelEntries { first, second }
-            } else {
-                Error::SeveralTopLevelEntries {
-                    first: second,
-                    second: first,
-                }
-            });
-        }
+                    .collect();
+                paths.sort();
+                let mut paths = paths.into_iter();
+                let (first, second) = (paths.next(), paths.next());
+                return Err(Error::SeveralTopLevelEntries {
+                    first: first.unwrap_or_default(),
+                    second: second.unwrap_or_default(),
+                });
+            }
+        };
 
         let mut entries = Vec::with_capacity(self.graph.node_count());
         let mut dfs = DfsPostOrder::new(&self.graph, top);
@@ -482,7 +579,11 @@ impl ArchiveTree {
             let Some((path, node)) = self.graph.node_weight(index) else {
                 continue;
             };
-            let path = below_top_level(path);
+            let path = if below_top {
+                below_top_level(path)
+            } else {
+                path.clone()
+            };
             entries.push(match node {
                 ArchiveNode::Dir => IngestionEntry::Dir { path },
                 ArchiveNode::Symlink(target) => IngestionEntry::Symlink {

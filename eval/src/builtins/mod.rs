@@ -32,6 +32,7 @@ mod versions;
 mod xml;
 
 pub use context::string_without_context;
+pub use flake::input as fetch_input;
 pub use fs::coerce_to_path;
 pub(crate) use fs::io_error;
 pub use json::to_json_string;

@@ -92,6 +92,14 @@ mod impls {
         Err(needs_store("fetchGit"))
     }
 
+    /// Fetches a tree (a file, a tarball, a git repository, …) into the
+    /// store (needs a store, and the `fetch-tree` or `flakes` experimental
+    /// feature).
+    #[builtin("fetchTree", feature = "fetch-tree")]
+    async fn builtin_fetch_tree(co: &Co, #[lazy] _args: Value) -> Result<Value, Error> {
+        Err(needs_store("fetchTree"))
+    }
+
     /// Copies a Mercurial revision into the store (needs a store).
     #[builtin("fetchMercurial")]
     async fn builtin_fetch_mercurial(co: &Co, #[lazy] _args: Value) -> Result<Value, Error> {

@@ -109,9 +109,12 @@ impl Default for EvalOptions {
 }
 
 impl EvalOptions {
-    /// Whether a CppNix experimental feature is enabled.
+    /// Whether a CppNix experimental feature is enabled, directly or
+    /// through one that implies it (`flakes` implies `fetch-tree`).
     pub fn has_feature(&self, name: &str) -> bool {
-        self.experimental_features.iter().any(|f| f == name)
+        self.experimental_features
+            .iter()
+            .any(|f| f == name || (name == "fetch-tree" && f == "flakes"))
     }
 
     /// Fails as CppNix does when code needs a feature that is off.

@@ -74,6 +74,71 @@ pub enum ImportError {
     Store(StoreError),
 }
 
+/// Why a fetcher refused its arguments or its result, in CppNix 2.26's
+/// words (2.34's where the language suite expects those).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchArgError {
+    #[error("unsupported argument '{name}' to '{who}'")]
+    UnsupportedArgument { name: String, who: &'static str },
+    #[error("'url' argument required")]
+    UrlRequired,
+    #[error("invalid store path name when fetching URL '{url}': {reason}. {resolution}")]
+    InvalidName {
+        url: String,
+        reason: String,
+        resolution: String,
+    },
+    #[error("in pure evaluation mode, '{0}' requires a 'sha256' argument")]
+    PureWithoutHash(&'static str),
+    #[error(
+        "hash mismatch in file downloaded from '{url}':\n  specified: {specified}\n  got:       {got}"
+    )]
+    HashMismatch {
+        url: String,
+        specified: String,
+        got: String,
+    },
+    #[error("unexpected argument 'type'")]
+    UnexpectedType,
+    #[error("argument 'type' is missing in call to '{0}'")]
+    MissingType(&'static str),
+    #[error("negative value given for '{who}' argument '{name}': {value}")]
+    NegativeValue {
+        who: &'static str,
+        name: String,
+        value: i64,
+    },
+    #[error(
+        "fetchTree argument '{name}' is {actual} while a string, Boolean or integer is expected"
+    )]
+    WrongAttrType { name: String, actual: String },
+    #[error("attribute 'name' isn\u{2019}t supported in call to '{0}'")]
+    NameNotSupported(&'static str),
+    #[error("passing a string argument to '{0}' requires the 'flakes' experimental feature")]
+    StringNeedsFlakes(&'static str),
+    #[error("in pure evaluation mode, '{who}' will not fetch unlocked input '{input}'")]
+    PureUnlocked { who: &'static str, input: String },
+    #[error("NAR hash mismatch in input '{input}', expected '{expected}' but got '{got}'")]
+    NarHashMismatch {
+        input: String,
+        expected: String,
+        got: String,
+    },
+    /// Inputs tvix cannot fetch (forges, flake registries, paths).
+    #[error("fetching inputs of type '{0}' is not supported")]
+    UnsupportedInputType(String),
+    #[error("fetching Mercurial repositories is not supported")]
+    Mercurial,
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+impl From<FetchArgError> for tvix_eval::Error {
+    fn from(e: FetchArgError) -> Self {
+        ErrorKind::Builtin(e.to_string()).into()
+    }
+}
+
 impl From<StoreError> for ImportError {
     /// A refused name gets CppNix's message.
     fn from(e: StoreError) -> Self {

@@ -32,7 +32,7 @@ use crate::nix_hash;
 use crate::tvix_store_io::{Ingestion, StoreError};
 
 /// A store path as a string that refers to it.
-fn store_path_value(path: &StorePath) -> Value {
+pub(super) fn store_path_value(path: &StorePath) -> Value {
     let text = path.to_absolute_path();
     Value::String(NixString::new(
         text.as_bytes(),

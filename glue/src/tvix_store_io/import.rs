@@ -170,6 +170,20 @@ impl TvixStoreIO {
             Some(sha256) => CAHash::Flat(NixHash::Sha256(sha256)),
             None => CAHash::Nar(NixHash::Sha256(nar.nar_sha256)),
         };
+        self.add_ca_node(name, node, ca, nar, references)
+    }
+
+    /// Makes the store path of `node`, whose contents are in castore
+    /// already, named `name` and addressed by `ca`, referring to
+    /// `references`, and puts its PathInfo.
+    pub(crate) fn add_ca_node(
+        &self,
+        name: &str,
+        node: Node,
+        ca: CAHash,
+        nar: tvix_store::nar::NarSummary,
+        references: Vec<StorePath>,
+    ) -> Result<StorePath, StoreError> {
         let info = self.runtime.block_on(put_ca_path_info(
             self.services.path_info_service.as_ref(),
             name,
@@ -182,7 +196,7 @@ impl TvixStoreIO {
     }
 
     /// The NAR size and sha256 of `node`, found at `path`.
-    fn nar_summary(
+    pub(crate) fn nar_summary(
         &self,
         path: &Path,
         node: &Node,

@@ -27,6 +27,7 @@ use tvix_store::PathInfo;
 use tvix_store::import::{ImportError, WalkError};
 use tvix_store::utils::Services;
 
+use crate::fetchers::Fetcher;
 use crate::known_paths::KnownPaths;
 
 pub use import::Ingestion;
@@ -95,12 +96,13 @@ impl From<StoreError> for io::Error {
 }
 
 /// The evaluator's file access and the builtins' store: the castore and
-/// store services, a handle of the runtime they run on, and the
-/// derivations instantiated so far.
+/// store services, a handle of the runtime they run on, the derivations
+/// instantiated so far and what was fetched.
 pub struct TvixStoreIO {
-    services: Services,
-    runtime: Handle,
+    pub(crate) services: Services,
+    pub(crate) runtime: Handle,
     known_paths: RefCell<KnownPaths>,
+    pub(crate) fetcher: Fetcher,
 }
 
 impl TvixStoreIO {
@@ -109,6 +111,7 @@ impl TvixStoreIO {
             services,
             runtime,
             known_paths: RefCell::default(),
+            fetcher: Fetcher::default(),
         }
     }
 

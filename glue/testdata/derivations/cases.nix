@@ -462,4 +462,51 @@ in
       noteWithRef
     ];
   };
+
+  # `<nix/fetchurl.nix>`, CppNix's corepkg, in each of its forms.
+  fetchurl-corepkg-sha256 = import <nix/fetchurl.nix> {
+    url = "https://example.com/hello.txt";
+    sha256 = "00xyyr3fi8l6hb839bv3f7yb86yjv7xi1cgh1xnhipym4asvb4aq";
+  };
+  fetchurl-corepkg-hash-sri = import <nix/fetchurl.nix> {
+    url = "https://example.com/hello.txt";
+    hash = "sha256-WJG1tSLV3whtD/CxEPvZ0hu0/HFjrzTQgoai6Eb2vgM=";
+  };
+  fetchurl-corepkg-sha512 = import <nix/fetchurl.nix> {
+    url = "https://example.com/hello.txt";
+    sha512 = "e7c22b994c59d9cf2b48e549b1e24666636045930d3da7c1acb299d1c3b7f931f94aae41edda2c2b207a36e10f8bcb8d45223e54878f5b316e7ce3b6bc019629";
+  };
+  fetchurl-corepkg-sha1 = import <nix/fetchurl.nix> {
+    url = "https://example.com/hello.txt";
+    sha1 = "f572d396fae9206628714fb2ce00f72e94f2258f";
+  };
+  fetchurl-corepkg-md5 = import <nix/fetchurl.nix> {
+    url = "https://example.com/hello.txt";
+    md5 = "b1946ac92492d2347c6235b4d2611184";
+  };
+  fetchurl-corepkg-output-hash = import <nix/fetchurl.nix> {
+    url = "https://example.com/hello.txt";
+    outputHash = "sha256-WJG1tSLV3whtD/CxEPvZ0hu0/HFjrzTQgoai6Eb2vgM=";
+    outputHashAlgo = "";
+  };
+  fetchurl-corepkg-executable = import <nix/fetchurl.nix> {
+    url = "https://example.com/run.sh";
+    sha256 = "00xyyr3fi8l6hb839bv3f7yb86yjv7xi1cgh1xnhipym4asvb4aq";
+    executable = true;
+  };
+  fetchurl-corepkg-unpack = import <nix/fetchurl.nix> {
+    url = "https://example.com/source.tar.gz";
+    sha256 = "sha256-KzDam18vTe7EBoPffpQCiFXcWiPTxcAcfI1rpdJ/KaI=";
+    unpack = true;
+  };
+  fetchurl-corepkg-named = import <nix/fetchurl.nix> {
+    url = "https://example.com/hello.txt";
+    sha256 = "00xyyr3fi8l6hb839bv3f7yb86yjv7xi1cgh1xnhipym4asvb4aq";
+    name = "greeting";
+    system = "x86_64-linux";
+  };
+  fetchurl-corepkg-query-in-name = import <nix/fetchurl.nix> {
+    url = "https://example.com/get?file=a.tar.gz";
+    sha256 = "00xyyr3fi8l6hb839bv3f7yb86yjv7xi1cgh1xnhipym4asvb4aq";
+  };
 }

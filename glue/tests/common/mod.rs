@@ -45,6 +45,11 @@ impl TestStore {
         TestStore { runtime, services }
     }
 
+    /// The runtime the services run on, for servers a test starts.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
     /// Runs `f` with a TvixStoreIO over the store, on a thread of its own
     /// (outside the runtime, as the CLI's evaluator thread is).
     pub fn with_io<T: Send>(&self, f: impl FnOnce(Rc<TvixStoreIO>) -> T + Send) -> T {

@@ -4,7 +4,10 @@ use rstest::rstest;
 use tokio::io::AsyncWriteExt;
 use tokio_tar::{Builder, EntryType, Header};
 
-use super::{Compression, Error, MAX_PATH_LEN, ingest_archive};
+use super::{
+    ArchiveRoot, Compression, Error, IngestedArchive, MAX_PATH_LEN, ingest_archive,
+    ingest_archive_with_root,
+};
 use crate::blobservice::{BlobService, MemoryBlobService};
 use crate::directoryservice::MemoryDirectoryService;
 use crate::fixtures::{blob_contents, directory_node, file, name, symlink};
@@ -169,6 +172,74 @@ async fn single_file_archive() {
         file(B3Digest::of(b"hello"), 5),
         ingest(&archive).await.expect("ingest")
     );
+}
+
+async fn ingest_whole(archive: &[u8]) -> IngestedArchive {
+    ingest_archive_with_root(
+        Arc::new(MemoryBlobService::new()),
+        &MemoryDirectoryService::new(),
+        archive,
+        ArchiveRoot::SingleDirectoryOrAll,
+    )
+    .await
+    .expect("ingest")
+}
+
+/// With [ArchiveRoot::SingleDirectoryOrAll], a lone top-level directory is
+/// the root and anything else is kept whole.
+#[rstest]
+#[case::single_directory(
+    &[Member::File("top/a", b"a", 0o644), Member::File("top/b", b"b", 0o755)],
+    Directory::try_from_iter([
+        (name("a"), file(B3Digest::of(b"a"), 1)),
+        (name("b"), Node::File { digest: B3Digest::of(b"b"), size: 1, executable: true }),
+    ]).expect("valid")
+)]
+#[case::several_entries(
+    &[Member::File("a", b"a", 0o644), Member::Dir("d/")],
+    Directory::try_from_iter([
+        (name("a"), file(B3Digest::of(b"a"), 1)),
+        (name("d"), directory_node(&Directory::new())),
+    ]).expect("valid")
+)]
+#[case::single_file(
+    &[Member::File("a", b"a", 0o644)],
+    Directory::try_from_iter([(name("a"), file(B3Digest::of(b"a"), 1))]).expect("valid")
+)]
+#[case::single_symlink(
+    &[Member::Symlink("l", "x")],
+    Directory::try_from_iter([(name("l"), symlink("x"))]).expect("valid")
+)]
+#[case::empty(&[], Directory::new())]
+#[case::only_dot(&[Member::Dir("./")], Directory::new())]
+#[tokio::test]
+async fn single_directory_or_all(#[case] members: &[Member<'_>], #[case] expected: Directory) {
+    let archive = tar(members).await;
+
+    assert_eq!(directory_node(&expected), ingest_whole(&archive).await.root);
+}
+
+#[tokio::test]
+async fn newest_mtime_of_any_entry() {
+    let mut builder = Builder::new(Vec::new());
+    for (path, mtime, entry_type) in [
+        ("top/", 20, EntryType::dir()),
+        ("top/a", 30, EntryType::file()),
+        ("top/b", 10, EntryType::file()),
+    ] {
+        let mut header = Header::new_gnu();
+        header.set_path(path).expect("a valid path");
+        header.set_entry_type(entry_type);
+        header.set_size(0);
+        header.set_mode(0o644);
+        header.set_mtime(mtime);
+        header.set_cksum();
+        builder.append(&header, &b""[..]).await.expect("append");
+    }
+    let archive = builder.into_inner().await.expect("finish tar");
+
+    assert_eq!(30, ingest_whole(&archive).await.newest_mtime);
+    assert_eq!(0, ingest_whole(&tar(&[]).await).await.newest_mtime);
 }
 
 #[rstest]

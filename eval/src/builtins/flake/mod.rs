@@ -9,6 +9,7 @@
 //! store, no file access (a relative path is an error, as it is for
 //! CppNix without a base directory).
 
+pub mod input;
 mod schemes;
 mod url;
 
@@ -25,16 +26,16 @@ use url::ParsedUrl;
 
 pub(super) use impls::builtins;
 
-/// One attribute of a flake reference.
+/// One attribute of a flake reference or fetcher input.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Attr {
+pub enum Attr {
     String(String),
     Int(u64),
     Bool(bool),
 }
 
 /// The attributes of a flake reference, sorted as CppNix keeps them.
-type Attrs = BTreeMap<String, Attr>;
+pub type Attrs = BTreeMap<String, Attr>;
 
 /// Why a flake reference is refused. CppNix tries the next reading of a
 /// reference after a `BadUrl` (a URL, then a path), and reports the rest.

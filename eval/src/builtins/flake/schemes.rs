@@ -497,7 +497,7 @@ fn path_from_url(url: &ParsedUrl) -> Result<Option<Attrs>, FlakeError> {
 
 /// CppNix's `fixGitURL`: `user@host:path` is `ssh://user@host/path`, a
 /// bare path is a `file://` URL.
-fn fix_git_url(url: &str) -> String {
+pub(super) fn fix_git_url(url: &str) -> String {
     if let Some((user, rest)) = url.split_once('@')
         && !user.contains('/')
         && let Some((host, path)) = rest.rsplit_once(':')
