@@ -113,6 +113,11 @@ pub struct Args {
     /// Print the bytecode of everything compiled to standard error.
     #[arg(long)]
     pub dump_bytecode: bool,
+    /// Print every instruction the VM runs to standard error: its depth in
+    /// the frame stack, source position, the instruction and the top of the
+    /// stack after it, and each code frame entered and builtin called.
+    #[arg(long)]
+    pub trace_runtime: bool,
     /// (ignored) Evaluate in read/write mode.
     #[arg(long)]
     read_write_mode: bool,
@@ -352,6 +357,7 @@ impl Args {
                 || std::env::var_os("NIX_ABORT_ON_WARN").is_some(),
             pure: pure && !self.impure,
             dump_bytecode: self.dump_bytecode,
+            trace_runtime: self.trace_runtime,
             experimental_features: self
                 .experimental_features
                 .iter()

@@ -351,3 +351,67 @@ fn debug_aids(#[case] args: &[&str], #[case] in_stderr: &str) {
         out.stdout
     );
 }
+
+/// `--trace-runtime` reports, in order, the file's frame being entered,
+/// each instruction with its position and the top of the stack after it,
+/// and the return; the result is unchanged.
+#[test]
+fn trace_runtime_shows_each_instruction() {
+    let out = tvix(&["--eval", "--trace-runtime", "-E", "1 + 2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(out.stdout, b"3\n");
+    // The frame depth under the file's frame depends on how the CLI
+    // starts the evaluation; everything else is fixed.
+    let lines: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("trace-runtime: "))
+        .map(|l| {
+            l.trim_start()
+                .split_once(' ')
+                .map_or(l, |(_, rest)| rest)
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "«string»:1:1 enter file",
+            "«string»:1:1 op Constant(0) => 1",
+            "«string»:1:5 op Constant(1) => 2",
+            "«string»:1:5 op Binary(Add) => 3",
+            "«string»:1:1 op Return -> return 3",
+        ],
+        "stderr: {stderr}"
+    );
+}
+
+/// Calls into lambdas and builtins show as such, with the values returned.
+#[test]
+fn trace_runtime_shows_calls_and_returns() {
+    let out = tvix(&[
+        "--eval",
+        "--strict",
+        "--trace-runtime",
+        "-E",
+        "let f = x: x * 2; in builtins.map f [ 1 2 ]",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(out.stdout, b"[ 2 4 ]\n");
+    for wanted in [
+        "«string»:1:22 op Call(2) -> builtin map",
+        "«string»:1:9 enter call f",
+        "«string»:1:14 op Binary(Mul) => 4",
+        "«string»:1:9 op Return -> return 4",
+    ] {
+        assert!(stderr.contains(wanted), "stderr lacks {wanted:?}: {stderr}");
+    }
+}
+
+/// Without the flag nothing of the trace is printed.
+#[test]
+fn trace_runtime_is_off_by_default() {
+    let out = tvix(&["--eval", "-E", "1 + 2"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("trace-runtime"));
+}

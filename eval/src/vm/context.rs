@@ -87,6 +87,9 @@ pub struct EvalOptions {
     /// `--dump-bytecode`: the bytecode of everything compiled goes to the
     /// diagnostics.
     pub dump_bytecode: bool,
+    /// `--trace-runtime`: every instruction the VM runs, every code frame
+    /// it enters and every builtin it calls goes to the diagnostics.
+    pub trace_runtime: bool,
 }
 
 impl Default for EvalOptions {
@@ -104,6 +107,7 @@ impl Default for EvalOptions {
             system: None,
             experimental_features: Vec::new(),
             dump_bytecode: false,
+            trace_runtime: false,
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod generators;
 pub mod globals;
 mod list_loop;
 pub mod ops;
+mod trace;
 
 use std::pin::Pin;
 use std::rc::Rc;
@@ -97,6 +98,8 @@ pub struct Vm {
     /// The stack height at the last `SpecBegin`. A speculation runs to its
     /// end or gives up without leaving its frame, so one field serves all.
     speculation_base: usize,
+    /// `--trace-runtime`: code frames run with `run_code::<true>`.
+    trace: bool,
 }
 
 /// Whether the current code frame goes on, or the frame stack changed.
@@ -107,6 +110,7 @@ enum Flow {
 
 impl Vm {
     pub fn new(ctx: Rc<Context>) -> Self {
+        let ctx_trace = ctx.options.trace_runtime;
         Vm {
             stack: Vec::new(),
             frames: Vec::new(),
@@ -115,6 +119,7 @@ impl Vm {
             steps: 0,
             spare_deep_force: None,
             speculation_base: 0,
+            trace: ctx_trace,
         }
     }
 
@@ -143,7 +148,8 @@ impl Vm {
             return Ok(());
         };
         match frame {
-            Frame::Code { .. } => self.run_code(),
+            Frame::Code { .. } if self.trace => self.run_code::<true>(),
+            Frame::Code { .. } => self.run_code::<false>(),
             Frame::Thunk { span, .. } => {
                 let span = *span;
                 if self.top_needs_force() {
@@ -571,7 +577,7 @@ impl Vm {
     /// Runs code frames until the frame stack needs something else: a
     /// call or a force pushes a code frame, which runs at once; a return
     /// into a `Thunk` frame whose value is ready settles the thunk here.
-    fn run_code(&mut self) -> Result<(), Error> {
+    fn run_code<const TRACE: bool>(&mut self) -> Result<(), Error> {
         loop {
             let Some(Frame::Code {
                 lambda,
@@ -589,6 +595,9 @@ impl Vm {
             let (lambda, upvalues, mut ip, base) =
                 (lambda.clone(), std::mem::take(upvalues), *ip, *base);
             let frame_index = self.frames.len() - 1;
+            if TRACE && ip == 0 {
+                self.trace_enter(frame_index, &lambda);
+            }
             loop {
                 let Some(&op) = lambda.chunk.code.get(ip) else {
                     self.suspend(frame_index, ip, upvalues);
@@ -597,8 +606,13 @@ impl Vm {
                         None,
                     ));
                 };
+                let at = ip;
                 ip += 1;
-                match self.exec(op, &lambda, &upvalues, &mut ip, base) {
+                let result = self.exec(op, &lambda, &upvalues, &mut ip, base);
+                if TRACE {
+                    self.trace_op(frame_index, &lambda, at, op);
+                }
+                match result {
                     Ok(Flow::Continue) => {}
                     Ok(Flow::Switch) => {
                         // `Return` pops its frame; only a live frame is suspended.
