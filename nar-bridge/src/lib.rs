@@ -11,6 +11,7 @@
 //! [router] builds the axum application; the `nar-bridge` binary adds the
 //! flags, logging and the listening socket around it.
 
+mod body_writer;
 mod bounded_map;
 mod compression;
 mod error;

@@ -11,21 +11,16 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use futures::StreamExt;
 use nix_compat::nixbase32;
-use tokio::io::{AsyncWriteExt, BufWriter, DuplexStream};
-use tokio::sync::oneshot;
-use tokio_util::io::{ReaderStream, StreamReader};
+use tokio::io::AsyncWriteExt;
+use tokio_util::io::StreamReader;
 use tvix_castore::Node;
 use tvix_store::nar::{RenderError, ingest_nar, write_nar};
 
+use crate::body_writer::{BodyWriter, body_writer};
 use crate::range::{self, RangeWriter, Requested};
 use crate::uploads::{self, Upload};
 use crate::{AppState, Compression, Error};
 
-/// Bytes in flight between the renderer and the connection: enough for
-/// the renderer to keep going while the socket drains.
-const PIPE_SIZE: usize = 1024 * 1024;
-/// Size of the chunks sent, and of the renderer's output buffer.
-const CHUNK_SIZE: usize = 256 * 1024;
 /// An upload that sends nothing for this long is given up.
 const UPLOAD_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -95,37 +90,26 @@ fn render(
     compression: Compression,
     range: Option<Range<u64>>,
 ) -> Body {
-    let (writer, reader) = tokio::io::duplex(PIPE_SIZE);
-    let (result_sender, result) = oneshot::channel();
+    let (mut writer, body) = body_writer();
     let state = state.clone();
     tokio::spawn(async move {
-        let rendered = render_into(writer, &state, &node, compression, range).await;
-        if let Err(error) = &rendered {
+        if let Err(error) = render_into(&mut writer, &state, &node, compression, range).await {
             tracing::warn!(%error, "NAR rendering failed");
+            writer.fail(io::Error::other(error)).await;
         }
-        // The client may be gone; then nobody waits for the result.
-        let _ = result_sender.send(rendered);
     });
-    let outcome = futures::stream::once(async move {
-        match result.await {
-            Ok(Err(error)) => Some(Err(io::Error::other(error))),
-            _ => None,
-        }
-    })
-    .filter_map(std::future::ready);
-    Body::from_stream(ReaderStream::with_capacity(reader, CHUNK_SIZE).chain(outcome))
+    body
 }
 
-/// Renders the NAR of `node` into `writer` (dropped at the end, which ends
-/// the body), compressed or cut to `range`.
+/// Renders the NAR of `node` into `writer`, compressed or cut to `range`,
+/// and shuts it down, which ends the body.
 async fn render_into(
-    writer: DuplexStream,
+    writer: &mut BodyWriter,
     state: &AppState,
     node: &Node,
     compression: Compression,
     range: Option<Range<u64>>,
 ) -> Result<(), RenderError> {
-    let writer = BufWriter::with_capacity(CHUNK_SIZE, writer);
     let mut writer = match range {
         Some(range) => compression.encoder(RangeWriter::new(writer, range)),
         None => compression.encoder(writer),

@@ -26,6 +26,9 @@ use crate::bounded_map::BoundedMap;
 const CAPACITY: usize = 128 * 1024;
 
 pub struct NarIndex {
+    /// One search through all PathInfos at a time: requests for unknown
+    /// hashes cannot make the bridge read the whole store many times over.
+    search: tokio::sync::Mutex<()>,
     /// NAR sha256 to store path digest.
     by_nar_hash: BoundedMap<[u8; 32], [u8; DIGEST_SIZE]>,
     /// sha256 of an uploaded (compressed) NAR file to store path digest.
@@ -35,6 +38,7 @@ pub struct NarIndex {
 impl Default for NarIndex {
     fn default() -> Self {
         Self {
+            search: tokio::sync::Mutex::new(()),
             by_nar_hash: BoundedMap::new(CAPACITY),
             by_file_hash: BoundedMap::new(CAPACITY),
         }
@@ -62,16 +66,13 @@ impl NarIndex {
         path_info_service: &dyn PathInfoService,
         hash: &[u8; 32],
     ) -> Result<Option<PathInfo>, pathinfoservice::Error> {
-        if let Some(digest) = self.by_nar_hash.get(hash) {
-            // The store may have changed since; believe only what it says.
-            if let Some(path_info) = path_info_service.get(digest).await?
-                && path_info.nar_sha256 == *hash
-            {
-                return Ok(Some(path_info));
-            }
+        if let Some(found) = self.remembered(path_info_service, hash).await? {
+            return Ok(Some(found));
         }
-        if let Some(digest) = self.by_file_hash.get(hash) {
-            return path_info_service.get(digest).await;
+        let _searching = self.search.lock().await;
+        // A search that just finished may have found it.
+        if let Some(found) = self.remembered(path_info_service, hash).await? {
+            return Ok(Some(found));
         }
         tracing::debug!("NAR hash not remembered, searching all PathInfos");
         let found = path_info_service
@@ -83,5 +84,25 @@ impl NarIndex {
             self.insert(path_info);
         }
         Ok(found)
+    }
+
+    /// The PathInfo for `hash` if it is remembered.
+    async fn remembered(
+        &self,
+        path_info_service: &dyn PathInfoService,
+        hash: &[u8; 32],
+    ) -> Result<Option<PathInfo>, pathinfoservice::Error> {
+        if let Some(digest) = self.by_nar_hash.get(hash) {
+            // The store may have changed since; believe only what it says.
+            if let Some(path_info) = path_info_service.get(digest).await?
+                && path_info.nar_sha256 == *hash
+            {
+                return Ok(Some(path_info));
+            }
+        }
+        match self.by_file_hash.get(hash) {
+            Some(digest) => path_info_service.get(digest).await,
+            None => Ok(None),
+        }
     }
 }
