@@ -416,13 +416,14 @@ async fn bench() {
         &top,
     ]));
     let upload = started.elapsed();
+    let upload_memory = peak_memory(bridge.child.id());
     let nar_total: u64 = nars(&bridge.base, &digests, None)
         .await
         .iter()
         .map(|nar| nar.nar_size)
         .sum();
     println!(
-        "NARs: {:.0} MiB; nix copy --to file:// (none) {file_copy:.1?}, --to nar-bridge (none) {upload:.1?} ({:.0} MiB/s)",
+        "NARs: {:.0} MiB; nix copy --to file:// (none) {file_copy:.1?}, --to nar-bridge (none) {upload:.1?} ({:.0} MiB/s); nar-bridge peak memory after the upload {upload_memory:.0} MiB",
         mib(nar_total),
         mib(nar_total) / upload.as_secs_f64()
     );
@@ -471,7 +472,7 @@ async fn bench() {
     }
 
     println!(
-        "\npeak memory: nar-bridge {:.0} MiB, nginx (all processes) {:.0} MiB",
+        "\npeak memory at the end: nar-bridge {:.0} MiB, nginx (all processes) {:.0} MiB",
         peak_memory(bridge.child.id()),
         peak_memory(nginx.child.id())
     );

@@ -5,7 +5,12 @@ use std::thread::available_parallelism;
 use async_compression::Level;
 use async_compression::tokio::write::{XzEncoder, ZstdEncoder};
 use async_compression::zstd::CParameter;
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncWrite, BufWriter};
+
+/// Input gathered before it goes to a compressor: the NAR comes in many
+/// small writes (each entry's framing), and each call into zstd or xz has
+/// a cost of its own, large with zstd's worker threads.
+const INPUT_BUFFER: usize = 256 * 1024;
 
 /// zstd level for serving: the fastest levels still shrink a NAR to about
 /// a third, and keep up with a fast network on few cores.
@@ -61,15 +66,21 @@ impl Compression {
             Self::None => Box::new(writer),
             Self::Zstd => {
                 let workers = available_parallelism().map_or(1, |n| n.get() as u32);
-                Box::new(ZstdEncoder::with_quality_and_params(
-                    writer,
-                    Level::Precise(ZSTD_LEVEL),
-                    &[CParameter::nb_workers(workers)],
+                Box::new(BufWriter::with_capacity(
+                    INPUT_BUFFER,
+                    ZstdEncoder::with_quality_and_params(
+                        writer,
+                        Level::Precise(ZSTD_LEVEL),
+                        &[CParameter::nb_workers(workers)],
+                    ),
                 ))
             }
             // xz is slow at any level; the fastest preset is what a cache
             // serving on the fly can afford.
-            Self::Xz => Box::new(XzEncoder::with_quality(writer, Level::Fastest)),
+            Self::Xz => Box::new(BufWriter::with_capacity(
+                INPUT_BUFFER,
+                XzEncoder::with_quality(writer, Level::Fastest),
+            )),
         }
     }
 }
