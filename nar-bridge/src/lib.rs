@@ -1,2 +1,109 @@
-//! nar-bridge: an HTTP Nix binary cache (narinfo and NAR files) served from
-//! the tvix store. Nothing is implemented yet.
+//! nar-bridge: an HTTP Nix binary cache served from the tvix store.
+//!
+//! For every store path in the store's [PathInfoService] it serves the
+//! `.narinfo` ([narinfo]) and the NAR ([nar]), rendered from the castore on
+//! each request and streamed, compressed on the fly when the URL asks for
+//! it. With uploads allowed it also takes what `nix copy --to http://…`
+//! sends: the NAR first, ingested into the castore while it arrives, then
+//! the narinfo, which is checked against the ingested NAR before the
+//! PathInfo is written (and so becomes visible).
+//!
+//! [router] builds the axum application; the `nar-bridge` binary adds the
+//! flags, logging and the listening socket around it.
+
+mod body_writer;
+mod bounded_map;
+mod compression;
+mod error;
+mod nar;
+mod nar_index;
+mod narinfo;
+mod range;
+mod uploads;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use nix_compat::narinfo::SigningKey;
+use tvix_castore::blobservice::BlobService;
+use tvix_castore::directoryservice::DirectoryService;
+use tvix_store::pathinfoservice::PathInfoService;
+
+pub use compression::Compression;
+pub use error::Error;
+
+use nar_index::NarIndex;
+use uploads::Uploads;
+
+/// How the cache presents itself and what it allows.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `Priority` in `nix-cache-info`: lower is tried first by clients.
+    pub priority: u64,
+    /// Signs every narinfo served, in addition to the signatures stored.
+    pub signing_key: Option<SigningKey>,
+    /// How the narinfos tell clients to fetch NARs.
+    pub compression: Compression,
+    /// Whether PUT requests (`nix copy --to`) are taken.
+    pub allow_upload: bool,
+}
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    blob_service: Arc<dyn BlobService>,
+    directory_service: Arc<dyn DirectoryService>,
+    path_info_service: Arc<dyn PathInfoService>,
+    config: Arc<Config>,
+    nar_index: Arc<NarIndex>,
+    uploads: Arc<Uploads>,
+}
+
+impl AppState {
+    pub fn new(
+        blob_service: Arc<dyn BlobService>,
+        directory_service: Arc<dyn DirectoryService>,
+        path_info_service: Arc<dyn PathInfoService>,
+        config: Config,
+    ) -> Self {
+        Self {
+            blob_service,
+            directory_service,
+            path_info_service,
+            config: Arc::new(config),
+            nar_index: Arc::default(),
+            uploads: Arc::default(),
+        }
+    }
+}
+
+/// The binary cache's HTTP application. Everything not routed here (also
+/// `/log/…` and `/realisations/…`, which a tvix store does not keep) is a
+/// 404.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/nix-cache-info", get(nix_cache_info))
+        .route(
+            "/{file}",
+            get(narinfo::get).head(narinfo::get).put(narinfo::put),
+        )
+        .route("/nar/{file}", get(nar::get).head(nar::get).put(nar::put))
+        .with_state(state)
+}
+
+/// `nix-cache-info`: the store directory, that clients may ask for many
+/// paths at once, and our priority.
+async fn nix_cache_info(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/x-nix-cache-info")],
+        format!(
+            "StoreDir: /nix/store\nWantMassQuery: 1\nPriority: {}\n",
+            state.config.priority
+        ),
+    )
+}

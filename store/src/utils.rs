@@ -3,6 +3,9 @@
 //! local store), building the services from them
 //! ([construct_services]), and serving them over gRPC ([Listener],
 //! [serve]), and writing to stdout from the main thread ([BlockingWriter]).
+//! The command-line flags for the addresses ([ServiceAddrArgs]) and the
+//! shutdown signal ([shutdown_signal]) are shared by every binary built on
+//! the store, so that they all take the same flags with the same defaults.
 
 use std::fmt;
 use std::future::Future;
@@ -34,6 +37,51 @@ pub struct ServiceAddrs {
     pub blob_service_addr: String,
     pub directory_service_addr: String,
     pub path_info_service_addr: String,
+}
+
+/// The flags (and environment variables) naming a store's three services;
+/// flatten into a binary's flags. Those not given default to the local
+/// store ([ServiceAddrs::with_defaults]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceAddrArgs {
+    /// Blob service URL, e.g. objectstore+file:///path, memory://,
+    /// grpc+unix:///socket, grpc+http://host:port.
+    #[arg(long, env = "BLOB_SERVICE_ADDR", global = true)]
+    pub blob_service_addr: Option<String>,
+    /// Directory service URL, e.g. redb:///path/directories.redb,
+    /// sled:///path, memory://, grpc+unix:///socket.
+    #[arg(long, env = "DIRECTORY_SERVICE_ADDR", global = true)]
+    pub directory_service_addr: Option<String>,
+    /// Path info service URL, e.g. redb:///path/pathinfo.redb, sled:///path,
+    /// memory://, grpc+unix:///socket, nix+https://host/path.
+    #[arg(long, env = "PATH_INFO_SERVICE_ADDR", global = true)]
+    pub path_info_service_addr: Option<String>,
+}
+
+impl ServiceAddrArgs {
+    /// The addresses given, with the default local store for the others.
+    pub fn addrs(&self) -> Result<ServiceAddrs, ServicesError> {
+        ServiceAddrs::with_defaults(
+            self.blob_service_addr.clone(),
+            self.directory_service_addr.clone(),
+            self.path_info_service_addr.clone(),
+        )
+    }
+}
+
+/// Completes on the first SIGINT or SIGTERM: what servers wait for to stop
+/// accepting and finish what is in flight.
+pub fn shutdown_signal() -> io::Result<impl Future<Output = ()> + Send> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
 }
 
 /// Why the services of a store could not be built.

@@ -13,7 +13,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nix_compat::nixbase32;
 use nix_compat::store_path::StorePath;
 use tokio::io::AsyncWriteExt;
-use tokio::signal::unix::{SignalKind, signal};
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tvix_store::import::{
@@ -21,7 +20,8 @@ use tvix_store::import::{
 };
 use tvix_store::nar::write_nar;
 use tvix_store::utils::{
-    BlockingWriter, ListenAddress, Listener, ServiceAddrs, Services, construct_services, serve,
+    BlockingWriter, ListenAddress, Listener, ServiceAddrArgs, Services, construct_services, serve,
+    shutdown_signal,
 };
 
 type Error = Box<dyn std::error::Error>;
@@ -38,18 +38,8 @@ const PROGRESS_BAR_THRESHOLD: u64 = 64 * 1024 * 1024;
     long_about = "Nix store paths on the tvix castore.\n\nWithout service addresses, uses a persistent local store in $XDG_DATA_HOME/tvix-store (else ~/.local/share/tvix-store), created on first use."
 )]
 struct Cli {
-    /// Blob service URL, e.g. objectstore+file:///path, memory://,
-    /// grpc+unix:///socket, grpc+http://host:port.
-    #[arg(long, env = "BLOB_SERVICE_ADDR", global = true)]
-    blob_service_addr: Option<String>,
-    /// Directory service URL, e.g. redb:///path/directories.redb,
-    /// sled:///path, memory://, grpc+unix:///socket.
-    #[arg(long, env = "DIRECTORY_SERVICE_ADDR", global = true)]
-    directory_service_addr: Option<String>,
-    /// Path info service URL, e.g. redb:///path/pathinfo.redb, sled:///path,
-    /// memory://, grpc+unix:///socket, nix+https://host/path.
-    #[arg(long, env = "PATH_INFO_SERVICE_ADDR", global = true)]
-    path_info_service_addr: Option<String>,
+    #[command(flatten)]
+    services: ServiceAddrArgs,
     /// Log level when RUST_LOG does not say otherwise.
     #[arg(long, global = true, default_value_t = Level::WARN)]
     log_level: Level,
@@ -119,13 +109,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {
-    let addrs = || {
-        ServiceAddrs::with_defaults(
-            cli.blob_service_addr.clone(),
-            cli.directory_service_addr.clone(),
-            cli.path_info_service_addr.clone(),
-        )
-    };
+    let addrs = || cli.services.addrs();
     match cli.command {
         Command::Daemon { listen_address } => {
             let listen_address: ListenAddress = listen_address.parse()?;
@@ -250,19 +234,6 @@ fn parse_store_path(arg: &str) -> Result<StorePath, Error> {
         StorePath::from_bytes(arg.as_bytes())
     };
     Ok(parsed.map_err(|e| format!("invalid store path {arg:?}: {e}"))?)
-}
-
-/// Completes on the first SIGINT or SIGTERM.
-fn shutdown_signal() -> Result<impl Future<Output = ()> + Send, Error> {
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-        tracing::info!("shutting down");
-    })
 }
 
 /// A progress bar on stderr, drawn only when stderr is a terminal and the

@@ -1,0 +1,174 @@
+//! `/nar/<nixbase32 NAR sha256>.nar[.zst|.xz]`: NARs rendered from the
+//! castore, streamed and compressed on the fly; and NAR uploads.
+
+use std::io;
+use std::ops::Range;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::Response;
+use futures::StreamExt;
+use nix_compat::nixbase32;
+use tokio::io::AsyncWriteExt;
+use tokio_util::io::StreamReader;
+use tvix_castore::Node;
+use tvix_store::nar::{RenderError, ingest_nar, write_nar};
+
+use crate::body_writer::{BodyWriter, body_writer};
+use crate::range::{self, RangeWriter, Requested};
+use crate::uploads::{self, Upload};
+use crate::{AppState, Compression, Error};
+
+/// An upload that sends nothing for this long is given up.
+const UPLOAD_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The bytes a nixbase32 hash in a file name stands for.
+pub(crate) fn parse_hash<const N: usize>(text: &str) -> Result<[u8; N], Error> {
+    nixbase32::decode_fixed(text.as_bytes()).map_err(|_| Error::InvalidHash(text.to_owned()))
+}
+
+/// GET and HEAD of a NAR.
+pub async fn get(
+    State(state): State<AppState>,
+    method: Method,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let (stem, compression) = Compression::split_file_name(&file).ok_or(Error::NotFound)?;
+    let nar_sha256 = parse_hash::<32>(stem)?;
+    let path_info = state
+        .nar_index
+        .find(&*state.path_info_service, &nar_sha256)
+        .await?
+        .ok_or(Error::NotFound)?;
+
+    let mut response = Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-nix-nar")
+        // The contents of a NAR URL never change.
+        .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable");
+    let mut range = None;
+    if compression == Compression::None {
+        let size = path_info.nar_size;
+        let requested = headers
+            .get(header::RANGE)
+            .and_then(|value| value.to_str().ok());
+        response = response.header(header::ACCEPT_RANGES, "bytes");
+        response = match range::parse(requested, size) {
+            Requested::Whole => response.header(header::CONTENT_LENGTH, size),
+            Requested::Part(part) => {
+                let response = response
+                    .status(StatusCode::PARTIAL_CONTENT)
+                    .header(header::CONTENT_LENGTH, part.end - part.start)
+                    .header(
+                        header::CONTENT_RANGE,
+                        format!("bytes {}-{}/{size}", part.start, part.end - 1),
+                    );
+                range = Some(part);
+                response
+            }
+            Requested::Unsatisfiable => {
+                return Err(Error::RangeNotSatisfiable { nar_size: size });
+            }
+        };
+    }
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        render(&state, path_info.node, compression, range)
+    };
+    Ok(response.body(body).expect("valid response headers"))
+}
+
+/// The NAR of `node` as a response body, rendered by a task of its own.
+/// A rendering error after the response started ends the body with an
+/// error, so the client sees a broken transfer, never a short NAR.
+fn render(
+    state: &AppState,
+    node: Node,
+    compression: Compression,
+    range: Option<Range<u64>>,
+) -> Body {
+    let (mut writer, body) = body_writer();
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(error) = render_into(&mut writer, &state, &node, compression, range).await {
+            tracing::warn!(%error, "NAR rendering failed");
+            writer.fail(io::Error::other(error)).await;
+        }
+    });
+    body
+}
+
+/// Renders the NAR of `node` into `writer`, compressed or cut to `range`,
+/// and shuts it down, which ends the body.
+async fn render_into(
+    writer: &mut BodyWriter,
+    state: &AppState,
+    node: &Node,
+    compression: Compression,
+    range: Option<Range<u64>>,
+) -> Result<(), RenderError> {
+    let mut writer = match range {
+        Some(range) => compression.encoder(RangeWriter::new(writer, range)),
+        None => compression.encoder(writer),
+    };
+    match write_nar(
+        &mut writer,
+        node,
+        &state.blob_service,
+        &*state.directory_service,
+    )
+    .await
+    {
+        Err(RenderError::Io { source, .. }) if range::is_past_range(&source) => {}
+        rendered => rendered?,
+    }
+    writer.shutdown().await.map_err(|source| RenderError::Io {
+        path: Default::default(),
+        source,
+    })
+}
+
+/// PUT of a NAR: ingested while it arrives, then kept for its narinfo.
+pub async fn put(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    body: Body,
+) -> Result<StatusCode, Error> {
+    if !state.config.allow_upload {
+        return Err(Error::UploadsDisabled);
+    }
+    let (stem, compression) = uploads::split_file_name(&file).ok_or(Error::NotFound)?;
+    // Nix names uploaded NARs by the sha256 of the file.
+    let file_sha256 = parse_hash::<32>(stem)?;
+    let chunks = futures::stream::unfold(body.into_data_stream(), |mut chunks| async move {
+        let next = match tokio::time::timeout(UPLOAD_IDLE_TIMEOUT, chunks.next()).await {
+            Ok(next) => next?.map_err(io::Error::other),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the upload stalled",
+            )),
+        };
+        Some((next, chunks))
+    });
+    let nar = compression.decode(StreamReader::new(Box::pin(chunks)));
+    let ingested = ingest_nar(&*state.blob_service, &*state.directory_service, nar)
+        .await
+        .map_err(Error::Ingest)?;
+    tracing::info!(
+        %file,
+        nar_size = ingested.nar.nar_size,
+        "NAR uploaded, waiting for its narinfo"
+    );
+    state.uploads.insert(
+        format!("nar/{file}"),
+        Upload {
+            ingested,
+            compression,
+            file_sha256,
+        },
+    );
+    Ok(StatusCode::OK)
+}
