@@ -2,8 +2,9 @@
 //! nixpkgs-style package set) evaluated to all its `drvPath`s, as
 //! `nix-instantiate FILE -A packages` does, by `tvix` beside CppNix 2.8
 //! (`nix-instantiate` on PATH) and CppNix 2.26 (through `modern-nix`) in
-//! the same run. Per size and program: the best wall time and the lowest
-//! peak RSS (GNU time's `%M`) of N runs, and tvix's ratios to both.
+//! the same run. Per size and program: the best wall time, CPU time (user
+//! and system) and the lowest peak RSS (GNU time's `%M`) of N runs, and
+//! tvix's ratios to them.
 //!
 //! ```text
 //! cargo bench -p tvix-cli --bench package_set
@@ -36,7 +37,28 @@ struct Program {
 /// The best of one program's runs at one size.
 struct Measure {
     time: Duration,
+    /// User and system CPU time: on a loaded machine it varies less than
+    /// the wall time.
+    cpu_secs: f64,
     rss_kib: u64,
+}
+
+/// What GNU time reports of a run.
+struct Usage {
+    rss_kib: u64,
+    cpu_secs: f64,
+}
+
+/// GNU time's last line, as `-f "%M %U %S"` writes it.
+fn parse_usage(text: &str) -> Option<Usage> {
+    let mut fields = text.lines().last()?.split_whitespace();
+    let rss_kib = fields.next()?.parse().ok()?;
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some(Usage {
+        rss_kib,
+        cpu_secs: user + system,
+    })
 }
 
 const GNU_TIME: &str = "/usr/bin/time";
@@ -127,17 +149,17 @@ fn programs(scratch: &Path) -> Vec<Program> {
     programs
 }
 
-/// One run: the wall time, GNU time's peak RSS, and the sorted drvPaths.
+/// One run: the wall time, GNU time's report, and the sorted drvPaths.
 fn run_once(
     program: &Program,
     size: usize,
     scratch: &Path,
-) -> Result<(Duration, u64, Vec<String>), String> {
+) -> Result<(Duration, Usage, Vec<String>), String> {
     let rss_file = scratch.join("rss");
     let mut command = Command::new(GNU_TIME);
     command
         .arg("-f")
-        .arg("%M")
+        .arg("%M %U %S")
         .arg("-o")
         .arg(&rss_file)
         .args(&program.command)
@@ -165,18 +187,15 @@ fn run_once(
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let rss = std::fs::read_to_string(&rss_file)
-        .map_err(|e| format!("GNU time's output: {e}"))?
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .ok_or("GNU time printed no peak RSS")?;
+    let usage = std::fs::read_to_string(&rss_file)
+        .map_err(|e| format!("GNU time's output: {e}"))
+        .and_then(|text| parse_usage(&text).ok_or(format!("GNU time printed {text:?}")))?;
     let mut paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_string)
         .collect();
     paths.sort();
-    Ok((time, rss, paths))
+    Ok((time, usage, paths))
 }
 
 fn measure(
@@ -188,10 +207,11 @@ fn measure(
 ) -> Result<Measure, String> {
     let mut best = Measure {
         time: Duration::MAX,
+        cpu_secs: f64::MAX,
         rss_kib: u64::MAX,
     };
     for _ in 0..runs {
-        let (time, rss, paths) = run_once(program, size, scratch)?;
+        let (time, usage, paths) = run_once(program, size, scratch)?;
         if paths.len() != size {
             return Err(format!(
                 "{} printed {} drvPaths, not {size}",
@@ -211,7 +231,8 @@ fn measure(
             None => *expected = Some(paths),
         }
         best.time = best.time.min(time);
-        best.rss_kib = best.rss_kib.min(rss);
+        best.cpu_secs = best.cpu_secs.min(usage.cpu_secs);
+        best.rss_kib = best.rss_kib.min(usage.rss_kib);
     }
     Ok(best)
 }
@@ -243,10 +264,12 @@ fn main() {
         std::process::exit(1);
     }
     let programs = programs(&scratch);
-    println!("package set, best of {runs} runs: wall time and peak RSS");
+    println!("package set, best of {runs} runs: wall time, CPU time (user + system), peak RSS");
     println!();
-    println!("| packages | program | time | peak RSS | tvix/it time | tvix/it RSS |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| packages | program | time | CPU | peak RSS | tvix/it time | tvix/it CPU | tvix/it RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut failed = false;
     for &size in &sizes {
         let mut expected = None;
@@ -256,16 +279,18 @@ fn main() {
                 Ok(m) => {
                     let ratios = match &tvix {
                         Some(t) => format!(
-                            "{:.2} | {:.2}",
+                            "{:.2} | {:.2} | {:.2}",
                             t.time.as_secs_f64() / m.time.as_secs_f64(),
+                            t.cpu_secs / m.cpu_secs,
                             t.rss_kib as f64 / m.rss_kib as f64
                         ),
-                        None => "1 | 1".to_string(),
+                        None => "1 | 1 | 1".to_string(),
                     };
                     println!(
-                        "| {size} | {} | {:.2} s | {:.0} MiB | {ratios} |",
+                        "| {size} | {} | {:.2} s | {:.2} s | {:.0} MiB | {ratios} |",
                         p.name,
                         m.time.as_secs_f64(),
+                        m.cpu_secs,
                         m.rss_kib as f64 / 1024.0
                     );
                     if tvix.is_none() {
