@@ -58,7 +58,7 @@ impl Derivation {
                 (hex, Cow::Borrowed(outputs))
             })
             .collect();
-        replacements.sort_by(|a, b| a.0.cmp(&b.0));
+        replacements.sort_by_key(|(hex, _)| *hex);
         replacements.dedup_by(|later, kept| {
             let same = later.0 == kept.0;
             if same {
