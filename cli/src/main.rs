@@ -35,7 +35,26 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// recurse, but the parser and compiler recurse over the syntax tree.
 const STACK_SIZE: usize = 256 << 20;
 
+/// Turns transparent huge pages off for this process. mimalloc asks for
+/// them (`MADV_HUGEPAGE`) on the regions it maps, and the kernel then
+/// backs each with 2 MiB pages that it zeroes whole: evaluating a package
+/// set of 10 000 derivations kept 16 MiB more resident (149 against
+/// 133 MiB), for no measurable gain in time.
+#[cfg(target_os = "linux")]
+fn no_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and changes
+    // nothing but the process's own page policy; it cannot fail in a way
+    // that matters (without it, pages are merely larger).
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_huge_pages() {}
+
 fn main() -> ExitCode {
+    no_huge_pages();
     let args = Args::parse();
     // Logs (the store's, mostly) go to standard error, warnings and worse
     // unless RUST_LOG asks for more.

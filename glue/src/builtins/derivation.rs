@@ -196,7 +196,7 @@ async fn instantiate(
         .add_text(&drv_name, derivation.to_aterm_bytes(), references)
         .map_err(DerivationError::from)?;
     let value = result(&drv_path, &derivation);
-    io.known_paths().borrow_mut().add(drv_path, derivation);
+    io.known_paths().borrow_mut().add(drv_path, &derivation);
     Ok(value)
 }
 

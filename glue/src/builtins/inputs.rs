@@ -51,7 +51,7 @@ pub(super) fn add_inputs(
                         let known = io.known_paths().borrow();
                         let outputs = known
                             .get(&path.as_ref())
-                            .map(|known| known.derivation.outputs.keys().cloned())
+                            .map(|known| known.outputs.iter().cloned())
                             .into_iter()
                             .flatten();
                         derivation
@@ -83,15 +83,11 @@ fn closure(io: &TvixStoreIO, path: StorePath) -> Result<BTreeSet<StorePath>, Der
     let mut seen = HashSet::from([path.clone()]);
     let mut work = vec![path];
     while let Some(path) = work.pop() {
-        let known_references = io.known_paths().borrow().get(&path.as_ref()).map(|known| {
-            let derivation = &known.derivation;
-            derivation
-                .input_sources
-                .iter()
-                .chain(derivation.input_derivations.keys())
-                .cloned()
-                .collect::<Vec<_>>()
-        });
+        let known_references = io
+            .known_paths()
+            .borrow()
+            .get(&path.as_ref())
+            .map(|known| known.references.to_vec());
         let references = match known_references {
             Some(references) => references,
             None => match io.references(&path.as_ref()) {
@@ -140,7 +136,7 @@ pub(super) fn ensure_known(io: &TvixStoreIO, drv_path: &StorePath) -> Result<(),
             .cloned()
             .collect();
         if missing.is_empty() {
-            io.known_paths().borrow_mut().add(path, derivation);
+            io.known_paths().borrow_mut().add(path, &derivation);
         } else if second_visit {
             // Its inputs were all made known before it came back, unless
             // one of them depends on it: a store that says so is broken.

@@ -10,7 +10,7 @@
 //! The derivation's path and hash are computed from these bytes, so they
 //! must match CppNix's exactly.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::Derivation;
 
@@ -26,12 +26,15 @@ impl Derivation {
 
     /// The ATerm serialisation with `inputDrvs` replaced by `replacements`,
     /// as `hash_derivation_modulo` hashes it: keys are the lowercase hex
-    /// hashes standing in for the input derivations' paths.
-    pub(super) fn to_aterm_bytes_with_replacements(
+    /// hashes standing in for the input derivations' paths, sorted and
+    /// each once.
+    pub(super) fn to_aterm_bytes_with_replacements<
+        S: std::ops::Deref<Target = BTreeSet<String>>,
+    >(
         &self,
-        replacements: &BTreeMap<String, BTreeSet<String>>,
+        replacements: &[([u8; 64], S)],
     ) -> Vec<u8> {
-        self.write_aterm(replacements.iter())
+        self.write_aterm(replacements.iter().map(|(hex, outputs)| (hex, &**outputs)))
     }
 
     fn write_aterm<'s, K: AsRef<[u8]>>(

@@ -1,7 +1,8 @@
 //! The hashes and store paths CppNix computes for a derivation: its
 //! `hash_derivation_modulo`, the paths of its outputs and its own path.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use bstr::BString;
 use data_encoding::HEXLOWER;
@@ -44,15 +45,27 @@ impl Derivation {
             return Sha256::digest(fingerprint).into();
         }
 
-        // Keyed by hash, so inputs whose hashes coincide (two fixed-output
-        // derivations with the same output) merge, as in CppNix.
-        let mut replacements: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (drv_path, outputs) in &self.input_derivations {
-            replacements
-                .entry(HEXLOWER.encode(&lookup(&drv_path.as_ref())))
-                .or_default()
-                .extend(outputs.iter().cloned());
-        }
+        // Sorted by hash, and inputs whose hashes coincide (two
+        // fixed-output derivations with the same output) merged, as in
+        // CppNix. Output sets are borrowed unless merged: this runs twice
+        // for every derivation instantiated.
+        let mut replacements: Vec<([u8; 64], Cow<'_, BTreeSet<String>>)> = self
+            .input_derivations
+            .iter()
+            .map(|(drv_path, outputs)| {
+                let mut hex = [0; 64];
+                HEXLOWER.encode_mut(&lookup(&drv_path.as_ref()), &mut hex);
+                (hex, Cow::Borrowed(outputs))
+            })
+            .collect();
+        replacements.sort_by_key(|(hex, _)| *hex);
+        replacements.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1.to_mut().extend(later.1.iter().cloned());
+            }
+            same
+        });
         Sha256::digest(self.to_aterm_bytes_with_replacements(&replacements)).into()
     }
 
