@@ -168,7 +168,8 @@ impl CastoreFs {
         }
         let mut entries: Vec<(PathComponent, Node)> = self
             .runtime
-            .block_on(self.root_nodes.list().try_collect())
+            // `list` may spawn tasks, so it is called on the runtime too.
+            .block_on(async { self.root_nodes.list().try_collect().await })
             .map_err(|e| {
                 tracing::warn!(error = %e, "listing the root nodes");
                 errno(libc::EIO)

@@ -67,17 +67,7 @@ impl FuseDaemon {
         if threads == 0 {
             return Err(MountError::NoThreads);
         }
-        if !Path::new(FUSE_DEVICE).exists() {
-            return Err(MountError::NoFuseDevice);
-        }
-        let canonical = mountpoint
-            .canonicalize()
-            .ok()
-            .filter(|path| path.is_dir())
-            .ok_or_else(|| MountError::NotADirectory(mountpoint.to_owned()))?;
-        if is_mount_point(&canonical) {
-            return Err(MountError::Busy(canonical));
-        }
+        let canonical = Self::check_mountpoint(mountpoint)?;
         let mount_error = |message: String| MountError::Mount {
             path: canonical.clone(),
             message,
@@ -116,6 +106,25 @@ impl FuseDaemon {
             daemon.workers.push(worker);
         }
         Ok(daemon)
+    }
+
+    /// Checks what [FuseDaemon::mount] checks before mounting (the FUSE
+    /// device is there, the mountpoint is a directory nothing is mounted
+    /// on), so a front end can refuse before it opens its services; returns
+    /// the canonical mountpoint.
+    pub fn check_mountpoint(mountpoint: &Path) -> Result<PathBuf, MountError> {
+        if !Path::new(FUSE_DEVICE).exists() {
+            return Err(MountError::NoFuseDevice);
+        }
+        let canonical = mountpoint
+            .canonicalize()
+            .ok()
+            .filter(|path| path.is_dir())
+            .ok_or_else(|| MountError::NotADirectory(mountpoint.to_owned()))?;
+        if is_mount_point(&canonical) {
+            return Err(MountError::Busy(canonical));
+        }
+        Ok(canonical)
     }
 
     pub fn mountpoint(&self) -> &Path {
