@@ -1,5 +1,6 @@
 //! The castore as a read-only file system: the trees below a set of root
-//! nodes, served over FUSE ([FuseDaemon]) or virtio-fs.
+//! nodes, served over FUSE ([FuseDaemon]) or, with the `virtiofs` feature,
+//! to virtual machines as a vhost-user virtio-fs device.
 //!
 //! [CastoreFs] answers the kernel's requests from the blob and directory
 //! services, fetching each directory and opening each blob only when it is
@@ -12,6 +13,8 @@ mod filesystem;
 mod fuse;
 mod inodes;
 mod root_nodes;
+#[cfg(feature = "virtiofs")]
+mod virtiofs;
 
 #[cfg(test)]
 mod tests;
@@ -19,3 +22,5 @@ mod tests;
 pub use filesystem::CastoreFs;
 pub use fuse::{FUSE_DEVICE, FuseDaemon, MountError, is_mount_point};
 pub use root_nodes::{RootNodes, RootNodesError};
+#[cfg(feature = "virtiofs")]
+pub use virtiofs::{VirtiofsError, serve_virtiofs};

@@ -112,6 +112,15 @@ enum Command {
         #[arg(long)]
         allow_other: bool,
     },
+    /// Serve the store read-only to a virtual machine, as a vhost-user
+    /// virtio-fs device on SOCKET, until the VMM disconnects.
+    #[cfg(feature = "virtiofs")]
+    Virtiofs {
+        socket: PathBuf,
+        /// Let the guest list the store paths at the top.
+        #[arg(long)]
+        list_root: bool,
+    },
 }
 
 /// One FUSE thread per core.
@@ -286,6 +295,20 @@ async fn run(cli: Cli) -> Result<(), Error> {
             // runtime's threads, so it must not block one of them.
             tokio::task::spawn_blocking(move || daemon.unmount()).await??;
             tracing::info!("unmounted");
+        }
+        #[cfg(feature = "virtiofs")]
+        Command::Virtiofs { socket, list_root } => {
+            let services = construct_services(&addrs()?).await?;
+            let fs = CastoreFs::new(
+                services.blob_service.clone(),
+                services.directory_service.clone(),
+                Arc::new(StorePathRootNodes(services.path_info_service.clone())),
+                list_root,
+                tokio::runtime::Handle::current(),
+            );
+            tracing::info!(socket = %socket.display(), "serving virtio-fs");
+            tokio::task::spawn_blocking(move || tvix_castore::fs::serve_virtiofs(fs, &socket))
+                .await??;
         }
     }
     Ok(())
