@@ -15,6 +15,7 @@ mod path;
 pub mod blobservice;
 pub mod channel;
 pub mod directoryservice;
+pub mod fs;
 pub mod import;
 pub mod kv;
 pub mod local_addr;

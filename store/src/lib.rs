@@ -9,8 +9,10 @@
 //! - [nar]: castore trees to NAR streams and back.
 //! - [proto]: the gRPC protocol, and the validation of what arrives by it.
 //! - [import]: host paths and local Nix store closures into the store.
+//! - [fs]: the store paths as the top directory of a castore mount.
 //! - [utils]: building a store's services from addresses, and serving them.
 
+pub mod fs;
 pub mod import;
 pub mod nar;
 mod path_info;

@@ -4,56 +4,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use rstest::rstest;
-
-/// A running daemon, killed if the test fails before stopping it.
-struct Daemon {
-    child: Child,
-}
-
-impl Daemon {
-    /// Starts a daemon over `store` on `socket` and waits until it accepts
-    /// connections.
-    fn start(store: &[String], socket: &Path) -> Self {
-        let child = Command::new(BIN)
-            .args(store)
-            .args(["daemon", "--listen-address"])
-            .arg(format!("unix://{}", socket.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start daemon");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::os::unix::net::UnixStream::connect(socket).is_err() {
-            assert!(Instant::now() < deadline, "daemon did not start listening");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child }
-    }
-
-    /// Stops the daemon with SIGTERM; it must exit successfully.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let status = self.child.wait().expect("wait");
-        assert!(status.success(), "daemon exited with {status}");
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[rstest]
 #[case::redb("redb")]

@@ -1,5 +1,5 @@
 //! `tvix-store`: run a store daemon, import paths, copy closures out of a
-//! local Nix store, and look at what is stored.
+//! local Nix store, look at what is stored, and mount it.
 //!
 //! Thin by design: flags, logging, building the services, and calls into
 //! the library. Every failure ends as one line on stderr and exit code 1.
@@ -7,6 +7,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,6 +16,8 @@ use nix_compat::store_path::StorePath;
 use tokio::io::AsyncWriteExt;
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
+use tvix_castore::fs::{CastoreFs, FuseDaemon};
+use tvix_store::fs::StorePathRootNodes;
 use tvix_store::import::{
     ImportProgress, ReferenceGraph, copy_closure, import_path_as_flat_ca, import_path_as_nar_ca,
 };
@@ -83,6 +86,36 @@ enum Command {
     PathInfo { store_path: String },
     /// Write the NAR of a store path to stdout.
     ExportNar { store_path: String },
+    /// Mount the store read-only with FUSE, every store path as
+    /// MOUNTPOINT/<hash>-<name>, until SIGINT or SIGTERM.
+    Mount {
+        mountpoint: PathBuf,
+        /// Let `ls MOUNTPOINT` list the store paths; without it only lookups
+        /// by name work (listing a large remote store is a long walk).
+        #[arg(long)]
+        list_root: bool,
+        /// Threads answering the kernel's requests.
+        #[arg(long, default_value_t = default_threads())]
+        threads: usize,
+        /// Let users other than the one mounting use the mount (for users
+        /// other than root, needs user_allow_other in /etc/fuse.conf).
+        #[arg(long)]
+        allow_other: bool,
+    },
+    /// Serve the store read-only to a virtual machine, as a vhost-user
+    /// virtio-fs device on SOCKET, until the VMM disconnects.
+    #[cfg(feature = "virtiofs")]
+    Virtiofs {
+        socket: PathBuf,
+        /// Let the guest list the store paths at the top.
+        #[arg(long)]
+        list_root: bool,
+    },
+}
+
+/// One FUSE thread per core.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn main() -> ExitCode {
@@ -220,6 +253,46 @@ async fn run(cli: Cli) -> Result<(), Error> {
             )
             .await?;
             stdout.flush().await?;
+        }
+        Command::Mount {
+            mountpoint,
+            list_root,
+            threads,
+            allow_other,
+        } => {
+            // Refuse a busy mountpoint before opening a store it may be
+            // serving already.
+            FuseDaemon::check_mountpoint(&mountpoint)?;
+            let services = construct_services(&addrs()?).await?;
+            let fs = CastoreFs::new(
+                services.blob_service.clone(),
+                services.directory_service.clone(),
+                Arc::new(StorePathRootNodes(services.path_info_service.clone())),
+                list_root,
+                tokio::runtime::Handle::current(),
+            );
+            let shutdown = shutdown_signal()?;
+            let daemon = FuseDaemon::mount(fs, &mountpoint, threads, allow_other)?;
+            tracing::info!(mountpoint = %daemon.mountpoint().display(), "mounted");
+            shutdown.await;
+            // Unmounting waits for requests in flight, which need the
+            // runtime's threads, so it must not block one of them.
+            tokio::task::spawn_blocking(move || daemon.unmount()).await??;
+            tracing::info!("unmounted");
+        }
+        #[cfg(feature = "virtiofs")]
+        Command::Virtiofs { socket, list_root } => {
+            let services = construct_services(&addrs()?).await?;
+            let fs = CastoreFs::new(
+                services.blob_service.clone(),
+                services.directory_service.clone(),
+                Arc::new(StorePathRootNodes(services.path_info_service.clone())),
+                list_root,
+                tokio::runtime::Handle::current(),
+            );
+            tracing::info!(socket = %socket.display(), "serving virtio-fs");
+            tokio::task::spawn_blocking(move || tvix_castore::fs::serve_virtiofs(fs, &socket))
+                .await??;
         }
     }
     Ok(())

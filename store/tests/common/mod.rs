@@ -6,7 +6,8 @@
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tvix-store");
 
@@ -186,4 +187,48 @@ pub fn nix_store_add(root: &Path, operation: &[&str], path: &Path) -> String {
     args.push(path);
     let stdout = nix_store(&args);
     String::from_utf8_lossy(&stdout).trim().to_owned()
+}
+
+/// A running daemon, killed if the test fails before stopping it.
+pub struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    /// Starts a daemon over `store` on `socket` and waits until it accepts
+    /// connections.
+    pub fn start(store: &[String], socket: &Path) -> Self {
+        let child = Command::new(BIN)
+            .args(store)
+            .args(["daemon", "--listen-address"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start daemon");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(socket).is_err() {
+            assert!(Instant::now() < deadline, "daemon did not start listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child }
+    }
+
+    /// Stops the daemon with SIGTERM; it must exit successfully.
+    pub fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "daemon exited with {status}");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,682 @@
+//! [CastoreFs]: the read-only FUSE file system over castore trees, as
+//! `fuse-backend-rs` serves it (to `/dev/fuse` or a virtiofs queue).
+//!
+//! `fuse-backend-rs` calls in from its own threads; every call that needs a
+//! service runs its future on the tokio runtime the file system was built
+//! with. Nothing here may ever write to a service: every operation that
+//! would change the tree answers `EROFS`.
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::io::{self, SeekFrom};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use fuse_backend_rs::abi::fuse_abi::{
+    CreateIn, FsOptions, OpenOptions, SetattrValid, stat64, statvfs64,
+};
+use fuse_backend_rs::api::filesystem::{
+    Context, DirEntry, Entry, FileSystem, GetxattrReply, ListxattrReply, ZeroCopyReader,
+    ZeroCopyWriter,
+};
+use futures::TryStreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::inodes::{InodeData, InodeTable, ROOT_INODE};
+use super::root_nodes::RootNodes;
+use crate::blobservice::{BlobReader, BlobService};
+use crate::directoryservice::DirectoryService;
+use crate::{B3Digest, Node, PathComponent};
+
+/// How long the kernel may cache entries and attributes: castore trees never
+/// change, so as long as it likes.
+const FOREVER: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// The modification time of every inode, as in `/nix/store`.
+const MTIME: i64 = 1;
+
+/// Block size reported by `stat` and `statfs`: the largest read the kernel
+/// sends us (`MAX_PAGES`), so `cat` and `cp` read in pieces that size.
+const BLOCK_SIZE: i64 = 1024 * 1024;
+
+/// The entries of a directory, sorted by name (the order a [crate::Directory]
+/// keeps), so `readdir` offsets are indices and lookups binary searches.
+type Listing = Arc<[(PathComponent, Node)]>;
+
+/// A castore tree (below the names a [RootNodes] gives) as a read-only file
+/// system.
+pub struct CastoreFs {
+    blob_service: Arc<dyn BlobService>,
+    directory_service: Arc<dyn DirectoryService>,
+    root_nodes: Arc<dyn RootNodes>,
+    /// Whether `readdir` on the top directory lists the root nodes; if not,
+    /// it is empty and names only work when looked up.
+    list_root: bool,
+    runtime: tokio::runtime::Handle,
+    inodes: RwLock<InodeTable>,
+    /// Names at the top already looked up, so the provider is asked once.
+    root_entries: RwLock<HashMap<PathComponent, u64>>,
+    /// Directory listings fetched so far, by digest.
+    listings: RwLock<HashMap<B3Digest, Listing>>,
+    open_files: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<OpenFile>>>>,
+    /// Snapshots of the top directory taken at `opendir`, so offsets stay
+    /// meaningful while it is read even if the store changes.
+    root_listings: Mutex<HashMap<u64, Listing>>,
+    next_handle: AtomicU64,
+}
+
+/// A file opened for reading: its blob reader and where it stands.
+struct OpenFile {
+    reader: Box<dyn BlobReader>,
+    pos: u64,
+    size: u64,
+}
+
+impl CastoreFs {
+    /// The service calls run on `runtime`, which must not be the thread
+    /// calling into the file system (a FUSE worker thread never is).
+    pub fn new(
+        blob_service: Arc<dyn BlobService>,
+        directory_service: Arc<dyn DirectoryService>,
+        root_nodes: Arc<dyn RootNodes>,
+        list_root: bool,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        Self {
+            blob_service,
+            directory_service,
+            root_nodes,
+            list_root,
+            runtime,
+            inodes: RwLock::default(),
+            root_entries: RwLock::default(),
+            listings: RwLock::default(),
+            open_files: Mutex::default(),
+            root_listings: Mutex::default(),
+            next_handle: AtomicU64::new(1),
+        }
+    }
+
+    fn inode_data(&self, inode: u64) -> io::Result<Arc<InodeData>> {
+        read_lock(&self.inodes)?
+            .get(inode)
+            .ok_or_else(|| errno(libc::ENOENT))
+    }
+
+    fn child_inode(&self, parent: u64, name: &PathComponent, node: &Node) -> io::Result<u64> {
+        Ok(write_lock(&self.inodes)?.child(parent, name, node))
+    }
+
+    /// The entries of directory `digest`, fetched once.
+    fn listing(&self, digest: &B3Digest) -> io::Result<Listing> {
+        if let Some(listing) = read_lock(&self.listings)?.get(digest) {
+            return Ok(listing.clone());
+        }
+        let directory = self
+            .runtime
+            .block_on(self.directory_service.get(digest))
+            .map_err(|e| {
+                tracing::warn!(%digest, error = %e, "fetching directory");
+                errno(libc::EIO)
+            })?
+            .ok_or_else(|| {
+                tracing::warn!(%digest, "directory is missing from the directory service");
+                errno(libc::EIO)
+            })?;
+        let listing: Listing = directory.into_iter().collect();
+        write_lock(&self.listings)?.insert(*digest, listing.clone());
+        Ok(listing)
+    }
+
+    /// The entry `name` of the top directory, asking the provider the first
+    /// time.
+    fn lookup_root(&self, name: &PathComponent) -> io::Result<(u64, Arc<InodeData>)> {
+        if let Some(inode) = read_lock(&self.root_entries)?.get(name).copied() {
+            return Ok((inode, self.inode_data(inode)?));
+        }
+        let node = self
+            .runtime
+            .block_on(self.root_nodes.get_by_basename(name))
+            .map_err(|e| {
+                tracing::warn!(%name, error = %e, "looking up a root node");
+                errno(libc::EIO)
+            })?
+            .ok_or_else(|| errno(libc::ENOENT))?;
+        let inode = self.child_inode(ROOT_INODE, name, &node)?;
+        write_lock(&self.root_entries)?.insert(name.clone(), inode);
+        Ok((inode, self.inode_data(inode)?))
+    }
+
+    /// The entries of directory `inode`: of the top directory, the snapshot
+    /// taken when `handle` was opened.
+    fn directory_entries(&self, inode: u64, handle: u64) -> io::Result<Listing> {
+        match &*self.inode_data(inode)? {
+            InodeData::Root => Ok(lock(&self.root_listings)?
+                .get(&handle)
+                .cloned()
+                .unwrap_or_else(|| Arc::new([]))),
+            InodeData::Directory { digest, .. } => self.listing(digest),
+            InodeData::File { .. } | InodeData::Symlink { .. } => Err(errno(libc::ENOTDIR)),
+        }
+    }
+
+    /// Lists the top directory from the provider, registering every name.
+    fn list_root_nodes(&self) -> io::Result<Listing> {
+        if !self.list_root {
+            return Ok(Arc::new([]));
+        }
+        let mut entries: Vec<(PathComponent, Node)> = self
+            .runtime
+            // `list` may spawn tasks, so it is called on the runtime too.
+            .block_on(async { self.root_nodes.list().try_collect().await })
+            .map_err(|e| {
+                tracing::warn!(error = %e, "listing the root nodes");
+                errno(libc::EIO)
+            })?;
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|a, b| a.0 == b.0);
+        let mut root_entries = write_lock(&self.root_entries)?;
+        let mut inodes = write_lock(&self.inodes)?;
+        for (name, node) in &entries {
+            root_entries
+                .entry(name.clone())
+                .or_insert_with(|| inodes.child(ROOT_INODE, name, node));
+        }
+        Ok(entries.into())
+    }
+
+    /// The `readdir`/`readdirplus` walk: entries from `offset` on, each with
+    /// its inode, until `add` reports the reply full (by returning 0).
+    fn walk_directory(
+        &self,
+        inode: u64,
+        handle: u64,
+        offset: u64,
+        mut add: impl FnMut(DirEntry, u64, &InodeData) -> io::Result<usize>,
+    ) -> io::Result<()> {
+        let entries = self.directory_entries(inode, handle)?;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (index, (name, node)) in entries.iter().enumerate().skip(start) {
+            let child = if inode == ROOT_INODE {
+                read_lock(&self.root_entries)?.get(name).copied()
+            } else {
+                None
+            };
+            let child = match child {
+                Some(child) => child,
+                None => self.child_inode(inode, name, node)?,
+            };
+            let data = self.inode_data(child)?;
+            let entry = DirEntry {
+                ino: child,
+                // The offset of the next entry: where to resume after this.
+                offset: index as u64 + 1,
+                type_: dirent_type(&data),
+                name: name.as_bytes(),
+            };
+            if add(entry, child, &data)? == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn open_file(&self, inode: u64, flags: u32) -> io::Result<OpenFile> {
+        if flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32
+            || flags & libc::O_TRUNC as u32 != 0
+        {
+            return Err(errno(libc::EROFS));
+        }
+        let (digest, size) = match &*self.inode_data(inode)? {
+            InodeData::File { digest, size, .. } => (*digest, *size),
+            InodeData::Root | InodeData::Directory { .. } => return Err(errno(libc::EISDIR)),
+            InodeData::Symlink { .. } => return Err(errno(libc::ELOOP)),
+        };
+        let reader = self
+            .runtime
+            .block_on(self.blob_service.open_read(&digest))
+            .map_err(|e| {
+                tracing::warn!(%digest, error = %e, "opening a blob");
+                errno(libc::EIO)
+            })?
+            .ok_or_else(|| {
+                tracing::warn!(%digest, "blob is missing from the blob service");
+                errno(libc::EIO)
+            })?;
+        Ok(OpenFile {
+            reader,
+            pos: 0,
+            size,
+        })
+    }
+
+    fn new_handle(&self) -> u64 {
+        self.next_handle.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl OpenFile {
+    /// Up to `len` bytes from `offset`, fewer only at the end of the file.
+    async fn read_at(&mut self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let len = usize::try_from(self.size.saturating_sub(offset))
+            .unwrap_or(usize::MAX)
+            .min(len);
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        if self.pos != offset {
+            self.reader.seek(SeekFrom::Start(offset)).await?;
+            self.pos = offset;
+        }
+        let mut data = vec![0; len];
+        let mut filled = 0;
+        while filled < len {
+            // `filled < len == data.len()`.
+            let n = self.reader.read(&mut data[filled..]).await?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+            self.pos += n as u64;
+        }
+        if filled < len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("blob ends at {}, before its size {}", self.pos, self.size),
+            ));
+        }
+        Ok(data)
+    }
+}
+
+/// The attributes of `inode`.
+fn attributes(inode: u64, data: &InodeData) -> stat64 {
+    // SAFETY: stat64 is a plain C struct of integers, for which all zero
+    // bytes are a valid value.
+    let mut st: stat64 = unsafe { std::mem::zeroed() };
+    let (mode, size) = match data {
+        InodeData::Root => (libc::S_IFDIR | 0o555, 0),
+        InodeData::Directory { size, .. } => (libc::S_IFDIR | 0o555, *size),
+        InodeData::File {
+            size, executable, ..
+        } => (
+            libc::S_IFREG | if *executable { 0o555 } else { 0o444 },
+            *size,
+        ),
+        InodeData::Symlink { target } => (libc::S_IFLNK | 0o777, target.as_bytes().len() as u64),
+    };
+    st.st_ino = inode;
+    st.st_mode = mode;
+    // Directories too: 1 tells `find` not to count subdirectories by links.
+    st.st_nlink = 1;
+    st.st_size = i64::try_from(size).unwrap_or(i64::MAX);
+    st.st_blksize = BLOCK_SIZE;
+    st.st_blocks = i64::try_from(size.div_ceil(512)).unwrap_or(i64::MAX);
+    st.st_mtime = MTIME;
+    st.st_atime = MTIME;
+    st.st_ctime = MTIME;
+    st
+}
+
+fn entry(inode: u64, data: &InodeData) -> Entry {
+    Entry {
+        inode,
+        generation: 0,
+        attr: attributes(inode, data),
+        attr_flags: 0,
+        attr_timeout: FOREVER,
+        entry_timeout: FOREVER,
+    }
+}
+
+fn dirent_type(data: &InodeData) -> u32 {
+    u32::from(match data {
+        InodeData::Root | InodeData::Directory { .. } => libc::DT_DIR,
+        InodeData::File { .. } => libc::DT_REG,
+        InodeData::Symlink { .. } => libc::DT_LNK,
+    })
+}
+
+fn errno(code: i32) -> io::Error {
+    io::Error::from_raw_os_error(code)
+}
+
+fn poisoned() -> io::Error {
+    tracing::error!("a lock of the file system was poisoned by a panic");
+    errno(libc::EIO)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> io::Result<std::sync::MutexGuard<'_, T>> {
+    mutex.lock().map_err(|_| poisoned())
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> io::Result<std::sync::RwLockReadGuard<'_, T>> {
+    lock.read().map_err(|_| poisoned())
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> io::Result<std::sync::RwLockWriteGuard<'_, T>> {
+    lock.write().map_err(|_| poisoned())
+}
+
+fn read_only<T>() -> io::Result<T> {
+    Err(errno(libc::EROFS))
+}
+
+impl FileSystem for CastoreFs {
+    type Inode = u64;
+    type Handle = u64;
+
+    fn init(&self, _capable: FsOptions) -> io::Result<FsOptions> {
+        // No ASYNC_READ: reads of one file then arrive in order, so the
+        // blob reader streams on (with its own read-ahead) instead of
+        // seeking back and forth between reordered requests.
+        Ok(FsOptions::DO_READDIRPLUS
+            | FsOptions::READDIRPLUS_AUTO
+            | FsOptions::PARALLEL_DIROPS
+            | FsOptions::MAX_PAGES
+            | FsOptions::CACHE_SYMLINKS)
+    }
+
+    fn lookup(&self, _ctx: &Context, parent: u64, name: &CStr) -> io::Result<Entry> {
+        // A name no castore directory can hold is simply not there.
+        let name = PathComponent::try_from(name.to_bytes()).map_err(|_| errno(libc::ENOENT))?;
+        let (inode, data) = match &*self.inode_data(parent)? {
+            InodeData::Root => self.lookup_root(&name)?,
+            InodeData::Directory { digest, .. } => {
+                let listing = self.listing(digest)?;
+                let index = listing
+                    .binary_search_by(|(entry, _)| entry.cmp(&name))
+                    .map_err(|_| errno(libc::ENOENT))?;
+                let node = &listing[index].1;
+                let inode = self.child_inode(parent, &name, node)?;
+                (inode, self.inode_data(inode)?)
+            }
+            InodeData::File { .. } | InodeData::Symlink { .. } => {
+                return Err(errno(libc::ENOTDIR));
+            }
+        };
+        Ok(entry(inode, &data))
+    }
+
+    fn getattr(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        _handle: Option<u64>,
+    ) -> io::Result<(stat64, Duration)> {
+        let data = self.inode_data(inode)?;
+        Ok((attributes(inode, &data), FOREVER))
+    }
+
+    fn readlink(&self, _ctx: &Context, inode: u64) -> io::Result<Vec<u8>> {
+        match &*self.inode_data(inode)? {
+            InodeData::Symlink { target } => Ok(target.as_bytes().to_vec()),
+            _ => Err(errno(libc::EINVAL)),
+        }
+    }
+
+    fn open(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        flags: u32,
+        _fuse_flags: u32,
+    ) -> io::Result<(Option<u64>, OpenOptions, Option<u32>)> {
+        let file = self.open_file(inode, flags)?;
+        let handle = self.new_handle();
+        lock(&self.open_files)?.insert(handle, Arc::new(tokio::sync::Mutex::new(file)));
+        // Contents never change: keep what the page cache has across opens.
+        Ok((Some(handle), OpenOptions::KEEP_CACHE, None))
+    }
+
+    fn read(
+        &self,
+        _ctx: &Context,
+        _inode: u64,
+        handle: u64,
+        w: &mut dyn ZeroCopyWriter,
+        size: u32,
+        offset: u64,
+        _lock_owner: Option<u64>,
+        _flags: u32,
+    ) -> io::Result<usize> {
+        let file = lock(&self.open_files)?
+            .get(&handle)
+            .cloned()
+            .ok_or_else(|| errno(libc::EBADF))?;
+        let data = self.runtime.block_on(async move {
+            let mut file = file.lock().await;
+            file.read_at(offset, size as usize).await
+        });
+        let data = data.map_err(|e| {
+            tracing::warn!(handle, offset, error = %e, "reading a blob");
+            errno(libc::EIO)
+        })?;
+        w.write_all(&data)?;
+        Ok(data.len())
+    }
+
+    fn release(
+        &self,
+        _ctx: &Context,
+        _inode: u64,
+        _flags: u32,
+        handle: u64,
+        _flush: bool,
+        _flock_release: bool,
+        _lock_owner: Option<u64>,
+    ) -> io::Result<()> {
+        lock(&self.open_files)?.remove(&handle);
+        Ok(())
+    }
+
+    fn flush(&self, _ctx: &Context, _inode: u64, _handle: u64, _lock_owner: u64) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn opendir(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        _flags: u32,
+    ) -> io::Result<(Option<u64>, OpenOptions)> {
+        match &*self.inode_data(inode)? {
+            InodeData::Root => {
+                let listing = self.list_root_nodes()?;
+                let handle = self.new_handle();
+                lock(&self.root_listings)?.insert(handle, listing);
+                Ok((Some(handle), OpenOptions::empty()))
+            }
+            // A listing never changes, so the kernel may keep it.
+            InodeData::Directory { .. } => Ok((None, OpenOptions::CACHE_DIR)),
+            InodeData::File { .. } | InodeData::Symlink { .. } => Err(errno(libc::ENOTDIR)),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        _size: u32,
+        offset: u64,
+        add_entry: &mut dyn FnMut(DirEntry) -> io::Result<usize>,
+    ) -> io::Result<()> {
+        self.walk_directory(inode, handle, offset, |dirent, _, _| add_entry(dirent))
+    }
+
+    fn readdirplus(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        _size: u32,
+        offset: u64,
+        add_entry: &mut dyn FnMut(DirEntry, Entry) -> io::Result<usize>,
+    ) -> io::Result<()> {
+        self.walk_directory(inode, handle, offset, |dirent, child, data| {
+            add_entry(dirent, entry(child, data))
+        })
+    }
+
+    fn releasedir(&self, _ctx: &Context, _inode: u64, _flags: u32, handle: u64) -> io::Result<()> {
+        lock(&self.root_listings)?.remove(&handle);
+        Ok(())
+    }
+
+    fn statfs(&self, _ctx: &Context, _inode: u64) -> io::Result<statvfs64> {
+        // SAFETY: statvfs64 is a plain C struct of integers, for which all
+        // zero bytes are a valid value.
+        let mut st: statvfs64 = unsafe { std::mem::zeroed() };
+        st.f_bsize = BLOCK_SIZE as u64;
+        st.f_frsize = BLOCK_SIZE as u64;
+        st.f_namemax = crate::MAX_NAME_LEN as u64;
+        Ok(st)
+    }
+
+    fn getxattr(
+        &self,
+        _ctx: &Context,
+        _inode: u64,
+        _name: &CStr,
+        _size: u32,
+    ) -> io::Result<GetxattrReply> {
+        // ENOSYS makes the kernel answer every later call itself, with
+        // EOPNOTSUPP, instead of asking us for each file `ls -l` lists.
+        Err(errno(libc::ENOSYS))
+    }
+
+    fn listxattr(&self, _ctx: &Context, _inode: u64, _size: u32) -> io::Result<ListxattrReply> {
+        Err(errno(libc::ENOSYS))
+    }
+
+    fn access(&self, _ctx: &Context, inode: u64, mask: u32) -> io::Result<()> {
+        self.inode_data(inode)?;
+        if mask & libc::W_OK as u32 != 0 {
+            return read_only();
+        }
+        Ok(())
+    }
+
+    fn setattr(
+        &self,
+        _ctx: &Context,
+        _inode: u64,
+        _attr: stat64,
+        _handle: Option<u64>,
+        _valid: SetattrValid,
+    ) -> io::Result<(stat64, Duration)> {
+        read_only()
+    }
+
+    fn symlink(
+        &self,
+        _ctx: &Context,
+        _link: &CStr,
+        _parent: u64,
+        _name: &CStr,
+    ) -> io::Result<Entry> {
+        read_only()
+    }
+
+    fn mknod(
+        &self,
+        _ctx: &Context,
+        _parent: u64,
+        _name: &CStr,
+        _mode: u32,
+        _rdev: u32,
+        _umask: u32,
+    ) -> io::Result<Entry> {
+        read_only()
+    }
+
+    fn mkdir(
+        &self,
+        _ctx: &Context,
+        _parent: u64,
+        _name: &CStr,
+        _mode: u32,
+        _umask: u32,
+    ) -> io::Result<Entry> {
+        read_only()
+    }
+
+    fn unlink(&self, _ctx: &Context, _parent: u64, _name: &CStr) -> io::Result<()> {
+        read_only()
+    }
+
+    fn rmdir(&self, _ctx: &Context, _parent: u64, _name: &CStr) -> io::Result<()> {
+        read_only()
+    }
+
+    fn rename(
+        &self,
+        _ctx: &Context,
+        _olddir: u64,
+        _oldname: &CStr,
+        _newdir: u64,
+        _newname: &CStr,
+        _flags: u32,
+    ) -> io::Result<()> {
+        read_only()
+    }
+
+    fn link(&self, _ctx: &Context, _inode: u64, _parent: u64, _name: &CStr) -> io::Result<Entry> {
+        read_only()
+    }
+
+    fn create(
+        &self,
+        _ctx: &Context,
+        _parent: u64,
+        _name: &CStr,
+        _args: CreateIn,
+    ) -> io::Result<(Entry, Option<u64>, OpenOptions, Option<u32>)> {
+        read_only()
+    }
+
+    fn write(
+        &self,
+        _ctx: &Context,
+        _inode: u64,
+        _handle: u64,
+        _r: &mut dyn ZeroCopyReader,
+        _size: u32,
+        _offset: u64,
+        _lock_owner: Option<u64>,
+        _delayed_write: bool,
+        _flags: u32,
+        _fuse_flags: u32,
+    ) -> io::Result<usize> {
+        read_only()
+    }
+
+    fn fallocate(
+        &self,
+        _ctx: &Context,
+        _inode: u64,
+        _handle: u64,
+        _mode: u32,
+        _offset: u64,
+        _length: u64,
+    ) -> io::Result<()> {
+        read_only()
+    }
+
+    fn setxattr(
+        &self,
+        _ctx: &Context,
+        _inode: u64,
+        _name: &CStr,
+        _value: &[u8],
+        _flags: u32,
+    ) -> io::Result<()> {
+        read_only()
+    }
+
+    fn removexattr(&self, _ctx: &Context, _inode: u64, _name: &CStr) -> io::Result<()> {
+        read_only()
+    }
+}
