@@ -184,8 +184,13 @@ pub async fn nix_eq(co: &Co, a: Value, b: Value) -> Result<bool, Error> {
         if same_object(&a, &b) {
             continue;
         }
-        let a = co.force(a).await?;
-        let b = co.force(b).await?;
+        // Evaluated pairs (every pair of a second comparison) skip the
+        // coroutine's force steps.
+        let (a, b) = if a.needs_force() || b.needs_force() {
+            (co.force(a).await?, co.force(b).await?)
+        } else {
+            (a.into_resolved(), b.into_resolved())
+        };
         match shallow_eq(&a, &b) {
             Some(true) => {}
             Some(false) => return Ok(false),
@@ -236,7 +241,8 @@ async fn push_nested(
             work[start..].reverse();
         }
         (Value::Attrs(x), Value::Attrs(y)) => {
-            if is_derivation(co, &x).await?
+            if x.contains(b"type")
+                && is_derivation(co, &x).await?
                 && is_derivation(co, &y).await?
                 && let (Some(p), Some(q)) = (x.get(b"outPath"), y.get(b"outPath"))
             {
