@@ -62,12 +62,12 @@ impl Vm {
         match unforced(&def, &args, 0) {
             Some(next) => {
                 let arg = std::mem::take(&mut args[next]);
-                self.frames.push(Frame::BuiltinArgs(Box::new(BuiltinArgs {
+                self.frames.push(Frame::BuiltinArgs(BuiltinArgs {
                     def,
                     args,
                     next,
                     span,
-                })));
+                }));
                 self.stack.push(arg);
                 self.force_top(span)
             }
@@ -100,7 +100,7 @@ impl Vm {
             return self.force_top(span).map_err(|k| Error::new(k, Some(span)));
         }
         if let Some(Frame::BuiltinArgs(call)) = self.frames.pop() {
-            let BuiltinArgs { def, args, .. } = *call;
+            let BuiltinArgs { def, args, .. } = call;
             self.start_builtin(def, args, span);
         }
         Ok(())

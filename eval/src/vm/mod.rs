@@ -73,7 +73,7 @@ enum Frame {
     },
     DeepForce(Box<deep_force::DeepForce>),
     ListLoop(Box<list_loop::ListLoop>),
-    BuiltinArgs(Box<builtin_call::BuiltinArgs>),
+    BuiltinArgs(builtin_call::BuiltinArgs),
     Generator {
         fut: GenFuture,
         base: usize,
