@@ -279,14 +279,7 @@ mod impls {
             .await?
             .as_list()
             .context("while evaluating the second argument passed to builtins.concatMap")?;
-        let mut lists = Vec::with_capacity(xs.len());
-        for x in xs.iter() {
-            let list = co.call_forced(f.clone(), x.clone()).await?;
-            lists.push(list.as_list().context(
-                "while evaluating the return value of the function passed to builtins.concatMap",
-            )?);
-        }
-        Ok(Value::list(concat(&lists)))
+        co.list_loop(LoopKind::ConcatMap, f, Value::Null, xs).await
     }
 
     /// `[ (f 0) (f 1) … (f (n - 1)) ]`, lazily.
