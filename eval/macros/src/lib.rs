@@ -184,6 +184,9 @@ fn builtin_def(
     }
     let mut args = Vec::new();
     let mut forced = Vec::new();
+    // The arguments forced before the body runs, as a bit set the VM
+    // reads to force them itself (see `BuiltinDef::strict`).
+    let mut strict = 0u32;
     for (i, input) in func.sig.inputs.iter_mut().enumerate().skip(leading) {
         let FnArg::Typed(param) = input else {
             return Err(syn::Error::new_spanned(input, "builtins take no `self`"));
@@ -193,6 +196,7 @@ fn builtin_def(
         param.attrs.retain(|a| !a.path().is_ident("lazy"));
         if param.attrs.len() == before {
             forced.push(ident.clone());
+            strict |= 1u32 << (i - leading).min(31);
         }
         args.push(ident);
     }
@@ -243,6 +247,7 @@ fn builtin_def(
             },
             #fast,
         )
+        .with_strict(#strict)
         #feature
     })
 }

@@ -11,15 +11,46 @@ use crate::vm::ops;
 
 pub(super) use impls::builtins;
 
-fn add_now(args: &[Value]) -> Option<Shortcut> {
+/// The fast paths of integer arithmetic: two evaluated integers and no
+/// overflow (nor division by zero); the coroutine reports those.
+fn int_now(args: &[Value], op: fn(i64, i64) -> Option<i64>) -> Option<Shortcut> {
     match args {
         [a, b] => match (a.resolved(), b.resolved()) {
-            (Value::Int(a), Value::Int(b)) => {
-                a.checked_add(b).map(|n| Shortcut::Value(Value::Int(n)))
-            }
+            (Value::Int(a), Value::Int(b)) => op(a, b).map(|n| Shortcut::Value(Value::Int(n))),
             _ => None,
         },
         _ => None,
+    }
+}
+
+fn add_now(args: &[Value]) -> Option<Shortcut> {
+    int_now(args, i64::checked_add)
+}
+
+fn sub_now(args: &[Value]) -> Option<Shortcut> {
+    int_now(args, i64::checked_sub)
+}
+
+fn mul_now(args: &[Value]) -> Option<Shortcut> {
+    int_now(args, i64::checked_mul)
+}
+
+fn div_now(args: &[Value]) -> Option<Shortcut> {
+    int_now(args, i64::checked_div)
+}
+
+/// `lessThan` of two evaluated values that are not lists, when they are
+/// comparable (else the coroutine reports it).
+fn less_than_now(args: &[Value]) -> Option<Shortcut> {
+    let [a, b] = args else {
+        return None;
+    };
+    if a.needs_force() || b.needs_force() {
+        return None;
+    }
+    match ops::shallow_less(&a.resolved(), &b.resolved())? {
+        Ok(less) => Some(Shortcut::Value(Value::Bool(less))),
+        Err(_) => None,
     }
 }
 
@@ -54,25 +85,25 @@ mod impls {
     }
 
     /// `e1 - e2`.
-    #[builtin("sub")]
+    #[builtin("sub", fast = sub_now)]
     async fn builtin_sub(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
         ops::arith(BinOp::Sub, a, b)
     }
 
     /// `e1 * e2`.
-    #[builtin("mul")]
+    #[builtin("mul", fast = mul_now)]
     async fn builtin_mul(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
         ops::arith(BinOp::Mul, a, b)
     }
 
     /// `e1 / e2`; integer division truncates.
-    #[builtin("div")]
+    #[builtin("div", fast = div_now)]
     async fn builtin_div(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
         ops::arith(BinOp::Div, a, b)
     }
 
     /// `e1 < e2`, on numbers, strings, paths and lists.
-    #[builtin("lessThan")]
+    #[builtin("lessThan", fast = less_than_now)]
     async fn builtin_less_than(co: &Co, a: Value, b: Value) -> Result<Value, Error> {
         Ok(Value::Bool(ops::nix_less(co, a, b).await?))
     }

@@ -10,7 +10,7 @@ use crate::value::print::print_error_value;
 use crate::value::{NixAttrs, NixList, NixString, Thunk, Value};
 use crate::vm::LoopKind;
 use crate::vm::generators::{Co, Shortcut};
-use crate::vm::ops::{OrderedKey, nix_eq};
+use crate::vm::ops::{OrderedKey, eq_now, nix_eq};
 
 pub(super) use impls::builtins;
 
@@ -39,6 +39,53 @@ async fn truthy(co: &Co, f: &Value, x: Value, context: &'static str) -> Result<b
         .await?
         .as_bool()
         .context(context)
+}
+
+/// `sort lessThan xs` without calling `lessThan` (CppNix also compares
+/// directly then), for evaluated elements that are all integers, all
+/// floats but NaN, or all strings: orders in which `<` is total, so a
+/// native stable sort gives what the merge of `LoopKind::Sort` gives, and
+/// no comparison can fail. `None` for any other list.
+fn sort_scalars(xs: &[Value]) -> Option<Vec<Value>> {
+    fn sorted_by<K: Clone>(
+        xs: &[Value],
+        key: impl Fn(&Value) -> Option<K>,
+        cmp: impl Fn(&K, &K) -> std::cmp::Ordering,
+    ) -> Option<Vec<Value>> {
+        let mut keyed = xs
+            .iter()
+            .map(|x| Some((key(&x.resolved())?, x)))
+            .collect::<Option<Vec<_>>>()?;
+        keyed.sort_by(|a, b| cmp(&a.0, &b.0));
+        Some(keyed.into_iter().map(|(_, x)| x.clone()).collect())
+    }
+    match xs.first()?.resolved() {
+        Value::Int(_) => sorted_by(
+            xs,
+            |x| match x {
+                Value::Int(i) => Some(*i),
+                _ => None,
+            },
+            Ord::cmp,
+        ),
+        Value::Float(_) => sorted_by(
+            xs,
+            |x| match x {
+                Value::Float(f) if !f.is_nan() => Some(*f),
+                _ => None,
+            },
+            |a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+        ),
+        Value::String(_) => sorted_by(
+            xs,
+            |x| match x {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            },
+            Ord::cmp,
+        ),
+        _ => None,
+    }
 }
 
 /// A required attribute of `genericClosure`'s argument.
@@ -182,12 +229,21 @@ mod impls {
     /// Whether `x` equals an element of a list.
     #[builtin("elem")]
     async fn builtin_elem(co: &Co, #[lazy] x: Value, xs: Value) -> Result<Value, Error> {
-        for y in xs
+        let xs = xs
             .as_list()
-            .context("while evaluating the second argument passed to builtins.elem")?
-            .iter()
-        {
-            if nix_eq(co, x.clone(), y.clone()).await? {
+            .context("while evaluating the second argument passed to builtins.elem")?;
+        // `x` is forced by the first comparison, as in CppNix; the
+        // comparisons of scalars need no coroutine step.
+        let x = match xs.is_empty() {
+            true => x,
+            false => co.force(x).await?,
+        };
+        for y in xs.iter() {
+            let eq = match eq_now(&x, y) {
+                Some(eq) => eq,
+                None => nix_eq(co, x.clone(), y.clone()).await?,
+            };
+            if eq {
                 return Ok(Value::Bool(true));
             }
         }
@@ -223,14 +279,7 @@ mod impls {
             .await?
             .as_list()
             .context("while evaluating the second argument passed to builtins.concatMap")?;
-        let mut lists = Vec::with_capacity(xs.len());
-        for x in xs.iter() {
-            let list = co.call_forced(f.clone(), x.clone()).await?;
-            lists.push(list.as_list().context(
-                "while evaluating the return value of the function passed to builtins.concatMap",
-            )?);
-        }
-        Ok(Value::list(concat(&lists)))
+        co.list_loop(LoopKind::ConcatMap, f, Value::Null, xs).await
     }
 
     /// `[ (f 0) (f 1) … (f (n - 1)) ]`, lazily.
@@ -294,6 +343,13 @@ mod impls {
             .context("while evaluating the first argument passed to builtins.sort")?;
         for x in xs.iter() {
             co.force(x.clone()).await?;
+        }
+        if let Value::Builtin(b) = &cmp
+            && b.partial.is_empty()
+            && b.name() == "lessThan"
+            && let Some(sorted) = sort_scalars(&xs)
+        {
+            return Ok(Value::list(sorted));
         }
         co.list_loop(LoopKind::Sort, cmp, Value::Null, xs).await
     }

@@ -74,6 +74,12 @@ pub struct BuiltinDef {
     /// The CppNix experimental feature without which the builtin does not
     /// exist (is not in `builtins` at all).
     pub feature: Option<&'static str>,
+    /// The arguments (bit `i` for argument `i`) that `func` forces, in
+    /// order, before anything else. The VM forces them before it starts
+    /// `func` (then its own forcing finds them ready), which saves a round
+    /// trip through the coroutine per argument and lets `fast` answer
+    /// for arguments that were thunks.
+    pub strict: u32,
 }
 
 impl BuiltinDef {
@@ -91,7 +97,14 @@ impl BuiltinDef {
             func,
             fast,
             feature: None,
+            strict: 0,
         }
+    }
+
+    /// Declares the arguments `func` forces first (see `strict`).
+    pub fn with_strict(mut self, strict: u32) -> Self {
+        self.strict = strict;
+        self
     }
 
     /// Makes the builtin exist only when `feature` is enabled.
@@ -126,10 +139,5 @@ impl Builtin {
 
     pub fn arity(&self) -> usize {
         self.def.arity
-    }
-
-    /// Runs the builtin once all arguments are present.
-    pub fn invoke(&self, co: Co, args: Vec<Value>) -> GenFuture {
-        (self.def.func)(co, args)
     }
 }

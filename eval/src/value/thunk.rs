@@ -102,6 +102,15 @@ impl Thunk {
         }
     }
 
+    /// `f` of the value, if the thunk has been forced; the value is
+    /// borrowed, not cloned.
+    pub fn with_value<R>(&self, f: impl FnOnce(&Value) -> R) -> Option<R> {
+        match &*self.0.borrow() {
+            ThunkState::Evaluated(v) => Some(f(v)),
+            _ => None,
+        }
+    }
+
     pub fn is_evaluated(&self) -> bool {
         matches!(&*self.0.borrow(), ThunkState::Evaluated(_))
     }

@@ -1,5 +1,5 @@
 //! Loops over a list that call a Nix function per element (`foldl'`,
-//! `filter`, `any`, `all`) or per comparison (`sort`), or that force
+//! `filter`, `concatMap`, `any`, `all`) or per comparison (`sort`), or that force
 //! each element and its name (`listToAttrs`), run by the VM as a frame of
 //! their own.
 //!
@@ -30,6 +30,8 @@ pub enum LoopKind {
     /// `sort`: a stable merge sort calling `f b a` to learn whether `b`
     /// goes before `a`.
     Sort,
+    /// `concatMap`: append the elements of the list `f x`.
+    ConcatMap,
     /// `listToAttrs`: no function; force each element to a set and its
     /// `name` to a string, and collect the `value`s (the first of a name
     /// wins).
@@ -45,7 +47,7 @@ pub(super) struct ListLoop {
     list: NixList,
     /// The index of the next element to call the function on.
     next: usize,
-    /// `Filter`: the elements kept so far.
+    /// `Filter`, `ConcatMap`: the elements kept so far.
     kept: Vec<Value>,
     /// `Sort`: the merge.
     sort: MergeSort,
@@ -107,6 +109,12 @@ impl Vm {
                 let result = self.stack.pop().unwrap_or_default().into_resolved();
                 match state.kind {
                     LoopKind::Fold => state.acc = result,
+                    LoopKind::ConcatMap => {
+                        let list = result.into_list().map_err(|k| {
+                            context(k, "while evaluating the return value of the function passed to builtins.concatMap")
+                        })?;
+                        state.kept.extend(list.iter().cloned());
+                    }
                     LoopKind::ListToAttrs => match state.item.take() {
                         None => {
                             let item = result.into_attrs().map_err(|k| {
@@ -175,7 +183,9 @@ impl Vm {
             let Some((x, y)) = next else {
                 let result = match state.kind {
                     LoopKind::Fold => std::mem::take(&mut state.acc),
-                    LoopKind::Filter => Value::list(std::mem::take(&mut state.kept)),
+                    LoopKind::Filter | LoopKind::ConcatMap => {
+                        Value::list(std::mem::take(&mut state.kept))
+                    }
                     LoopKind::Any => Value::Bool(false),
                     LoopKind::All => Value::Bool(true),
                     LoopKind::Sort => Value::list(state.sort.sorted(&state.list)),

@@ -21,6 +21,7 @@
 //! Errors unwind frames until a generator that asked for the failing
 //! computation is found (it may catch it, like `tryEval`), or to the top.
 
+mod builtin_call;
 mod context;
 mod deep_force;
 mod explain;
@@ -73,6 +74,7 @@ enum Frame {
     },
     DeepForce(Box<deep_force::DeepForce>),
     ListLoop(Box<list_loop::ListLoop>),
+    BuiltinArgs(builtin_call::BuiltinArgs),
     Generator {
         fut: GenFuture,
         base: usize,
@@ -173,6 +175,7 @@ impl Vm {
             Frame::Generator { .. } => self.resume_generator(),
             Frame::DeepForce(_) => self.continue_deep_force(),
             Frame::ListLoop(_) => self.continue_list_loop(),
+            Frame::BuiltinArgs(_) => self.continue_builtin_args(),
         }
     }
 
@@ -204,6 +207,7 @@ impl Vm {
                     }
                 }
                 Frame::CallForced { .. } | Frame::ListLoop(_) => {}
+                Frame::BuiltinArgs(call) => call.add_trace(&mut error),
                 Frame::Generator {
                     fut,
                     base,
@@ -418,15 +422,7 @@ impl Vm {
                     })));
                     return Ok(());
                 }
-                let fut = b.invoke(self.co.clone(), args);
-                self.frames.push(Frame::Generator {
-                    fut,
-                    base: self.stack.len(),
-                    span,
-                    name: b.name(),
-                    waiting: None,
-                });
-                Ok(())
+                self.call_builtin(b.def.clone(), args, span)
             }
             Value::Attrs(a) if a.contains(b"__functor") => {
                 self.defer_args(next + 1, span);
@@ -496,13 +492,7 @@ impl Vm {
                         Ok(())
                     }
                     Err(mut e) => {
-                        if !name.is_empty() && name != "addErrorContext" {
-                            e.add_trace(
-                                format!("while calling the '{name}' builtin"),
-                                Some(span),
-                                TracePrint::ShowTrace,
-                            );
-                        }
+                        builtin_call::add_builtin_trace(&mut e, name, span);
                         Err(e)
                     }
                 }

@@ -144,6 +144,17 @@ pub fn shallow_eq(a: &Value, b: &Value) -> Option<bool> {
     })
 }
 
+/// `shallow_eq` of two values that need no forcing (looking through
+/// evaluated thunks); `None` when either needs forcing or nested values
+/// must be compared.
+pub fn eq_now(a: &Value, b: &Value) -> Option<bool> {
+    match (a, b) {
+        (Value::Thunk(t), _) => t.with_value(|a| eq_now(a, b)).flatten(),
+        (_, Value::Thunk(t)) => t.with_value(|b| eq_now(a, b)).flatten(),
+        _ => shallow_eq(a, b),
+    }
+}
+
 /// Values that are the same object compare equal without being forced,
 /// as in CppNix (this is what makes `[f] == [f]` true for a function `f`).
 pub(super) fn same_object(a: &Value, b: &Value) -> bool {
@@ -156,43 +167,99 @@ pub(super) fn same_object(a: &Value, b: &Value) -> bool {
 }
 
 /// Deep equality (`==`).
+///
+/// Most comparisons (`elem`, `==` on scalars) decide on the two values
+/// themselves: those allocate no work list.
 pub async fn nix_eq(co: &Co, a: Value, b: Value) -> Result<bool, Error> {
-    let mut work = vec![(a, b, true)];
-    while let Some((a, b, top)) = work.pop() {
-        if !top && same_object(&a, &b) {
+    let a = co.force(a).await?;
+    let b = co.force(b).await?;
+    if let Some(eq) = shallow_eq(&a, &b) {
+        return Ok(eq);
+    }
+    let mut work = Vec::new();
+    if !push_nested(co, a, b, &mut work).await? {
+        return Ok(false);
+    }
+    while let Some((a, b)) = work.pop() {
+        if same_object(&a, &b) {
             continue;
         }
-        let a = co.force(a).await?;
-        let b = co.force(b).await?;
-        if let Some(eq) = shallow_eq(&a, &b) {
-            if !eq {
-                return Ok(false);
-            }
-            continue;
-        }
-        match (a, b) {
-            (Value::List(x), Value::List(y)) => {
-                for (p, q) in x.iter().zip(y.iter()).rev() {
-                    work.push((p.clone(), q.clone(), false));
-                }
-            }
-            (Value::Attrs(x), Value::Attrs(y)) => {
-                if is_derivation(co, &x).await?
-                    && is_derivation(co, &y).await?
-                    && let (Some(p), Some(q)) = (x.get(b"outPath"), y.get(b"outPath"))
-                {
-                    work.push((p.clone(), q.clone(), false));
-                    continue;
-                }
-                if x.len() != y.len() || !x.keys().zip(y.keys()).all(|(k, l)| k == l) {
+        // Evaluated pairs (every pair of a second comparison) skip the
+        // coroutine's force steps.
+        let (a, b) = if a.needs_force() || b.needs_force() {
+            (co.force(a).await?, co.force(b).await?)
+        } else {
+            (a.into_resolved(), b.into_resolved())
+        };
+        match shallow_eq(&a, &b) {
+            Some(true) => {}
+            Some(false) => return Ok(false),
+            None => {
+                if !push_nested(co, a, b, &mut work).await? {
                     return Ok(false);
                 }
-                for (p, q) in x.values().zip(y.values()).rev() {
-                    work.push((p.clone(), q.clone(), false));
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// For two lists or sets that `shallow_eq` could not decide: pushes the
+/// pairs of their elements still to compare onto `work`, the first on
+/// top. Pairs already evaluated that `shallow_eq` decides are settled
+/// here: an equal one is skipped, and an unequal one before any pair
+/// that needs forcing makes the result false (after such a pair it waits
+/// its turn: that pair may fail first, as in CppNix's order).
+async fn push_nested(
+    co: &Co,
+    a: Value,
+    b: Value,
+    work: &mut Vec<(Value, Value)>,
+) -> Result<bool, Error> {
+    let mut deferred = false;
+    let start = work.len();
+    let mut push = |p: &Value, q: &Value| {
+        if same_object(p, q) {
+            return true;
+        }
+        if let Some(eq) = eq_now(p, q)
+            && (eq || !deferred)
+        {
+            return eq;
+        }
+        deferred = true;
+        work.push((p.clone(), q.clone()));
+        true
+    };
+    match (a, b) {
+        (Value::List(x), Value::List(y)) => {
+            for (p, q) in x.iter().zip(y.iter()) {
+                if !push(p, q) {
+                    return Ok(false);
                 }
             }
-            _ => return Ok(false),
+            work[start..].reverse();
         }
+        (Value::Attrs(x), Value::Attrs(y)) => {
+            if x.contains(b"type")
+                && is_derivation(co, &x).await?
+                && is_derivation(co, &y).await?
+                && let (Some(p), Some(q)) = (x.get(b"outPath"), y.get(b"outPath"))
+            {
+                work.push((p.clone(), q.clone()));
+                return Ok(true);
+            }
+            if x.len() != y.len() || !x.keys().zip(y.keys()).all(|(k, l)| k == l) {
+                return Ok(false);
+            }
+            for (p, q) in x.values().zip(y.values()) {
+                if !push(p, q) {
+                    return Ok(false);
+                }
+            }
+            work[start..].reverse();
+        }
+        _ => return Ok(false),
     }
     Ok(true)
 }

@@ -1,0 +1,2 @@
+# Nothing to evaluate: process start-up, `builtins`, printing and exit.
+null
