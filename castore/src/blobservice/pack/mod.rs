@@ -30,6 +30,8 @@
 
 mod appender;
 mod index;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
