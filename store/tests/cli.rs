@@ -266,7 +266,12 @@ fn default_store(#[case] xdg: bool) {
     } else {
         home.join(".local/share/tvix-store")
     };
-    for file in ["blobs", "directories.redb", "pathinfo.redb"] {
+    for file in [
+        "pack/index.redb",
+        "pack/packs",
+        "directories.redb",
+        "pathinfo.redb",
+    ] {
         assert!(dir.join(file).exists(), "{file} missing in {dir:?}");
     }
 }

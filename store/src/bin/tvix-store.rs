@@ -38,7 +38,7 @@ const PROGRESS_BAR_THRESHOLD: u64 = 64 * 1024 * 1024;
     long_about = "Nix store paths on the tvix castore.\n\nWithout service addresses, uses a persistent local store in $XDG_DATA_HOME/tvix-store (else ~/.local/share/tvix-store), created on first use."
 )]
 struct Cli {
-    /// Blob service URL, e.g. objectstore+file:///path, memory://,
+    /// Blob service URL, e.g. pack:///path, objectstore+file:///path, memory://,
     /// grpc+unix:///socket, grpc+http://host:port.
     #[arg(long, env = "BLOB_SERVICE_ADDR", global = true)]
     blob_service_addr: Option<String>,

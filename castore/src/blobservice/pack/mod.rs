@@ -53,7 +53,7 @@ use super::{BlobReader, BlobService, BlobWriter, ChunkMeta};
 use crate::B3Digest;
 
 /// A commit is started once this many bytes were appended since the last.
-const COMMIT_BYTES: u64 = 256 * 1024 * 1024;
+const COMMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Why a pack store could not be opened.
 #[derive(Debug, Error)]
@@ -155,6 +155,14 @@ impl PackBlobService {
             }
         }
         Ok(report)
+    }
+
+    /// The digest of every blob in the index (whole, chunked and chunks),
+    /// for checking a store blob by blob.
+    pub fn indexed_blobs(&self) -> io::Result<Vec<B3Digest>> {
+        let mut digests = Vec::new();
+        index::for_each_blob(&self.store.db, &mut |digest, _| digests.push(digest))?;
+        Ok(digests)
     }
 
     /// Commits everything appended so far; see the module doc.
