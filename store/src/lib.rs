@@ -9,8 +9,10 @@
 //! - [nar]: castore trees to NAR streams and back.
 //! - [proto]: the gRPC protocol, and the validation of what arrives by it.
 //! - [import]: host paths and local Nix store closures into the store.
+//! - [gc]: what a store no longer needs.
 //! - [utils]: building a store's services from addresses, and serving them.
 
+pub mod gc;
 pub mod import;
 pub mod nar;
 mod path_info;

@@ -35,6 +35,8 @@ pub enum FromAddrError {
     MissingPath(&'static str),
     #[error(transparent)]
     Pack(#[from] super::PackOpenError),
+    #[error("{0:?} is not a pack:// blob service")]
+    NotPack(String),
     #[error("invalid object store path in {0:?}: {1}")]
     ObjectStorePath(String, ::object_store::path::Error),
     #[error("{0:?} names no local directory: {1}")]
@@ -77,22 +79,7 @@ pub async fn from_addr(url: &str) -> Result<Arc<dyn BlobService>, FromAddrError>
                 .map_err(|e| FromAddrError::LocalPath(url.to_owned(), e))?;
             Ok(Arc::new(service))
         }
-        "pack" => {
-            expect_no_host_or_query("pack://", &parsed)?;
-            if matches!(parsed.path(), "" | "/") {
-                return Err(FromAddrError::MissingPath("pack"));
-            }
-            let dir = parsed
-                .to_file_path()
-                .map_err(|()| FromAddrError::MissingPath("pack"))?;
-            let service = tokio::task::spawn_blocking(move || PackBlobService::open(dir))
-                .await
-                .map_err(|e| PackOpenError::Io {
-                    path: parsed.path().into(),
-                    source: std::io::Error::other(e),
-                })??;
-            Ok(Arc::new(service))
-        }
+        "pack" => Ok(Arc::new(open_pack(url, &parsed).await?)),
         "grpc+unix" | "grpc+http" => {
             let channel = channel_from_url(&parsed)?;
             Ok(Arc::new(GrpcBlobService::from_client(
@@ -101,6 +88,34 @@ pub async fn from_addr(url: &str) -> Result<Arc<dyn BlobService>, FromAddrError>
         }
         other => Err(FromAddrError::UnknownScheme(other.to_owned())),
     }
+}
+
+/// The pack store at `url` (`pack:///absolute/path`) itself, for what only
+/// it can do (see [PackBlobService::space_report]). Within a process, it is
+/// the store [from_addr] opened at the same URL.
+pub async fn pack_from_addr(url: &str) -> Result<PackBlobService, FromAddrError> {
+    let parsed = Url::parse(url).map_err(|e| FromAddrError::InvalidUrl(url.to_owned(), e))?;
+    if parsed.scheme() != "pack" {
+        return Err(FromAddrError::NotPack(url.to_owned()));
+    }
+    open_pack(url, &parsed).await
+}
+
+async fn open_pack(url: &str, parsed: &Url) -> Result<PackBlobService, FromAddrError> {
+    expect_no_host_or_query("pack://", parsed)?;
+    if matches!(parsed.path(), "" | "/") {
+        return Err(FromAddrError::MissingPath("pack"));
+    }
+    let dir = parsed
+        .to_file_path()
+        .map_err(|()| FromAddrError::MissingPath("pack"))?;
+    let opened = tokio::task::spawn_blocking(move || PackBlobService::open(dir))
+        .await
+        .map_err(|e| PackOpenError::Io {
+            path: url.into(),
+            source: std::io::Error::other(e),
+        })?;
+    Ok(opened?)
 }
 
 /// Checks that a URL of a local backend has neither host nor query.

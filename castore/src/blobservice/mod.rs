@@ -30,7 +30,7 @@ mod pack;
 pub(crate) mod tests;
 
 pub use self::combinator::CombinedBlobService;
-pub use self::from_addr::{FromAddrError, from_addr};
+pub use self::from_addr::{FromAddrError, from_addr, pack_from_addr};
 pub use self::grpc::GrpcBlobService;
 pub use self::memory::MemoryBlobService;
 pub use self::object_store::ObjectStoreBlobService;

@@ -1,5 +1,5 @@
 //! `tvix-store`: run a store daemon, import paths, copy closures out of a
-//! local Nix store, and look at what is stored.
+//! local Nix store, look at what is stored, and report what is garbage.
 //!
 //! Thin by design: flags, logging, building the services, and calls into
 //! the library. Every failure ends as one line on stderr and exit code 1.
@@ -16,6 +16,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
+use tvix_castore::blobservice::pack_from_addr;
+use tvix_store::gc::space_report;
 use tvix_store::import::{
     ImportProgress, ReferenceGraph, copy_closure, import_path_as_flat_ca, import_path_as_nar_ca,
 };
@@ -93,6 +95,12 @@ enum Command {
     PathInfo { store_path: String },
     /// Write the NAR of a store path to stdout.
     ExportNar { store_path: String },
+    /// Report how many bytes of a pack:// blob store no PathInfo reaches.
+    Gc {
+        /// Only report; freeing the space (compaction) is not implemented.
+        #[arg(long, required = true)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -236,6 +244,24 @@ async fn run(cli: Cli) -> Result<(), Error> {
             )
             .await?;
             stdout.flush().await?;
+        }
+        Command::Gc { dry_run: _ } => {
+            let addrs = addrs()?;
+            let services = construct_services(&addrs).await?;
+            let blobs = pack_from_addr(&addrs.blob_service_addr).await?;
+            let report = space_report(
+                &blobs,
+                &*services.path_info_service,
+                &*services.directory_service,
+            )
+            .await?;
+            println!(
+                "{} bytes in packs, {} reachable, {} unreachable ({} unreachable blobs)",
+                report.pack_bytes,
+                report.live_bytes,
+                report.unreachable_bytes(),
+                report.dead_blobs
+            );
         }
     }
     Ok(())
