@@ -160,8 +160,15 @@ pub(super) fn packs(db: &redb::Database) -> io::Result<Vec<(u32, u64)>> {
         .collect()
 }
 
-/// Creates the tables, so that reads never meet a missing one.
+/// Creates the tables, so that reads never meet a missing one. An index
+/// that has them is not written to, so opening a store changes nothing.
 pub(super) fn create_tables(db: &redb::Database) -> io::Result<()> {
+    let existing = db.begin_read().map_err(db_error)?.open_table(PACKS);
+    match existing {
+        Ok(_) => return Ok(()),
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(db_error(e)),
+    }
     let txn = db.begin_write().map_err(db_error)?;
     txn.open_table(BLOBS).map_err(db_error)?;
     txn.open_table(PACKS).map_err(db_error)?;
