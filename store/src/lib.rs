@@ -10,9 +10,11 @@
 //! - [proto]: the gRPC protocol, and the validation of what arrives by it.
 //! - [import]: host paths and local Nix store closures into the store.
 //! - [fs]: the store paths as the top directory of a castore mount.
+//! - [gc]: what a store no longer needs.
 //! - [utils]: building a store's services from addresses, and serving them.
 
 pub mod fs;
+pub mod gc;
 pub mod import;
 pub mod nar;
 mod path_info;

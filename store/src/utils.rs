@@ -44,7 +44,7 @@ pub struct ServiceAddrs {
 /// store ([ServiceAddrs::with_defaults]).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServiceAddrArgs {
-    /// Blob service URL, e.g. objectstore+file:///path, memory://,
+    /// Blob service URL, e.g. pack:///path, objectstore+file:///path, memory://,
     /// grpc+unix:///socket, grpc+http://host:port.
     #[arg(long, env = "BLOB_SERVICE_ADDR", global = true)]
     pub blob_service_addr: Option<String>,
@@ -102,14 +102,15 @@ pub enum ServicesError {
 }
 
 impl ServiceAddrs {
-    /// The addresses of a persistent local store kept in `dir`: blobs as
-    /// files below `dir/blobs`, directories and PathInfos in redb files.
+    /// The addresses of a persistent local store kept in `dir`: blobs in
+    /// pack files below `dir/pack`, directories and PathInfos in redb
+    /// files.
     pub fn local(dir: &Path) -> Result<Self, ServicesError> {
         let dir = dir
             .to_str()
             .ok_or_else(|| ServicesError::NonUtf8StoreDir(dir.to_owned()))?;
         Ok(Self {
-            blob_service_addr: format!("objectstore+file://{dir}/blobs"),
+            blob_service_addr: format!("pack://{dir}/pack"),
             directory_service_addr: format!("redb://{dir}/directories.redb"),
             path_info_service_addr: format!("redb://{dir}/pathinfo.redb"),
         })
@@ -136,9 +137,8 @@ impl ServiceAddrs {
         }
         let dir = default_store_dir()?;
         let defaults = Self::local(&dir)?;
-        let blobs = dir.join("blobs");
-        std::fs::create_dir_all(&blobs).map_err(|source| ServicesError::CreateStoreDir {
-            path: blobs,
+        std::fs::create_dir_all(&dir).map_err(|source| ServicesError::CreateStoreDir {
+            path: dir.clone(),
             source,
         })?;
         Ok(Self {
@@ -178,16 +178,21 @@ pub struct Services {
 }
 
 /// Builds the services at `addrs`: blob and directory services first, then
-/// the path info service, which may use them.
+/// the path info service, which may use them, and which syncs the blob
+/// service before every put ([pathinfoservice::BlobsFirstPathInfoService]).
 pub async fn construct_services(addrs: &ServiceAddrs) -> Result<Services, ServicesError> {
     let blob_service = blobservice::from_addr(&addrs.blob_service_addr).await?;
     let directory_service = directoryservice::from_addr(&addrs.directory_service_addr).await?;
-    let path_info_service = pathinfoservice::from_addr(
-        &addrs.path_info_service_addr,
-        blob_service.clone(),
-        directory_service.clone(),
-    )
-    .await?;
+    let path_info_service: Arc<dyn PathInfoService> =
+        Arc::new(pathinfoservice::BlobsFirstPathInfoService::new(
+            blob_service.clone(),
+            pathinfoservice::from_addr(
+                &addrs.path_info_service_addr,
+                blob_service.clone(),
+                directory_service.clone(),
+            )
+            .await?,
+        ));
     let nar_calculation_service: Arc<dyn NarCalculationService> =
         match path_info_service.nar_calculation_service() {
             Some(service) => Arc::from(service),
@@ -487,7 +492,7 @@ mod tests {
         let addrs = ServiceAddrs::local(Path::new("/var/lib/tvix")).expect("UTF-8");
         assert_eq!(
             ServiceAddrs {
-                blob_service_addr: "objectstore+file:///var/lib/tvix/blobs".into(),
+                blob_service_addr: "pack:///var/lib/tvix/pack".into(),
                 directory_service_addr: "redb:///var/lib/tvix/directories.redb".into(),
                 path_info_service_addr: "redb:///var/lib/tvix/pathinfo.redb".into(),
             },

@@ -1,7 +1,7 @@
 //! The `tvix-store` binary against a local store: the store paths of
 //! `import` and the NARs of `export-nar` compared with CppNix's (golden
 //! files from nix-compat/testdata, and `nix-store` itself when it is on
-//! PATH), `copy`, `path-info`, and one-line errors with exit code 1.
+//! PATH), `copy`, `path-info`, `gc --dry-run`, and one-line errors with exit code 1.
 
 mod common;
 
@@ -203,6 +203,7 @@ fn path_info_fields() {
 #[case::bad_graph(&[], &["copy", "{in}/hello.txt"], "error: reference graph is not valid JSON: ")]
 #[case::bad_listen_address(&[], &["daemon", "--listen-address", "nowhere"], "error: listen address \"nowhere\" is neither HOST:PORT nor unix:///path")]
 #[case::relative_socket(&[], &["daemon", "--listen-address", "unix://sock"], "error: listen address \"unix://sock\": a unix socket needs an absolute path (unix:///path)")]
+#[case::gc_not_pack(&["--blob-service-addr=memory://"], &["gc", "--dry-run"], "error: \"memory://\" is not a pack:// blob service")]
 #[case::socket_path_is_file(&[], &["daemon", "--listen-address", "unix://{in}/hello.txt"], "error: \"{in}/hello.txt\" exists and is not a socket")]
 fn bad_input(#[case] flags: &[&str], #[case] args: &[&str], #[case] expected_prefix: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -266,7 +267,12 @@ fn default_store(#[case] xdg: bool) {
     } else {
         home.join(".local/share/tvix-store")
     };
-    for file in ["blobs", "directories.redb", "pathinfo.redb"] {
+    for file in [
+        "pack/index.redb",
+        "pack/packs",
+        "directories.redb",
+        "pathinfo.redb",
+    ] {
         assert!(dir.join(file).exists(), "{file} missing in {dir:?}");
     }
 }
@@ -278,7 +284,51 @@ fn default_store(#[case] xdg: bool) {
 #[case::copy(&["copy", "--help"])]
 #[case::path_info(&["path-info", "--help"])]
 #[case::export_nar(&["export-nar", "--help"])]
+#[case::gc(&["gc", "--help"])]
 fn help(#[case] args: &[&str]) {
     let stdout = String::from_utf8(tvix_store_ok(&[], args)).expect("UTF-8");
     assert!(stdout.contains("Usage: tvix-store"), "{stdout}");
+}
+
+/// `gc --dry-run` counts the bytes no PathInfo reaches: none after an
+/// import, then those of a blob written outside any import.
+#[test]
+fn gc_dry_run_reports_unreachable_bytes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = mkdir(tmp.path().join("in"));
+    store_path_trees(&input);
+    let store = local_store(tmp.path());
+    let tree = input.join("tree");
+    tvix_store_ok(&store, &["import", tree.to_str().expect("UTF-8")]);
+
+    let clean = tvix_store_ok(&store, &["gc", "--dry-run"]);
+    // The tree's files: "a" and "b".
+    assert_eq!(
+        "2 bytes in packs, 2 reachable, 0 unreachable (0 unreachable blobs)\n",
+        String::from_utf8_lossy(&clean)
+    );
+    let orphan = b"written, but named by no PathInfo";
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            use tvix_castore::blobservice::{BlobService, PackBlobService};
+            let blobs =
+                PackBlobService::open(tmp.path().join("store/pack")).expect("open pack store");
+            blobs
+                .put(bytes::Bytes::from_static(orphan))
+                .await
+                .expect("put");
+        });
+
+    let dirty = tvix_store_ok(&store, &["gc", "--dry-run"]);
+    assert_eq!(
+        format!(
+            "{} bytes in packs, 2 reachable, {} unreachable (1 unreachable blobs)\n",
+            2 + orphan.len(),
+            orphan.len()
+        ),
+        String::from_utf8_lossy(&dirty)
+    );
+    let without_dry_run = tvix_store(&store, &["gc"]);
+    assert_eq!(Some(2), without_dry_run.status.code(), "clap's usage error");
 }

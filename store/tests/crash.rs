@@ -1,20 +1,32 @@
 //! `kill -9` of `tvix-store import` in the middle of a large import leaves
-//! a store in which every listed PathInfo is complete: its tree renders to
+//! a store in which every listed PathInfo is complete (its tree renders to
 //! a NAR with exactly the recorded size and hash, and `export-nar` writes
-//! that NAR. The store stays usable: the import then completes.
+//! that NAR) and every blob the pack index names reads back and verifies.
+//! The store stays usable: the import then completes.
+//!
+//! Each kill must land while the import runs: the process is still running
+//! when it is killed, dies by the signal, and the imported path is not yet
+//! listed. The kill times are fractions of a complete import's time, so the
+//! test holds on fast and slow machines alike.
 
 mod common;
 
 use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use tvix_castore::blobservice::{BlobService, PackBlobService};
 use tvix_store::nar::calculate_nar;
 use tvix_store::utils::{ServiceAddrs, construct_services};
+
+/// The signal `kill -9` sends.
+const SIGKILL: i32 = 9;
 
 /// Size of the generated tree.
 const TREE_FILES: u64 = 32;
@@ -47,10 +59,30 @@ fn large_tree(dir: &Path) {
     }
 }
 
-/// Checks every PathInfo the store lists; returns how many there are.
-fn check_listed_path_infos(store: &LocalStore) -> usize {
+/// Reads back every blob the pack index names (the store checks each
+/// against its digest); returns how many there are.
+async fn check_indexed_blobs(store: &LocalStore) -> usize {
+    let blobs = PackBlobService::open(store.dir.join("pack")).expect("open pack store");
+    let digests = blobs.indexed_blobs().expect("list blobs");
+    for digest in &digests {
+        let mut reader = blobs
+            .open_read(digest)
+            .await
+            .expect("open_read")
+            .unwrap_or_else(|| panic!("indexed blob {digest} is missing"));
+        reader
+            .read_to_end(&mut Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("indexed blob {digest} reads back wrong: {e}"));
+    }
+    digests.len()
+}
+
+/// Checks every PathInfo the store lists and every blob it indexes; returns
+/// how many PathInfos and blobs there are.
+fn check_store(store: &LocalStore) -> (usize, usize) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let path_infos = runtime.block_on(async {
+    let (path_infos, blobs) = runtime.block_on(async {
         let addrs = ServiceAddrs::local(&store.dir).expect("addrs");
         let services = construct_services(&addrs).await.expect("open store");
         let path_infos: Vec<_> = services
@@ -74,7 +106,7 @@ fn check_listed_path_infos(store: &LocalStore) -> usize {
                 path_info.store_path
             );
         }
-        path_infos
+        (path_infos, check_indexed_blobs(store).await)
     });
     // The store is closed again (redb allows one process at a time).
     drop(runtime);
@@ -86,7 +118,35 @@ fn check_listed_path_infos(store: &LocalStore) -> usize {
         assert_eq!(path_info.nar_size, nar.len() as u64);
         assert_eq!(path_info.nar_sha256, <[u8; 32]>::from(Sha256::digest(&nar)));
     }
-    path_infos.len()
+    (path_infos.len(), blobs)
+}
+
+/// Starts importing `path`, kills it with SIGKILL after `delay`, and
+/// returns whether the kill landed while the import was running.
+fn kill_import_after(store: &LocalStore, path: &Path, delay: Duration) -> bool {
+    let mut child = Command::new(BIN)
+        .args(store.args())
+        .arg("import")
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start import");
+    std::thread::sleep(delay);
+    let running = child.try_wait().expect("poll import").is_none();
+    // SIGKILL: nothing of the process gets to clean up.
+    child.kill().expect("kill -9");
+    let status = child.wait().expect("wait");
+    running && status.signal() == Some(SIGKILL)
+}
+
+/// A store holding one completed import, so something is listed.
+fn store_with_one_path(dir: &Path, input: &Path) -> LocalStore {
+    let store = LocalStore::new(dir, "redb");
+    let hello = input.join("small-paths/hello.txt");
+    tvix_store_ok(&store.args(), &["import", hello.to_str().expect("UTF-8")]);
+    store
 }
 
 #[test]
@@ -95,34 +155,42 @@ fn kill_during_import_leaves_complete_path_infos() {
     let input = tmp.path().join("in");
     store_path_trees(&mkdir(input.join("small-paths")));
     large_tree(&mkdir(input.join("large")));
-    let store = LocalStore::new(&tmp.path().join("store"), "redb");
-
-    // A completed import, so there is something listed.
-    let hello = input.join("small-paths/hello.txt");
-    tvix_store_ok(&store.args(), &["import", hello.to_str().expect("UTF-8")]);
-    assert_eq!(1, check_listed_path_infos(&store));
-
     let large = input.join("large");
-    for delay in [100, 400, 1000, 2500] {
-        let mut child = Command::new(BIN)
-            .args(store.args())
-            .arg("import")
-            .arg(&large)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start import");
-        std::thread::sleep(Duration::from_millis(delay));
-        // SIGKILL: nothing of the process gets to clean up.
-        child.kill().expect("kill -9");
-        child.wait().expect("wait");
-        let listed = check_listed_path_infos(&store);
-        assert!((1..=2).contains(&listed), "{listed} PathInfos listed");
+
+    // How long a whole import takes here, in a store of its own.
+    let scratch = LocalStore::new(&tmp.path().join("scratch"), "redb");
+    let start = Instant::now();
+    tvix_store_ok(&scratch.args(), &["import", large.to_str().expect("UTF-8")]);
+    let import_time = start.elapsed();
+
+    let mut stores = 0;
+    let mut store = store_with_one_path(&tmp.path().join("store-0"), &input);
+    assert_eq!((1, 1), check_store(&store));
+    let mut most_blobs = 0;
+    for fraction in [0.1, 0.3, 0.5, 0.7, 0.9] {
+        let mut delay = import_time.mul_f64(fraction);
+        let mut attempts = 0;
+        loop {
+            let landed = kill_import_after(&store, &large, delay);
+            let (listed, blobs) = check_store(&store);
+            if landed && listed == 1 {
+                most_blobs = most_blobs.max(blobs);
+                break;
+            }
+            // Too late: the import finished first. Again, earlier, in a
+            // fresh store.
+            attempts += 1;
+            assert!(attempts < 5, "no kill landed during the import");
+            delay /= 2;
+            stores += 1;
+            store = store_with_one_path(&tmp.path().join(format!("store-{stores}")), &input);
+        }
     }
+    eprintln!("import took {import_time:?}; up to {most_blobs} blobs indexed at a kill");
+    assert!(most_blobs > 1, "no kill landed after a commit of blobs");
 
     // The store still works: the import completes.
     let stdout = tvix_store_ok(&store.args(), &["import", large.to_str().expect("UTF-8")]);
     assert_eq!(1, lines(&stdout).len());
-    assert_eq!(2, check_listed_path_infos(&store));
+    assert_eq!(2, check_store(&store).0);
 }

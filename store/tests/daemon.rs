@@ -129,3 +129,29 @@ fn tcp() {
         String::from_utf8_lossy(&stdout.stderr)
     );
 }
+
+/// While a daemon has the store open, a second process opening it gets a
+/// clear error (and changes nothing); through the daemon it works.
+#[test]
+fn second_process_on_the_store_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join("in");
+    std::fs::create_dir(&input).expect("mkdir");
+    store_path_trees(&input);
+    let store = LocalStore::new(&tmp.path().join("store"), "redb").args();
+    let socket = tmp.path().join("daemon.sock");
+    let client = all_services_at(&format!("grpc+unix://{}", socket.display()));
+    let hello = input.join("hello.txt");
+    let hello = hello.to_str().expect("UTF-8");
+    let daemon = Daemon::start(&store, &socket);
+    // Answered by the daemon, so it has the store open.
+    tvix_store_ok(&client, &["import", hello]);
+
+    let output = tvix_store(&store, &["import", hello]);
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is in use by another process"), "{stderr}");
+    tvix_store_ok(&client, &["import", hello]);
+    daemon.stop();
+}

@@ -80,6 +80,11 @@ impl<L: BlobService, R: BlobService> BlobService for CombinedBlobService<L, R> {
             None => self.remote.chunks(digest).await,
         }
     }
+
+    /// Writes go to the remote service, which is the one to sync.
+    async fn sync(&self) -> io::Result<()> {
+        self.remote.sync().await
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,10 @@ use ::object_store::path::Path as ObjectStorePath;
 use thiserror::Error;
 use url::Url;
 
-use super::{BlobService, GrpcBlobService, MemoryBlobService, ObjectStoreBlobService};
+use super::{
+    BlobService, GrpcBlobService, MemoryBlobService, ObjectStoreBlobService, PackBlobService,
+    PackOpenError,
+};
 use crate::channel::{ChannelError, channel_from_url};
 use crate::proto::blob_service_client::BlobServiceClient;
 
@@ -28,8 +31,12 @@ pub enum FromAddrError {
     UnexpectedPath(&'static str, String),
     #[error("{0} must not have a query, got {1:?}")]
     UnexpectedQuery(&'static str, String),
-    #[error("objectstore+file needs an absolute directory path")]
-    MissingPath,
+    #[error("{0} needs an absolute directory path")]
+    MissingPath(&'static str),
+    #[error(transparent)]
+    Pack(#[from] super::PackOpenError),
+    #[error("{0:?} is not a pack:// blob service")]
+    NotPack(String),
     #[error("invalid object store path in {0:?}: {1}")]
     ObjectStorePath(String, ::object_store::path::Error),
     #[error("{0:?} names no local directory: {1}")]
@@ -42,6 +49,7 @@ pub enum FromAddrError {
 /// - `memory://`
 /// - `objectstore+memory://`
 /// - `objectstore+file:///absolute/path`
+/// - `pack:///absolute/path`, the default local store
 /// - `grpc+unix:///path/to/socket`, `grpc+http://host:port`
 ///
 /// Async because gRPC channels run a task on the caller's tokio runtime.
@@ -62,7 +70,7 @@ pub async fn from_addr(url: &str) -> Result<Arc<dyn BlobService>, FromAddrError>
         "objectstore+file" => {
             expect_no_host_or_query("objectstore+file://", &parsed)?;
             if matches!(parsed.path(), "" | "/") {
-                return Err(FromAddrError::MissingPath);
+                return Err(FromAddrError::MissingPath("objectstore+file"));
             }
             // Percent-decoded, so `%20` names a directory with a space.
             let base = ObjectStorePath::from_url_path(parsed.path())
@@ -71,6 +79,7 @@ pub async fn from_addr(url: &str) -> Result<Arc<dyn BlobService>, FromAddrError>
                 .map_err(|e| FromAddrError::LocalPath(url.to_owned(), e))?;
             Ok(Arc::new(service))
         }
+        "pack" => Ok(Arc::new(open_pack(url, &parsed).await?)),
         "grpc+unix" | "grpc+http" => {
             let channel = channel_from_url(&parsed)?;
             Ok(Arc::new(GrpcBlobService::from_client(
@@ -79,6 +88,34 @@ pub async fn from_addr(url: &str) -> Result<Arc<dyn BlobService>, FromAddrError>
         }
         other => Err(FromAddrError::UnknownScheme(other.to_owned())),
     }
+}
+
+/// The pack store at `url` (`pack:///absolute/path`) itself, for what only
+/// it can do (see [PackBlobService::space_report]). Within a process, it is
+/// the store [from_addr] opened at the same URL.
+pub async fn pack_from_addr(url: &str) -> Result<PackBlobService, FromAddrError> {
+    let parsed = Url::parse(url).map_err(|e| FromAddrError::InvalidUrl(url.to_owned(), e))?;
+    if parsed.scheme() != "pack" {
+        return Err(FromAddrError::NotPack(url.to_owned()));
+    }
+    open_pack(url, &parsed).await
+}
+
+async fn open_pack(url: &str, parsed: &Url) -> Result<PackBlobService, FromAddrError> {
+    expect_no_host_or_query("pack://", parsed)?;
+    if matches!(parsed.path(), "" | "/") {
+        return Err(FromAddrError::MissingPath("pack"));
+    }
+    let dir = parsed
+        .to_file_path()
+        .map_err(|()| FromAddrError::MissingPath("pack"))?;
+    let opened = tokio::task::spawn_blocking(move || PackBlobService::open(dir))
+        .await
+        .map_err(|e| PackOpenError::Io {
+            path: url.into(),
+            source: std::io::Error::other(e),
+        })?;
+    Ok(opened?)
 }
 
 /// Checks that a URL of a local backend has neither host nor query.
@@ -112,6 +149,7 @@ mod tests {
     #[case::memory("memory://")]
     #[case::objectstore_memory("objectstore+memory://")]
     #[case::objectstore_file("objectstore+file:///tmp/tvix-castore-from-addr-test")]
+    #[case::pack("pack:///tmp/tvix-castore-from-addr-test-pack")]
     #[case::grpc_unix("grpc+unix:///run/tvix/blobs.sock")]
     #[case::grpc_http_ipv4("grpc+http://127.0.0.1:8000")]
     #[case::grpc_http_ipv6("grpc+http://[::1]:8000")]
@@ -161,6 +199,8 @@ mod tests {
         "objectstore+file://host/tmp",
         "objectstore+file:// must not have a host, got \"host\""
     )]
+    #[case::pack_without_path("pack://", "pack needs an absolute directory path")]
+    #[case::pack_with_host("pack://host/tmp", "pack:// must not have a host, got \"host\"")]
     #[case::grpc_unix_without_path("grpc+unix://", "grpc+unix URL has no socket path")]
     #[case::grpc_unix_with_host(
         "grpc+unix://host/sock",

@@ -18,20 +18,23 @@ use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, AsyncWriteExt};
 use crate::B3Digest;
 
 mod chunked_reader;
+mod chunking;
 mod combinator;
 mod from_addr;
 mod grpc;
 mod memory;
 mod object_store;
+mod pack;
 
 #[cfg(test)]
 pub(crate) mod tests;
 
 pub use self::combinator::CombinedBlobService;
-pub use self::from_addr::{FromAddrError, from_addr};
+pub use self::from_addr::{FromAddrError, from_addr, pack_from_addr};
 pub use self::grpc::GrpcBlobService;
 pub use self::memory::MemoryBlobService;
 pub use self::object_store::ObjectStoreBlobService;
+pub use self::pack::{OpenError as PackOpenError, PackBlobService, SpaceReport};
 
 /// A store of blobs, addressed by the blake3 digest of their contents.
 #[async_trait::async_trait]
@@ -61,6 +64,14 @@ pub trait BlobService: Send + Sync {
     /// exist. The sizes always add up to the blob size; a blob that is not
     /// split is its own only chunk.
     async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>>;
+
+    /// Makes every blob whose writer has closed durable, for callers about
+    /// to store something that names them (a PathInfo): after a crash it
+    /// must not name a blob that is gone. A no-op for backends that are
+    /// durable at `close()` or not durable at all.
+    async fn sync(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Lets `Arc<dyn BlobService>` (and `Arc` of any backend) be passed wherever
@@ -85,6 +96,10 @@ impl<T: BlobService + ?Sized> BlobService for Arc<T> {
 
     async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {
         self.as_ref().chunks(digest).await
+    }
+
+    async fn sync(&self) -> io::Result<()> {
+        self.as_ref().sync().await
     }
 }
 

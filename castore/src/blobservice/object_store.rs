@@ -3,14 +3,12 @@
 //!
 //! Layout below the base path:
 //! - `chunks/b3/<hex[0..2]>/<hex>`: the raw bytes of a chunk, named by its
-//!   own digest. A blob no larger than [CHUNK_MAX] is stored whole as its own
+//!   own digest. A blob no larger than [super::chunking::CHUNK_MAX] is stored whole as its own
 //!   only chunk.
 //! - `blobs/b3/<hex[0..2]>/<hex>`: for a larger blob, its chunk list, encoded
 //!   as a protobuf `StatBlobResponse`.
 //!
-//! Larger blobs are cut with FastCDC, so the cut points depend on the
-//! contents, not on offsets: two blobs that differ in a few bytes share all
-//! chunks but the few around the difference. Chunks are written only if
+//! Larger blobs are cut by [super::chunking]. Chunks are written only if
 //! absent, so importing the same data twice writes nothing new.
 //!
 //! Every object is written with one atomic `put`, and a chunk list only after
@@ -38,38 +36,21 @@
 
 use std::io::{self, Cursor};
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use ::object_store::local::LocalFileSystem;
 use ::object_store::path::Path;
 use ::object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use data_encoding::HEXLOWER;
-use fastcdc::v2020::FastCDC;
-use futures::future::BoxFuture;
-use futures::stream::FuturesOrdered;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use prost::Message;
-use tokio::io::AsyncWrite;
 
 use super::chunked_reader::{ChunkedReader, FetchChunk, chunk_list_from_proto, verify_digest};
-use super::{
-    BlobReader, BlobService, BlobWriter, ChunkMeta, put_through_writer, write_after_close,
-};
+use super::chunking::{ChunkSink, ChunkingWriter, put_whole};
+use super::{BlobReader, BlobService, BlobWriter, ChunkMeta};
 use crate::B3Digest;
 use crate::proto;
-
-/// FastCDC minimum chunk size.
-const CHUNK_MIN: usize = 64 * 1024;
-/// FastCDC average chunk size: small enough that a one-byte change costs
-/// little, big enough that a 1 GiB file is only ~4000 objects.
-const CHUNK_AVG: usize = 256 * 1024;
-/// FastCDC maximum chunk size, and the size up to which blobs stay whole.
-pub(crate) const CHUNK_MAX: usize = 1024 * 1024;
-/// Chunk uploads a writer keeps in flight before it stops accepting data.
-const MAX_INFLIGHT_UPLOADS: usize = 4;
 
 /// Blobs in any [ObjectStore], below a base path; see the module doc.
 #[derive(Clone)]
@@ -270,27 +251,11 @@ impl BlobService for ObjectStoreBlobService {
     }
 
     async fn open_write(&self) -> Box<dyn BlobWriter> {
-        Box::new(ObjectStoreBlobWriter {
-            service: self.clone(),
-            hasher: blake3::Hasher::new(),
-            pending: BytesMut::new(),
-            splitting: false,
-            uploads: FuturesOrdered::new(),
-            uploaded: Vec::new(),
-            failed: false,
-            closed: None,
-        })
+        Box::new(ChunkingWriter::new(self.clone()))
     }
 
-    /// A blob that stays whole is stored straight from `contents`; a larger
-    /// one goes through a writer, which cuts it into chunks.
     async fn put(&self, contents: Bytes) -> io::Result<B3Digest> {
-        if contents.len() > CHUNK_MAX {
-            return put_through_writer(self, &contents).await;
-        }
-        let digest = B3Digest::of(&contents);
-        self.put_if_absent(Kind::Chunk, &digest, contents).await?;
-        Ok(digest)
+        put_whole(self, contents).await
     }
 
     async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {
@@ -307,158 +272,17 @@ impl BlobService for ObjectStoreBlobService {
     }
 }
 
-struct ObjectStoreBlobWriter {
-    service: ObjectStoreBlobService,
-    hasher: blake3::Hasher,
-    /// Bytes written but not yet cut into a chunk.
-    pending: BytesMut,
-    /// Whether the blob has grown past [CHUNK_MAX] and is being split.
-    splitting: bool,
-    /// Chunk uploads in flight, in blob order. Each runs as its own task, so
-    /// hashing and storing chunks overlaps with accepting more data.
-    uploads: FuturesOrdered<BoxFuture<'static, io::Result<ChunkMeta>>>,
-    /// Chunks stored so far, in blob order.
-    uploaded: Vec<ChunkMeta>,
-    /// Set once anything failed: the chunks written so far no longer add up
-    /// to what was written, so the blob must never be published.
-    failed: bool,
-    closed: Option<B3Digest>,
-}
-
-impl ObjectStoreBlobWriter {
-    /// Moves finished uploads to `uploaded`; Ready once none is in flight.
-    fn poll_uploads(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.failed {
-            return Poll::Ready(Err(io::Error::other("an earlier chunk upload failed")));
-        }
-        loop {
-            match self.uploads.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(chunk))) => self.uploaded.push(chunk),
-                Poll::Ready(Some(Err(e))) => {
-                    self.failed = true;
-                    return Poll::Ready(Err(e));
-                }
-                Poll::Ready(None) => return Poll::Ready(Ok(())),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
+impl ChunkSink for ObjectStoreBlobService {
+    async fn put_chunk(&self, digest: B3Digest, data: Bytes) -> io::Result<()> {
+        self.put_if_absent(Kind::Chunk, &digest, data).await
     }
 
-    /// Uploads what is left and publishes the blob.
-    async fn finish(&mut self, digest: &B3Digest) -> io::Result<()> {
-        if self.splitting {
-            self.cut_chunks(true);
-            futures::future::poll_fn(|cx| self.poll_uploads(cx)).await?;
-            let list = proto::StatBlobResponse {
-                chunks: self.uploaded.iter().copied().map(Into::into).collect(),
-            };
-            self.service
-                .put_if_absent(Kind::ChunkList, digest, list.encode_to_vec().into())
-                .await
-        } else {
-            let data = self.pending.split().freeze();
-            self.service.put_if_absent(Kind::Chunk, digest, data).await
-        }
-    }
-
-    /// Cuts chunks off the front of `pending` and starts their uploads. Before
-    /// the end of the blob only cut points that later bytes cannot move are
-    /// taken: those with at least [CHUNK_MAX] bytes from the chunk start.
-    fn cut_chunks(&mut self, at_end: bool) {
-        let mut lengths = Vec::new();
-        let mut chunker = FastCDC::new(&self.pending, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX);
-        // FastCDC's chunks tile `pending`, so `offset` never exceeds its
-        // length.
-        let mut offset = 0;
-        while at_end || self.pending.len().saturating_sub(offset) >= CHUNK_MAX {
-            let Some(chunk) = chunker.next() else {
-                break;
-            };
-            offset += chunk.length;
-            lengths.push(chunk.length);
-        }
-        // The lengths add up to `offset`, at most `pending.len()`, so every
-        // split is in bounds.
-        for length in lengths {
-            let data = self.pending.split_to(length).freeze();
-            self.start_upload(data);
-        }
-    }
-
-    /// Uploads a chunk in a task of its own, so hashing and storing chunks
-    /// runs on every core. Writers are only polled inside the tokio runtime
-    /// castore runs in, which `tokio::spawn` needs.
-    fn start_upload(&mut self, data: Bytes) {
-        let service = self.service.clone();
-        let upload = tokio::spawn(async move {
-            let digest = B3Digest::of(&data);
-            let size = data.len() as u64;
-            service.put_if_absent(Kind::Chunk, &digest, data).await?;
-            Ok(ChunkMeta { digest, size })
-        });
-        self.uploads.push_back(
-            upload
-                .map(|joined| joined.map_err(io::Error::other)?)
-                .boxed(),
-        );
-    }
-}
-
-impl AsyncWrite for ObjectStoreBlobWriter {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if this.closed.is_some() {
-            return Poll::Ready(Err(write_after_close()));
-        }
-        if let Poll::Ready(Err(e)) = this.poll_uploads(cx) {
-            return Poll::Ready(Err(e));
-        }
-        if this.uploads.len() >= MAX_INFLIGHT_UPLOADS {
-            // poll_uploads registered the waker with the pending uploads.
-            return Poll::Pending;
-        }
-        // Taking at most one maximal chunk per call bounds `pending`.
-        let accepted = buf.get(..CHUNK_MAX).unwrap_or(buf);
-        this.hasher.update(accepted);
-        this.pending.extend_from_slice(accepted);
-        if this.pending.len() > CHUNK_MAX {
-            this.splitting = true;
-        }
-        if this.splitting {
-            this.cut_chunks(false);
-        }
-        Poll::Ready(Ok(accepted.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_uploads(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_uploads(cx)
-    }
-}
-
-#[async_trait::async_trait]
-impl BlobWriter for ObjectStoreBlobWriter {
-    async fn close(&mut self) -> io::Result<B3Digest> {
-        if let Some(digest) = self.closed {
-            return Ok(digest);
-        }
-        if self.failed {
-            return Err(io::Error::other("an earlier write to this blob failed"));
-        }
-        let digest = B3Digest::from(self.hasher.finalize());
-        if let Err(e) = self.finish(&digest).await {
-            self.failed = true;
-            return Err(e);
-        }
-        self.closed = Some(digest);
-        Ok(digest)
+    async fn put_chunk_list(&self, digest: B3Digest, chunks: Vec<ChunkMeta>) -> io::Result<()> {
+        let list = proto::StatBlobResponse {
+            chunks: chunks.into_iter().map(Into::into).collect(),
+        };
+        self.put_if_absent(Kind::ChunkList, &digest, list.encode_to_vec().into())
+            .await
     }
 }
 
@@ -471,9 +295,10 @@ mod tests {
     use rstest::rstest;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    use super::{CHUNK_MAX, CHUNK_MIN, Kind, ObjectStoreBlobService};
+    use super::{Kind, ObjectStoreBlobService};
     use crate::B3Digest;
     use crate::blobservice::BlobService;
+    use crate::blobservice::chunking::{CHUNK_MAX, CHUNK_MIN};
     use crate::blobservice::tests::{chunks_of, put, read_all};
     use crate::fixtures::blob_contents;
 

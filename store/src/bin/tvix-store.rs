@@ -1,5 +1,6 @@
 //! `tvix-store`: run a store daemon, import paths, copy closures out of a
-//! local Nix store, look at what is stored, and mount it.
+//! local Nix store, look at what is stored, mount it, and report what is
+//! garbage.
 //!
 //! Thin by design: flags, logging, building the services, and calls into
 //! the library. Every failure ends as one line on stderr and exit code 1.
@@ -18,6 +19,8 @@ use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tvix_castore::fs::{CastoreFs, FuseDaemon};
 use tvix_store::fs::StorePathRootNodes;
+use tvix_castore::blobservice::pack_from_addr;
+use tvix_store::gc::space_report;
 use tvix_store::import::{
     ImportProgress, ReferenceGraph, copy_closure, import_path_as_flat_ca, import_path_as_nar_ca,
 };
@@ -110,6 +113,12 @@ enum Command {
         /// Let the guest list the store paths at the top.
         #[arg(long)]
         list_root: bool,
+    },
+    /// Report how many bytes of a pack:// blob store no PathInfo reaches.
+    Gc {
+        /// Only report; freeing the space (compaction) is not implemented.
+        #[arg(long, required = true)]
+        dry_run: bool,
     },
 }
 
@@ -293,6 +302,24 @@ async fn run(cli: Cli) -> Result<(), Error> {
             tracing::info!(socket = %socket.display(), "serving virtio-fs");
             tokio::task::spawn_blocking(move || tvix_castore::fs::serve_virtiofs(fs, &socket))
                 .await??;
+        }
+        Command::Gc { dry_run: _ } => {
+            let addrs = addrs()?;
+            let services = construct_services(&addrs).await?;
+            let blobs = pack_from_addr(&addrs.blob_service_addr).await?;
+            let report = space_report(
+                &blobs,
+                &*services.path_info_service,
+                &*services.directory_service,
+            )
+            .await?;
+            println!(
+                "{} bytes in packs, {} reachable, {} unreachable ({} unreachable blobs)",
+                report.pack_bytes,
+                report.live_bytes,
+                report.unreachable_bytes(),
+                report.dead_blobs
+            );
         }
     }
     Ok(())

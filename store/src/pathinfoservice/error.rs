@@ -49,6 +49,9 @@ pub enum Error {
     /// A blocking or background task died (a panic or a cancelled runtime).
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The blobs a PathInfo names could not be made durable before it.
+    #[error("syncing the blob service: {0}")]
+    SyncBlobs(std::io::Error),
 }
 
 impl From<tonic::Status> for Error {

@@ -15,6 +15,7 @@
 //! - [NixHttpPathInfoService] (`nix+http://host/path`, `nix+https://…`):
 //!   read-only, over a Nix binary cache, ingesting NARs into the castore
 
+mod blobs_first;
 mod error;
 mod from_addr;
 mod grpc;
@@ -34,6 +35,7 @@ use nix_compat::store_path::DIGEST_SIZE;
 use crate::PathInfo;
 use crate::nar::NarCalculationService;
 
+pub use blobs_first::BlobsFirstPathInfoService;
 pub use error::Error;
 pub use from_addr::{FromAddrError, from_addr};
 pub use grpc::GrpcPathInfoService;

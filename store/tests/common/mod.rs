@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_tvix-store");
 
 /// A store in a directory: the three service addresses for one backend
-/// (`redb` or `sled`) for directories and PathInfos, blobs as files.
+/// (`redb` or `sled`) for directories and PathInfos, blobs in pack files.
 pub struct LocalStore {
     pub dir: PathBuf,
     pub backend: &'static str,
@@ -20,7 +20,7 @@ pub struct LocalStore {
 
 impl LocalStore {
     pub fn new(dir: &Path, backend: &'static str) -> Self {
-        std::fs::create_dir_all(dir.join("blobs")).expect("mkdir blobs");
+        std::fs::create_dir_all(dir).expect("mkdir store");
         Self {
             dir: dir.to_owned(),
             backend,
@@ -31,7 +31,7 @@ impl LocalStore {
         let dir = self.dir.display();
         let suffix = if self.backend == "redb" { ".redb" } else { "" };
         vec![
-            format!("--blob-service-addr=objectstore+file://{dir}/blobs"),
+            format!("--blob-service-addr=pack://{dir}/pack"),
             format!(
                 "--directory-service-addr={}://{dir}/directories{suffix}",
                 self.backend

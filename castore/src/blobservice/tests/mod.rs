@@ -15,7 +15,7 @@ use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::Server;
 
-use super::object_store::CHUNK_MAX;
+use super::chunking::CHUNK_MAX;
 use super::{
     BlobReader, BlobService, ChunkMeta, CombinedBlobService, MemoryBlobService, from_addr,
 };
@@ -32,6 +32,7 @@ pub(crate) enum Backend {
     Memory,
     ObjectStoreMemory,
     ObjectStoreFile,
+    Pack,
     GrpcMemory,
     GrpcObjectStore,
     CombinedMemoryObjectStore,
@@ -96,6 +97,14 @@ impl Backend {
                     _dir: Some(dir),
                 }
             }
+            Backend::Pack => {
+                let dir = TempDir::new().expect("temp dir");
+                let url = format!("pack://{}", dir.path().display());
+                TestBlobService {
+                    service: from_addr(&url).await.expect("pack store"),
+                    _dir: Some(dir),
+                }
+            }
             Backend::GrpcMemory => grpc_client_of(Arc::new(MemoryBlobService::new())).await,
             Backend::GrpcObjectStore => {
                 grpc_client_of(
@@ -120,6 +129,7 @@ impl Backend {
 #[case::memory(Backend::Memory)]
 #[case::objectstore_memory(Backend::ObjectStoreMemory)]
 #[case::objectstore_file(Backend::ObjectStoreFile)]
+#[case::pack(Backend::Pack)]
 #[case::grpc_memory(Backend::GrpcMemory)]
 #[case::grpc_objectstore(Backend::GrpcObjectStore)]
 #[case::combined_memory_objectstore(Backend::CombinedMemoryObjectStore)]

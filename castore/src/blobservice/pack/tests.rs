@@ -1,0 +1,308 @@
+//! What the conformance suite does not cover: deduplication, reopening,
+//! torn and cut packs, corruption, locking, and the index encoding.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::Path;
+
+use rstest::rstest;
+use tempfile::TempDir;
+use tokio::io::AsyncReadExt;
+
+use super::index::Entry;
+use super::{OpenError, PackBlobService};
+use crate::B3Digest;
+use crate::blobservice::chunking::CHUNK_MAX;
+use crate::blobservice::tests::{chunks_of, put, read_all};
+use crate::blobservice::{BlobService, ChunkMeta};
+use crate::fixtures::blob_contents;
+
+const BIG: usize = 3 * CHUNK_MAX + 777;
+
+/// The sizes of the pack files, in pack order.
+fn pack_sizes(dir: &Path) -> Vec<u64> {
+    let mut packs: Vec<_> = std::fs::read_dir(dir.join("packs"))
+        .expect("packs dir")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    packs.sort();
+    packs
+        .iter()
+        .map(|path| std::fs::metadata(path).expect("stat").len())
+        .collect()
+}
+
+fn only_pack(dir: &Path) -> std::path::PathBuf {
+    dir.join("packs").join("00000000.pack")
+}
+
+/// Reads every blob back and checks it, as a reader of the store would.
+async fn assert_all_read_back(service: &PackBlobService, blobs: &[Vec<u8>]) {
+    for contents in blobs {
+        let digest = B3Digest::of(contents);
+        assert!(service.has(&digest).await.expect("has"), "blob missing");
+        assert_eq!(*contents, read_all(service, &digest).await);
+    }
+}
+
+#[tokio::test]
+async fn an_existing_blob_writes_nothing() {
+    let dir = TempDir::new().expect("temp dir");
+    let service = PackBlobService::open(dir.path()).expect("open");
+    let small = blob_contents("dedup small", 1000);
+    let big = blob_contents("dedup big", BIG);
+    put(&service, &small).await;
+    put(&service, &big).await;
+    service.sync().await.expect("sync");
+    let before = pack_sizes(dir.path());
+
+    put(&service, &small).await;
+    service
+        .put(bytes::Bytes::from(big.clone()))
+        .await
+        .expect("put");
+    service.sync().await.expect("sync");
+
+    assert_eq!(before, pack_sizes(dir.path()));
+    assert_eq!((small.len() + big.len()) as u64, before.iter().sum::<u64>());
+}
+
+#[rstest]
+#[case::synced(true)]
+#[case::committed_on_drop(false)]
+#[tokio::test]
+async fn blobs_survive_reopening(#[case] sync: bool) {
+    let dir = TempDir::new().expect("temp dir");
+    let blobs: Vec<_> = [0, 1, 1000, CHUNK_MAX, BIG]
+        .into_iter()
+        .map(|size| blob_contents("reopen", size))
+        .collect();
+    {
+        let service = PackBlobService::open(dir.path()).expect("open");
+        for contents in &blobs {
+            put(&service, contents).await;
+        }
+        if sync {
+            service.sync().await.expect("sync");
+        }
+    }
+
+    let service = PackBlobService::open(dir.path()).expect("reopen");
+
+    assert_all_read_back(&service, &blobs).await;
+    let big = B3Digest::of(&blobs[4]);
+    assert!(chunks_of(&service, &big).await.len() > 1, "BIG is chunked");
+}
+
+#[tokio::test]
+async fn opening_twice_in_a_process_shares_the_store() {
+    let dir = TempDir::new().expect("temp dir");
+    let first = PackBlobService::open(dir.path()).expect("open");
+    let second = PackBlobService::open(dir.path().join(".")).expect("open again");
+
+    let digest = put(&first, b"shared").await;
+
+    assert_eq!(b"shared".to_vec(), read_all(&second, &digest).await);
+}
+
+/// Another process holds the lock (a separate open file description is
+/// what another process has).
+#[test]
+fn a_store_locked_elsewhere_is_refused() {
+    let dir = TempDir::new().expect("temp dir");
+    let lock = File::create(dir.path().join("lock")).expect("lock file");
+    lock.try_lock().expect("take the lock");
+
+    let Err(error) = PackBlobService::open(dir.path()) else {
+        panic!("must be refused");
+    };
+
+    assert!(matches!(error, OpenError::Locked(_)), "{error}");
+    assert!(error.to_string().contains("in use by another process"));
+}
+
+/// Bytes appended after the last commit, as a killed process leaves them,
+/// are cut off on open; appending continues where the index ends.
+#[tokio::test]
+async fn a_torn_tail_is_cut_off() {
+    let dir = TempDir::new().expect("temp dir");
+    let blobs = vec![blob_contents("torn a", 5000), blob_contents("torn b", BIG)];
+    {
+        let service = PackBlobService::open(dir.path()).expect("open");
+        for contents in &blobs {
+            put(&service, contents).await;
+        }
+    }
+    let committed = pack_sizes(dir.path());
+    {
+        use std::io::Write;
+        let mut pack = File::options()
+            .append(true)
+            .open(only_pack(dir.path()))
+            .expect("open pack");
+        pack.write_all(&[0xaa; 12345]).expect("tear");
+    }
+
+    let service = PackBlobService::open(dir.path()).expect("reopen");
+
+    assert_eq!(committed, pack_sizes(dir.path()));
+    assert_all_read_back(&service, &blobs).await;
+    let more = blob_contents("after the tear", 3000);
+    put(&service, &more).await;
+    service.sync().await.expect("sync");
+    assert_all_read_back(&service, &[more]).await;
+}
+
+/// A pack cut short by hand: the blobs that no longer fit, and the chunked
+/// blobs naming them, leave the index; the rest still reads back, and the
+/// lost ones can be written again.
+#[tokio::test]
+async fn a_pack_cut_by_hand_loses_only_the_cut_blobs() {
+    let dir = TempDir::new().expect("temp dir");
+    let first = blob_contents("cut first", 4000);
+    let big = blob_contents("cut big", BIG);
+    let last = blob_contents("cut last", 4000);
+    {
+        let service = PackBlobService::open(dir.path()).expect("open");
+        for contents in [&first, &big, &last] {
+            put(&service, contents).await;
+        }
+    }
+    // Into the middle of the big blob's chunks.
+    let cut = (first.len() + CHUNK_MAX) as u64;
+    File::options()
+        .write(true)
+        .open(only_pack(dir.path()))
+        .expect("open pack")
+        .set_len(cut)
+        .expect("cut");
+
+    let service = PackBlobService::open(dir.path()).expect("reopen");
+
+    assert_all_read_back(&service, std::slice::from_ref(&first)).await;
+    for lost in [&big, &last] {
+        assert!(!service.has(&B3Digest::of(lost)).await.expect("has"));
+    }
+    put(&service, &big).await;
+    put(&service, &last).await;
+    service.sync().await.expect("sync");
+    assert_all_read_back(&service, &[first, big, last]).await;
+}
+
+#[rstest]
+#[case::whole_blob(1000)]
+#[case::chunked_blob(BIG)]
+#[tokio::test]
+async fn corrupt_pack_bytes_are_an_error(#[case] size: usize) {
+    let dir = TempDir::new().expect("temp dir");
+    let contents = blob_contents("corrupt", size);
+    let digest = {
+        let service = PackBlobService::open(dir.path()).expect("open");
+        put(&service, &contents).await
+    };
+    {
+        let pack = File::options()
+            .read(true)
+            .write(true)
+            .open(only_pack(dir.path()))
+            .expect("open pack");
+        use std::os::unix::fs::FileExt;
+        let mut byte = [0];
+        pack.read_exact_at(&mut byte, size as u64 - 1)
+            .expect("read");
+        byte[0] ^= 1;
+        pack.write_all_at(&byte, size as u64 - 1).expect("flip");
+    }
+    let service = PackBlobService::open(dir.path()).expect("reopen");
+
+    let error = match service.open_read(&digest).await {
+        Err(e) => e,
+        Ok(reader) => reader
+            .expect("exists")
+            .read_to_end(&mut Vec::new())
+            .await
+            .expect_err("must fail"),
+    };
+
+    assert_eq!(std::io::ErrorKind::InvalidData, error.kind());
+}
+
+#[tokio::test]
+async fn space_report_counts_unreachable_bytes() {
+    let dir = TempDir::new().expect("temp dir");
+    let service = PackBlobService::open(dir.path()).expect("open");
+    let live_small = blob_contents("live small", 1000);
+    let live_big = blob_contents("live big", BIG);
+    let dead = blob_contents("dead", 7000);
+    let roots: HashSet<_> = [&live_small, &live_big]
+        .into_iter()
+        .map(|contents| B3Digest::of(contents))
+        .collect();
+    for contents in [&live_small, &live_big, &dead] {
+        put(&service, contents).await;
+    }
+
+    let report = service.space_report(&roots).expect("report");
+
+    assert_eq!(
+        (live_small.len() + live_big.len() + dead.len()) as u64,
+        report.pack_bytes
+    );
+    assert_eq!(dead.len() as u64, report.unreachable_bytes());
+    assert_eq!(1, report.dead_blobs);
+}
+
+#[rstest]
+#[case::stored(Entry::Stored { pack: 7, offset: 1 << 40, len: 123 })]
+#[case::chunked(Entry::Chunked(vec![
+    ChunkMeta { digest: B3Digest::of(b"a"), size: 1 },
+    ChunkMeta { digest: B3Digest::of(b"b"), size: u64::MAX },
+]))]
+#[case::no_chunks(Entry::Chunked(vec![]))]
+fn entries_round_trip(#[case] entry: Entry) {
+    let digest = B3Digest::of(b"blob");
+    assert_eq!(
+        entry,
+        Entry::decode(&digest, &entry.encode()).expect("decode")
+    );
+}
+
+#[rstest]
+#[case::empty(&[])]
+#[case::unknown_tag(&[9, 0, 0])]
+#[case::short_stored(&[0, 1, 2, 3])]
+#[case::ragged_chunk_list(&[1; 40])]
+fn malformed_entries_are_errors(#[case] bytes: &[u8]) {
+    let error = Entry::decode(&B3Digest::of(b"blob"), bytes).expect_err("must fail");
+    assert_eq!(std::io::ErrorKind::InvalidData, error.kind());
+}
+
+/// Reopening a store and writing what it holds writes no pack bytes and
+/// no index entry. (redb itself may grow its file on open and close, for
+/// its own bookkeeping.)
+#[tokio::test]
+async fn reopening_and_writing_again_writes_nothing() {
+    let dir = TempDir::new().expect("temp dir");
+    let blobs = [
+        blob_contents("again small", 1000),
+        blob_contents("again big", BIG),
+    ];
+    let indexed = {
+        let service = PackBlobService::open(dir.path()).expect("open");
+        for contents in &blobs {
+            put(&service, contents).await;
+        }
+        service.sync().await.expect("sync");
+        service.indexed_blobs().expect("list")
+    };
+    let before = pack_sizes(dir.path());
+
+    let service = PackBlobService::open(dir.path()).expect("reopen");
+    for contents in &blobs {
+        put(&service, contents).await;
+    }
+    service.sync().await.expect("sync");
+
+    assert_eq!(before, pack_sizes(dir.path()));
+    assert_eq!(indexed, service.indexed_blobs().expect("list"));
+}
