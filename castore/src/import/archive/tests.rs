@@ -5,8 +5,8 @@ use tokio::io::AsyncWriteExt;
 use tokio_tar::{Builder, EntryType, Header};
 
 use super::{
-    ArchiveRoot, Compression, Error, IngestedArchive, MAX_PATH_LEN, ingest_archive,
-    ingest_archive_with_root,
+    ArchiveRoot, Compression, Error, IngestedArchive, MAX_PATH_LEN, MAX_TOTAL_PATH_BYTES,
+    ingest_archive, ingest_archive_with_root,
 };
 use crate::blobservice::{BlobService, MemoryBlobService};
 use crate::directoryservice::MemoryDirectoryService;
@@ -383,4 +383,44 @@ async fn compressed(#[case] compression: Compression) {
     let plain = ingest(&archive).await.expect("ingest plain");
     assert_eq!(plain, root);
     assert!(blob_service.has(&B3Digest::of(&big)).await.expect("has"));
+}
+
+/// The tar bomb: entries of about 5 KiB, each a file 2047 directories
+/// deep below a top-level directory of its own, so that every entry adds
+/// 2047 implied directories with about 4 MiB of paths. Refused once the
+/// paths held exceed [MAX_TOTAL_PATH_BYTES], each held once (before, every
+/// path was kept twice, twice the bound).
+#[tokio::test]
+async fn deep_path_bomb() {
+    let deep = "a/".repeat((MAX_PATH_LEN - 8) / 2);
+    let mut builder = Builder::new(Vec::new());
+    let entries = MAX_TOTAL_PATH_BYTES / (deep.len() * deep.len() / 4) + 2;
+    for i in 0..entries {
+        let path = format!("{i:04}/{deep}f");
+        let mut header = Header::new_gnu();
+        header.set_entry_type(EntryType::file());
+        header.set_size(0);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, &path, &b""[..])
+            .await
+            .expect("append");
+    }
+    let archive = builder.into_inner().await.expect("finish tar");
+    assert!(
+        archive.len() < entries * 6 * 1024,
+        "{} bytes",
+        archive.len()
+    );
+
+    let started = std::time::Instant::now();
+    let error = ingest(&archive).await.expect_err("must be refused");
+    assert!(
+        matches!(
+            &error,
+            IngestionError::Producer(Error::TooManyPathBytes { .. })
+        ),
+        "{error}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }
