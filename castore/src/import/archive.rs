@@ -34,6 +34,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_tar::{Archive, EntryType};
 
+use self::extension_limit::{ExtensionLimit, ExtensionTooLong};
 use super::{IngestionEntry, IngestionError, ingest_entries};
 use crate::blobservice::BlobService;
 use crate::directoryservice::DirectoryService;
@@ -68,6 +69,8 @@ pub enum Error {
     Entries(io::Error),
     #[error("reading the next archive entry: {0}")]
     NextEntry(io::Error),
+    #[error("reading the next archive entry: {0}")]
+    ExtensionTooLong(ExtensionTooLong),
     #[error("reading the path of an archive entry: {0}")]
     PathRead(io::Error),
     #[error("archive entry {start:?}…: path is {len} bytes long, more than {MAX_PATH_LEN}")]
@@ -239,14 +242,14 @@ where
     let reader = decompress(BufReader::new(reader))
         .await
         .map_err(Error::Compression)?;
-    let mut archive = Archive::new(reader);
+    let mut archive = Archive::new(ExtensionLimit::new(reader));
     let mut entries = archive.entries().map_err(Error::Entries)?;
     let mut tree = ArchiveTree::new();
     let mut uploads = Uploads::new(blob_service);
     let mut newest_mtime = 0;
 
     while let Some(entry) = entries.next().await {
-        let mut entry = entry.map_err(Error::NextEntry)?;
+        let mut entry = entry.map_err(next_entry_error)?;
         let raw_path = entry.path_bytes().map_err(Error::PathRead)?.into_owned();
         let path = parse_path(&raw_path)?;
         let mtime = entry.header().mtime().map_err(|source| Error::Mtime {
@@ -301,6 +304,20 @@ where
 
     let files = uploads.finish().await?;
     Ok((tree.into_entries(&files, root)?, newest_mtime))
+}
+
+/// Tells an extension record refused by [ExtensionLimit] from other
+/// errors of the tar reader.
+fn next_entry_error(error: io::Error) -> Error {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<ExtensionTooLong>())
+    {
+        Some(ExtensionTooLong { kind, size }) => {
+            Error::ExtensionTooLong(ExtensionTooLong { kind, size: *size })
+        }
+        None => Error::NextEntry(error),
+    }
 }
 
 fn parse_path(raw: &[u8]) -> Result<PathBuf, Error> {
@@ -647,5 +664,6 @@ fn below_top_level(path: &Path) -> PathBuf {
         .unwrap_or_default()
 }
 
+mod extension_limit;
 #[cfg(test)]
 mod tests;
