@@ -392,10 +392,13 @@ async fn remove_stale_socket(path: &Path) -> Result<(), ServeError> {
 
 /// Serves the blob, directory and path info services of `services` on
 /// `listener` until `shutdown` completes, then stops accepting connections
-/// and returns once the open ones are done.
+/// and returns once the open ones are done. A directory Put may hold up to
+/// `max_directory_put_bytes` (see
+/// [tvix_castore::proto::DEFAULT_MAX_DIRECTORY_PUT_BYTES]).
 pub async fn serve(
     listener: Listener,
     services: &Services,
+    max_directory_put_bytes: u64,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let router = Server::builder()
@@ -403,7 +406,8 @@ pub async fn serve(
             services.blob_service.clone(),
         )))
         .add_service(DirectoryServiceServer::new(
-            GrpcDirectoryServiceWrapper::new(services.directory_service.clone()),
+            GrpcDirectoryServiceWrapper::new(services.directory_service.clone())
+                .with_max_put_bytes(max_directory_put_bytes),
         ))
         .add_service(PathInfoServiceServer::new(GrpcPathInfoServiceWrapper::new(
             services.path_info_service.clone(),

@@ -47,18 +47,35 @@ pub(super) type FetchChunk =
 
 /// Turns the chunk list of blob `blob`, as stored or received, into
 /// [ChunkMeta]s; a digest that is not 32 bytes makes the list corrupt.
+///
+/// Chunks of a list of several are fetched whole into memory (a blob of
+/// one chunk streams), so each may be at most [MAX_CHUNK_SIZE]: the
+/// server, not the client, would otherwise choose how much it buffers.
 pub(super) fn chunk_list_from_proto(
     blob: &B3Digest,
     chunks: Vec<stat_blob_response::ChunkMeta>,
 ) -> io::Result<Vec<ChunkMeta>> {
+    let several = chunks.len() > 1;
     chunks
         .into_iter()
         .map(|chunk| {
-            ChunkMeta::try_from(chunk)
-                .map_err(|e| invalid_data(format!("chunk list of blob {blob}: {e}")))
+            let chunk = ChunkMeta::try_from(chunk)
+                .map_err(|e| invalid_data(format!("chunk list of blob {blob}: {e}")))?;
+            if several && chunk.size > MAX_CHUNK_SIZE {
+                return Err(invalid_data(format!(
+                    "chunk list of blob {blob}: chunk {} of {} bytes, more than {MAX_CHUNK_SIZE}",
+                    chunk.digest, chunk.size
+                )));
+            }
+            Ok(chunk)
         })
         .collect()
 }
+
+/// The largest chunk of a chunked blob a client fetches: well above what
+/// our backends make (at most 1 MiB), and with [READ_AHEAD] a bound on
+/// what one reader holds.
+pub(super) const MAX_CHUNK_SIZE: u64 = 16 * 1024 * 1024;
 
 /// Checks that `data`, read as blob (or chunk) `expected`, has that digest.
 pub(super) fn verify_digest(expected: &B3Digest, data: &[u8]) -> io::Result<()> {
@@ -315,9 +332,30 @@ mod tests {
     use rstest::rstest;
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-    use super::{ChunkedReader, FetchChunk};
+    use super::{ChunkedReader, FetchChunk, MAX_CHUNK_SIZE, chunk_list_from_proto};
     use crate::B3Digest;
     use crate::blobservice::ChunkMeta;
+    use crate::proto::stat_blob_response;
+
+    /// A server announcing a huge chunk in a list of several is not
+    /// believed (the client would buffer it whole); a blob of one chunk of
+    /// any size streams, so it is fine.
+    #[rstest]
+    #[case::one_huge(&[1 << 40], true)]
+    #[case::several_at_limit(&[MAX_CHUNK_SIZE, MAX_CHUNK_SIZE], true)]
+    #[case::several_one_huge(&[1024, 1 << 40], false)]
+    #[case::several_just_over(&[MAX_CHUNK_SIZE + 1, 1], false)]
+    fn chunk_size_limit(#[case] sizes: &[u64], #[case] accepted: bool) {
+        let chunks = sizes
+            .iter()
+            .map(|size| stat_blob_response::ChunkMeta {
+                digest: B3Digest::of(b"chunk").into(),
+                size: *size,
+            })
+            .collect();
+        let result = chunk_list_from_proto(&B3Digest::of(b"blob"), chunks);
+        assert_eq!(accepted, result.is_ok(), "{result:?}");
+    }
 
     /// A reader over `pieces` as chunks, all served from memory, claiming to
     /// be the blob `digest`.

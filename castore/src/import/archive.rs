@@ -34,6 +34,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_tar::{Archive, EntryType};
 
+use self::extension_limit::{ExtensionLimit, ExtensionTooLong};
 use super::{IngestionEntry, IngestionError, ingest_entries};
 use crate::blobservice::BlobService;
 use crate::directoryservice::DirectoryService;
@@ -54,6 +55,11 @@ pub const MAX_PATH_LEN: usize = 4096;
 /// megabytes could make the graph take gigabytes. Real source trees hold
 /// far less (nixpkgs: about 4 MiB of paths).
 pub const MAX_TOTAL_PATH_BYTES: usize = 256 * 1024 * 1024;
+/// Most entries (listed or implied directories included) held while the
+/// archive is read: each costs a graph node and a map entry beyond its
+/// path, so many tiny names are bounded too. Real source trees have far
+/// fewer (a Linux kernel about 90 000, nixpkgs about 50 000).
+pub const MAX_ENTRIES: usize = 1 << 22;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -63,6 +69,8 @@ pub enum Error {
     Entries(io::Error),
     #[error("reading the next archive entry: {0}")]
     NextEntry(io::Error),
+    #[error("reading the next archive entry: {0}")]
+    ExtensionTooLong(ExtensionTooLong),
     #[error("reading the path of an archive entry: {0}")]
     PathRead(io::Error),
     #[error("archive entry {start:?}…: path is {len} bytes long, more than {MAX_PATH_LEN}")]
@@ -71,6 +79,8 @@ pub enum Error {
         "archive entry {path}: the paths of the archive add up to more than {MAX_TOTAL_PATH_BYTES} bytes"
     )]
     TooManyPathBytes { path: PathBuf },
+    #[error("archive entry {path}: the archive has more than {MAX_ENTRIES} entries")]
+    TooManyEntries { path: PathBuf },
     #[error("archive entry {path:?}: invalid path: {source}")]
     InvalidPath {
         path: BString,
@@ -232,14 +242,14 @@ where
     let reader = decompress(BufReader::new(reader))
         .await
         .map_err(Error::Compression)?;
-    let mut archive = Archive::new(reader);
+    let mut archive = Archive::new(ExtensionLimit::new(reader));
     let mut entries = archive.entries().map_err(Error::Entries)?;
     let mut tree = ArchiveTree::new();
     let mut uploads = Uploads::new(blob_service);
     let mut newest_mtime = 0;
 
     while let Some(entry) = entries.next().await {
-        let mut entry = entry.map_err(Error::NextEntry)?;
+        let mut entry = entry.map_err(next_entry_error)?;
         let raw_path = entry.path_bytes().map_err(Error::PathRead)?.into_owned();
         let path = parse_path(&raw_path)?;
         let mtime = entry.header().mtime().map_err(|source| Error::Mtime {
@@ -294,6 +304,20 @@ where
 
     let files = uploads.finish().await?;
     Ok((tree.into_entries(&files, root)?, newest_mtime))
+}
+
+/// Tells an extension record refused by [ExtensionLimit] from other
+/// errors of the tar reader.
+fn next_entry_error(error: io::Error) -> Error {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<ExtensionTooLong>())
+    {
+        Some(ExtensionTooLong { kind, size }) => {
+            Error::ExtensionTooLong(ExtensionTooLong { kind, size: *size })
+        }
+        None => Error::NextEntry(error),
+    }
 }
 
 fn parse_path(raw: &[u8]) -> Result<PathBuf, Error> {
@@ -438,7 +462,9 @@ enum ArchiveNode {
 /// The archive's entries as a graph: an edge from each directory to each
 /// entry in it, below a root that stands for the archive itself.
 struct ArchiveTree {
-    graph: DiGraph<(PathBuf, ArchiveNode), ()>,
+    graph: DiGraph<ArchiveNode, ()>,
+    /// Each path is held here only (a node's path is found by its index
+    /// when the entries are taken out), so a path costs its length once.
     by_path: HashMap<PathBuf, NodeIndex>,
     root: NodeIndex,
     /// The bytes of the paths of all nodes, at most
@@ -449,7 +475,7 @@ struct ArchiveTree {
 impl ArchiveTree {
     fn new() -> Self {
         let mut graph = DiGraph::new();
-        let root = graph.add_node((PathBuf::new(), ArchiveNode::Dir));
+        let root = graph.add_node(ArchiveNode::Dir);
         Self {
             graph,
             by_path: HashMap::from([(PathBuf::new(), root)]),
@@ -458,7 +484,8 @@ impl ArchiveTree {
         }
     }
 
-    /// Adds a node below `parent`, within the budget of path bytes.
+    /// Adds a node below `parent`, within the budgets of path bytes and
+    /// entries.
     fn add_node(
         &mut self,
         parent: NodeIndex,
@@ -469,7 +496,11 @@ impl ArchiveTree {
         if self.path_bytes > MAX_TOTAL_PATH_BYTES {
             return Err(Error::TooManyPathBytes { path });
         }
-        let index = self.graph.add_node((path.clone(), node));
+        // The root is a node too, but no entry.
+        if self.graph.node_count() > MAX_ENTRIES {
+            return Err(Error::TooManyEntries { path });
+        }
+        let index = self.graph.add_node(node);
         self.graph.add_edge(parent, index, ());
         self.by_path.insert(path, index);
         Ok(index)
@@ -480,7 +511,7 @@ impl ArchiveTree {
         let path = parse_path(raw_path).ok()?;
         let index = self.by_path.get(&path)?;
         match self.graph.node_weight(*index) {
-            Some((_, node @ ArchiveNode::File { .. })) => Some(node.clone()),
+            Some(node @ ArchiveNode::File { .. }) => Some(node.clone()),
             _ => None,
         }
     }
@@ -498,7 +529,7 @@ impl ArchiveTree {
             };
             if let Some(index) = self.by_path.get(current) {
                 match self.graph.node_weight(*index) {
-                    Some((_, ArchiveNode::Dir)) => break *index,
+                    Some(ArchiveNode::Dir) => break *index,
                     _ => {
                         return Err(Error::ParentNotDirectory {
                             path: child.clone(),
@@ -525,7 +556,7 @@ impl ArchiveTree {
                 return Err(Error::ReplacesDirectory { path });
             }
             if let Some(weight) = self.graph.node_weight_mut(index) {
-                weight.1 = node;
+                *weight = node;
             }
             return Ok(());
         }
@@ -545,9 +576,15 @@ impl ArchiveTree {
         root: ArchiveRoot,
     ) -> Result<Vec<IngestionEntry>, Error> {
         let top_level: Vec<NodeIndex> = self.graph.edges(self.root).map(|e| e.target()).collect();
-        let is_dir = |index: &NodeIndex| {
-            matches!(self.graph.node_weight(*index), Some((_, ArchiveNode::Dir)))
-        };
+        let is_dir =
+            |index: &NodeIndex| matches!(self.graph.node_weight(*index), Some(ArchiveNode::Dir));
+        // Each node's path, taken out of the map rather than copied.
+        let mut paths = vec![PathBuf::new(); self.graph.node_count()];
+        for (path, index) in self.by_path {
+            if let Some(slot) = paths.get_mut(index.index()) {
+                *slot = path;
+            }
+        }
         // The node that becomes the root, and whether its path is the
         // first component of the paths below it (else they are below the
         // archive itself).
@@ -556,13 +593,13 @@ impl ArchiveTree {
             (ArchiveRoot::SingleDirectoryOrAll, _) => (self.root, false),
             (ArchiveRoot::SingleEntry, []) => return Err(Error::Empty),
             (ArchiveRoot::SingleEntry, [..]) => {
-                let mut paths: Vec<PathBuf> = top_level
+                let mut top_paths: Vec<PathBuf> = top_level
                     .iter()
-                    .filter_map(|index| self.graph.node_weight(*index))
-                    .map(|(path, _)| path.clone())
+                    .filter_map(|index| paths.get(index.index()))
+                    .cloned()
                     .collect();
-                paths.sort();
-                let mut paths = paths.into_iter();
+                top_paths.sort();
+                let mut paths = top_paths.into_iter();
                 let (first, second) = (paths.next(), paths.next());
                 return Err(Error::SeveralTopLevelEntries {
                     first: first.unwrap_or_default(),
@@ -576,13 +613,15 @@ impl ArchiveTree {
         while let Some(index) = dfs.next(&self.graph) {
             // The walk only yields nodes of this graph, which all have a
             // weight: the branch is never taken.
-            let Some((path, node)) = self.graph.node_weight(index) else {
+            let (Some(node), Some(path)) =
+                (self.graph.node_weight(index), paths.get_mut(index.index()))
+            else {
                 continue;
             };
             let path = if below_top {
                 below_top_level(path)
             } else {
-                path.clone()
+                std::mem::take(path)
             };
             entries.push(match node {
                 ArchiveNode::Dir => IngestionEntry::Dir { path },
@@ -625,5 +664,6 @@ fn below_top_level(path: &Path) -> PathBuf {
         .unwrap_or_default()
 }
 
+mod extension_limit;
 #[cfg(test)]
 mod tests;

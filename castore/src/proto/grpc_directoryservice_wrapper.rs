@@ -5,7 +5,8 @@
 //! matching, one root). Every problem is a gRPC status; a Put is only
 //! committed once the client ended its stream cleanly and the closure is
 //! complete. Messages above tonic's decoding limit (4 MiB by default) are
-//! refused by tonic itself.
+//! refused by tonic itself; a Put's directories are held until its closure
+//! is complete, so their total is bounded too ([DEFAULT_MAX_DIRECTORY_PUT_BYTES]).
 
 use std::sync::Arc;
 
@@ -21,15 +22,44 @@ use crate::{B3Digest, Directory};
 /// How many directories of a recursive get are buffered ahead of the client.
 const GET_QUEUE: usize = 64;
 
+/// How much one Put may make the server hold, by default: far beyond the
+/// closures of real store paths (a Linux source tree's directories encode
+/// to a few MiB), and a bound on what an endless stream of directories can
+/// cost. Counted as in [put_cost].
+pub const DEFAULT_MAX_DIRECTORY_PUT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// What holding a directory until its Put is committed costs, roughly: its
+/// encoding plus the bookkeeping per directory and per entry (a directory
+/// without entries encodes to nothing, but is not free to keep).
+fn put_cost(proto: &proto::Directory) -> u64 {
+    use prost::Message;
+    let entries = proto.directories.len() + proto.files.len() + proto.symlinks.len();
+    (proto.encoded_len() as u64).saturating_add(64 * (1 + entries as u64))
+}
+
 /// The tonic service to register with a server, around the directory
 /// service that actually stores the directories.
 pub struct GrpcDirectoryServiceWrapper {
     directory_service: Arc<dyn DirectoryService>,
+    /// See [DEFAULT_MAX_DIRECTORY_PUT_BYTES].
+    max_put_bytes: u64,
 }
 
 impl GrpcDirectoryServiceWrapper {
     pub fn new(directory_service: Arc<dyn DirectoryService>) -> Self {
-        Self { directory_service }
+        Self {
+            directory_service,
+            max_put_bytes: DEFAULT_MAX_DIRECTORY_PUT_BYTES,
+        }
+    }
+
+    /// Refuses Puts whose directories cost more than `max_put_bytes` to
+    /// hold (see [DEFAULT_MAX_DIRECTORY_PUT_BYTES]).
+    pub fn with_max_put_bytes(self, max_put_bytes: u64) -> Self {
+        Self {
+            max_put_bytes,
+            ..self
+        }
     }
 }
 
@@ -96,7 +126,15 @@ impl proto::directory_service_server::DirectoryService for GrpcDirectoryServiceW
 
         // An error of the stream itself (the client cancelled, a message was
         // too large or malformed) ends the call before anything is committed.
+        let mut held: u64 = 0;
         while let Some(proto) = stream.message().await? {
+            held = held.saturating_add(put_cost(&proto));
+            if held > self.max_put_bytes {
+                return Err(Status::resource_exhausted(format!(
+                    "the directories of this put exceed the server's limit of {} bytes",
+                    self.max_put_bytes
+                )));
+            }
             let directory = Directory::try_from(proto)
                 .map_err(|e| Status::invalid_argument(format!("invalid directory: {e}")))?;
             let accepted = validator
@@ -146,9 +184,15 @@ mod tests {
     }
 
     fn raw_client() -> RawClient {
+        raw_client_with(DEFAULT_MAX_DIRECTORY_PUT_BYTES)
+    }
+
+    fn raw_client_with(max_put_bytes: u64) -> RawClient {
         let dir = TempDir::new().expect("temp dir");
         let backing = Arc::new(MemoryDirectoryService::new());
-        let url = serve_grpc(backing.clone(), &dir);
+        let server =
+            GrpcDirectoryServiceWrapper::new(backing.clone()).with_max_put_bytes(max_put_bytes);
+        let url = serve_grpc(server, &dir);
         let channel =
             crate::channel::channel_from_url(&url.parse().expect("url")).expect("channel");
         RawClient {
@@ -288,6 +332,57 @@ mod tests {
                 proto::Directory::from(&*DIRECTORY_WITH_KEEP),
             ],
             received
+        );
+    }
+
+    /// An endless stream of distinct directories is cut off once it
+    /// exceeds the put limit, with nothing stored, and the server still
+    /// takes a put afterwards.
+    #[tokio::test]
+    async fn put_endless() {
+        const LIMIT: u64 = 1024 * 1024;
+        let mut client = raw_client_with(LIMIT);
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = sent.clone();
+        let directory = |i: u64| proto::Directory {
+            symlinks: vec![proto::SymlinkNode {
+                name: Bytes::from_static(b"s"),
+                target: Bytes::from(i.to_string()),
+            }],
+            ..Default::default()
+        };
+        let endless = futures::stream::iter(0u64..).map(move |i| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            directory(i)
+        });
+        let started = std::time::Instant::now();
+        let status = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            client.client.put(endless),
+        )
+        .await
+        .expect("cut off within 20 s")
+        .expect_err("must fail");
+        assert_eq!(Code::ResourceExhausted, status.code(), "{status}");
+        // Each directory costs well over 100 bytes, so the server stopped
+        // reading after about LIMIT / 100 of them (plus what was in flight).
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(sent < LIMIT / 16, "{sent} directories sent");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        let first = Directory::try_from(directory(0)).expect("valid directory");
+        assert_eq!(
+            None,
+            client.backing.get(&first.digest()).await.expect("get")
+        );
+
+        let response = client
+            .client
+            .put(futures::stream::iter([DIRECTORY_WITH_KEEP.clone().into()]))
+            .await
+            .expect("the server still takes puts");
+        assert_eq!(
+            Bytes::from(DIRECTORY_WITH_KEEP.digest()),
+            response.into_inner().root_digest
         );
     }
 }

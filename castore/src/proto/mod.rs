@@ -18,7 +18,9 @@ mod generated {
 pub use generated::*;
 
 mod grpc_directoryservice_wrapper;
-pub use grpc_directoryservice_wrapper::GrpcDirectoryServiceWrapper;
+pub use grpc_directoryservice_wrapper::{
+    DEFAULT_MAX_DIRECTORY_PUT_BYTES, GrpcDirectoryServiceWrapper,
+};
 
 mod grpc_blobservice_wrapper;
 pub use grpc_blobservice_wrapper::GrpcBlobServiceWrapper;

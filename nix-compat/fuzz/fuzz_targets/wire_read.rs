@@ -10,7 +10,7 @@ use tokio::io::AsyncReadExt;
 
 fuzz_target!(|data: &[u8]| {
     let _ = sync::read_bytes(&mut &data[..], 0..=1024);
-    let _ = sync::read_strings(&mut &data[..], 0..=1024);
+    let _ = sync::read_strings(&mut &data[..], 0..=1024, 64 * 1024);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -31,6 +31,10 @@ pub enum WireError {
     /// Nix rejects padding that is not all zero, so do we.
     #[error("padding after a bytes packet of {len} bytes is not zero: {padding:02x?}")]
     NonZeroPadding { len: u64, padding: Vec<u8> },
+    /// A list of strings holds more than the caller's total bound (each
+    /// string counted with its bookkeeping, [`super::STRING_OVERHEAD`]).
+    #[error("list of strings exceeds {max_total} bytes in total")]
+    ListTooLarge { max_total: usize },
     /// A string field holds bytes that are not UTF-8.
     #[error("string of {len} bytes is not UTF-8 (valid up to byte {valid_up_to})")]
     InvalidUtf8 { len: usize, valid_up_to: usize },
@@ -49,7 +53,8 @@ impl From<WireError> for io::Error {
         let kind = match err {
             WireError::LengthOutOfRange { .. }
             | WireError::NonZeroPadding { .. }
-            | WireError::InvalidUtf8 { .. } => io::ErrorKind::InvalidData,
+            | WireError::InvalidUtf8 { .. }
+            | WireError::ListTooLarge { .. } => io::ErrorKind::InvalidData,
             WireError::TruncatedPayload { .. } | WireError::TruncatedPadding { .. } => {
                 io::ErrorKind::UnexpectedEof
             }

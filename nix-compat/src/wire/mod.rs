@@ -20,5 +20,10 @@ pub mod sync;
 
 pub use error::WireError;
 
+/// What each string of a list is counted as beyond its bytes, in the
+/// total bound of `read_strings`: the `String` that holds it. So a list
+/// of empty strings is bounded too.
+pub const STRING_OVERHEAD: usize = std::mem::size_of::<String>();
+
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@ use std::ops::RangeInclusive;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::bytes::{into_string, read_bytes, write_bytes};
+use super::bytes::{into_string, list_element_size, read_bytes, write_bytes};
 
 /// Reads a little-endian `u64`.
 pub async fn read_u64<R>(reader: &mut R) -> io::Result<u64>
@@ -63,21 +63,27 @@ where
 }
 
 /// Reads a list of strings: a `u64` count, then that many strings, each
-/// bounded by `allowed_size`.
+/// bounded by `allowed_size`, all together by `max_total` bytes (each
+/// string counted with [`super::STRING_OVERHEAD`]).
 ///
 /// The count is not trusted for allocation: the list grows as strings
 /// arrive, each costing the peer at least 8 bytes.
 pub async fn read_strings<R>(
     reader: &mut R,
     allowed_size: RangeInclusive<usize>,
+    max_total: usize,
 ) -> io::Result<Vec<String>>
 where
     R: AsyncRead + Unpin + ?Sized,
 {
     let count = read_u64(reader).await?;
     let mut strings = Vec::new();
+    let mut used = 0;
     for _ in 0..count {
-        strings.push(read_string(reader, allowed_size.clone()).await?);
+        let allowed = list_element_size(&allowed_size, used, max_total)?;
+        let string = read_string(reader, allowed).await?;
+        used += string.len() + super::STRING_OVERHEAD;
+        strings.push(string);
     }
     Ok(strings)
 }

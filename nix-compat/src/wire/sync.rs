@@ -77,16 +77,22 @@ pub fn write_string<W: Write + ?Sized>(writer: &mut W, value: &str) -> io::Resul
 }
 
 /// Reads a list of strings: a `u64` count, then that many strings, each
-/// bounded by `allowed_size`. The list grows as strings arrive, never by
-/// the announced count.
+/// bounded by `allowed_size`, all together by `max_total` bytes (each
+/// string counted with [`super::STRING_OVERHEAD`]). The list grows as
+/// strings arrive, never by the announced count.
 pub fn read_strings<R: Read + ?Sized>(
     reader: &mut R,
     allowed_size: RangeInclusive<usize>,
+    max_total: usize,
 ) -> io::Result<Vec<String>> {
     let count = read_u64(reader)?;
     let mut strings = Vec::new();
+    let mut used = 0;
     for _ in 0..count {
-        strings.push(read_string(reader, allowed_size.clone())?);
+        let allowed = crate::wire::bytes::list_element_size(&allowed_size, used, max_total)?;
+        let string = read_string(reader, allowed)?;
+        used += string.len() + super::STRING_OVERHEAD;
+        strings.push(string);
     }
     Ok(strings)
 }

@@ -387,7 +387,7 @@ fn strings_round_trip(#[case] values: &[&str], #[case] wire: Vec<u8>) {
     assert_eq!(out, wire);
     let expected: Vec<String> = values.iter().map(|s| s.to_string()).collect();
     assert_eq!(
-        run_sync(&wire, |r| sync::read_strings(r, 0..=8)),
+        run_sync(&wire, |r| sync::read_strings(r, 0..=8, 1024)),
         (Ok(expected.clone()), 0)
     );
 
@@ -398,7 +398,7 @@ fn strings_round_trip(#[case] values: &[&str], #[case] wire: Vec<u8>) {
         both::block_on(write_strings(&mut out, values)).expect("write");
         assert_eq!(out, wire);
         let mut rest = &wire[..];
-        let read = both::block_on(read_strings(&mut rest, 0..=8));
+        let read = both::block_on(read_strings(&mut rest, 0..=8, 1024));
         assert_eq!(read.map_err(failure), Ok(expected));
     }
 }
@@ -409,14 +409,22 @@ fn strings_round_trip(#[case] values: &[&str], #[case] wire: Vec<u8>) {
 #[case::second_missing(cat(&[&le(2), &le(1), b"a", &[0; 7]]), Failure::eof())]
 #[case::element_too_long(cat(&[&le(1), &le(9), b"abcdefghi", &[0; 7]]),
     WireError::LengthOutOfRange { len: 9, min: 0, max: 8 }.into())]
+// 1024 bytes hold 42 strings of 0 bytes (24 each): the 43rd is refused
+// before it is read, whatever the count announced.
+#[case::many_empty(cat(&[&le(u64::MAX), &le(0).repeat(43)]),
+    WireError::ListTooLarge { max_total: 1024 }.into())]
+// Strings of 8 bytes cost 32 each: 32 fill the 1024 bytes, and the 33rd
+// is refused before its length is read.
+#[case::many_full(cat(&[&le(u64::MAX), &cat(&[&le(8), b"abcdefgh"]).repeat(33)]),
+    WireError::ListTooLarge { max_total: 1024 }.into())]
 fn strings_rejected(#[case] wire: Vec<u8>, #[case] expected: Failure) {
-    let (outcome, _) = run_sync(&wire, |r| sync::read_strings(r, 0..=8));
+    let (outcome, _) = run_sync(&wire, |r| sync::read_strings(r, 0..=8, 1024));
     assert_eq!(outcome, Err(expected));
 
     #[cfg(feature = "async")]
     {
         let mut rest = &wire[..];
-        let read = both::block_on(super::primitive::read_strings(&mut rest, 0..=8));
+        let read = both::block_on(super::primitive::read_strings(&mut rest, 0..=8, 1024));
         assert_eq!(read.map_err(failure), outcome);
     }
 }
@@ -440,7 +448,7 @@ proptest! {
     fn any_strings_round_trip(values in proptest::collection::vec(".{0,20}", 0..5)) {
         let mut wire = Vec::new();
         sync::write_strings(&mut wire, &values).expect("write");
-        prop_assert_eq!(run_sync(&wire, |r| sync::read_strings(r, 0..=80)), (Ok(values), 0));
+        prop_assert_eq!(run_sync(&wire, |r| sync::read_strings(r, 0..=80, 4096)), (Ok(values), 0));
     }
 
     /// No input makes a reader panic; whatever parses, parses the same way

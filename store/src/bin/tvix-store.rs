@@ -21,6 +21,7 @@ use tvix_castore::fs::{CastoreFs, FuseDaemon};
 use tvix_store::fs::StorePathRootNodes;
 use tvix_castore::blobservice::pack_from_addr;
 use tvix_store::gc::space_report;
+use tvix_castore::proto::DEFAULT_MAX_DIRECTORY_PUT_BYTES;
 use tvix_store::import::{
     ImportProgress, ReferenceGraph, copy_closure, import_path_as_flat_ca, import_path_as_nar_ca,
 };
@@ -61,6 +62,11 @@ enum Command {
         /// HOST:PORT for TCP, or unix:///path for a Unix socket.
         #[arg(long, default_value = "127.0.0.1:8000")]
         listen_address: String,
+        /// Most bytes the directories of one directory Put may take while
+        /// the server holds them to check their closure; a larger Put is
+        /// refused with RESOURCE_EXHAUSTED.
+        #[arg(long, default_value_t = DEFAULT_MAX_DIRECTORY_PUT_BYTES)]
+        max_directory_put_bytes: u64,
     },
     /// Import paths as `nix-store --add` does (or `nix-store --add-fixed
     /// sha256` with --flat) and print their store paths.
@@ -153,7 +159,10 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Error> {
     let addrs = || cli.services.addrs();
     match cli.command {
-        Command::Daemon { listen_address } => {
+        Command::Daemon {
+            listen_address,
+            max_directory_put_bytes,
+        } => {
             let listen_address: ListenAddress = listen_address.parse()?;
             // Listen first: a second daemon must fail on the socket, not on
             // the store the first one has open.
@@ -161,7 +170,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let services = construct_services(&addrs()?).await?;
             let shutdown = shutdown_signal()?;
             tracing::info!(address = %listen_address, "listening");
-            serve(listener, &services, shutdown).await?;
+            serve(listener, &services, max_directory_put_bytes, shutdown).await?;
             tracing::info!("stopped");
         }
         Command::Import { paths, name, flat } => {

@@ -47,6 +47,14 @@ const BATCHES_AHEAD: usize = 4;
 /// allocate (see [super::stack]).
 pub const MAX_DEPTH: usize = 2048;
 
+/// The most entries (files, symlinks and directories, counted at every
+/// place a shared directory appears) a rendered tree may expand to. A few
+/// dozen tiny directories that each list the one below twice stand for
+/// 2^62 entries; the walk that lists the files to open would never end.
+/// Four million is beyond the largest store paths (a full TeX Live has
+/// about 200 000 files) and bounds the file list to about 160 MB.
+pub const MAX_ENTRIES: u64 = 1 << 22;
+
 /// Why a node could not be rendered. Paths are relative to the root node
 /// (`""` is the root itself).
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +85,12 @@ pub enum RenderError {
     },
     #[error("directory {0:?} is nested deeper than {MAX_DEPTH} levels")]
     TooDeep(BString),
+    /// Counted on the distinct directories before anything is walked, so
+    /// this is quick however large the expansion.
+    #[error("the tree expands to {entries} entries, more than the {MAX_ENTRIES} rendered")]
+    TooManyEntries { entries: u64 },
+    #[error("listing the files to render: {0}")]
+    Join(#[from] tokio::task::JoinError),
     /// Reading a blob or writing the NAR failed.
     #[error("rendering {path:?}: {source}")]
     Io { path: BString, source: io::Error },
@@ -99,7 +113,18 @@ where
     DS: DirectoryService + ?Sized,
 {
     let directories = fetch_directories(root, directory_service).await?;
-    let files = files_in_nar_order(root, &directories)?;
+    let entries = expanded_entries(root, &directories);
+    if entries > MAX_ENTRIES {
+        return Err(RenderError::TooManyEntries { entries });
+    }
+    // Up to [MAX_ENTRIES] steps of synchronous work: off the async workers.
+    let (directories, files) = {
+        let root = root.clone();
+        tokio::task::spawn_blocking(move || {
+            files_in_nar_order(&root, &directories).map(|files| (directories, files))
+        })
+        .await??
+    };
     let mut blobs = open_ahead(blob_service, files);
     let nar_root = nar::open(writer).await.map_err(|source| RenderError::Io {
         path: BString::default(),
@@ -181,6 +206,50 @@ where
         }
     }
     Ok(directories)
+}
+
+/// How many entries the tree of `root` has, counting a directory's entries
+/// at every place it appears (saturating), the root itself included.
+/// Each distinct directory is counted once and its count remembered, so
+/// this takes time in the number of entries of `directories`, not in the
+/// expansion. Missing directories count as empty (the walk reports them).
+fn expanded_entries(root: &Node, directories: &HashMap<B3Digest, Directory>) -> u64 {
+    let Node::Directory { digest, .. } = root else {
+        return 1;
+    };
+    let mut counted: HashMap<B3Digest, u64> = HashMap::new();
+    // A directory is visited twice: first to push its child directories,
+    // then, once they are counted, to sum them up. Digests are of the
+    // contents, so no directory is below itself and this ends.
+    let mut stack = vec![(*digest, false)];
+    while let Some((digest, children_counted)) = stack.pop() {
+        if counted.contains_key(&digest) {
+            continue;
+        }
+        let Some(directory) = directories.get(&digest) else {
+            counted.insert(digest, 0);
+            continue;
+        };
+        if children_counted {
+            let entries = directory.nodes().fold(0u64, |sum, (_, node)| {
+                let below = match node {
+                    Node::Directory { digest, .. } => counted.get(digest).copied().unwrap_or(0),
+                    Node::File { .. } | Node::Symlink { .. } => 0,
+                };
+                sum.saturating_add(1).saturating_add(below)
+            });
+            counted.insert(digest, entries);
+        } else {
+            stack.push((digest, true));
+            stack.extend(
+                directory
+                    .directories()
+                    .filter(|(_, child, _)| !counted.contains_key(*child))
+                    .map(|(_, child, _)| (*child, false)),
+            );
+        }
+    }
+    counted.get(digest).copied().unwrap_or(0).saturating_add(1)
 }
 
 /// The blob digests and sizes of the files below `root`, in the order the

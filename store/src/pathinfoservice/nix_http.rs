@@ -61,6 +61,8 @@ pub const NIX_DEFAULT_TRUSTED_PUBLIC_KEY: &str =
 /// Largest narinfo read. Real ones are well below a kilobyte, even with a
 /// thousand references; a cache must not choose how much memory we spend.
 const MAX_NARINFO_SIZE: usize = 1024 * 1024;
+/// Most PathInfos remembered (a few hundred bytes each).
+const MAX_REMEMBERED: usize = 64 * 1024;
 /// A connection that cannot be set up in this time is given up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A transfer that sends nothing for this long is given up.
@@ -168,10 +170,11 @@ pub struct NixHttpPathInfoService {
     http: reqwest::Client,
     blob_service: Arc<dyn BlobService>,
     directory_service: Arc<dyn DirectoryService>,
-    /// PathInfos already checked and ingested. They are small, and a cache
-    /// only ever serves a bounded closure per use, so nothing is evicted.
-    /// Two concurrent first gets of one path both fetch it; the castore
-    /// deduplicates what they write.
+    /// PathInfos already checked and ingested, at most [MAX_REMEMBERED]:
+    /// a long-running process (a daemon, nar-bridge) may ask for any
+    /// number of paths. Forgetting one only costs a fetch (the castore
+    /// keeps its contents). Two concurrent first gets of one path both
+    /// fetch it; the castore deduplicates what they write.
     ingested: Mutex<HashMap<[u8; DIGEST_SIZE], PathInfo>>,
 }
 
@@ -392,11 +395,29 @@ impl NixHttpPathInfoService {
     }
 
     fn remember(&self, path_info: &PathInfo) {
-        self.ingested
+        let mut ingested = self
+            .ingested
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(*path_info.store_path.digest(), path_info.clone());
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        remember_bounded(&mut ingested, MAX_REMEMBERED, path_info);
     }
+}
+
+/// Inserts `path_info` into `remembered`, first forgetting an arbitrary
+/// other entry if it holds `max` already.
+fn remember_bounded(
+    remembered: &mut HashMap<[u8; DIGEST_SIZE], PathInfo>,
+    max: usize,
+    path_info: &PathInfo,
+) {
+    let digest = *path_info.store_path.digest();
+    if remembered.len() >= max && !remembered.contains_key(&digest) {
+        let other = remembered.keys().next().copied();
+        if let Some(other) = other {
+            remembered.remove(&other);
+        }
+    }
+    remembered.insert(digest, path_info.clone());
 }
 
 /// `response` if its status is a success, else the error naming it.

@@ -40,14 +40,12 @@ impl std::ops::Deref for TestDirectoryService {
 
 /// Serves `service` over gRPC on a Unix socket in `dir` and returns the
 /// client address. The server runs as long as the test's runtime.
-pub(crate) fn serve_grpc(service: Arc<dyn DirectoryService>, dir: &TempDir) -> String {
+pub(crate) fn serve_grpc(server: GrpcDirectoryServiceWrapper, dir: &TempDir) -> String {
     let socket = dir.path().join("directories.sock");
     let listener = UnixListener::bind(&socket).expect("bind socket");
     tokio::spawn(
         Server::builder()
-            .add_service(DirectoryServiceServer::new(
-                GrpcDirectoryServiceWrapper::new(service),
-            ))
+            .add_service(DirectoryServiceServer::new(server))
             .serve_with_incoming(UnixListenerStream::new(listener)),
     );
     format!("grpc+unix://{}", socket.display())
@@ -60,7 +58,7 @@ async fn open(addr: &str) -> TestDirectoryService {
     let dir = TempDir::new().expect("temp dir");
     let addr = if addr == "grpc+unix://{served}" {
         let backing = from_addr("memory://").await.expect("memory backend");
-        serve_grpc(backing, &dir)
+        serve_grpc(GrpcDirectoryServiceWrapper::new(backing), &dir)
     } else {
         addr.replace("{tmp}", &dir.path().to_string_lossy())
     };

@@ -5,11 +5,11 @@ use tokio::io::AsyncWriteExt;
 use tokio_tar::{Builder, EntryType, Header};
 
 use super::{
-    ArchiveRoot, Compression, Error, IngestedArchive, MAX_PATH_LEN, ingest_archive,
-    ingest_archive_with_root,
+    ArchiveRoot, Compression, Error, IngestedArchive, MAX_PATH_LEN, MAX_TOTAL_PATH_BYTES,
+    ingest_archive, ingest_archive_with_root,
 };
 use crate::blobservice::{BlobService, MemoryBlobService};
-use crate::directoryservice::MemoryDirectoryService;
+use crate::directoryservice::{DirectoryService, MemoryDirectoryService};
 use crate::fixtures::{blob_contents, directory_node, file, name, symlink};
 use crate::import::IngestionError;
 use crate::{B3Digest, Directory, Node};
@@ -383,4 +383,155 @@ async fn compressed(#[case] compression: Compression) {
     let plain = ingest(&archive).await.expect("ingest plain");
     assert_eq!(plain, root);
     assert!(blob_service.has(&B3Digest::of(&big)).await.expect("has"));
+}
+
+/// The tar bomb: entries of about 5 KiB, each a file 2047 directories
+/// deep below a top-level directory of its own, so that every entry adds
+/// 2047 implied directories with about 4 MiB of paths. Refused once the
+/// paths held exceed [MAX_TOTAL_PATH_BYTES], each held once (before, every
+/// path was kept twice, twice the bound).
+#[tokio::test]
+async fn deep_path_bomb() {
+    let deep = "a/".repeat((MAX_PATH_LEN - 8) / 2);
+    let mut builder = Builder::new(Vec::new());
+    let entries = MAX_TOTAL_PATH_BYTES / (deep.len() * deep.len() / 4) + 2;
+    for i in 0..entries {
+        let path = format!("{i:04}/{deep}f");
+        let mut header = Header::new_gnu();
+        header.set_entry_type(EntryType::file());
+        header.set_size(0);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, &path, &b""[..])
+            .await
+            .expect("append");
+    }
+    let archive = builder.into_inner().await.expect("finish tar");
+    assert!(
+        archive.len() < entries * 6 * 1024,
+        "{} bytes",
+        archive.len()
+    );
+
+    let started = std::time::Instant::now();
+    let error = ingest(&archive).await.expect_err("must be refused");
+    assert!(
+        matches!(
+            &error,
+            IngestionError::Producer(Error::TooManyPathBytes { .. })
+        ),
+        "{error}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+/// A raw tar header of `entry_type` declaring `size` bytes of data.
+fn raw_header(entry_type: EntryType, size: u64) -> Header {
+    let mut header = Header::new_ustar();
+    put_raw(&mut header.as_old_mut().name, "././@LongLink");
+    header.set_entry_type(entry_type);
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_cksum();
+    header
+}
+
+/// GNU long-name/long-link and PAX records declaring 8 GiB are refused
+/// from their header, before the tar reader would read them into memory
+/// (the archive only has the header: nothing more is read).
+#[rstest]
+#[case::gnu_long_name(EntryType::GNULongName, "GNU long name")]
+#[case::gnu_long_link(EntryType::GNULongLink, "GNU long link")]
+#[case::pax(EntryType::XHeader, "PAX")]
+#[case::pax_global(EntryType::XGlobalHeader, "PAX global")]
+#[tokio::test]
+async fn oversize_extension_record(#[case] entry_type: EntryType, #[case] kind: &str) {
+    let size = 8 << 30;
+    let mut archive = raw_header(entry_type, size).as_bytes().to_vec();
+    archive.extend_from_slice(&[b'a'; 4096]);
+    let error = ingest(&archive).await.expect_err("must be refused");
+    assert!(
+        matches!(&error, IngestionError::Producer(Error::ExtensionTooLong(e))
+            if e.kind == kind && e.size == size),
+        "{error}"
+    );
+}
+
+/// Archives with long names (GNU long-name and PAX records below the
+/// limit) and a PAX `size` import as before: the limit follows the archive
+/// without losing its place.
+#[tokio::test]
+async fn long_names_within_limit() {
+    let long = "d/".repeat(100) + "file";
+    let mut builder = Builder::new(Vec::new());
+    for (path, data) in [(long.as_str(), &b"contents"[..]), ("d/short", b"x")] {
+        let mut header = Header::new_gnu();
+        header.set_entry_type(EntryType::file());
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, path, data)
+            .await
+            .expect("append");
+    }
+    // A PAX record naming the next entry, and overriding its size (the
+    // header says 0): the entry after it is only found if that is obeyed.
+    let pax_line = |kv: &str| {
+        let len = kv.len() + 2 + 2; // two digits, space, newline
+        format!("{len} {kv}\n")
+    };
+    let record = pax_line("path=d/pax") + &pax_line("size=3");
+    let mut pax = Header::new_ustar();
+    pax.set_entry_type(EntryType::XHeader);
+    pax.set_size(record.len() as u64);
+    pax.set_cksum();
+    builder
+        .append(&pax, record.as_bytes())
+        .await
+        .expect("append pax");
+    let mut header = Header::new_ustar();
+    header.set_entry_type(EntryType::file());
+    header.set_path("d/ignored").expect("path");
+    header.set_size(0);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append(&header, &b"pax"[..]).await.expect("append");
+    let mut header = Header::new_gnu();
+    header.set_entry_type(EntryType::file());
+    header.set_size(5);
+    header.set_mode(0o644);
+    builder
+        .append_data(&mut header, "d/after", &b"after"[..])
+        .await
+        .expect("append");
+    let archive = builder.into_inner().await.expect("finish tar");
+
+    let blob_service = Arc::new(MemoryBlobService::new());
+    let directory_service = MemoryDirectoryService::new();
+    let root = ingest_archive(blob_service.clone(), &directory_service, archive.as_slice())
+        .await
+        .expect("ingest");
+    let Node::Directory { digest, .. } = root else {
+        panic!("{root:?}");
+    };
+    let top = directory_service
+        .get(&digest)
+        .await
+        .expect("get")
+        .expect("stored");
+    let names: Vec<String> = top.nodes().map(|(name, _)| name.to_string()).collect();
+    assert_eq!(vec!["after", "d", "pax", "short"], names);
+
+    // The limit still follows the archive after all that: an oversize
+    // record at its end is refused.
+    let mut bomb = archive
+        .get(..archive.len() - 1024)
+        .expect("end blocks")
+        .to_vec();
+    bomb.extend_from_slice(raw_header(EntryType::GNULongName, 8 << 30).as_bytes());
+    let error = ingest(&bomb).await.expect_err("must be refused");
+    assert!(
+        matches!(&error, IngestionError::Producer(Error::ExtensionTooLong(_))),
+        "{error}"
+    );
 }

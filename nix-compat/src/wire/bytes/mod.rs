@@ -46,6 +46,25 @@ pub(crate) fn widen(allowed: &RangeInclusive<usize>) -> RangeInclusive<u64> {
 
 /// Rejects a length prefix outside the caller's bounds, before any payload
 /// is read or allocated.
+/// The allowed size of the next string of a list that has used `used` of
+/// `max_total` bytes (see [`crate::wire::STRING_OVERHEAD`]), or the error
+/// if not even its bookkeeping fits.
+pub(crate) fn list_element_size(
+    allowed_size: &RangeInclusive<usize>,
+    used: usize,
+    max_total: usize,
+) -> Result<RangeInclusive<usize>, WireError> {
+    let remaining = max_total
+        .checked_sub(used)
+        .and_then(|rest| rest.checked_sub(crate::wire::STRING_OVERHEAD))
+        .ok_or(WireError::ListTooLarge { max_total })?;
+    let end = (*allowed_size.end()).min(remaining);
+    if end < *allowed_size.start() {
+        return Err(WireError::ListTooLarge { max_total });
+    }
+    Ok(*allowed_size.start()..=end)
+}
+
 pub(crate) fn check_len(len: u64, allowed: &RangeInclusive<u64>) -> Result<(), WireError> {
     if allowed.contains(&len) {
         Ok(())

@@ -208,6 +208,50 @@ async fn depth_limit() {
     );
 }
 
+/// 62 tiny directories, each listing the one below twice, stand for 2^63
+/// entries: refused before anything is walked or written, at once.
+#[tokio::test]
+async fn shared_subtree_expansion() {
+    let services = memory();
+    let mut putter = services.directories.put_multiple_start();
+    let mut below = Directory::new();
+    for _ in 0..62 {
+        let node = Node::Directory {
+            digest: below.digest(),
+            size: below.size(),
+        };
+        putter.put(below).await.expect("put directory");
+        below = Directory::try_from_iter(
+            ["a", "b"].map(|name| (PathComponent::try_from(name).expect("name"), node.clone())),
+        )
+        .expect("valid directory");
+    }
+    let root = Node::Directory {
+        digest: below.digest(),
+        size: below.size(),
+    };
+    putter.put(below).await.expect("put directory");
+    putter.close().await.expect("close putter");
+
+    let started = std::time::Instant::now();
+    let error = tokio::time::timeout(std::time::Duration::from_secs(5), services.render(&root))
+        .await
+        .expect("refused within 5 s")
+        .expect_err("too many entries");
+    assert!(
+        matches!(error, RenderError::TooManyEntries { entries } if entries == (1 << 63) - 1),
+        "{error}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let error = calculate_nar(&root, &services.blobs, &*services.directories)
+        .await
+        .expect_err("too many entries");
+    assert!(
+        matches!(error, RenderError::TooManyEntries { .. }),
+        "{error}"
+    );
+}
+
 /// A NAR cut short anywhere is refused, and its directories are not
 /// stored.
 #[tokio::test]

@@ -660,3 +660,22 @@ fn policy_ignore(#[case] query: &str) {
         signature_policy(query).expect("valid")
     );
 }
+
+/// Remembered PathInfos stay at most the bound however many paths are
+/// asked for; the newest is always kept.
+#[test]
+fn remembered_bounded() {
+    let mut remembered = HashMap::new();
+    for i in 0u32..100 {
+        let mut digest = [0; DIGEST_SIZE];
+        digest[..4].copy_from_slice(&i.to_le_bytes());
+        let path_info = PathInfo {
+            store_path: StorePath::from_name_and_digest("p", &digest).expect("store path"),
+            ..crate::fixtures::PATH_INFO_FILE.clone()
+        };
+        remember_bounded(&mut remembered, 10, &path_info);
+        assert!(remembered.len() <= 10);
+        assert!(remembered.contains_key(&digest));
+    }
+    assert_eq!(10, remembered.len());
+}

@@ -38,22 +38,14 @@ impl std::ops::Deref for TestPathInfoService {
     }
 }
 
-/// Serves `service` (and `nar_calculation_service`) over gRPC on a Unix
-/// socket in `dir` and returns the client address. The server runs as long
-/// as the test's runtime.
-pub(crate) fn serve_grpc(
-    service: Arc<dyn PathInfoService>,
-    nar_calculation_service: Arc<dyn NarCalculationService>,
-    dir: &TempDir,
-) -> String {
+/// Serves `server` over gRPC on a Unix socket in `dir` and returns the
+/// client address. The server runs as long as the test's runtime.
+pub(crate) fn serve_grpc(server: GrpcPathInfoServiceWrapper, dir: &TempDir) -> String {
     let socket = dir.path().join("pathinfo.sock");
     let listener = UnixListener::bind(&socket).expect("bind socket");
     tokio::spawn(
         Server::builder()
-            .add_service(PathInfoServiceServer::new(GrpcPathInfoServiceWrapper::new(
-                service,
-                nar_calculation_service,
-            )))
+            .add_service(PathInfoServiceServer::new(server))
             .serve_with_incoming(UnixListenerStream::new(listener)),
     );
     format!("grpc+unix://{}", socket.display())
@@ -85,7 +77,10 @@ async fn open(addr: &str) -> TestPathInfoService {
     let dir = TempDir::new().expect("temp dir");
     let addr = if addr == "grpc+unix://{served}" {
         let backing = from_addr_in_memory("memory://").await;
-        serve_grpc(backing, empty_renderer(), &dir)
+        serve_grpc(
+            GrpcPathInfoServiceWrapper::trusting_puts(backing, empty_renderer()),
+            &dir,
+        )
     } else {
         addr.replace("{tmp}", &dir.path().to_string_lossy())
     };
