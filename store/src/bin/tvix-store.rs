@@ -17,11 +17,11 @@ use nix_compat::store_path::StorePath;
 use tokio::io::AsyncWriteExt;
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
-use tvix_castore::fs::{CastoreFs, FuseDaemon};
-use tvix_store::fs::StorePathRootNodes;
 use tvix_castore::blobservice::pack_from_addr;
-use tvix_store::gc::space_report;
+use tvix_castore::fs::{CastoreFs, FuseDaemon};
 use tvix_castore::proto::DEFAULT_MAX_DIRECTORY_PUT_BYTES;
+use tvix_store::fs::StorePathRootNodes;
+use tvix_store::gc::space_report;
 use tvix_store::import::{
     ImportProgress, ReferenceGraph, copy_closure, import_path_as_flat_ca, import_path_as_nar_ca,
 };
