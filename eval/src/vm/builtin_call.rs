@@ -26,6 +26,11 @@ pub(super) struct BuiltinArgs {
 }
 
 impl BuiltinArgs {
+    /// The builtin being called, for `--trace-runtime`.
+    pub(super) fn name(&self) -> &'static str {
+        self.def.name
+    }
+
     /// The trace CppNix gives an error raised while a builtin runs,
     /// including while its arguments are forced.
     pub(super) fn add_trace(&self, error: &mut Error) {

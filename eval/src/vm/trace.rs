@@ -35,10 +35,14 @@ impl Vm {
     pub(super) fn trace_op(&self, depth: usize, lambda: &Lambda, at: usize, op: Op) {
         let span = super::span_at(lambda, at);
         let mut text = format!("{op:?}");
-        let started = self.frames.get(depth + 1..).and_then(|above| above.last());
+        // The frame this instruction started, if any: the one right above.
+        let started = self.frames.get(depth + 1);
         match started {
             Some(Frame::Generator { name, .. }) if !name.is_empty() => {
                 let _ = write!(text, " -> builtin {name}");
+            }
+            Some(Frame::BuiltinArgs(call)) => {
+                let _ = write!(text, " -> builtin {}", call.name());
             }
             _ if matches!(op, Op::Return) => {
                 let _ = write!(text, " -> return {}", self.trace_top());
