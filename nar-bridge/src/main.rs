@@ -11,8 +11,9 @@ use clap::Parser;
 use nar_bridge::{AppState, Compression, Config, router};
 use nix_compat::narinfo::SigningKey;
 use tracing::Level;
-use tracing_subscriber::EnvFilter;
-use tvix_store::utils::{ServiceAddrArgs, construct_services, shutdown_signal};
+use tvix_store::utils::{
+    ServiceAddrArgs, construct_services, init_logging, run_to_exit, shutdown_signal,
+};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -49,25 +50,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::builder()
-        .with_default_directive(cli.log_level.into())
-        .from_env_lossy();
-    tracing_subscriber::fmt()
-        .compact()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    let result = tokio::runtime::Runtime::new()
-        .map_err(Error::from)
-        .and_then(|runtime| runtime.block_on(run(cli)));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            let message = error.to_string().replace('\n', " ");
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    init_logging(cli.log_level);
+    run_to_exit(run(cli))
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {

@@ -9,10 +9,24 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use nix_compat::store_path::StorePathRef;
-use tvix_castore::fs::{RootNodes, RootNodesError};
+use tvix_castore::fs::{CastoreFs, RootNodes, RootNodesError};
 use tvix_castore::{Node, PathComponent};
 
 use crate::pathinfoservice::PathInfoService;
+use crate::utils::Services;
+
+/// The file system `tvix-store mount` and `virtiofs` serve: a store's
+/// paths at the top, their trees below, the service calls on the current
+/// runtime.
+pub fn store_fs(services: &Services, list_root: bool) -> CastoreFs {
+    CastoreFs::new(
+        services.blob_service.clone(),
+        services.directory_service.clone(),
+        Arc::new(StorePathRootNodes(services.path_info_service.clone())),
+        list_root,
+        tokio::runtime::Handle::current(),
+    )
+}
 
 /// [RootNodes] answered by a [PathInfoService].
 pub struct StorePathRootNodes(pub Arc<dyn PathInfoService>);

@@ -69,6 +69,38 @@ impl ServiceAddrArgs {
     }
 }
 
+/// Logging as every binary of the workspace sets it up: compact lines on
+/// standard error at `level` and above, unless `RUST_LOG` says otherwise.
+pub fn init_logging(level: tracing::Level) {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .compact()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs a server binary's body on a new runtime. A failure ends as one
+/// line on standard error and exit status 1, never a panic's backtrace.
+pub fn run_to_exit<E>(body: impl Future<Output = Result<(), E>>) -> std::process::ExitCode
+where
+    E: fmt::Display + From<io::Error>,
+{
+    let result = tokio::runtime::Runtime::new()
+        .map_err(E::from)
+        .and_then(|runtime| runtime.block_on(body));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            let message = error.to_string().replace('\n', " ");
+            eprintln!("error: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Completes on the first SIGINT or SIGTERM: what servers wait for to stop
 /// accepting and finish what is in flight.
 pub fn shutdown_signal() -> io::Result<impl Future<Output = ()> + Send> {

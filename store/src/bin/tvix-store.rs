@@ -8,7 +8,6 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,19 +15,18 @@ use nix_compat::nixbase32;
 use nix_compat::store_path::StorePath;
 use tokio::io::AsyncWriteExt;
 use tracing::Level;
-use tracing_subscriber::EnvFilter;
 use tvix_castore::blobservice::pack_from_addr;
-use tvix_castore::fs::{CastoreFs, FuseDaemon};
+use tvix_castore::fs::FuseDaemon;
 use tvix_castore::proto::DEFAULT_MAX_DIRECTORY_PUT_BYTES;
-use tvix_store::fs::StorePathRootNodes;
+use tvix_store::fs::store_fs;
 use tvix_store::gc::space_report;
 use tvix_store::import::{
     ImportProgress, ReferenceGraph, copy_closure, import_path_as_flat_ca, import_path_as_nar_ca,
 };
 use tvix_store::nar::write_nar;
 use tvix_store::utils::{
-    BlockingWriter, ListenAddress, Listener, ServiceAddrArgs, Services, construct_services, serve,
-    shutdown_signal,
+    BlockingWriter, ListenAddress, Listener, ServiceAddrArgs, Services, construct_services,
+    init_logging, run_to_exit, serve, shutdown_signal,
 };
 
 type Error = Box<dyn std::error::Error>;
@@ -135,25 +133,8 @@ fn default_threads() -> usize {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::builder()
-        .with_default_directive(cli.log_level.into())
-        .from_env_lossy();
-    tracing_subscriber::fmt()
-        .compact()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    let result = tokio::runtime::Runtime::new()
-        .map_err(Error::from)
-        .and_then(|runtime| runtime.block_on(run(cli)));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            let message = error.to_string().replace('\n', " ");
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    init_logging(cli.log_level);
+    run_to_exit(run(cli))
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {
@@ -282,13 +263,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             // serving already.
             FuseDaemon::check_mountpoint(&mountpoint)?;
             let services = construct_services(&addrs()?).await?;
-            let fs = CastoreFs::new(
-                services.blob_service.clone(),
-                services.directory_service.clone(),
-                Arc::new(StorePathRootNodes(services.path_info_service.clone())),
-                list_root,
-                tokio::runtime::Handle::current(),
-            );
+            let fs = store_fs(&services, list_root);
             let shutdown = shutdown_signal()?;
             let daemon = FuseDaemon::mount(fs, &mountpoint, threads, allow_other)?;
             tracing::info!(mountpoint = %daemon.mountpoint().display(), "mounted");
@@ -301,13 +276,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         #[cfg(feature = "virtiofs")]
         Command::Virtiofs { socket, list_root } => {
             let services = construct_services(&addrs()?).await?;
-            let fs = CastoreFs::new(
-                services.blob_service.clone(),
-                services.directory_service.clone(),
-                Arc::new(StorePathRootNodes(services.path_info_service.clone())),
-                list_root,
-                tokio::runtime::Handle::current(),
-            );
+            let fs = store_fs(&services, list_root);
             tracing::info!(socket = %socket.display(), "serving virtio-fs");
             tokio::task::spawn_blocking(move || tvix_castore::fs::serve_virtiofs(fs, &socket))
                 .await??;
