@@ -40,6 +40,10 @@ const MTIME: i64 = 1;
 /// sends us (`MAX_PAGES`), so `cat` and `cp` read in pieces that size.
 const BLOCK_SIZE: i64 = 1024 * 1024;
 
+/// The largest directory (in entries below it) fetched with its whole
+/// closure on first use: 200k entries take some tens of MiB.
+const CLOSURE_MAX_ENTRIES: u64 = 200_000;
+
 /// The entries of a directory, sorted by name (the order a [crate::Directory]
 /// keeps), so `readdir` offsets are indices and lookups binary searches.
 type Listing = Arc<[(PathComponent, Node)]>;
@@ -108,25 +112,47 @@ impl CastoreFs {
         Ok(write_lock(&self.inodes)?.child(parent, name, node))
     }
 
-    /// The entries of directory `digest`, fetched once.
-    fn listing(&self, digest: &B3Digest) -> io::Result<Listing> {
+    /// The entries of directory `digest`, which has `size` entries below it.
+    ///
+    /// On a miss, a directory with at most [CLOSURE_MAX_ENTRIES] entries
+    /// below it is fetched together with every directory below it, in one
+    /// `get_recursive` stream (one round trip over gRPC, one runtime hop):
+    /// a walk then costs one fetch per store path instead of one per
+    /// directory. Larger ones are fetched alone, so what one lookup holds in
+    /// memory stays bounded; their subdirectories get the closure fetch.
+    fn listing(&self, digest: &B3Digest, size: u64) -> io::Result<Listing> {
         if let Some(listing) = read_lock(&self.listings)?.get(digest) {
             return Ok(listing.clone());
         }
-        let directory = self
-            .runtime
-            .block_on(self.directory_service.get(digest))
-            .map_err(|e| {
-                tracing::warn!(%digest, error = %e, "fetching directory");
-                errno(libc::EIO)
-            })?
-            .ok_or_else(|| {
-                tracing::warn!(%digest, "directory is missing from the directory service");
-                errno(libc::EIO)
-            })?;
-        let listing: Listing = directory.into_iter().collect();
-        write_lock(&self.listings)?.insert(*digest, listing.clone());
-        Ok(listing)
+        let directories: Vec<crate::Directory> = if size <= CLOSURE_MAX_ENTRIES {
+            self.runtime
+                .block_on(self.directory_service.get_recursive(digest).try_collect())
+        } else {
+            self.runtime
+                .block_on(self.directory_service.get(digest))
+                .map(|directory| directory.into_iter().collect())
+        }
+        .map_err(|e| {
+            tracing::warn!(%digest, error = %e, "fetching directory");
+            errno(libc::EIO)
+        })?;
+        let mut listings = write_lock(&self.listings)?;
+        for (index, directory) in directories.into_iter().enumerate() {
+            // `get_recursive` yields `digest` first; the others are named by
+            // their parents, so their digest is computed only to key them.
+            let key = if index == 0 {
+                *digest
+            } else {
+                directory.digest()
+            };
+            listings
+                .entry(key)
+                .or_insert_with(|| directory.into_iter().collect());
+        }
+        listings.get(digest).cloned().ok_or_else(|| {
+            tracing::warn!(%digest, "directory is missing from the directory service");
+            errno(libc::EIO)
+        })
     }
 
     /// The entry `name` of the top directory, asking the provider the first
@@ -156,7 +182,7 @@ impl CastoreFs {
                 .get(&handle)
                 .cloned()
                 .unwrap_or_else(|| Arc::new([]))),
-            InodeData::Directory { digest, .. } => self.listing(digest),
+            InodeData::Directory { digest, size } => self.listing(digest, *size),
             InodeData::File { .. } | InodeData::Symlink { .. } => Err(errno(libc::ENOTDIR)),
         }
     }
@@ -383,8 +409,8 @@ impl FileSystem for CastoreFs {
         let name = PathComponent::try_from(name.to_bytes()).map_err(|_| errno(libc::ENOENT))?;
         let (inode, data) = match &*self.inode_data(parent)? {
             InodeData::Root => self.lookup_root(&name)?,
-            InodeData::Directory { digest, .. } => {
-                let listing = self.listing(digest)?;
+            InodeData::Directory { digest, size } => {
+                let listing = self.listing(digest, *size)?;
                 let index = listing
                     .binary_search_by(|(entry, _)| entry.cmp(&name))
                     .map_err(|_| errno(libc::ENOENT))?;
