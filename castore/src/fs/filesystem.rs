@@ -75,6 +75,9 @@ struct OpenFile {
     reader: Box<dyn BlobReader>,
     pos: u64,
     size: u64,
+    /// The buffer every read of this handle fills, kept so a read does not
+    /// allocate (and fault in) fresh pages each time.
+    buffer: Vec<u8>,
 }
 
 impl CastoreFs {
@@ -274,6 +277,7 @@ impl CastoreFs {
             reader,
             pos: 0,
             size,
+            buffer: Vec::new(),
         })
     }
 
@@ -283,23 +287,26 @@ impl CastoreFs {
 }
 
 impl OpenFile {
-    /// Up to `len` bytes from `offset`, fewer only at the end of the file.
-    async fn read_at(&mut self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    /// Up to `len` bytes from `offset`, fewer only at the end of the file,
+    /// in the handle's buffer.
+    async fn read_at(&mut self, offset: u64, len: usize) -> io::Result<&[u8]> {
         let len = usize::try_from(self.size.saturating_sub(offset))
             .unwrap_or(usize::MAX)
             .min(len);
         if len == 0 {
-            return Ok(Vec::new());
+            return Ok(&[]);
         }
         if self.pos != offset {
             self.reader.seek(SeekFrom::Start(offset)).await?;
             self.pos = offset;
         }
-        let mut data = vec![0; len];
+        // Only grown, and only zeroed when it grows: `read` writes into it.
+        if self.buffer.len() < len {
+            self.buffer.resize(len, 0);
+        }
         let mut filled = 0;
         while filled < len {
-            // `filled < len == data.len()`.
-            let n = self.reader.read(&mut data[filled..]).await?;
+            let n = self.reader.read(&mut self.buffer[filled..len]).await?;
             if n == 0 {
                 break;
             }
@@ -312,7 +319,7 @@ impl OpenFile {
                 format!("blob ends at {}, before its size {}", self.pos, self.size),
             ));
         }
-        Ok(data)
+        Ok(&self.buffer[..len])
     }
 }
 
@@ -471,16 +478,16 @@ impl FileSystem for CastoreFs {
             .get(&handle)
             .cloned()
             .ok_or_else(|| errno(libc::EBADF))?;
-        let data = self.runtime.block_on(async move {
+        self.runtime.block_on(async move {
             let mut file = file.lock().await;
-            file.read_at(offset, size as usize).await
-        });
-        let data = data.map_err(|e| {
-            tracing::warn!(handle, offset, error = %e, "reading a blob");
-            errno(libc::EIO)
-        })?;
-        w.write_all(&data)?;
-        Ok(data.len())
+            let data = file.read_at(offset, size as usize).await.map_err(|e| {
+                tracing::warn!(handle, offset, error = %e, "reading a blob");
+                errno(libc::EIO)
+            })?;
+            // Straight from the handle's buffer into the reply.
+            w.write_all(data)?;
+            Ok(data.len())
+        })
     }
 
     fn release(
