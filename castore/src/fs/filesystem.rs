@@ -127,13 +127,24 @@ impl CastoreFs {
         if let Some(listing) = read_lock(&self.listings)?.get(digest) {
             return Ok(listing.clone());
         }
-        let directories: Vec<crate::Directory> = if size <= CLOSURE_MAX_ENTRIES {
+        let closure = if size <= CLOSURE_MAX_ENTRIES {
             self.runtime
                 .block_on(self.directory_service.get_recursive(digest).try_collect())
+                .inspect_err(|e| {
+                    // A broken directory below fails the whole closure; the
+                    // ones above it are still served, fetched alone.
+                    tracing::warn!(%digest, error = %e, "fetching a directory closure");
+                })
+                .ok()
         } else {
-            self.runtime
+            None
+        };
+        let directories: Vec<crate::Directory> = match closure {
+            Some(directories) => Ok(directories),
+            None => self
+                .runtime
                 .block_on(self.directory_service.get(digest))
-                .map(|directory| directory.into_iter().collect())
+                .map(|directory| directory.into_iter().collect()),
         }
         .map_err(|e| {
             tracing::warn!(%digest, error = %e, "fetching directory");
