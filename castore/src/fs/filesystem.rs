@@ -40,6 +40,10 @@ const MTIME: i64 = 1;
 /// sends us (`MAX_PAGES`), so `cat` and `cp` read in pieces that size.
 const BLOCK_SIZE: i64 = 1024 * 1024;
 
+/// The largest directory (in entries below it) fetched with its whole
+/// closure on first use: 200k entries take some tens of MiB.
+const CLOSURE_MAX_ENTRIES: u64 = 200_000;
+
 /// The entries of a directory, sorted by name (the order a [crate::Directory]
 /// keeps), so `readdir` offsets are indices and lookups binary searches.
 type Listing = Arc<[(PathComponent, Node)]>;
@@ -71,6 +75,9 @@ struct OpenFile {
     reader: Box<dyn BlobReader>,
     pos: u64,
     size: u64,
+    /// The buffer every read of this handle fills, kept so a read does not
+    /// allocate (and fault in) fresh pages each time.
+    buffer: Vec<u8>,
 }
 
 impl CastoreFs {
@@ -108,25 +115,58 @@ impl CastoreFs {
         Ok(write_lock(&self.inodes)?.child(parent, name, node))
     }
 
-    /// The entries of directory `digest`, fetched once.
-    fn listing(&self, digest: &B3Digest) -> io::Result<Listing> {
+    /// The entries of directory `digest`, which has `size` entries below it.
+    ///
+    /// On a miss, a directory with at most [CLOSURE_MAX_ENTRIES] entries
+    /// below it is fetched together with every directory below it, in one
+    /// `get_recursive` stream (one round trip over gRPC, one runtime hop):
+    /// a walk then costs one fetch per store path instead of one per
+    /// directory. Larger ones are fetched alone, so what one lookup holds in
+    /// memory stays bounded; their subdirectories get the closure fetch.
+    fn listing(&self, digest: &B3Digest, size: u64) -> io::Result<Listing> {
         if let Some(listing) = read_lock(&self.listings)?.get(digest) {
             return Ok(listing.clone());
         }
-        let directory = self
-            .runtime
-            .block_on(self.directory_service.get(digest))
-            .map_err(|e| {
-                tracing::warn!(%digest, error = %e, "fetching directory");
-                errno(libc::EIO)
-            })?
-            .ok_or_else(|| {
-                tracing::warn!(%digest, "directory is missing from the directory service");
-                errno(libc::EIO)
-            })?;
-        let listing: Listing = directory.into_iter().collect();
-        write_lock(&self.listings)?.insert(*digest, listing.clone());
-        Ok(listing)
+        let closure = if size <= CLOSURE_MAX_ENTRIES {
+            self.runtime
+                .block_on(self.directory_service.get_recursive(digest).try_collect())
+                .inspect_err(|e| {
+                    // A broken directory below fails the whole closure; the
+                    // ones above it are still served, fetched alone.
+                    tracing::warn!(%digest, error = %e, "fetching a directory closure");
+                })
+                .ok()
+        } else {
+            None
+        };
+        let directories: Vec<crate::Directory> = match closure {
+            Some(directories) => Ok(directories),
+            None => self
+                .runtime
+                .block_on(self.directory_service.get(digest))
+                .map(|directory| directory.into_iter().collect()),
+        }
+        .map_err(|e| {
+            tracing::warn!(%digest, error = %e, "fetching directory");
+            errno(libc::EIO)
+        })?;
+        let mut listings = write_lock(&self.listings)?;
+        for (index, directory) in directories.into_iter().enumerate() {
+            // `get_recursive` yields `digest` first; the others are named by
+            // their parents, so their digest is computed only to key them.
+            let key = if index == 0 {
+                *digest
+            } else {
+                directory.digest()
+            };
+            listings
+                .entry(key)
+                .or_insert_with(|| directory.into_iter().collect());
+        }
+        listings.get(digest).cloned().ok_or_else(|| {
+            tracing::warn!(%digest, "directory is missing from the directory service");
+            errno(libc::EIO)
+        })
     }
 
     /// The entry `name` of the top directory, asking the provider the first
@@ -156,7 +196,7 @@ impl CastoreFs {
                 .get(&handle)
                 .cloned()
                 .unwrap_or_else(|| Arc::new([]))),
-            InodeData::Directory { digest, .. } => self.listing(digest),
+            InodeData::Directory { digest, size } => self.listing(digest, *size),
             InodeData::File { .. } | InodeData::Symlink { .. } => Err(errno(libc::ENOTDIR)),
         }
     }
@@ -248,6 +288,7 @@ impl CastoreFs {
             reader,
             pos: 0,
             size,
+            buffer: Vec::new(),
         })
     }
 
@@ -257,23 +298,26 @@ impl CastoreFs {
 }
 
 impl OpenFile {
-    /// Up to `len` bytes from `offset`, fewer only at the end of the file.
-    async fn read_at(&mut self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    /// Up to `len` bytes from `offset`, fewer only at the end of the file,
+    /// in the handle's buffer.
+    async fn read_at(&mut self, offset: u64, len: usize) -> io::Result<&[u8]> {
         let len = usize::try_from(self.size.saturating_sub(offset))
             .unwrap_or(usize::MAX)
             .min(len);
         if len == 0 {
-            return Ok(Vec::new());
+            return Ok(&[]);
         }
         if self.pos != offset {
             self.reader.seek(SeekFrom::Start(offset)).await?;
             self.pos = offset;
         }
-        let mut data = vec![0; len];
+        // Only grown, and only zeroed when it grows: `read` writes into it.
+        if self.buffer.len() < len {
+            self.buffer.resize(len, 0);
+        }
         let mut filled = 0;
         while filled < len {
-            // `filled < len == data.len()`.
-            let n = self.reader.read(&mut data[filled..]).await?;
+            let n = self.reader.read(&mut self.buffer[filled..len]).await?;
             if n == 0 {
                 break;
             }
@@ -286,7 +330,7 @@ impl OpenFile {
                 format!("blob ends at {}, before its size {}", self.pos, self.size),
             ));
         }
-        Ok(data)
+        Ok(&self.buffer[..len])
     }
 }
 
@@ -383,8 +427,8 @@ impl FileSystem for CastoreFs {
         let name = PathComponent::try_from(name.to_bytes()).map_err(|_| errno(libc::ENOENT))?;
         let (inode, data) = match &*self.inode_data(parent)? {
             InodeData::Root => self.lookup_root(&name)?,
-            InodeData::Directory { digest, .. } => {
-                let listing = self.listing(digest)?;
+            InodeData::Directory { digest, size } => {
+                let listing = self.listing(digest, *size)?;
                 let index = listing
                     .binary_search_by(|(entry, _)| entry.cmp(&name))
                     .map_err(|_| errno(libc::ENOENT))?;
@@ -445,16 +489,16 @@ impl FileSystem for CastoreFs {
             .get(&handle)
             .cloned()
             .ok_or_else(|| errno(libc::EBADF))?;
-        let data = self.runtime.block_on(async move {
+        self.runtime.block_on(async move {
             let mut file = file.lock().await;
-            file.read_at(offset, size as usize).await
-        });
-        let data = data.map_err(|e| {
-            tracing::warn!(handle, offset, error = %e, "reading a blob");
-            errno(libc::EIO)
-        })?;
-        w.write_all(&data)?;
-        Ok(data.len())
+            let data = file.read_at(offset, size as usize).await.map_err(|e| {
+                tracing::warn!(handle, offset, error = %e, "reading a blob");
+                errno(libc::EIO)
+            })?;
+            // Straight from the handle's buffer into the reply.
+            w.write_all(data)?;
+            Ok(data.len())
+        })
     }
 
     fn release(
