@@ -137,7 +137,9 @@ impl<const N: usize> KvStore<N> for RedbTable<N> {
 }
 
 /// How long opening a sled database waits for another handle's file lock.
-const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// The flusher's last flush is an fsync, which on a disk busy with other
+/// syncs (seen in CI: 5 s was not enough) can take seconds.
+const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The default tree of a sled database: byte values under byte keys. Every
 /// write is one sled batch, which sled applies atomically, flushed to disk
