@@ -18,12 +18,12 @@ use thiserror::Error;
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::transport::Server;
-use tvix_castore::Node;
 use tvix_castore::blobservice::{self, BlobService};
 use tvix_castore::directoryservice::{self, DirectoryService};
 use tvix_castore::proto::blob_service_server::BlobServiceServer;
 use tvix_castore::proto::directory_service_server::DirectoryServiceServer;
 use tvix_castore::proto::{GrpcBlobServiceWrapper, GrpcDirectoryServiceWrapper};
+use tvix_castore::{Node, with_message_limits};
 
 use crate::nar::{CalculateNarError, NarCalculationService, NarSummary, calculate_nar};
 use crate::pathinfoservice::{self, PathInfoService};
@@ -402,16 +402,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let router = Server::builder()
-        .add_service(BlobServiceServer::new(GrpcBlobServiceWrapper::new(
-            services.blob_service.clone(),
+        .add_service(with_message_limits!(BlobServiceServer::new(
+            GrpcBlobServiceWrapper::new(services.blob_service.clone(),)
         )))
-        .add_service(DirectoryServiceServer::new(
+        .add_service(with_message_limits!(DirectoryServiceServer::new(
             GrpcDirectoryServiceWrapper::new(services.directory_service.clone())
                 .with_max_put_bytes(max_directory_put_bytes),
-        ))
-        .add_service(PathInfoServiceServer::new(GrpcPathInfoServiceWrapper::new(
-            services.path_info_service.clone(),
-            services.nar_calculation_service.clone(),
+        )))
+        .add_service(with_message_limits!(PathInfoServiceServer::new(
+            GrpcPathInfoServiceWrapper::new(
+                services.path_info_service.clone(),
+                services.nar_calculation_service.clone(),
+            )
         )));
     match listener.kind {
         ListenerKind::Tcp(tcp) => {
