@@ -324,7 +324,12 @@ impl Listener {
     /// accepts connections on is never taken over
     /// ([ServeError::AlreadyListening]); a stale one, left by a daemon that
     /// died, is replaced.
-    pub async fn bind(address: &ListenAddress) -> Result<Self, ServeError> {
+    ///
+    /// A Unix socket gets `socket_mode` (0600 or 0660: who may connect is
+    /// who may write the socket) before anyone can reach it: it is bound in
+    /// a fresh private directory next to `path`, given its mode there, and
+    /// only then renamed into place. Missing parent directories are created.
+    pub async fn bind(address: &ListenAddress, socket_mode: u32) -> Result<Self, ServeError> {
         let bind_error = |source| ServeError::Bind {
             address: address.clone(),
             source,
@@ -339,7 +344,7 @@ impl Listener {
             },
             ListenAddress::Unix(path) => {
                 remove_stale_socket(path).await?;
-                let listener = UnixListener::bind(path).map_err(bind_error)?;
+                let listener = bind_unix_private(path, socket_mode).map_err(bind_error)?;
                 Self {
                     kind: ListenerKind::Unix(listener, SocketFile(path.clone())),
                 }
@@ -355,6 +360,40 @@ impl Listener {
             ListenerKind::Tcp(listener) => format!("grpc+http://{}", listener.local_addr()?),
             ListenerKind::Unix(_, SocketFile(path)) => format!("grpc+unix://{}", path.display()),
         })
+    }
+}
+
+/// Binds a Unix socket at `path` with file mode `mode`, which no other
+/// user can connect to before it has that mode (see [Listener::bind]).
+fn bind_unix_private(path: &Path, mode: u32) -> io::Result<UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(parent)?;
+    let staging = parent.join(format!(".tvix-store-socket.{}", std::process::id()));
+    std::fs::DirBuilder::new().mode(0o700).create(&staging)?;
+    let bound = (|| {
+        let staged = staging.join("socket");
+        let listener = UnixListener::bind(&staged)?;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    bound
+}
+
+/// Where `tvix-store daemon` listens by default:
+/// `$XDG_RUNTIME_DIR/tvix-store/daemon.sock` (a directory only its user can
+/// enter, removed at logout), else `daemon.sock` in the store directory
+/// ([default_store_dir]).
+pub fn default_socket_path() -> Result<PathBuf, ServicesError> {
+    match std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+    {
+        Some(runtime) => Ok(runtime.join("tvix-store/daemon.sock")),
+        None => Ok(default_store_dir()?.join("daemon.sock")),
     }
 }
 

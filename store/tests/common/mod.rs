@@ -198,10 +198,23 @@ impl Daemon {
     /// Starts a daemon over `store` on `socket` and waits until it accepts
     /// connections.
     pub fn start(store: &[String], socket: &Path) -> Self {
+        let listen = format!("--listen-address=unix://{}", socket.display());
+        Self::start_with(store, &[&listen], &[], socket)
+    }
+
+    /// Starts `daemon ARGS` over `store` with `env` set, and waits until
+    /// `socket` accepts connections.
+    pub fn start_with(
+        store: &[String],
+        args: &[&str],
+        env: &[(&str, &Path)],
+        socket: &Path,
+    ) -> Self {
         let child = Command::new(BIN)
             .args(store)
-            .args(["daemon", "--listen-address"])
-            .arg(format!("unix://{}", socket.display()))
+            .arg("daemon")
+            .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
