@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use thiserror::Error;
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
@@ -429,9 +430,17 @@ async fn remove_stale_socket(path: &Path) -> Result<(), ServeError> {
     }
 }
 
+/// How long a server that was told to stop lets the requests in flight
+/// finish before it cuts them: a client may keep a stream open forever
+/// (a Put that never ends, a Get it stopped reading), and a daemon that
+/// does not stop on SIGTERM gets SIGKILLed by its supervisor, which is
+/// worse for everything it has open.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Serves the blob, directory and path info services of `services` on
 /// `listener` until `shutdown` completes, then stops accepting connections
-/// and returns once the open ones are done. A directory Put may hold up to
+/// and returns once the open ones are done, or after [SHUTDOWN_GRACE] with
+/// those still open cut. A directory Put may hold up to
 /// `max_directory_put_bytes` (see
 /// [tvix_castore::proto::DEFAULT_MAX_DIRECTORY_PUT_BYTES]).
 pub async fn serve(
@@ -454,18 +463,38 @@ pub async fn serve(
                 services.nar_calculation_service.clone(),
             )
         )));
-    match listener.kind {
-        ListenerKind::Tcp(tcp) => {
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    };
+    // The socket file is removed when `_socket_file` goes out of scope,
+    // after serving.
+    let (serving, _socket_file) = match listener.kind {
+        ListenerKind::Tcp(tcp) => (
             router
                 .serve_with_incoming_shutdown(TcpListenerStream::new(tcp), shutdown)
-                .await?
-        }
-        // The socket file is removed when `_socket_file` goes out of scope,
-        // after serving.
-        ListenerKind::Unix(unix, _socket_file) => {
+                .boxed(),
+            None,
+        ),
+        ListenerKind::Unix(unix, socket_file) => (
             router
                 .serve_with_incoming_shutdown(UnixListenerStream::new(unix), shutdown)
-                .await?
+                .boxed(),
+            Some(socket_file),
+        ),
+    };
+    let grace_over = async {
+        match stopping.await {
+            Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+            // Serving ended without a shutdown.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = serving => served?,
+        () = grace_over => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "cutting the requests still in flight");
         }
     }
     Ok(())

@@ -1,7 +1,8 @@
 //! End to end: `tvix-store daemon` on a Unix socket over a redb- or
 //! sled-backed store, a second `tvix-store` as its client (`grpc+unix://`),
 //! restarts, and a second daemon refused on the same socket; the default
-//! socket and its mode; TCP when asked for.
+//! socket and its mode; TCP when asked for; SIGTERM with a request in
+//! flight.
 
 mod common;
 
@@ -196,4 +197,48 @@ fn second_process_on_the_store_is_refused() {
     assert!(stderr.contains("is in use by another process"), "{stderr}");
     tvix_store_ok(&client, &["import", hello]);
     daemon.stop();
+}
+
+/// SIGTERM stops a daemon within a few seconds although a client keeps a
+/// request open (a blob Put whose stream never ends): it is cut after
+/// [tvix_store::utils::SHUTDOWN_GRACE].
+#[test]
+fn sigterm_cuts_request_in_flight() {
+    use tvix_castore::proto::BlobChunk;
+    use tvix_castore::proto::blob_service_client::BlobServiceClient;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let socket = tmp.path().join("daemon.sock");
+    let daemon = Daemon::start(&all_services_at("memory://"), &socket);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let url = format!("grpc+unix://{}", socket.display());
+    let (_chunks, put) = runtime.block_on(async {
+        let channel =
+            tvix_castore::channel::channel_from_url(&url.parse().expect("url")).expect("channel");
+        let mut client = BlobServiceClient::new(channel);
+        let (chunks, rx) = tokio::sync::mpsc::channel(1);
+        chunks
+            .send(BlobChunk {
+                data: vec![0; 1024].into(),
+                ..Default::default()
+            })
+            .await
+            .expect("queued");
+        let put = tokio::spawn(async move {
+            client
+                .put(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+        });
+        // Let the request reach the daemon.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!put.is_finished(), "the Put is in flight");
+        (chunks, put)
+    });
+    let took = daemon.terminate_within(Duration::from_secs(10));
+    assert!(
+        took >= tvix_store::utils::SHUTDOWN_GRACE,
+        "the request in flight was given its grace ({took:?})"
+    );
+    let cut = runtime.block_on(put).expect("task");
+    assert!(cut.is_err(), "the Put was cut, not completed: {cut:?}");
 }

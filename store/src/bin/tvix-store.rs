@@ -27,8 +27,8 @@ use tvix_store::import::{
 };
 use tvix_store::nar::write_nar;
 use tvix_store::utils::{
-    BlockingWriter, ListenAddress, Listener, ServiceAddrArgs, Services, construct_services,
-    default_socket_path, serve, shutdown_signal,
+    BlockingWriter, ListenAddress, Listener, SHUTDOWN_GRACE, ServiceAddrArgs, Services,
+    construct_services, default_socket_path, serve, shutdown_signal,
 };
 
 type Error = Box<dyn std::error::Error>;
@@ -152,7 +152,14 @@ fn main() -> ExitCode {
         .init();
     let result = tokio::runtime::Runtime::new()
         .map_err(Error::from)
-        .and_then(|runtime| runtime.block_on(run(cli)));
+        .and_then(|runtime| {
+            let result = runtime.block_on(run(cli));
+            // Whatever a request cut at shutdown left on the blocking pool
+            // (a file being read, a pack being written) must not keep the
+            // process alive; data is only committed by finished requests.
+            runtime.shutdown_timeout(SHUTDOWN_GRACE);
+            result
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -227,6 +227,28 @@ impl Daemon {
         Self { child }
     }
 
+    /// Sends the daemon SIGTERM; it must exit successfully within `limit`.
+    /// Returns how long it took.
+    pub fn terminate_within(mut self, limit: Duration) -> Duration {
+        let sent = Instant::now();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "daemon exited with {status}");
+                return sent.elapsed();
+            }
+            assert!(
+                sent.elapsed() < limit,
+                "daemon still running {limit:?} after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Stops the daemon with SIGTERM; it must exit successfully.
     pub fn stop(mut self) {
         let status = Command::new("kill")
