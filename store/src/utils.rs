@@ -14,16 +14,17 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use thiserror::Error;
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::transport::Server;
-use tvix_castore::Node;
 use tvix_castore::blobservice::{self, BlobService};
 use tvix_castore::directoryservice::{self, DirectoryService};
 use tvix_castore::proto::blob_service_server::BlobServiceServer;
 use tvix_castore::proto::directory_service_server::DirectoryServiceServer;
 use tvix_castore::proto::{GrpcBlobServiceWrapper, GrpcDirectoryServiceWrapper};
+use tvix_castore::{Node, with_message_limits};
 
 use crate::nar::{CalculateNarError, NarCalculationService, NarSummary, calculate_nar};
 use crate::pathinfoservice::{self, PathInfoService};
@@ -90,7 +91,14 @@ where
 {
     let result = tokio::runtime::Runtime::new()
         .map_err(E::from)
-        .and_then(|runtime| runtime.block_on(body));
+        .and_then(|runtime| {
+            let result = runtime.block_on(body);
+            // Whatever a request cut at shutdown left on the blocking pool
+            // (a file being read, a pack being written) must not keep the
+            // process alive; data is only committed by finished requests.
+            runtime.shutdown_timeout(SHUTDOWN_GRACE);
+            result
+        });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -356,7 +364,12 @@ impl Listener {
     /// accepts connections on is never taken over
     /// ([ServeError::AlreadyListening]); a stale one, left by a daemon that
     /// died, is replaced.
-    pub async fn bind(address: &ListenAddress) -> Result<Self, ServeError> {
+    ///
+    /// A Unix socket gets `socket_mode` (0600 or 0660: who may connect is
+    /// who may write the socket) before anyone can reach it: it is bound in
+    /// a fresh private directory next to `path`, given its mode there, and
+    /// only then renamed into place. Missing parent directories are created.
+    pub async fn bind(address: &ListenAddress, socket_mode: u32) -> Result<Self, ServeError> {
         let bind_error = |source| ServeError::Bind {
             address: address.clone(),
             source,
@@ -371,7 +384,7 @@ impl Listener {
             },
             ListenAddress::Unix(path) => {
                 remove_stale_socket(path).await?;
-                let listener = UnixListener::bind(path).map_err(bind_error)?;
+                let listener = bind_unix_private(path, socket_mode).map_err(bind_error)?;
                 Self {
                     kind: ListenerKind::Unix(listener, SocketFile(path.clone())),
                 }
@@ -387,6 +400,40 @@ impl Listener {
             ListenerKind::Tcp(listener) => format!("grpc+http://{}", listener.local_addr()?),
             ListenerKind::Unix(_, SocketFile(path)) => format!("grpc+unix://{}", path.display()),
         })
+    }
+}
+
+/// Binds a Unix socket at `path` with file mode `mode`, which no other
+/// user can connect to before it has that mode (see [Listener::bind]).
+fn bind_unix_private(path: &Path, mode: u32) -> io::Result<UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(parent)?;
+    let staging = parent.join(format!(".tvix-store-socket.{}", std::process::id()));
+    std::fs::DirBuilder::new().mode(0o700).create(&staging)?;
+    let bound = (|| {
+        let staged = staging.join("socket");
+        let listener = UnixListener::bind(&staged)?;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    bound
+}
+
+/// Where `tvix-store daemon` listens by default:
+/// `$XDG_RUNTIME_DIR/tvix-store/daemon.sock` (a directory only its user can
+/// enter, removed at logout), else `daemon.sock` in the store directory
+/// ([default_store_dir]).
+pub fn default_socket_path() -> Result<PathBuf, ServicesError> {
+    match std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+    {
+        Some(runtime) => Ok(runtime.join("tvix-store/daemon.sock")),
+        None => Ok(default_store_dir()?.join("daemon.sock")),
     }
 }
 
@@ -422,9 +469,17 @@ async fn remove_stale_socket(path: &Path) -> Result<(), ServeError> {
     }
 }
 
+/// How long a server that was told to stop lets the requests in flight
+/// finish before it cuts them: a client may keep a stream open forever
+/// (a Put that never ends, a Get it stopped reading), and a daemon that
+/// does not stop on SIGTERM gets SIGKILLed by its supervisor, which is
+/// worse for everything it has open.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Serves the blob, directory and path info services of `services` on
 /// `listener` until `shutdown` completes, then stops accepting connections
-/// and returns once the open ones are done. A directory Put may hold up to
+/// and returns once the open ones are done, or after [SHUTDOWN_GRACE] with
+/// those still open cut. A directory Put may hold up to
 /// `max_directory_put_bytes` (see
 /// [tvix_castore::proto::DEFAULT_MAX_DIRECTORY_PUT_BYTES]).
 pub async fn serve(
@@ -434,29 +489,51 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let router = Server::builder()
-        .add_service(BlobServiceServer::new(GrpcBlobServiceWrapper::new(
-            services.blob_service.clone(),
+        .add_service(with_message_limits!(BlobServiceServer::new(
+            GrpcBlobServiceWrapper::new(services.blob_service.clone(),)
         )))
-        .add_service(DirectoryServiceServer::new(
+        .add_service(with_message_limits!(DirectoryServiceServer::new(
             GrpcDirectoryServiceWrapper::new(services.directory_service.clone())
                 .with_max_put_bytes(max_directory_put_bytes),
-        ))
-        .add_service(PathInfoServiceServer::new(GrpcPathInfoServiceWrapper::new(
-            services.path_info_service.clone(),
-            services.nar_calculation_service.clone(),
+        )))
+        .add_service(with_message_limits!(PathInfoServiceServer::new(
+            GrpcPathInfoServiceWrapper::new(
+                services.path_info_service.clone(),
+                services.nar_calculation_service.clone(),
+            )
         )));
-    match listener.kind {
-        ListenerKind::Tcp(tcp) => {
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    };
+    // The socket file is removed when `_socket_file` goes out of scope,
+    // after serving.
+    let (serving, _socket_file) = match listener.kind {
+        ListenerKind::Tcp(tcp) => (
             router
                 .serve_with_incoming_shutdown(TcpListenerStream::new(tcp), shutdown)
-                .await?
-        }
-        // The socket file is removed when `_socket_file` goes out of scope,
-        // after serving.
-        ListenerKind::Unix(unix, _socket_file) => {
+                .boxed(),
+            None,
+        ),
+        ListenerKind::Unix(unix, socket_file) => (
             router
                 .serve_with_incoming_shutdown(UnixListenerStream::new(unix), shutdown)
-                .await?
+                .boxed(),
+            Some(socket_file),
+        ),
+    };
+    let grace_over = async {
+        match stopping.await {
+            Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+            // Serving ended without a shutdown.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = serving => served?,
+        () = grace_over => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "cutting the requests still in flight");
         }
     }
     Ok(())

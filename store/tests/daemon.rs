@@ -1,6 +1,8 @@
 //! End to end: `tvix-store daemon` on a Unix socket over a redb- or
 //! sled-backed store, a second `tvix-store` as its client (`grpc+unix://`),
-//! restarts, and a second daemon refused on the same socket.
+//! restarts, and a second daemon refused on the same socket; the default
+//! socket and its mode; TCP when asked for; SIGTERM with a request in
+//! flight.
 
 mod common;
 
@@ -97,7 +99,48 @@ fn stale_socket_is_replaced() {
     daemon.stop();
 }
 
-/// A TCP daemon (on a free port) serves clients at grpc+http://.
+/// Without --listen-address the daemon listens on a Unix socket in
+/// $XDG_RUNTIME_DIR (no TCP port), whose file mode is the access rule.
+#[rstest]
+#[case::default(&[], 0o600)]
+#[case::group(&["--socket-mode", "0660"], 0o660)]
+fn default_unix_socket(#[case] args: &[&str], #[case] mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+
+    let runtime = tempfile::tempdir().expect("tempdir");
+    let socket = runtime.path().join("tvix-store/daemon.sock");
+    let daemon = Daemon::start_with(
+        &all_services_at("memory://"),
+        args,
+        &[("XDG_RUNTIME_DIR", runtime.path())],
+        &socket,
+    );
+    let metadata = std::fs::metadata(&socket).expect("socket");
+    assert_eq!(mode, metadata.permissions().mode() & 0o777);
+    let client = all_services_at(&format!("grpc+unix://{}", socket.display()));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    store_path_trees(tmp.path());
+    let hello = tmp.path().join("hello.txt");
+    assert_eq!(
+        vec!["/nix/store/i9pmrzmpshapij2kin22pff6fc2adavx-hello.txt"],
+        lines(&tvix_store_ok(
+            &client,
+            &["import", hello.to_str().expect("UTF-8")]
+        ))
+    );
+    daemon.stop();
+    assert_eq!(
+        Vec::<std::path::PathBuf>::new(),
+        std::fs::read_dir(runtime.path().join("tvix-store"))
+            .expect("socket dir")
+            .map(|entry| entry.expect("entry").path())
+            .collect::<Vec<_>>(),
+        "nothing is left behind"
+    );
+}
+
+/// A TCP daemon (on a free port), only when asked for, serves clients at
+/// grpc+http://.
 #[test]
 fn tcp() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -154,4 +197,48 @@ fn second_process_on_the_store_is_refused() {
     assert!(stderr.contains("is in use by another process"), "{stderr}");
     tvix_store_ok(&client, &["import", hello]);
     daemon.stop();
+}
+
+/// SIGTERM stops a daemon within a few seconds although a client keeps a
+/// request open (a blob Put whose stream never ends): it is cut after
+/// [tvix_store::utils::SHUTDOWN_GRACE].
+#[test]
+fn sigterm_cuts_request_in_flight() {
+    use tvix_castore::proto::BlobChunk;
+    use tvix_castore::proto::blob_service_client::BlobServiceClient;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let socket = tmp.path().join("daemon.sock");
+    let daemon = Daemon::start(&all_services_at("memory://"), &socket);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let url = format!("grpc+unix://{}", socket.display());
+    let (_chunks, put) = runtime.block_on(async {
+        let channel =
+            tvix_castore::channel::channel_from_url(&url.parse().expect("url")).expect("channel");
+        let mut client = BlobServiceClient::new(channel);
+        let (chunks, rx) = tokio::sync::mpsc::channel(1);
+        chunks
+            .send(BlobChunk {
+                data: vec![0; 1024].into(),
+                ..Default::default()
+            })
+            .await
+            .expect("queued");
+        let put = tokio::spawn(async move {
+            client
+                .put(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+        });
+        // Let the request reach the daemon.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!put.is_finished(), "the Put is in flight");
+        (chunks, put)
+    });
+    let took = daemon.terminate_within(Duration::from_secs(10));
+    assert!(
+        took >= tvix_store::utils::SHUTDOWN_GRACE,
+        "the request in flight was given its grace ({took:?})"
+    );
+    let cut = runtime.block_on(put).expect("task");
+    assert!(cut.is_err(), "the Put was cut, not completed: {cut:?}");
 }

@@ -83,7 +83,7 @@ pub async fn from_addr(url: &str) -> Result<Arc<dyn BlobService>, FromAddrError>
         "grpc+unix" | "grpc+http" => {
             let channel = channel_from_url(&parsed)?;
             Ok(Arc::new(GrpcBlobService::from_client(
-                BlobServiceClient::new(channel),
+                crate::with_message_limits!(BlobServiceClient::new(channel)),
             )))
         }
         other => Err(FromAddrError::UnknownScheme(other.to_owned())),

@@ -75,7 +75,7 @@ pub async fn from_addr(addr: &str) -> Result<Arc<dyn DirectoryService>, FromAddr
             .map_err(open_error)?,
         ),
         "grpc+unix" | "grpc+http" => Arc::new(GrpcDirectoryService::from_client(
-            DirectoryServiceClient::new(channel_from_url(&url)?),
+            crate::with_message_limits!(DirectoryServiceClient::new(channel_from_url(&url)?)),
         )),
         other => return Err(FromAddrError::UnknownScheme(other.to_owned())),
     })

@@ -150,7 +150,9 @@ mod tests {
 
     fn client(url: &str) -> BlobServiceClient<Channel> {
         let url = Url::parse(url).expect("valid URL");
-        BlobServiceClient::new(channel_from_url(&url).expect("channel"))
+        crate::with_message_limits!(BlobServiceClient::new(
+            channel_from_url(&url).expect("channel")
+        ))
     }
 
     fn piece(data: &'static [u8], digest: &[u8]) -> BlobChunk {

@@ -4,8 +4,8 @@
 //! digests, each directory, and the closure as a whole (leaves first, sizes
 //! matching, one root). Every problem is a gRPC status; a Put is only
 //! committed once the client ended its stream cleanly and the closure is
-//! complete. Messages above tonic's decoding limit (4 MiB by default) are
-//! refused by tonic itself; a Put's directories are held until its closure
+//! complete. Messages above [super::MAX_MESSAGE_BYTES] are refused by tonic
+//! itself; a Put's directories are held until its closure
 //! is complete, so their total is bounded too ([DEFAULT_MAX_DIRECTORY_PUT_BYTES]).
 
 use std::sync::Arc;
@@ -196,7 +196,10 @@ mod tests {
         let channel =
             crate::channel::channel_from_url(&url.parse().expect("url")).expect("channel");
         RawClient {
-            client: DirectoryServiceClient::new(channel),
+            // Sends whatever a test makes it send, as a hostile client would.
+            client: DirectoryServiceClient::new(channel)
+                .max_encoding_message_size(usize::MAX)
+                .max_decoding_message_size(proto::MAX_MESSAGE_BYTES),
             backing,
             _dir: dir,
         }
@@ -255,15 +258,13 @@ mod tests {
         directory
     }
 
-    /// A directory too big for one message: 4096 symlinks with 1 KiB targets.
+    /// A directory too big for one message ([proto::MAX_MESSAGE_BYTES]).
     fn oversized() -> proto::Directory {
         proto::Directory {
-            symlinks: (0..4096u32)
-                .map(|i| proto::SymlinkNode {
-                    name: Bytes::from(format!("{i:05}")),
-                    target: Bytes::from(vec![b'x'; 1024]),
-                })
-                .collect(),
+            symlinks: vec![proto::SymlinkNode {
+                name: Bytes::from_static(b"big"),
+                target: Bytes::from(vec![b'x'; proto::MAX_MESSAGE_BYTES]),
+            }],
             ..Default::default()
         }
     }

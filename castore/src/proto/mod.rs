@@ -17,6 +17,28 @@ mod generated {
 }
 pub use generated::*;
 
+/// The largest gRPC message our servers and clients decode or encode,
+/// instead of tonic's 4 MiB default. A directory is one message, and at
+/// roughly 60 bytes per entry 4 MiB stops at about 70k entries, which real
+/// store paths exceed (icon themes, some font and firmware packages).
+/// 64 MiB takes about a million entries with typical names and over 200k
+/// with the longest legal ones; a message is held whole while it is decoded,
+/// so this is also what one message can make a peer allocate. Every server
+/// and client we build applies it to both directions, so whatever one side
+/// may send, the other accepts.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Applies [MAX_MESSAGE_BYTES] to both directions of a generated tonic
+/// client or server (they share no trait to write this as a function).
+#[macro_export]
+macro_rules! with_message_limits {
+    ($service:expr) => {
+        $service
+            .max_decoding_message_size($crate::proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size($crate::proto::MAX_MESSAGE_BYTES)
+    };
+}
+
 mod grpc_directoryservice_wrapper;
 pub use grpc_directoryservice_wrapper::{
     DEFAULT_MAX_DIRECTORY_PUT_BYTES, GrpcDirectoryServiceWrapper,

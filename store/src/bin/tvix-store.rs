@@ -26,7 +26,7 @@ use tvix_store::import::{
 use tvix_store::nar::write_nar;
 use tvix_store::utils::{
     BlockingWriter, ListenAddress, Listener, ServiceAddrArgs, Services, construct_services,
-    init_logging, run_to_exit, serve, shutdown_signal,
+    default_socket_path, init_logging, run_to_exit, serve, shutdown_signal,
 };
 
 type Error = Box<dyn std::error::Error>;
@@ -57,9 +57,16 @@ enum Command {
     /// Serve the blob, directory and path info services over gRPC until
     /// SIGINT or SIGTERM.
     Daemon {
-        /// HOST:PORT for TCP, or unix:///path for a Unix socket.
-        #[arg(long, default_value = "127.0.0.1:8000")]
-        listen_address: String,
+        /// unix:///path for a Unix socket, or HOST:PORT for TCP (which
+        /// anyone who can reach the port may use: no authentication).
+        /// Default: unix://$XDG_RUNTIME_DIR/tvix-store/daemon.sock, else
+        /// daemon.sock in the default store directory.
+        #[arg(long)]
+        listen_address: Option<String>,
+        /// File mode of the Unix socket, which decides who may connect:
+        /// 0600 only this user, 0660 also the socket's group.
+        #[arg(long, default_value = "0600", value_parser = ["0600", "0660"])]
+        socket_mode: String,
         /// Most bytes the directories of one directory Put may take while
         /// the server holds them to check their closure; a larger Put is
         /// refused with RESOURCE_EXHAUSTED.
@@ -142,12 +149,17 @@ async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Daemon {
             listen_address,
+            socket_mode,
             max_directory_put_bytes,
         } => {
-            let listen_address: ListenAddress = listen_address.parse()?;
+            let listen_address = match listen_address {
+                Some(address) => address.parse()?,
+                None => ListenAddress::Unix(default_socket_path()?),
+            };
+            let socket_mode = u32::from_str_radix(&socket_mode, 8)?;
             // Listen first: a second daemon must fail on the socket, not on
             // the store the first one has open.
-            let listener = Listener::bind(&listen_address).await?;
+            let listener = Listener::bind(&listen_address, socket_mode).await?;
             let services = construct_services(&addrs()?).await?;
             let shutdown = shutdown_signal()?;
             tracing::info!(address = %listen_address, "listening");

@@ -87,7 +87,7 @@ pub async fn from_addr(
             .map_err(open_error)?,
         ),
         "grpc+unix" | "grpc+http" => Arc::new(GrpcPathInfoService::from_client(
-            PathInfoServiceClient::new(channel_from_url(&url)?),
+            tvix_castore::with_message_limits!(PathInfoServiceClient::new(channel_from_url(&url)?)),
         )),
         "nix+http" | "nix+https" => Arc::new(NixHttpPathInfoService::from_addr(
             addr,

@@ -269,9 +269,9 @@ mod tests {
             &dir,
         );
         let url = url::Url::parse(&addr).expect("valid URL");
-        let client = PathInfoServiceClient::new(
+        let client = tvix_castore::with_message_limits!(PathInfoServiceClient::new(
             tvix_castore::channel::channel_from_url(&url).expect("valid address"),
-        );
+        ));
         Served {
             client,
             blobs,

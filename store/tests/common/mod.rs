@@ -198,10 +198,23 @@ impl Daemon {
     /// Starts a daemon over `store` on `socket` and waits until it accepts
     /// connections.
     pub fn start(store: &[String], socket: &Path) -> Self {
+        let listen = format!("--listen-address=unix://{}", socket.display());
+        Self::start_with(store, &[&listen], &[], socket)
+    }
+
+    /// Starts `daemon ARGS` over `store` with `env` set, and waits until
+    /// `socket` accepts connections.
+    pub fn start_with(
+        store: &[String],
+        args: &[&str],
+        env: &[(&str, &Path)],
+        socket: &Path,
+    ) -> Self {
         let child = Command::new(BIN)
             .args(store)
-            .args(["daemon", "--listen-address"])
-            .arg(format!("unix://{}", socket.display()))
+            .arg("daemon")
+            .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -212,6 +225,28 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(50));
         }
         Self { child }
+    }
+
+    /// Sends the daemon SIGTERM; it must exit successfully within `limit`.
+    /// Returns how long it took.
+    pub fn terminate_within(mut self, limit: Duration) -> Duration {
+        let sent = Instant::now();
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "daemon exited with {status}");
+                return sent.elapsed();
+            }
+            assert!(
+                sent.elapsed() < limit,
+                "daemon still running {limit:?} after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Stops the daemon with SIGTERM; it must exit successfully.

@@ -61,7 +61,9 @@ pub(crate) fn serve_grpc(service: Arc<dyn BlobService>) -> (TempDir, String) {
     let listener = UnixListener::bind(&socket).expect("bind socket");
     tokio::spawn(
         Server::builder()
-            .add_service(BlobServiceServer::new(GrpcBlobServiceWrapper::new(service)))
+            .add_service(crate::with_message_limits!(BlobServiceServer::new(
+                GrpcBlobServiceWrapper::new(service),
+            )))
             .serve_with_incoming(UnixListenerStream::new(listener)),
     );
     (dir, format!("grpc+unix://{}", socket.display()))

@@ -45,7 +45,9 @@ pub(crate) fn serve_grpc(server: GrpcDirectoryServiceWrapper, dir: &TempDir) -> 
     let listener = UnixListener::bind(&socket).expect("bind socket");
     tokio::spawn(
         Server::builder()
-            .add_service(DirectoryServiceServer::new(server))
+            .add_service(crate::with_message_limits!(DirectoryServiceServer::new(
+                server
+            )))
             .serve_with_incoming(UnixListenerStream::new(listener)),
     );
     format!("grpc+unix://{}", socket.display())
@@ -367,4 +369,43 @@ async fn persists_across_reopen(#[case] addr: &str) {
     for directory in deep_closure() {
         assert_eq!(Some(directory.clone()), stored(&*service, directory).await);
     }
+}
+
+/// A directory of 100k entries, whose message is beyond tonic's default
+/// 4 MiB limit, goes through every backend, the gRPC client and server
+/// included ([crate::proto::MAX_MESSAGE_BYTES]): put alone, as the child of
+/// a closure, and fetched singly and recursively.
+#[apply(directory_services)]
+#[tokio::test]
+async fn put_get_100k_entries(#[case] addr: &str) {
+    use prost::Message;
+
+    let service = open(addr).await;
+    let mut large = Directory::new();
+    for i in 0..100_000 {
+        large
+            .add(
+                name(&format!("entry-{i:010}")),
+                crate::fixtures::file(crate::fixtures::DUMMY_DIGEST, i),
+            )
+            .expect("valid directory");
+    }
+    assert!(crate::proto::Directory::from(&large).encoded_len() > 4 * 1024 * 1024);
+    let mut parent = Directory::new();
+    parent
+        .add(name("large"), crate::fixtures::directory_node(&large))
+        .expect("valid directory");
+
+    assert_eq!(
+        large.digest(),
+        service.put(large.clone()).await.expect("put")
+    );
+    assert_eq!(Some(large.clone()), stored(&**service, &large).await);
+    put_closure(&**service, &[&large, &parent])
+        .await
+        .expect("valid closure");
+    assert_eq!(
+        vec![parent.clone(), large],
+        get_recursive(&**service, &parent).await
+    );
 }

@@ -45,7 +45,9 @@ pub(crate) fn serve_grpc(server: GrpcPathInfoServiceWrapper, dir: &TempDir) -> S
     let listener = UnixListener::bind(&socket).expect("bind socket");
     tokio::spawn(
         Server::builder()
-            .add_service(PathInfoServiceServer::new(server))
+            .add_service(tvix_castore::with_message_limits!(
+                PathInfoServiceServer::new(server)
+            ))
             .serve_with_incoming(UnixListenerStream::new(listener)),
     );
     format!("grpc+unix://{}", socket.display())
