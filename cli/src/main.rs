@@ -58,14 +58,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     // Logs (the store's, mostly) go to standard error, warnings and worse
     // unless RUST_LOG asks for more.
-    let filter = tracing_subscriber::EnvFilter::builder()
-        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
-        .from_env_lossy();
-    tracing_subscriber::fmt()
-        .compact()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tvix_store::utils::init_logging(tracing::Level::WARN);
     // The store's services run on this runtime; evaluation blocks on it
     // from a thread of its own.
     let runtime = match tokio::runtime::Runtime::new() {
