@@ -15,7 +15,7 @@ use tvix_eval::Evaluator;
 use tvix_glue::TvixStoreIO;
 use tvix_store::utils::construct_services;
 
-use golden::{KnownFailing, Source, Table};
+use golden::{KnownFailing, Table};
 
 fn tables_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../eval/tests/builtins")
@@ -50,22 +50,5 @@ fn store_builtin_table(#[case] name: &str) {
         let io = Rc::new(TvixStoreIO::new(services.clone(), runtime.handle().clone()));
         tvix_glue::configure(Evaluator::builder(), io).build()
     };
-    let failures: Vec<(String, String)> = table
-        .cases
-        .iter()
-        .filter_map(|case| {
-            let source = Source::Expr(&case.expr, &dir);
-            let got =
-                golden::evaluate_with(&make, source, &dir, case.expected.catchable().is_some());
-            let diff = case.expected.difference(&got)?;
-            Some((case.id(&table.name), diff))
-        })
-        .collect();
-    println!(
-        "{}: {} of {} cases pass",
-        table.name,
-        table.cases.len() - failures.len(),
-        table.cases.len()
-    );
-    known.check(&table.name, &table.case_ids(), &failures);
+    table.check(&make, &dir, &known);
 }

@@ -297,6 +297,28 @@ impl Table {
     pub fn case_ids(&self) -> Vec<String> {
         self.cases.iter().map(|c| c.id(&self.name)).collect()
     }
+
+    /// Evaluates every case with evaluators made by `make`, from `dir`,
+    /// prints the pass count and checks the failures against `known`.
+    pub fn check(&self, make: &dyn Fn() -> Evaluator, dir: &Path, known: &KnownFailing) {
+        let failures: Vec<(String, String)> = self
+            .cases
+            .iter()
+            .filter_map(|case| {
+                let source = Source::Expr(&case.expr, dir);
+                let got = evaluate_with(make, source, dir, case.expected.catchable().is_some());
+                let diff = case.expected.difference(&got)?;
+                Some((case.id(&self.name), diff))
+            })
+            .collect();
+        println!(
+            "{}: {} of {} cases pass",
+            self.name,
+            self.cases.len() - failures.len(),
+            self.cases.len()
+        );
+        known.check(&self.name, &self.case_ids(), &failures);
+    }
 }
 
 /// The prefix of a record written by hand: where CppNix 2.34, which made
