@@ -12,6 +12,7 @@ mod directory;
 mod node;
 mod path;
 
+pub mod bigtable;
 pub mod blobservice;
 pub mod channel;
 pub mod directoryservice;

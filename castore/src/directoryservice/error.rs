@@ -5,6 +5,7 @@
 use thiserror::Error;
 
 use super::ClosureError;
+use crate::bigtable::BigtableError;
 use crate::kv::KvError;
 use crate::{B3Digest, B3DigestError, DirectoryError};
 
@@ -42,6 +43,9 @@ pub enum Error {
     /// The database of a redb or sled backend failed.
     #[error(transparent)]
     Kv(#[from] KvError),
+    /// A Bigtable request failed, timed out, or a value is too large.
+    #[error("Bigtable: {0}")]
+    Bigtable(#[from] BigtableError),
     /// The remote end of a gRPC client answered with an error.
     #[error("gRPC: {0}")]
     Grpc(Box<tonic::Status>),

@@ -9,9 +9,10 @@ use thiserror::Error;
 use url::Url;
 
 use super::{
-    DirectoryService, Error, GrpcDirectoryService, MemoryDirectoryService, RedbDirectoryService,
-    SledDirectoryService,
+    BigtableDirectoryService, DirectoryService, Error, GrpcDirectoryService,
+    MemoryDirectoryService, RedbDirectoryService, SledDirectoryService,
 };
+use crate::bigtable::BigtableError;
 use crate::channel::{ChannelError, channel_from_url};
 use crate::local_addr::{LocalAddrError, expect_bare, local_location};
 use crate::proto::directory_service_client::DirectoryServiceClient;
@@ -25,13 +26,15 @@ pub enum FromAddrError {
         source: url::ParseError,
     },
     #[error(
-        "unknown directory service scheme {0:?}: expected memory, redb, sled, grpc+unix or grpc+http"
+        "unknown directory service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http or bigtable"
     )]
     UnknownScheme(String),
     #[error(transparent)]
     LocalAddr(#[from] LocalAddrError),
     #[error(transparent)]
     Channel(#[from] ChannelError),
+    #[error(transparent)]
+    Bigtable(#[from] BigtableError),
     #[error("opening {url:?}: {source}")]
     Open { url: String, source: Box<Error> },
 }
@@ -46,6 +49,7 @@ pub enum FromAddrError {
 /// | `sled:///path/to/dir` | [SledDirectoryService] in that directory |
 /// | `sled://` | [SledDirectoryService], temporary |
 /// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [GrpcDirectoryService] |
+/// | `bigtable://INSTANCE?project_id=…&table_name=…&family_name=…` | [BigtableDirectoryService] (also `channel_size`, `timeout` in seconds, `app_profile_id`; connects lazily) |
 pub async fn from_addr(addr: &str) -> Result<Arc<dyn DirectoryService>, FromAddrError> {
     let url = Url::parse(addr).map_err(|source| FromAddrError::InvalidUrl {
         url: addr.to_owned(),
@@ -77,6 +81,7 @@ pub async fn from_addr(addr: &str) -> Result<Arc<dyn DirectoryService>, FromAddr
         "grpc+unix" | "grpc+http" => Arc::new(GrpcDirectoryService::from_client(
             crate::with_message_limits!(DirectoryServiceClient::new(channel_from_url(&url)?)),
         )),
+        "bigtable" => Arc::new(BigtableDirectoryService::from_url(&url).await?),
         other => return Err(FromAddrError::UnknownScheme(other.to_owned())),
     })
 }
@@ -112,7 +117,7 @@ mod tests {
     #[case::no_scheme("/tmp/foo", "invalid URL \"/tmp/foo\": relative URL without a base")]
     #[case::unknown_scheme(
         "foo://",
-        "unknown directory service scheme \"foo\": expected memory, redb, sled, grpc+unix or grpc+http"
+        "unknown directory service scheme \"foo\": expected memory, redb, sled, grpc+unix, grpc+http or bigtable"
     )]
     #[case::memory_path("memory:///foo", "memory:// takes no path, got \"/foo\"")]
     #[case::memory_host("memory://foo", "memory:// takes no host, got \"foo\"")]
@@ -129,9 +134,13 @@ mod tests {
         "grpc+http://localhost:8000/foo",
         "grpc+http URL has path \"/foo\": expected grpc+http://host:port"
     )]
+    #[case::bigtable_no_family(
+        "bigtable://inst?project_id=p&table_name=t",
+        "bigtable:// needs the query parameter family_name"
+    )]
     #[case::grpc_https(
         "grpc+https://localhost:8000",
-        "unknown directory service scheme \"grpc+https\": expected memory, redb, sled, grpc+unix or grpc+http"
+        "unknown directory service scheme \"grpc+https\": expected memory, redb, sled, grpc+unix, grpc+http or bigtable"
     )]
     #[tokio::test]
     async fn invalid(#[case] addr: &str, #[case] expected: &str) {

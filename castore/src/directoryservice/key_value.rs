@@ -52,7 +52,7 @@ impl<S: KvStore<B3_LEN>> WriteBatch for KvDirectoryService<S> {
 }
 
 /// Decodes the bytes stored under `digest`.
-fn decode_stored(digest: &B3Digest, encoded: &[u8]) -> Result<Directory, Error> {
+pub(super) fn decode_stored(digest: &B3Digest, encoded: &[u8]) -> Result<Directory, Error> {
     let proto = proto::Directory::decode(encoded).map_err(|source| Error::Decode {
         digest: *digest,
         source,

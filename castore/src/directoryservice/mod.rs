@@ -12,7 +12,11 @@
 //!   default for persistent local stores
 //! - [SledDirectoryService] (`sled:///path`, `sled://` temporary)
 //! - [GrpcDirectoryService] (`grpc+unix:///socket`, `grpc+http://host:port`)
+//! - [BigtableDirectoryService] (`bigtable://INSTANCE?project_id=…&table_name=…&family_name=…`):
+//!   shared by several daemons; closures are written leaves first rather
+//!   than atomically (see its module)
 
+mod bigtable;
 mod buffered_putter;
 mod closure_validator;
 mod error;
@@ -32,6 +36,7 @@ use futures::stream::BoxStream;
 
 use crate::{B3Digest, Directory};
 
+pub use bigtable::BigtableDirectoryService;
 pub use closure_validator::{Accepted, ClosureError, ClosureValidator, RootFirstValidator};
 pub use error::Error;
 pub use from_addr::{FromAddrError, from_addr};

@@ -55,19 +55,23 @@ pub(crate) fn serve_grpc(server: GrpcDirectoryServiceWrapper, dir: &TempDir) -> 
 
 /// Builds the backend at `addr`, where `{tmp}` is a fresh temporary
 /// directory. `grpc+unix://{served}` is a client of an in-process server
-/// backed by `memory://`.
-async fn open(addr: &str) -> TestDirectoryService {
+/// backed by `memory://`; `bigtable://{emulator}` is a fresh table in the
+/// Bigtable emulator, or None (a skip) if there is none.
+async fn open(addr: &str) -> Option<TestDirectoryService> {
     let dir = TempDir::new().expect("temp dir");
-    let addr = if addr == "grpc+unix://{served}" {
-        let backing = from_addr("memory://").await.expect("memory backend");
-        serve_grpc(GrpcDirectoryServiceWrapper::new(backing), &dir)
-    } else {
-        addr.replace("{tmp}", &dir.path().to_string_lossy())
+    let addr = match addr {
+        "grpc+unix://{served}" => {
+            let backing = from_addr("memory://").await.expect("memory backend");
+            serve_grpc(GrpcDirectoryServiceWrapper::new(backing), &dir)
+        }
+        #[cfg(feature = "integration")]
+        "bigtable://{emulator}" => crate::bigtable::emulator::shared_table_url().await?,
+        _ => addr.replace("{tmp}", &dir.path().to_string_lossy()),
     };
-    TestDirectoryService {
+    Some(TestDirectoryService {
         service: from_addr(&addr).await.expect("valid address"),
         _dir: dir,
-    }
+    })
 }
 
 #[template]
@@ -78,6 +82,7 @@ async fn open(addr: &str) -> TestDirectoryService {
 #[case::sled_temporary("sled://")]
 #[case::sled_dir("sled://{tmp}/directories.sled")]
 #[case::grpc_memory("grpc+unix://{served}")]
+#[cfg_attr(feature = "integration", case::bigtable("bigtable://{emulator}"))]
 pub fn directory_services(#[case] addr: &str) {}
 
 /// Puts `directories` (leaves first) in one closure, returning the root.
@@ -127,14 +132,18 @@ fn closure_error(result: Result<impl std::fmt::Debug, Error>) -> ClosureError {
 #[apply(directory_services)]
 #[tokio::test]
 async fn get_missing(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     assert_eq!(None, stored(&**service, &DIRECTORY_WITH_KEEP).await);
 }
 
 #[apply(directory_services)]
 #[tokio::test]
 async fn get_recursive_missing(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     let got = get_recursive(&**service, &DIRECTORY_DEEP).await;
     assert_eq!(Vec::<Directory>::new(), got);
 }
@@ -142,7 +151,9 @@ async fn get_recursive_missing(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn put_get_leaf(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     let digest = service.put(DIRECTORY_WITH_KEEP.clone()).await.expect("put");
     assert_eq!(DIRECTORY_WITH_KEEP.digest(), digest);
     assert_eq!(
@@ -154,7 +165,9 @@ async fn put_get_leaf(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn put_empty_directory(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     let digest = service.put(Directory::new()).await.expect("put");
     assert_eq!(
         Some(Directory::new()),
@@ -166,7 +179,9 @@ async fn put_empty_directory(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn put_with_children_refused(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     assert_eq!(
         ClosureError::UnknownChild {
             parent: DIRECTORY_COMPLICATED.digest(),
@@ -181,7 +196,9 @@ async fn put_with_children_refused(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn put_closure_then_get_each(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     let root = put_closure(&**service, &deep_closure())
         .await
         .expect("valid closure");
@@ -195,7 +212,9 @@ async fn put_closure_then_get_each(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn get_recursive_order(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     put_closure(&**service, &deep_closure())
         .await
         .expect("valid closure");
@@ -217,7 +236,9 @@ async fn get_recursive_order(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn get_recursive_subtree(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     put_closure(&**service, &deep_closure())
         .await
         .expect("valid closure");
@@ -232,7 +253,9 @@ async fn get_recursive_subtree(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn put_duplicates(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     let root = put_closure(
         &**service,
         &[&DIRECTORY_EMPTY, &DIRECTORY_EMPTY, &DIRECTORY_TWICE_EMPTY],
@@ -246,7 +269,9 @@ async fn put_duplicates(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn put_closure_twice(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     for _ in 0..2 {
         assert_eq!(
             DIRECTORY_DEEP.digest(),
@@ -262,7 +287,9 @@ async fn put_closure_twice(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn putter_refuses_unknown_child(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     let mut putter = service.put_multiple_start();
     putter
         .put(DIRECTORY_EMPTY.clone())
@@ -284,7 +311,9 @@ async fn putter_refuses_unknown_child(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn putter_refuses_size_lie(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     let mut liar = Directory::new();
     liar.add(
         name("keep"),
@@ -315,7 +344,9 @@ async fn putter_refuses_size_lie(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn putter_refuses_two_roots(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     let mut roots = vec![DIRECTORY_EMPTY.digest(), DIRECTORY_WITH_KEEP.digest()];
     roots.sort();
     assert_eq!(
@@ -328,7 +359,9 @@ async fn putter_refuses_two_roots(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn putter_refuses_nothing(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     assert_eq!(
         ClosureError::Empty,
         closure_error(put_closure(&**service, &[]).await)
@@ -340,7 +373,9 @@ async fn putter_refuses_nothing(#[case] addr: &str) {
 #[apply(directory_services)]
 #[tokio::test]
 async fn putter_dropped_stores_nothing(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     let mut putter = service.put_multiple_start();
     putter.put(DIRECTORY_WITH_KEEP.clone()).await.expect("leaf");
     drop(putter);
@@ -380,7 +415,9 @@ async fn persists_across_reopen(#[case] addr: &str) {
 async fn put_get_100k_entries(#[case] addr: &str) {
     use prost::Message;
 
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     let mut large = Directory::new();
     for i in 0..100_000 {
         large
