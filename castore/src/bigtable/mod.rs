@@ -20,6 +20,8 @@ mod read;
 
 #[cfg(feature = "integration")]
 pub mod emulator;
+#[cfg(all(test, feature = "integration"))]
+mod tests;
 
 use std::future::Future;
 
@@ -133,18 +135,20 @@ impl BigtableRows {
             }
         }
         .map_err(|e| BigtableError::Connect(Box::new(e)))?;
+        Ok(Self::with_client(connection.client(), params))
+    }
 
-        let mut client = connection.client();
+    fn with_client(mut client: BigTable, params: BigtableParams) -> Self {
         client.configure_inner_client(|inner| {
             inner
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES)
         });
-        Ok(Self {
+        Self {
             client,
             table_path: params.table_path(),
             params: std::sync::Arc::new(params),
-        })
+        }
     }
 
     pub fn params(&self) -> &BigtableParams {

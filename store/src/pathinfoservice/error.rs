@@ -3,6 +3,7 @@
 use nix_compat::nixbase32;
 use nix_compat::store_path::{DIGEST_SIZE, StorePath};
 use thiserror::Error;
+use tvix_castore::bigtable::BigtableError;
 use tvix_castore::kv::KvError;
 
 use super::nix_http::NixHttpError;
@@ -36,6 +37,12 @@ pub enum Error {
     /// A gRPC server sent a PathInfo that does not validate, while listing.
     #[error("gRPC server listed an invalid PathInfo: {0}")]
     InvalidListedPathInfo(ValidatePathInfoError),
+    /// A Bigtable row key is not the nixbase32 of a store path digest.
+    #[error("Bigtable row key {0:?} is not a store path hash")]
+    InvalidRowKey(String),
+    /// A Bigtable request failed or timed out.
+    #[error("Bigtable: {0}")]
+    Bigtable(#[from] BigtableError),
     /// The database of a redb or sled backend failed.
     #[error(transparent)]
     Kv(#[from] KvError),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use thiserror::Error;
+use tvix_castore::bigtable::BigtableError;
 use tvix_castore::blobservice::BlobService;
 use tvix_castore::channel::{ChannelError, channel_from_url};
 use tvix_castore::directoryservice::DirectoryService;
@@ -10,8 +11,8 @@ use tvix_castore::local_addr::{LocalAddrError, expect_bare, local_location};
 use url::Url;
 
 use super::{
-    Error, GrpcPathInfoService, MemoryPathInfoService, NixHttpAddrError, NixHttpPathInfoService,
-    PathInfoService, RedbPathInfoService, SledPathInfoService,
+    BigtablePathInfoService, Error, GrpcPathInfoService, MemoryPathInfoService, NixHttpAddrError,
+    NixHttpPathInfoService, PathInfoService, RedbPathInfoService, SledPathInfoService,
 };
 use crate::proto::path_info_service_client::PathInfoServiceClient;
 
@@ -24,7 +25,7 @@ pub enum FromAddrError {
         source: url::ParseError,
     },
     #[error(
-        "unknown path info service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http, nix+http or nix+https"
+        "unknown path info service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http, bigtable, nix+http or nix+https"
     )]
     UnknownScheme(String),
     #[error(transparent)]
@@ -33,6 +34,8 @@ pub enum FromAddrError {
     Channel(#[from] ChannelError),
     #[error(transparent)]
     NixHttp(#[from] NixHttpAddrError),
+    #[error(transparent)]
+    Bigtable(#[from] BigtableError),
     #[error("opening {url:?}: {source}")]
     Open { url: String, source: Box<Error> },
 }
@@ -47,6 +50,7 @@ pub enum FromAddrError {
 /// | `sled:///path/to/dir` | [SledPathInfoService] in that directory |
 /// | `sled://` | [SledPathInfoService], temporary |
 /// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [GrpcPathInfoService] |
+/// | `bigtable://INSTANCE?project_id=…&table_name=…&family_name=…` | [BigtablePathInfoService] (also `channel_size`, `timeout` in seconds, `app_profile_id`; connects lazily) |
 /// | `nix+http://host/path`, `nix+https://host/path` | [NixHttpPathInfoService] (read-only; query parameters `trusted-public-keys`, `require-sigs`) |
 ///
 /// The local forms follow castore's directory service addresses, so a
@@ -89,6 +93,7 @@ pub async fn from_addr(
         "grpc+unix" | "grpc+http" => Arc::new(GrpcPathInfoService::from_client(
             tvix_castore::with_message_limits!(PathInfoServiceClient::new(channel_from_url(&url)?)),
         )),
+        "bigtable" => Arc::new(BigtablePathInfoService::from_url(&url).await?),
         "nix+http" | "nix+https" => Arc::new(NixHttpPathInfoService::from_addr(
             addr,
             blob_service,
@@ -148,11 +153,11 @@ mod tests {
     #[case::no_scheme("/tmp/foo", "invalid URL \"/tmp/foo\": relative URL without a base")]
     #[case::unknown_scheme(
         "foo://",
-        "unknown path info service scheme \"foo\": expected memory, redb, sled, grpc+unix, grpc+http, nix+http or nix+https"
+        "unknown path info service scheme \"foo\": expected memory, redb, sled, grpc+unix, grpc+http, bigtable, nix+http or nix+https"
     )]
     #[case::nix_file(
         "nix+file:///tmp/cache",
-        "unknown path info service scheme \"nix+file\": expected memory, redb, sled, grpc+unix, grpc+http, nix+http or nix+https"
+        "unknown path info service scheme \"nix+file\": expected memory, redb, sled, grpc+unix, grpc+http, bigtable, nix+http or nix+https"
     )]
     #[case::nix_http_no_host("nix+http://", "invalid cache URL \"http://\": empty host")]
     #[case::nix_http_unknown_parameter(
@@ -170,6 +175,10 @@ mod tests {
     #[case::nix_http_bad_require_sigs(
         "nix+http://localhost/cache?require-sigs=0",
         "require-sigs must be true or false, got \"0\""
+    )]
+    #[case::bigtable_unknown_parameter(
+        "bigtable://inst?project_id=p&table_name=t&family_name=f&x=1",
+        "unknown query parameter \"x\": expected project_id, table_name, family_name, channel_size, timeout or app_profile_id"
     )]
     #[case::memory_path("memory:///foo", "memory:// takes no path, got \"/foo\"")]
     #[case::memory_host("memory://foo", "memory:// takes no host, got \"foo\"")]

@@ -53,7 +53,7 @@ pub(super) fn encode(path_info: &PathInfo) -> Vec<u8> {
 }
 
 /// Decodes and validates the bytes stored under `digest`.
-fn decode_stored(digest: [u8; DIGEST_SIZE], bytes: &[u8]) -> Result<PathInfo, Error> {
+pub(super) fn decode_stored(digest: [u8; DIGEST_SIZE], bytes: &[u8]) -> Result<PathInfo, Error> {
     let proto =
         proto::PathInfo::decode(bytes).map_err(|source| Error::Decode { digest, source })?;
     let path_info =

@@ -12,9 +12,12 @@
 //!   default for persistent local stores
 //! - [SledPathInfoService] (`sled:///path`, `sled://` temporary)
 //! - [GrpcPathInfoService] (`grpc+unix:///socket`, `grpc+http://host:port`)
+//! - [BigtablePathInfoService] (`bigtable://INSTANCE?project_id=…&table_name=…&family_name=…`):
+//!   shared by several daemons
 //! - [NixHttpPathInfoService] (`nix+http://host/path`, `nix+https://…`):
 //!   read-only, over a Nix binary cache, ingesting NARs into the castore
 
+mod bigtable;
 mod blobs_first;
 mod error;
 mod from_addr;
@@ -35,6 +38,7 @@ use nix_compat::store_path::DIGEST_SIZE;
 use crate::PathInfo;
 use crate::nar::NarCalculationService;
 
+pub use bigtable::BigtablePathInfoService;
 pub use blobs_first::BlobsFirstPathInfoService;
 pub use error::Error;
 pub use from_addr::{FromAddrError, from_addr};

@@ -74,22 +74,26 @@ async fn from_addr_in_memory(addr: &str) -> Arc<dyn PathInfoService> {
 
 /// Builds the backend at `addr`, where `{tmp}` is a fresh temporary
 /// directory. `grpc+unix://{served}` is a client of an in-process server
-/// backed by `memory://`.
-async fn open(addr: &str) -> TestPathInfoService {
+/// backed by `memory://`; `bigtable://{emulator}` is a fresh table in the
+/// Bigtable emulator, or None (a skip) if there is none.
+async fn open(addr: &str) -> Option<TestPathInfoService> {
     let dir = TempDir::new().expect("temp dir");
-    let addr = if addr == "grpc+unix://{served}" {
-        let backing = from_addr_in_memory("memory://").await;
-        serve_grpc(
-            GrpcPathInfoServiceWrapper::trusting_puts(backing, empty_renderer()),
-            &dir,
-        )
-    } else {
-        addr.replace("{tmp}", &dir.path().to_string_lossy())
+    let addr = match addr {
+        "grpc+unix://{served}" => {
+            let backing = from_addr_in_memory("memory://").await;
+            serve_grpc(
+                GrpcPathInfoServiceWrapper::trusting_puts(backing, empty_renderer()),
+                &dir,
+            )
+        }
+        #[cfg(feature = "integration")]
+        "bigtable://{emulator}" => tvix_castore::bigtable::emulator::shared_table_url().await?,
+        _ => addr.replace("{tmp}", &dir.path().to_string_lossy()),
     };
-    TestPathInfoService {
+    Some(TestPathInfoService {
         service: from_addr_in_memory(&addr).await,
         _dir: dir,
-    }
+    })
 }
 
 #[template]
@@ -100,6 +104,7 @@ async fn open(addr: &str) -> TestPathInfoService {
 #[case::sled_temporary("sled://")]
 #[case::sled_dir("sled://{tmp}/pathinfo.sled")]
 #[case::grpc_memory("grpc+unix://{served}")]
+#[cfg_attr(feature = "integration", case::bigtable("bigtable://{emulator}"))]
 pub fn path_info_services(#[case] addr: &str) {}
 
 /// `count` distinct PathInfos, all with a file root.
@@ -129,7 +134,9 @@ async fn list_sorted(service: &dyn PathInfoService) -> Vec<PathInfo> {
 #[apply(path_info_services)]
 #[tokio::test]
 async fn get_missing(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     assert_eq!(
         None,
         service
@@ -142,7 +149,9 @@ async fn get_missing(#[case] addr: &str) {
 #[apply(path_info_services)]
 #[tokio::test]
 async fn put_get(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     for path_info in [&*PATH_INFO_FILE, &*PATH_INFO_FULL] {
         assert_eq!(
             *path_info,
@@ -162,7 +171,9 @@ async fn put_get(#[case] addr: &str) {
 #[apply(path_info_services)]
 #[tokio::test]
 async fn get_other_digest(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     service.put(PATH_INFO_FULL.clone()).await.expect("put");
     let mut other = *PATH_INFO_FULL.store_path.digest();
     other[19] ^= 1;
@@ -173,7 +184,9 @@ async fn get_other_digest(#[case] addr: &str) {
 #[apply(path_info_services)]
 #[tokio::test]
 async fn put_replaces(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     service.put(PATH_INFO_FULL.clone()).await.expect("put");
     let replacement = PathInfo {
         signatures: vec![],
@@ -195,7 +208,9 @@ async fn put_replaces(#[case] addr: &str) {
 #[apply(path_info_services)]
 #[tokio::test]
 async fn list_empty(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     assert_eq!(Vec::<PathInfo>::new(), list_sorted(&**service).await);
 }
 
@@ -203,7 +218,9 @@ async fn list_empty(#[case] addr: &str) {
 #[apply(path_info_services)]
 #[tokio::test]
 async fn list_many(#[case] addr: &str) {
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     let mut expected = many(300);
     for path_info in &expected {
         service.put(path_info.clone()).await.expect("put");
@@ -219,7 +236,9 @@ async fn list_many(#[case] addr: &str) {
 async fn list_abandoned(#[case] addr: &str) {
     use futures::StreamExt;
 
-    let service = open(addr).await;
+    let Some(service) = open(addr).await else {
+        return;
+    };
     for path_info in many(100) {
         service.put(path_info).await.expect("put");
     }
