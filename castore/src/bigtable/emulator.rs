@@ -60,6 +60,10 @@ impl Emulator {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn port(&self) -> u16 {
         self.addr
             .rsplit_once(':')
