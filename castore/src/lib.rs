@@ -14,6 +14,7 @@ mod path;
 
 pub mod blobservice;
 pub mod channel;
+pub mod composition;
 pub mod directoryservice;
 pub mod fs;
 pub mod import;

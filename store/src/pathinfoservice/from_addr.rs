@@ -1,19 +1,17 @@
 //! [from_addr]: a path info service from a URL.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use thiserror::Error;
 use tvix_castore::blobservice::BlobService;
-use tvix_castore::channel::{ChannelError, channel_from_url};
+use tvix_castore::channel::ChannelError;
 use tvix_castore::directoryservice::DirectoryService;
 use tvix_castore::local_addr::{LocalAddrError, expect_bare, local_location};
 use url::Url;
 
-use super::{
-    Error, GrpcPathInfoService, MemoryPathInfoService, NixHttpAddrError, NixHttpPathInfoService,
-    PathInfoService, RedbPathInfoService, SledPathInfoService,
-};
-use crate::proto::path_info_service_client::PathInfoServiceClient;
+use super::{Error, NixHttpAddrError, NixHttpSettings, PathInfoService};
+use crate::composition::PathInfoServiceConfig;
 
 /// Why [from_addr] could not build a service.
 #[derive(Debug, Error)]
@@ -35,19 +33,21 @@ pub enum FromAddrError {
     NixHttp(#[from] NixHttpAddrError),
     #[error("opening {url:?}: {source}")]
     Open { url: String, source: Box<Error> },
+    #[error("a {0:?} path info service names other services: it exists only in a composition")]
+    NeedsComposition(&'static str),
 }
 
 /// Builds a path info service from its address:
 ///
 /// | URL | service |
 /// |---|---|
-/// | `memory://` | [MemoryPathInfoService] |
-/// | `redb:///path/to/file.redb` | [RedbPathInfoService] in that file (created if missing) |
-/// | `redb://` | [RedbPathInfoService] in memory |
-/// | `sled:///path/to/dir` | [SledPathInfoService] in that directory |
-/// | `sled://` | [SledPathInfoService], temporary |
-/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [GrpcPathInfoService] |
-/// | `nix+http://host/path`, `nix+https://host/path` | [NixHttpPathInfoService] (read-only; query parameters `trusted-public-keys`, `require-sigs`) |
+/// | `memory://` | [super::MemoryPathInfoService] |
+/// | `redb:///path/to/file.redb` | [super::RedbPathInfoService] in that file (created if missing) |
+/// | `redb://` | [super::RedbPathInfoService] in memory |
+/// | `sled:///path/to/dir` | [super::SledPathInfoService] in that directory |
+/// | `sled://` | [super::SledPathInfoService], temporary |
+/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [super::GrpcPathInfoService] |
+/// | `nix+http://host/path`, `nix+https://host/path` | [super::NixHttpPathInfoService] (read-only; query parameters `trusted-public-keys`, `require-sigs`) |
 ///
 /// The local forms follow castore's directory service addresses, so a
 /// store's three addresses look alike.
@@ -59,41 +59,43 @@ pub async fn from_addr(
     blob_service: Arc<dyn BlobService>,
     directory_service: Arc<dyn DirectoryService>,
 ) -> Result<Arc<dyn PathInfoService>, FromAddrError> {
+    config_from_addr(addr)?
+        .open(blob_service, directory_service)
+        .await
+}
+
+/// The composition entry a path info service URL stands for; every part
+/// of the URL is checked here, before anything is opened. A binary cache
+/// ingests into the castore entries named `default`.
+pub fn config_from_addr(addr: &str) -> Result<PathInfoServiceConfig, FromAddrError> {
     let url = Url::parse(addr).map_err(|source| FromAddrError::InvalidUrl {
         url: addr.to_owned(),
         source,
     })?;
-    let open_error = |source| FromAddrError::Open {
-        url: addr.to_owned(),
-        source: Box::new(source),
-    };
+    let path = |url: &Url| local_location(url).map(|path| path.map(PathBuf::from));
     Ok(match url.scheme() {
         "memory" => {
             expect_bare(&url)?;
-            Arc::new(MemoryPathInfoService::new())
+            PathInfoServiceConfig::Memory
         }
-        "redb" => Arc::new(
-            match local_location(&url)? {
-                Some(path) => RedbPathInfoService::open(path).await,
-                None => RedbPathInfoService::new_in_memory(),
+        "redb" => PathInfoServiceConfig::Redb { path: path(&url)? },
+        "sled" => PathInfoServiceConfig::Sled { path: path(&url)? },
+        "grpc+unix" | "grpc+http" => {
+            tvix_castore::channel::check_url(&url)?;
+            PathInfoServiceConfig::Grpc {
+                url: addr.to_owned(),
             }
-            .map_err(open_error)?,
-        ),
-        "sled" => Arc::new(
-            match local_location(&url)? {
-                Some(path) => SledPathInfoService::open(path).await,
-                None => SledPathInfoService::new_temporary().await,
+        }
+        "nix+http" | "nix+https" => {
+            let settings = NixHttpSettings::from_addr(addr)?;
+            PathInfoServiceConfig::Nix {
+                url: settings.base_url,
+                trusted_public_keys: settings.trusted_public_keys,
+                require_sigs: settings.require_sigs,
+                blob_service: "default".to_owned(),
+                directory_service: "default".to_owned(),
             }
-            .map_err(open_error)?,
-        ),
-        "grpc+unix" | "grpc+http" => Arc::new(GrpcPathInfoService::from_client(
-            tvix_castore::with_message_limits!(PathInfoServiceClient::new(channel_from_url(&url)?)),
-        )),
-        "nix+http" | "nix+https" => Arc::new(NixHttpPathInfoService::from_addr(
-            addr,
-            blob_service,
-            directory_service,
-        )?),
+        }
         other => return Err(FromAddrError::UnknownScheme(other.to_owned())),
     })
 }
@@ -226,7 +228,7 @@ mod tests {
             Ok(_) => panic!("{addr} must fail to open"),
             Err(e) => assert!(
                 matches!(&e, FromAddrError::Open { url, source }
-                    if *url == addr && matches!(**source, Error::Kv(KvError::Redb(_)))),
+                    if addr.ends_with(url.as_str()) && matches!(**source, Error::Kv(KvError::Redb(_)))),
                 "{e}"
             ),
         }
