@@ -35,8 +35,20 @@ pub enum ChannelError {
     InvalidEndpoint(#[from] tonic::transport::Error),
 }
 
-/// Builds a lazily connecting channel for `url`.
-pub fn channel_from_url(url: &Url) -> Result<Channel, ChannelError> {
+/// Where a gRPC URL points.
+enum Target {
+    UnixSocket(String),
+    /// `host:port`.
+    Http(String),
+}
+
+/// Checks every part of a gRPC URL, without connecting or needing a
+/// runtime, so that a bad address is refused as soon as it is read.
+pub fn check_url(url: &Url) -> Result<(), ChannelError> {
+    target(url).map(drop)
+}
+
+fn target(url: &Url) -> Result<Target, ChannelError> {
     if let Some(query) = url.query() {
         return Err(ChannelError::UnexpectedQuery(query.to_owned()));
     }
@@ -49,6 +61,29 @@ pub fn channel_from_url(url: &Url) -> Result<Channel, ChannelError> {
             if socket_path.is_empty() || socket_path == "/" {
                 return Err(ChannelError::MissingSocketPath);
             }
+            Ok(Target::UnixSocket(socket_path))
+        }
+        "grpc+http" => {
+            let host = url
+                .host_str()
+                .filter(|host| !host.is_empty())
+                .ok_or(ChannelError::MissingHost)?;
+            if !matches!(url.path(), "" | "/") {
+                return Err(ChannelError::UnexpectedPath(url.path().to_owned()));
+            }
+            Ok(Target::Http(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            }))
+        }
+        other => Err(ChannelError::UnsupportedScheme(other.to_owned())),
+    }
+}
+
+/// Builds a lazily connecting channel for `url`.
+pub fn channel_from_url(url: &Url) -> Result<Channel, ChannelError> {
+    match target(url)? {
+        Target::UnixSocket(socket_path) => {
             let connector = tower::service_fn(move |_: Uri| {
                 let socket_path = socket_path.clone();
                 async move {
@@ -59,21 +94,9 @@ pub fn channel_from_url(url: &Url) -> Result<Channel, ChannelError> {
             // connector ignores it.
             Ok(Endpoint::from_static("http://localhost").connect_with_connector_lazy(connector))
         }
-        "grpc+http" => {
-            let host = url
-                .host_str()
-                .filter(|host| !host.is_empty())
-                .ok_or(ChannelError::MissingHost)?;
-            if !matches!(url.path(), "" | "/") {
-                return Err(ChannelError::UnexpectedPath(url.path().to_owned()));
-            }
-            let authority = match url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            };
+        Target::Http(authority) => {
             Ok(Endpoint::from_shared(format!("http://{authority}"))?.connect_lazy())
         }
-        other => Err(ChannelError::UnsupportedScheme(other.to_owned())),
     }
 }
 

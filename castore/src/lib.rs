@@ -15,6 +15,7 @@ mod path;
 pub mod bigtable;
 pub mod blobservice;
 pub mod channel;
+pub mod composition;
 pub mod directoryservice;
 pub mod fs;
 pub mod import;

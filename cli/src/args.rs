@@ -175,6 +175,14 @@ pub struct Args {
     /// (ignored) Start the debugger on errors.
     #[arg(long)]
     debugger: bool,
+    /// A TOML document composing the store's services (as tvix-store
+    /// --config takes it), instead of the *-service-addr flags.
+    #[arg(
+        long,
+        env = "TVIX_STORE_CONFIG",
+        conflicts_with_all = ["blob_service_addr", "directory_service_addr", "path_info_service_addr"]
+    )]
+    pub config: Option<PathBuf>,
     /// Blob service URL (as tvix-store takes it); in memory by default.
     #[arg(long, env = "BLOB_SERVICE_ADDR")]
     pub blob_service_addr: Option<String>,
@@ -236,13 +244,21 @@ fn truthy(value: &str) -> bool {
 }
 
 impl Args {
-    /// The store's service addresses, in memory unless given.
-    pub fn service_addrs(&self) -> tvix_store::utils::ServiceAddrs {
-        tvix_glue::service_addrs(
-            self.blob_service_addr.clone(),
-            self.directory_service_addr.clone(),
-            self.path_info_service_addr.clone(),
-        )
+    /// The document composing the store: `--config`, or the one the
+    /// service addresses stand for (in memory unless given).
+    pub fn store_document(
+        &self,
+    ) -> Result<tvix_store::composition::CompositionDocument, tvix_store::utils::ServicesError>
+    {
+        match &self.config {
+            Some(path) => tvix_store::utils::read_document(path),
+            None => tvix_glue::service_addrs(
+                self.blob_service_addr.clone(),
+                self.directory_service_addr.clone(),
+                self.path_info_service_addr.clone(),
+            )
+            .document(),
+        }
     }
 
     pub fn mode(&self) -> Mode {

@@ -21,7 +21,8 @@ use std::sync::atomic::AtomicBool;
 use clap::Parser;
 use tvix_eval::{Diagnostic, EvalRequest, Evaluator, OutputFormat, SourceMap};
 use tvix_glue::TvixStoreIO;
-use tvix_store::utils::construct_services;
+use tvix_store::composition::StoreComposition;
+use tvix_store::utils::compose_services;
 
 use args::{Args, Mode};
 
@@ -68,7 +69,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let services = match runtime.block_on(construct_services(&args.service_addrs())) {
+    let services = match runtime
+        .block_on(async { compose_services(&StoreComposition::new(args.store_document()?)?).await })
+    {
         Ok(services) => services,
         Err(e) => {
             eprintln!("error: {e}");

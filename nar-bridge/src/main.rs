@@ -11,9 +11,7 @@ use clap::Parser;
 use nar_bridge::{AppState, Compression, Config, router};
 use nix_compat::narinfo::SigningKey;
 use tracing::Level;
-use tvix_store::utils::{
-    ServiceAddrArgs, construct_services, init_logging, run_to_exit, shutdown_signal,
-};
+use tvix_store::utils::{ServiceAddrArgs, init_logging, run_to_exit, shutdown_signal};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -70,7 +68,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind(&cli.listen_address)
         .await
         .map_err(|e| format!("listening on {}: {e}", cli.listen_address))?;
-    let services = construct_services(&cli.services.addrs()?).await?;
+    let services = cli.services.services().await?;
     let state = AppState::new(
         services.blob_service,
         services.directory_service,

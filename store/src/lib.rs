@@ -11,8 +11,10 @@
 //! - [import]: host paths and local Nix store closures into the store.
 //! - [fs]: the store paths as the top directory of a castore mount.
 //! - [gc]: what a store no longer needs.
+//! - [composition]: a store's services named and wired by one document.
 //! - [utils]: building a store's services from addresses, and serving them.
 
+pub mod composition;
 pub mod fs;
 pub mod gc;
 pub mod import;

@@ -20,12 +20,14 @@ use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::transport::Server;
 use tvix_castore::blobservice::{self, BlobService};
+use tvix_castore::composition::CompositionError;
 use tvix_castore::directoryservice::{self, DirectoryService};
 use tvix_castore::proto::blob_service_server::BlobServiceServer;
 use tvix_castore::proto::directory_service_server::DirectoryServiceServer;
 use tvix_castore::proto::{GrpcBlobServiceWrapper, GrpcDirectoryServiceWrapper};
 use tvix_castore::{Node, with_message_limits};
 
+use crate::composition::{CompositionDocument, StoreComposition};
 use crate::nar::{CalculateNarError, NarCalculationService, NarSummary, calculate_nar};
 use crate::pathinfoservice::{self, PathInfoService};
 use crate::proto::GrpcPathInfoServiceWrapper;
@@ -41,10 +43,22 @@ pub struct ServiceAddrs {
 }
 
 /// The flags (and environment variables) naming a store's three services;
-/// flatten into a binary's flags. Those not given default to the local
-/// store ([ServiceAddrs::with_defaults]).
+/// flatten into a binary's flags: either a composition document
+/// (`--config`, see [crate::composition]) or one URL per service, each
+/// shorthand for one `default` entry of that document. URLs not given
+/// default to the local store ([ServiceAddrs::with_defaults]).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServiceAddrArgs {
+    /// A TOML document composing the services (blobservices,
+    /// directoryservices, pathinfoservices tables; the entries named
+    /// `default` are the store's); instead of the *-service-addr flags.
+    #[arg(
+        long,
+        env = "TVIX_STORE_CONFIG",
+        global = true,
+        conflicts_with_all = ["blob_service_addr", "directory_service_addr", "path_info_service_addr"]
+    )]
+    pub config: Option<PathBuf>,
     /// Blob service URL, e.g. pack:///path, objectstore+file:///path, memory://,
     /// grpc+unix:///socket, grpc+http://host:port.
     #[arg(long, env = "BLOB_SERVICE_ADDR", global = true)]
@@ -68,6 +82,37 @@ impl ServiceAddrArgs {
             self.path_info_service_addr.clone(),
         )
     }
+
+    /// The composition document: the `--config` file, or the one the
+    /// addresses stand for.
+    pub fn document(&self) -> Result<CompositionDocument, ServicesError> {
+        match &self.config {
+            Some(path) => read_document(path),
+            None => self.addrs()?.document(),
+        }
+    }
+
+    /// The store's services, from `--config` or the addresses.
+    pub async fn services(&self) -> Result<Services, ServicesError> {
+        compose_services(&StoreComposition::new(self.document()?)?).await
+    }
+}
+
+/// A table of one entry, `default`.
+fn default<C>(config: C) -> std::collections::BTreeMap<String, C> {
+    [("default".to_owned(), config)].into()
+}
+
+/// Reads and parses the composition document at `path`.
+pub fn read_document(path: &Path) -> Result<CompositionDocument, ServicesError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ServicesError::ReadConfig {
+        path: path.to_owned(),
+        source,
+    })?;
+    CompositionDocument::from_toml(&text).map_err(|source| ServicesError::Config {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Logging as every binary of the workspace sets it up: compact lines on
@@ -139,6 +184,15 @@ pub enum ServicesError {
     Directory(#[from] directoryservice::FromAddrError),
     #[error("path info service: {0}")]
     PathInfo(#[from] pathinfoservice::FromAddrError),
+    #[error("reading the composition {path:?}: {source}")]
+    ReadConfig { path: PathBuf, source: io::Error },
+    #[error("{path:?}: {source}")]
+    Config {
+        path: PathBuf,
+        source: CompositionError,
+    },
+    #[error(transparent)]
+    Composition(#[from] CompositionError),
 }
 
 impl ServiceAddrs {
@@ -153,6 +207,20 @@ impl ServiceAddrs {
             blob_service_addr: format!("pack://{dir}/pack"),
             directory_service_addr: format!("redb://{dir}/directories.redb"),
             path_info_service_addr: format!("redb://{dir}/pathinfo.redb"),
+        })
+    }
+
+    /// The document these addresses stand for: each URL is the entry
+    /// `default` of its table.
+    pub fn document(&self) -> Result<CompositionDocument, ServicesError> {
+        Ok(CompositionDocument {
+            blobservices: default(blobservice::config_from_addr(&self.blob_service_addr)?),
+            directoryservices: default(directoryservice::config_from_addr(
+                &self.directory_service_addr,
+            )?),
+            pathinfoservices: default(pathinfoservice::config_from_addr(
+                &self.path_info_service_addr,
+            )?),
         })
     }
 
@@ -217,21 +285,23 @@ pub struct Services {
     pub nar_calculation_service: Arc<dyn NarCalculationService>,
 }
 
-/// Builds the services at `addrs`: blob and directory services first, then
-/// the path info service, which may use them, and which syncs the blob
-/// service before every put ([pathinfoservice::BlobsFirstPathInfoService]).
+/// Builds the services at `addrs` ([compose_services] of the document
+/// they stand for).
 pub async fn construct_services(addrs: &ServiceAddrs) -> Result<Services, ServicesError> {
-    let blob_service = blobservice::from_addr(&addrs.blob_service_addr).await?;
-    let directory_service = directoryservice::from_addr(&addrs.directory_service_addr).await?;
+    compose_services(&StoreComposition::new(addrs.document()?)?).await
+}
+
+/// The store made of the entries named `default` of `composition`: blob
+/// and directory services first, then the path info service, which may
+/// use them, and which syncs the blob service before every put
+/// ([pathinfoservice::BlobsFirstPathInfoService]).
+pub async fn compose_services(composition: &StoreComposition) -> Result<Services, ServicesError> {
+    let blob_service = composition.castore().blob_service("default").await?;
+    let directory_service = composition.castore().directory_service("default").await?;
     let path_info_service: Arc<dyn PathInfoService> =
         Arc::new(pathinfoservice::BlobsFirstPathInfoService::new(
             blob_service.clone(),
-            pathinfoservice::from_addr(
-                &addrs.path_info_service_addr,
-                blob_service.clone(),
-                directory_service.clone(),
-            )
-            .await?,
+            composition.path_info_service("default").await?,
         ));
     let nar_calculation_service: Arc<dyn NarCalculationService> =
         match path_info_service.nar_calculation_service() {

@@ -3,20 +3,15 @@
 //! It must never ignore part of a URL: a host, path or query a backend does
 //! not take is an error, so a typo cannot silently pick another store.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use ::object_store::local::LocalFileSystem;
-use ::object_store::memory::InMemory;
-use ::object_store::path::Path as ObjectStorePath;
 use thiserror::Error;
 use url::Url;
 
-use super::{
-    BlobService, GrpcBlobService, MemoryBlobService, ObjectStoreBlobService, PackBlobService,
-    PackOpenError,
-};
-use crate::channel::{ChannelError, channel_from_url};
-use crate::proto::blob_service_client::BlobServiceClient;
+use super::{BlobService, PackBlobService, PackOpenError};
+use crate::channel::ChannelError;
+use crate::composition::BlobServiceConfig;
 
 /// A URL that does not describe a blob service.
 #[derive(Debug, Error)]
@@ -41,53 +36,62 @@ pub enum FromAddrError {
     ObjectStorePath(String, ::object_store::path::Error),
     #[error("{0:?} names no local directory: {1}")]
     LocalPath(String, ::object_store::Error),
+    #[error("{url:?}: {message}")]
+    ObjectStoreUrl { url: String, message: String },
+    #[error("configuring the object store at {url:?}: {source}")]
+    ObjectStoreConfig {
+        url: String,
+        source: ::object_store::Error,
+    },
     #[error(transparent)]
     Grpc(#[from] ChannelError),
+    #[error("a {0:?} blob service names other services: it exists only in a composition")]
+    NeedsComposition(&'static str),
 }
 
 /// The blob service at `url`:
 /// - `memory://`
 /// - `objectstore+memory://`
 /// - `objectstore+file:///absolute/path`
+/// - `objectstore+s3://bucket/prefix?endpoint=…&region=…` (see
+///   [super::ObjectStoreLocation])
 /// - `pack:///absolute/path`, the default local store
 /// - `grpc+unix:///path/to/socket`, `grpc+http://host:port`
 ///
 /// Async because gRPC channels run a task on the caller's tokio runtime.
 pub async fn from_addr(url: &str) -> Result<Arc<dyn BlobService>, FromAddrError> {
+    config_from_addr(url)?.open().await
+}
+
+/// The composition entry a blob service URL stands for; every part of the
+/// URL is checked here, before anything is opened.
+pub fn config_from_addr(url: &str) -> Result<BlobServiceConfig, FromAddrError> {
     let parsed = Url::parse(url).map_err(|e| FromAddrError::InvalidUrl(url.to_owned(), e))?;
-    match parsed.scheme() {
+    Ok(match parsed.scheme() {
         "memory" => {
             expect_bare("memory://", &parsed)?;
-            Ok(Arc::new(MemoryBlobService::new()))
+            BlobServiceConfig::Memory
         }
-        "objectstore+memory" => {
-            expect_bare("objectstore+memory://", &parsed)?;
-            Ok(Arc::new(ObjectStoreBlobService::new(
-                Arc::new(InMemory::new()),
-                Default::default(),
-            )))
-        }
-        "objectstore+file" => {
-            expect_no_host_or_query("objectstore+file://", &parsed)?;
-            if matches!(parsed.path(), "" | "/") {
-                return Err(FromAddrError::MissingPath("objectstore+file"));
+        scheme if scheme.starts_with("objectstore+") => {
+            let inner = &url["objectstore+".len()..];
+            // Checked now, so a bad URL is refused before anything opens.
+            super::ObjectStoreLocation::parse(inner)?;
+            BlobServiceConfig::ObjectStore {
+                url: inner.to_owned(),
             }
-            // Percent-decoded, so `%20` names a directory with a space.
-            let base = ObjectStorePath::from_url_path(parsed.path())
-                .map_err(|e| FromAddrError::ObjectStorePath(url.to_owned(), e))?;
-            let service = ObjectStoreBlobService::new_local(Arc::new(LocalFileSystem::new()), base)
-                .map_err(|e| FromAddrError::LocalPath(url.to_owned(), e))?;
-            Ok(Arc::new(service))
         }
-        "pack" => Ok(Arc::new(open_pack(url, &parsed).await?)),
+        "pack" => BlobServiceConfig::Pack {
+            path: pack_dir(&parsed)?,
+        },
         "grpc+unix" | "grpc+http" => {
-            let channel = channel_from_url(&parsed)?;
-            Ok(Arc::new(GrpcBlobService::from_client(
-                crate::with_message_limits!(BlobServiceClient::new(channel)),
-            )))
+            // Checked now; the channel is made when the service is opened.
+            crate::channel::check_url(&parsed)?;
+            BlobServiceConfig::Grpc {
+                url: url.to_owned(),
+            }
         }
-        other => Err(FromAddrError::UnknownScheme(other.to_owned())),
-    }
+        other => return Err(FromAddrError::UnknownScheme(other.to_owned())),
+    })
 }
 
 /// The pack store at `url` (`pack:///absolute/path`) itself, for what only
@@ -98,28 +102,38 @@ pub async fn pack_from_addr(url: &str) -> Result<PackBlobService, FromAddrError>
     if parsed.scheme() != "pack" {
         return Err(FromAddrError::NotPack(url.to_owned()));
     }
-    open_pack(url, &parsed).await
+    open_pack(pack_dir(&parsed)?).await
 }
 
-async fn open_pack(url: &str, parsed: &Url) -> Result<PackBlobService, FromAddrError> {
+/// The directory of a `pack:///absolute/path` URL.
+fn pack_dir(parsed: &Url) -> Result<PathBuf, FromAddrError> {
     expect_no_host_or_query("pack://", parsed)?;
     if matches!(parsed.path(), "" | "/") {
         return Err(FromAddrError::MissingPath("pack"));
     }
-    let dir = parsed
+    parsed
         .to_file_path()
-        .map_err(|()| FromAddrError::MissingPath("pack"))?;
+        .map_err(|()| FromAddrError::MissingPath("pack"))
+}
+
+/// Opens (or creates) the pack store in `dir` (absolute). Within a
+/// process, it is the store [from_addr] opened at the same directory.
+pub async fn open_pack(dir: PathBuf) -> Result<PackBlobService, FromAddrError> {
+    if !dir.is_absolute() {
+        return Err(FromAddrError::MissingPath("pack"));
+    }
+    let shown = dir.clone();
     let opened = tokio::task::spawn_blocking(move || PackBlobService::open(dir))
         .await
         .map_err(|e| PackOpenError::Io {
-            path: url.into(),
+            path: shown,
             source: std::io::Error::other(e),
         })?;
     Ok(opened?)
 }
 
 /// Checks that a URL of a local backend has neither host nor query.
-fn expect_no_host_or_query(form: &'static str, url: &Url) -> Result<(), FromAddrError> {
+pub(super) fn expect_no_host_or_query(form: &'static str, url: &Url) -> Result<(), FromAddrError> {
     if let Some(host) = url.host_str().filter(|host| !host.is_empty()) {
         return Err(FromAddrError::UnexpectedHost(form, host.to_owned()));
     }
@@ -131,7 +145,7 @@ fn expect_no_host_or_query(form: &'static str, url: &Url) -> Result<(), FromAddr
 
 /// Checks that a URL of a backend without settings has no host, path or
 /// query.
-fn expect_bare(form: &'static str, url: &Url) -> Result<(), FromAddrError> {
+pub(super) fn expect_bare(form: &'static str, url: &Url) -> Result<(), FromAddrError> {
     expect_no_host_or_query(form, url)?;
     if !matches!(url.path(), "" | "/") {
         return Err(FromAddrError::UnexpectedPath(form, url.path().to_owned()));

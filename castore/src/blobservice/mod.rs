@@ -24,16 +24,18 @@ mod from_addr;
 mod grpc;
 mod memory;
 mod object_store;
+mod object_store_location;
 mod pack;
 
 #[cfg(test)]
 pub(crate) mod tests;
 
 pub use self::combinator::CombinedBlobService;
-pub use self::from_addr::{FromAddrError, from_addr, pack_from_addr};
+pub use self::from_addr::{FromAddrError, config_from_addr, from_addr, open_pack, pack_from_addr};
 pub use self::grpc::GrpcBlobService;
 pub use self::memory::MemoryBlobService;
 pub use self::object_store::ObjectStoreBlobService;
+pub use self::object_store_location::ObjectStoreLocation;
 pub use self::pack::{OpenError as PackOpenError, PackBlobService, SpaceReport};
 
 /// A store of blobs, addressed by the blake3 digest of their contents.

@@ -3,19 +3,17 @@
 //! It must never ignore part of a URL: a host, path or query a backend does
 //! not take is an error, so a typo cannot silently pick another store.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use thiserror::Error;
 use url::Url;
 
-use super::{
-    BigtableDirectoryService, DirectoryService, Error, GrpcDirectoryService,
-    MemoryDirectoryService, RedbDirectoryService, SledDirectoryService,
-};
-use crate::bigtable::BigtableError;
-use crate::channel::{ChannelError, channel_from_url};
+use super::{DirectoryService, Error};
+use crate::bigtable::{BigtableError, BigtableParams};
+use crate::channel::ChannelError;
+use crate::composition::DirectoryServiceConfig;
 use crate::local_addr::{LocalAddrError, expect_bare, local_location};
-use crate::proto::directory_service_client::DirectoryServiceClient;
 
 /// Why [from_addr] could not build a service.
 #[derive(Debug, Error)]
@@ -37,51 +35,52 @@ pub enum FromAddrError {
     Bigtable(#[from] BigtableError),
     #[error("opening {url:?}: {source}")]
     Open { url: String, source: Box<Error> },
+    #[error("a {0:?} directory service names other services: it exists only in a composition")]
+    NeedsComposition(&'static str),
 }
 
 /// Builds a directory service from its address:
 ///
 /// | URL | service |
 /// |---|---|
-/// | `memory://` | [MemoryDirectoryService] |
-/// | `redb:///path/to/file.redb` | [RedbDirectoryService] in that file (created if missing) |
-/// | `redb://` | [RedbDirectoryService] in memory |
-/// | `sled:///path/to/dir` | [SledDirectoryService] in that directory |
-/// | `sled://` | [SledDirectoryService], temporary |
-/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [GrpcDirectoryService] |
-/// | `bigtable://INSTANCE?project_id=…&table_name=…&family_name=…` | [BigtableDirectoryService] (also `channel_size`, `timeout` in seconds, `app_profile_id`; connects lazily) |
+/// | `memory://` | [super::MemoryDirectoryService] |
+/// | `redb:///path/to/file.redb` | [super::RedbDirectoryService] in that file (created if missing) |
+/// | `redb://` | [super::RedbDirectoryService] in memory |
+/// | `sled:///path/to/dir` | [super::SledDirectoryService] in that directory |
+/// | `sled://` | [super::SledDirectoryService], temporary |
+/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [super::GrpcDirectoryService] |
+/// | `bigtable://INSTANCE?project_id=…&table_name=…&family_name=…` | [super::BigtableDirectoryService] (also `channel_size`, `timeout` in seconds, `app_profile_id`; connects lazily) |
 pub async fn from_addr(addr: &str) -> Result<Arc<dyn DirectoryService>, FromAddrError> {
+    config_from_addr(addr)?.open().await
+}
+
+/// The composition entry a directory service URL stands for; every part of
+/// the URL is checked here, before anything is opened.
+pub fn config_from_addr(addr: &str) -> Result<DirectoryServiceConfig, FromAddrError> {
     let url = Url::parse(addr).map_err(|source| FromAddrError::InvalidUrl {
         url: addr.to_owned(),
         source,
     })?;
-    let open_error = |source| FromAddrError::Open {
-        url: addr.to_owned(),
-        source: Box::new(source),
-    };
+    let path = |url: &Url| local_location(url).map(|path| path.map(PathBuf::from));
     Ok(match url.scheme() {
         "memory" => {
             expect_bare(&url)?;
-            Arc::new(MemoryDirectoryService::new())
+            DirectoryServiceConfig::Memory
         }
-        "redb" => Arc::new(
-            match local_location(&url)? {
-                Some(path) => RedbDirectoryService::open(path).await,
-                None => RedbDirectoryService::new_in_memory(),
+        "redb" => DirectoryServiceConfig::Redb { path: path(&url)? },
+        "sled" => DirectoryServiceConfig::Sled { path: path(&url)? },
+        "grpc+unix" | "grpc+http" => {
+            crate::channel::check_url(&url)?;
+            DirectoryServiceConfig::Grpc {
+                url: addr.to_owned(),
             }
-            .map_err(open_error)?,
-        ),
-        "sled" => Arc::new(
-            match local_location(&url)? {
-                Some(path) => SledDirectoryService::open(path).await,
-                None => SledDirectoryService::new_temporary().await,
+        }
+        "bigtable" => {
+            BigtableParams::from_url(&url).map_err(BigtableError::from)?;
+            DirectoryServiceConfig::Bigtable {
+                url: addr.to_owned(),
             }
-            .map_err(open_error)?,
-        ),
-        "grpc+unix" | "grpc+http" => Arc::new(GrpcDirectoryService::from_client(
-            crate::with_message_limits!(DirectoryServiceClient::new(channel_from_url(&url)?)),
-        )),
-        "bigtable" => Arc::new(BigtableDirectoryService::from_url(&url).await?),
+        }
         other => return Err(FromAddrError::UnknownScheme(other.to_owned())),
     })
 }
@@ -157,7 +156,7 @@ mod tests {
         match from_addr(&addr).await {
             Ok(_) => panic!("{addr} must fail to open"),
             Err(e) => assert!(
-                matches!(&e, FromAddrError::Open { url, source } if *url == addr && matches!(**source, Error::Kv(KvError::Redb(_)))),
+                matches!(&e, FromAddrError::Open { url, source } if addr.ends_with(url.as_str()) && matches!(**source, Error::Kv(KvError::Redb(_)))),
                 "{e}"
             ),
         }

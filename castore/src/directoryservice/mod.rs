@@ -15,14 +15,19 @@
 //! - [BigtableDirectoryService] (`bigtable://INSTANCE?project_id=…&table_name=…&family_name=…`):
 //!   shared by several daemons; closures are written leaves first rather
 //!   than atomically (see its module)
+//!
+//! and, in a composition only ([crate::composition]), [LruDirectoryService]
+//! and [CachedDirectoryService].
 
 mod bigtable;
 mod buffered_putter;
+mod cache;
 mod closure_validator;
 mod error;
 mod from_addr;
 mod grpc;
 mod key_value;
+mod lru;
 mod memory;
 mod redb;
 mod sled;
@@ -37,11 +42,13 @@ use futures::stream::BoxStream;
 use crate::{B3Digest, Directory};
 
 pub use bigtable::BigtableDirectoryService;
+pub use cache::CachedDirectoryService;
 pub use closure_validator::{Accepted, ClosureError, ClosureValidator, RootFirstValidator};
 pub use error::Error;
-pub use from_addr::{FromAddrError, from_addr};
+pub use from_addr::{FromAddrError, config_from_addr, from_addr};
 pub use grpc::GrpcDirectoryService;
 pub use key_value::KvDirectoryService;
+pub use lru::LruDirectoryService;
 pub use memory::MemoryDirectoryService;
 pub use redb::RedbDirectoryService;
 pub use sled::SledDirectoryService;

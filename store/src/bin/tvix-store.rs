@@ -15,9 +15,11 @@ use nix_compat::nixbase32;
 use nix_compat::store_path::StorePath;
 use tokio::io::AsyncWriteExt;
 use tracing::Level;
-use tvix_castore::blobservice::pack_from_addr;
+use tvix_castore::blobservice::open_pack;
+use tvix_castore::composition::BlobServiceConfig;
 use tvix_castore::fs::FuseDaemon;
 use tvix_castore::proto::DEFAULT_MAX_DIRECTORY_PUT_BYTES;
+use tvix_store::composition::StoreComposition;
 use tvix_store::fs::store_fs;
 use tvix_store::gc::space_report;
 use tvix_store::import::{
@@ -25,7 +27,7 @@ use tvix_store::import::{
 };
 use tvix_store::nar::write_nar;
 use tvix_store::utils::{
-    BlockingWriter, ListenAddress, Listener, ServiceAddrArgs, Services, construct_services,
+    BlockingWriter, ListenAddress, Listener, ServiceAddrArgs, Services, compose_services,
     default_socket_path, init_logging, run_to_exit, serve, shutdown_signal,
 };
 
@@ -145,7 +147,6 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {
-    let addrs = || cli.services.addrs();
     match cli.command {
         Command::Daemon {
             listen_address,
@@ -160,7 +161,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             // Listen first: a second daemon must fail on the socket, not on
             // the store the first one has open.
             let listener = Listener::bind(&listen_address, socket_mode).await?;
-            let services = construct_services(&addrs()?).await?;
+            let services = cli.services.services().await?;
             let shutdown = shutdown_signal()?;
             tracing::info!(address = %listen_address, "listening");
             serve(listener, &services, max_directory_put_bytes, shutdown).await?;
@@ -170,7 +171,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             if name.is_some() && paths.len() > 1 {
                 return Err("--name takes exactly one PATH".into());
             }
-            let services = construct_services(&addrs()?).await?;
+            let services = cli.services.services().await?;
             for path in &paths {
                 let progress = TerminalProgress::for_path(path);
                 let Services {
@@ -218,7 +219,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     .map_err(|e| format!("reading {}: {e}", reference_graph.display()))?
             };
             let graph = ReferenceGraph::from_json(&json)?;
-            let services = construct_services(&addrs()?).await?;
+            let services = cli.services.services().await?;
             let progress = TerminalProgress::hidden();
             let copied = copy_closure(
                 services.blob_service.clone(),
@@ -235,7 +236,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::PathInfo { store_path } => {
             let store_path = parse_store_path(&store_path)?;
-            let services = construct_services(&addrs()?).await?;
+            let services = cli.services.services().await?;
             let path_info = services
                 .path_info_service
                 .get(*store_path.digest())
@@ -246,7 +247,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::ExportNar { store_path } => {
             let store_path = parse_store_path(&store_path)?;
-            let services = construct_services(&addrs()?).await?;
+            let services = cli.services.services().await?;
             let path_info = services
                 .path_info_service
                 .get(*store_path.digest())
@@ -274,7 +275,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             // Refuse a busy mountpoint before opening a store it may be
             // serving already.
             FuseDaemon::check_mountpoint(&mountpoint)?;
-            let services = construct_services(&addrs()?).await?;
+            let services = cli.services.services().await?;
             let fs = store_fs(&services, list_root);
             let shutdown = shutdown_signal()?;
             let daemon = FuseDaemon::mount(fs, &mountpoint, threads, allow_other)?;
@@ -287,16 +288,22 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         #[cfg(feature = "virtiofs")]
         Command::Virtiofs { socket, list_root } => {
-            let services = construct_services(&addrs()?).await?;
+            let services = cli.services.services().await?;
             let fs = store_fs(&services, list_root);
             tracing::info!(socket = %socket.display(), "serving virtio-fs");
             tokio::task::spawn_blocking(move || tvix_castore::fs::serve_virtiofs(fs, &socket))
                 .await??;
         }
         Command::Gc { dry_run: _ } => {
-            let addrs = addrs()?;
-            let services = construct_services(&addrs).await?;
-            let blobs = pack_from_addr(&addrs.blob_service_addr).await?;
+            let document = cli.services.document()?;
+            let Some(BlobServiceConfig::Pack { path }) = document.blobservices.get("default")
+            else {
+                return Err(
+                    "gc needs a pack blob service (blobservices.default of type pack)".into(),
+                );
+            };
+            let blobs = open_pack(path.clone()).await?;
+            let services = compose_services(&StoreComposition::new(document)?).await?;
             let report = space_report(
                 &blobs,
                 &*services.path_info_service,

@@ -1,20 +1,18 @@
 //! [from_addr]: a path info service from a URL.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use thiserror::Error;
-use tvix_castore::bigtable::BigtableError;
+use tvix_castore::bigtable::{BigtableError, BigtableParams};
 use tvix_castore::blobservice::BlobService;
-use tvix_castore::channel::{ChannelError, channel_from_url};
+use tvix_castore::channel::ChannelError;
 use tvix_castore::directoryservice::DirectoryService;
 use tvix_castore::local_addr::{LocalAddrError, expect_bare, local_location};
 use url::Url;
 
-use super::{
-    BigtablePathInfoService, Error, GrpcPathInfoService, MemoryPathInfoService, NixHttpAddrError,
-    NixHttpPathInfoService, PathInfoService, RedbPathInfoService, SledPathInfoService,
-};
-use crate::proto::path_info_service_client::PathInfoServiceClient;
+use super::{Error, NixHttpAddrError, NixHttpSettings, PathInfoService};
+use crate::composition::PathInfoServiceConfig;
 
 /// Why [from_addr] could not build a service.
 #[derive(Debug, Error)]
@@ -38,20 +36,22 @@ pub enum FromAddrError {
     Bigtable(#[from] BigtableError),
     #[error("opening {url:?}: {source}")]
     Open { url: String, source: Box<Error> },
+    #[error("a {0:?} path info service names other services: it exists only in a composition")]
+    NeedsComposition(&'static str),
 }
 
 /// Builds a path info service from its address:
 ///
 /// | URL | service |
 /// |---|---|
-/// | `memory://` | [MemoryPathInfoService] |
-/// | `redb:///path/to/file.redb` | [RedbPathInfoService] in that file (created if missing) |
-/// | `redb://` | [RedbPathInfoService] in memory |
-/// | `sled:///path/to/dir` | [SledPathInfoService] in that directory |
-/// | `sled://` | [SledPathInfoService], temporary |
-/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [GrpcPathInfoService] |
-/// | `bigtable://INSTANCE?project_id=…&table_name=…&family_name=…` | [BigtablePathInfoService] (also `channel_size`, `timeout` in seconds, `app_profile_id`; connects lazily) |
-/// | `nix+http://host/path`, `nix+https://host/path` | [NixHttpPathInfoService] (read-only; query parameters `trusted-public-keys`, `require-sigs`) |
+/// | `memory://` | [super::MemoryPathInfoService] |
+/// | `redb:///path/to/file.redb` | [super::RedbPathInfoService] in that file (created if missing) |
+/// | `redb://` | [super::RedbPathInfoService] in memory |
+/// | `sled:///path/to/dir` | [super::SledPathInfoService] in that directory |
+/// | `sled://` | [super::SledPathInfoService], temporary |
+/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [super::GrpcPathInfoService] |
+/// | `bigtable://INSTANCE?project_id=…&table_name=…&family_name=…` | [super::BigtablePathInfoService] (also `channel_size`, `timeout` in seconds, `app_profile_id`; connects lazily) |
+/// | `nix+http://host/path`, `nix+https://host/path` | [super::NixHttpPathInfoService] (read-only; query parameters `trusted-public-keys`, `require-sigs`) |
 ///
 /// The local forms follow castore's directory service addresses, so a
 /// store's three addresses look alike.
@@ -63,42 +63,49 @@ pub async fn from_addr(
     blob_service: Arc<dyn BlobService>,
     directory_service: Arc<dyn DirectoryService>,
 ) -> Result<Arc<dyn PathInfoService>, FromAddrError> {
+    config_from_addr(addr)?
+        .open(blob_service, directory_service)
+        .await
+}
+
+/// The composition entry a path info service URL stands for; every part
+/// of the URL is checked here, before anything is opened. A binary cache
+/// ingests into the castore entries named `default`.
+pub fn config_from_addr(addr: &str) -> Result<PathInfoServiceConfig, FromAddrError> {
     let url = Url::parse(addr).map_err(|source| FromAddrError::InvalidUrl {
         url: addr.to_owned(),
         source,
     })?;
-    let open_error = |source| FromAddrError::Open {
-        url: addr.to_owned(),
-        source: Box::new(source),
-    };
+    let path = |url: &Url| local_location(url).map(|path| path.map(PathBuf::from));
     Ok(match url.scheme() {
         "memory" => {
             expect_bare(&url)?;
-            Arc::new(MemoryPathInfoService::new())
+            PathInfoServiceConfig::Memory
         }
-        "redb" => Arc::new(
-            match local_location(&url)? {
-                Some(path) => RedbPathInfoService::open(path).await,
-                None => RedbPathInfoService::new_in_memory(),
+        "redb" => PathInfoServiceConfig::Redb { path: path(&url)? },
+        "sled" => PathInfoServiceConfig::Sled { path: path(&url)? },
+        "grpc+unix" | "grpc+http" => {
+            tvix_castore::channel::check_url(&url)?;
+            PathInfoServiceConfig::Grpc {
+                url: addr.to_owned(),
             }
-            .map_err(open_error)?,
-        ),
-        "sled" => Arc::new(
-            match local_location(&url)? {
-                Some(path) => SledPathInfoService::open(path).await,
-                None => SledPathInfoService::new_temporary().await,
+        }
+        "bigtable" => {
+            BigtableParams::from_url(&url).map_err(BigtableError::from)?;
+            PathInfoServiceConfig::Bigtable {
+                url: addr.to_owned(),
             }
-            .map_err(open_error)?,
-        ),
-        "grpc+unix" | "grpc+http" => Arc::new(GrpcPathInfoService::from_client(
-            tvix_castore::with_message_limits!(PathInfoServiceClient::new(channel_from_url(&url)?)),
-        )),
-        "bigtable" => Arc::new(BigtablePathInfoService::from_url(&url).await?),
-        "nix+http" | "nix+https" => Arc::new(NixHttpPathInfoService::from_addr(
-            addr,
-            blob_service,
-            directory_service,
-        )?),
+        }
+        "nix+http" | "nix+https" => {
+            let settings = NixHttpSettings::from_addr(addr)?;
+            PathInfoServiceConfig::Nix {
+                url: settings.base_url,
+                trusted_public_keys: settings.trusted_public_keys,
+                require_sigs: settings.require_sigs,
+                blob_service: "default".to_owned(),
+                directory_service: "default".to_owned(),
+            }
+        }
         other => return Err(FromAddrError::UnknownScheme(other.to_owned())),
     })
 }
@@ -235,7 +242,7 @@ mod tests {
             Ok(_) => panic!("{addr} must fail to open"),
             Err(e) => assert!(
                 matches!(&e, FromAddrError::Open { url, source }
-                    if *url == addr && matches!(**source, Error::Kv(KvError::Redb(_)))),
+                    if addr.ends_with(url.as_str()) && matches!(**source, Error::Kv(KvError::Redb(_)))),
                 "{e}"
             ),
         }

@@ -16,13 +16,18 @@
 //!   shared by several daemons
 //! - [NixHttpPathInfoService] (`nix+http://host/path`, `nix+https://…`):
 //!   read-only, over a Nix binary cache, ingesting NARs into the castore
+//!
+//! and, in a composition only ([crate::composition]), [LruPathInfoService]
+//! and [CachedPathInfoService].
 
 mod bigtable;
 mod blobs_first;
+mod cache;
 mod error;
 mod from_addr;
 mod grpc;
 mod kv;
+mod lru;
 mod memory;
 mod nix_http;
 mod redb;
@@ -40,14 +45,16 @@ use crate::nar::NarCalculationService;
 
 pub use bigtable::BigtablePathInfoService;
 pub use blobs_first::BlobsFirstPathInfoService;
+pub use cache::CachedPathInfoService;
 pub use error::Error;
-pub use from_addr::{FromAddrError, from_addr};
+pub use from_addr::{FromAddrError, config_from_addr, from_addr};
 pub use grpc::GrpcPathInfoService;
 pub use kv::KvPathInfoService;
+pub use lru::LruPathInfoService;
 pub use memory::MemoryPathInfoService;
 pub use nix_http::{
     NIX_DEFAULT_TRUSTED_PUBLIC_KEY, NixHttpAddrError, NixHttpError, NixHttpPathInfoService,
-    SignaturePolicy,
+    NixHttpSettings, SignaturePolicy,
 };
 pub use redb::RedbPathInfoService;
 pub use sled::SledPathInfoService;

@@ -212,18 +212,16 @@ impl NixHttpPathInfoService {
         blob_service: Arc<dyn BlobService>,
         directory_service: Arc<dyn DirectoryService>,
     ) -> Result<Self, NixHttpAddrError> {
-        let http_addr = addr
-            .strip_prefix("nix+")
-            .filter(|rest| rest.starts_with("http://") || rest.starts_with("https://"))
-            .ok_or_else(|| NixHttpAddrError::NotNixHttp(addr.to_owned()))?;
-        let mut base_url =
-            Url::parse(http_addr).map_err(|source| NixHttpAddrError::InvalidUrl {
-                url: http_addr.to_owned(),
-                source,
-            })?;
-        let policy = signature_policy(base_url.query().unwrap_or(""))?;
-        base_url.set_query(None);
-        Self::new(base_url, policy, blob_service, directory_service)
+        let settings = NixHttpSettings::from_addr(addr)?;
+        Self::new(
+            settings.base_url,
+            SignaturePolicy::new(
+                settings.trusted_public_keys.as_deref(),
+                settings.require_sigs,
+            )?,
+            blob_service,
+            directory_service,
+        )
     }
 
     /// Fetches, checks and ingests the path with this digest.
@@ -437,46 +435,87 @@ fn check_status(url: &Url, response: reqwest::Response) -> Result<reqwest::Respo
 /// The signature policy a cache address's query asks for. Parameters are
 /// split and percent-decoded as Nix does, which keeps `+` as it is (base64
 /// keys contain it).
-fn signature_policy(query: &str) -> Result<SignaturePolicy, NixHttpAddrError> {
-    let mut trusted_public_keys = None;
-    let mut require_sigs = None;
-    for parameter in query.split('&').filter(|parameter| !parameter.is_empty()) {
-        let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
-        let value = percent_decode_str(value)
-            .decode_utf8()
-            .map_err(|_| NixHttpAddrError::NotUtf8(name.to_owned()))?;
-        let slot = match name {
-            "trusted-public-keys" => &mut trusted_public_keys,
-            "require-sigs" => &mut require_sigs,
-            other => return Err(NixHttpAddrError::UnknownParameter(other.to_owned())),
-        };
-        if slot.replace(value.into_owned()).is_some() {
-            return Err(NixHttpAddrError::DuplicateParameter(name.to_owned()));
-        }
-    }
-    let require_sigs = match require_sigs.as_deref() {
-        None | Some("true") => true,
-        Some("false") => false,
-        Some(other) => return Err(NixHttpAddrError::InvalidRequireSigs(other.to_owned())),
-    };
-    if !require_sigs {
-        return Ok(SignaturePolicy::Ignore);
-    }
-    let keys = trusted_public_keys
-        .as_deref()
-        .unwrap_or(NIX_DEFAULT_TRUSTED_PUBLIC_KEY)
-        .split_whitespace()
-        .map(|key| {
-            VerifyingKey::from_str(key).map_err(|source| NixHttpAddrError::InvalidKey {
-                key: key.to_owned(),
+/// What a `nix+http(s)://host/path?query` address says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NixHttpSettings {
+    /// `http(s)://host/path`, without the query.
+    pub base_url: Url,
+    /// The `trusted-public-keys` parameter: keys separated by white space.
+    pub trusted_public_keys: Option<String>,
+    /// The `require-sigs` parameter (default true).
+    pub require_sigs: bool,
+}
+
+impl NixHttpSettings {
+    pub fn from_addr(addr: &str) -> Result<Self, NixHttpAddrError> {
+        let http_addr = addr
+            .strip_prefix("nix+")
+            .filter(|rest| rest.starts_with("http://") || rest.starts_with("https://"))
+            .ok_or_else(|| NixHttpAddrError::NotNixHttp(addr.to_owned()))?;
+        let mut base_url =
+            Url::parse(http_addr).map_err(|source| NixHttpAddrError::InvalidUrl {
+                url: http_addr.to_owned(),
                 source,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if keys.is_empty() {
-        return Err(NixHttpAddrError::NoTrustedKeys);
+            })?;
+        let mut trusted_public_keys = None;
+        let mut require_sigs = None;
+        let query = base_url.query().unwrap_or("").to_owned();
+        for parameter in query.split('&').filter(|parameter| !parameter.is_empty()) {
+            let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+            let value = percent_decode_str(value)
+                .decode_utf8()
+                .map_err(|_| NixHttpAddrError::NotUtf8(name.to_owned()))?;
+            let slot = match name {
+                "trusted-public-keys" => &mut trusted_public_keys,
+                "require-sigs" => &mut require_sigs,
+                other => return Err(NixHttpAddrError::UnknownParameter(other.to_owned())),
+            };
+            if slot.replace(value.into_owned()).is_some() {
+                return Err(NixHttpAddrError::DuplicateParameter(name.to_owned()));
+            }
+        }
+        let require_sigs = match require_sigs.as_deref() {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => return Err(NixHttpAddrError::InvalidRequireSigs(other.to_owned())),
+        };
+        base_url.set_query(None);
+        let settings = Self {
+            base_url,
+            trusted_public_keys,
+            require_sigs,
+        };
+        // Checked now, so that a bad key is refused before anything opens.
+        SignaturePolicy::new(settings.trusted_public_keys.as_deref(), require_sigs)?;
+        Ok(settings)
     }
-    Ok(SignaturePolicy::Require(keys))
+}
+
+impl SignaturePolicy {
+    /// The policy of `trusted-public-keys` (white-space separated; the
+    /// cache.nixos.org key if not given) and `require-sigs`.
+    pub fn new(
+        trusted_public_keys: Option<&str>,
+        require_sigs: bool,
+    ) -> Result<Self, NixHttpAddrError> {
+        if !require_sigs {
+            return Ok(SignaturePolicy::Ignore);
+        }
+        let keys = trusted_public_keys
+            .unwrap_or(NIX_DEFAULT_TRUSTED_PUBLIC_KEY)
+            .split_whitespace()
+            .map(|key| {
+                VerifyingKey::from_str(key).map_err(|source| NixHttpAddrError::InvalidKey {
+                    key: key.to_owned(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(NixHttpAddrError::NoTrustedKeys);
+        }
+        Ok(SignaturePolicy::Require(keys))
+    }
 }
 
 #[async_trait]

@@ -600,6 +600,15 @@ async fn list_is_unsupported() {
     );
 }
 
+/// The policy a cache address with this query gives.
+fn signature_policy(query: &str) -> Result<SignaturePolicy, NixHttpAddrError> {
+    let settings = NixHttpSettings::from_addr(&format!("nix+http://localhost/?{query}"))?;
+    SignaturePolicy::new(
+        settings.trusted_public_keys.as_deref(),
+        settings.require_sigs,
+    )
+}
+
 /// The query of a cache address, and the policy it gives.
 #[rstest]
 #[case::default("", Ok(vec![NIX_DEFAULT_TRUSTED_PUBLIC_KEY]))]
