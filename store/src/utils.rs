@@ -64,11 +64,13 @@ pub struct ServiceAddrArgs {
     #[arg(long, env = "BLOB_SERVICE_ADDR", global = true)]
     pub blob_service_addr: Option<String>,
     /// Directory service URL, e.g. redb:///path/directories.redb,
-    /// sled:///path, memory://, grpc+unix:///socket.
+    /// sled:///path, memory://, grpc+unix:///socket,
+    /// bigtable://INSTANCE?project_id=…&table_name=…&family_name=….
     #[arg(long, env = "DIRECTORY_SERVICE_ADDR", global = true)]
     pub directory_service_addr: Option<String>,
     /// Path info service URL, e.g. redb:///path/pathinfo.redb, sled:///path,
-    /// memory://, grpc+unix:///socket, nix+https://host/path.
+    /// memory://, grpc+unix:///socket, nix+https://host/path,
+    /// bigtable://INSTANCE?project_id=…&table_name=…&family_name=….
     #[arg(long, env = "PATH_INFO_SERVICE_ADDR", global = true)]
     pub path_info_service_addr: Option<String>,
 }

@@ -1,9 +1,10 @@
 //! Stores sharing Bigtable (the `bttest` emulator, started here), run as
 //! real processes (feature `integration`):
 //! - two daemons on different TCP ports over the same Bigtable tables and
-//!   the same blob store: a path imported through one is exported
-//!   identically through the other, and a nar-bridge in front of the second
-//!   serves it to `nix copy --from` (when Nix is on PATH);
+//!   the same blob store, the second composed by `--config` with local
+//!   redb caches in front of Bigtable: a path imported through one is
+//!   exported identically through the other, and a nar-bridge in front of
+//!   the second serves it to `nix copy --from` (when Nix is on PATH);
 //! - an outage (the emulator stopped, or killed and restarted empty) during
 //!   an import: the import fails with an error within the timeout, no
 //!   PathInfo is written, and once the emulator is back the same import
@@ -148,12 +149,12 @@ fn two_daemons_share_bigtable() {
     create_tables(&emulator.addr);
     let tmp = tempfile::tempdir().expect("tempdir");
     nar_trees(tmp.path());
-    let store = shared_store(&format!(
-        "objectstore+file://{}",
-        mkdir(tmp.path().join("blobs")).display()
-    ));
+    let blobs = mkdir(tmp.path().join("blobs"));
+    let store = shared_store(&format!("objectstore+file://{}", blobs.display()));
     let first = Server::daemon(&emulator.addr, &store);
-    let second = Server::daemon(&emulator.addr, &store);
+    let config = tmp.path().join("cached.toml");
+    std::fs::write(&config, cached_config(&blobs, tmp.path())).expect("write config");
+    let second = Server::daemon(&emulator.addr, &[format!("--config={}", config.display())]);
 
     let nested = tmp.path().join("nested");
     let imported = ok(
@@ -196,6 +197,48 @@ fn two_daemons_share_bigtable() {
     );
 
     nix_copy_from_bridge(&second, &store_path, &golden, tmp.path());
+}
+
+/// The store of [shared_store] as a composition, with a redb cache (in
+/// `dir`) in front of each Bigtable table.
+fn cached_config(blobs: &Path, dir: &Path) -> String {
+    let directories = table_url("directories");
+    let pathinfos = table_url("pathinfos");
+    let dir = dir.display();
+    format!(
+        r#"
+[blobservices.default]
+type = "objectstore"
+url = "file://{blobs}"
+
+[directoryservices.bigtable]
+type = "bigtable"
+url = "{directories}&timeout={TIMEOUT_SECS}"
+
+[directoryservices.local]
+type = "redb"
+path = "{dir}/directories-cache.redb"
+
+[directoryservices.default]
+type = "cache"
+near = "local"
+far = "bigtable"
+
+[pathinfoservices.bigtable]
+type = "bigtable"
+url = "{pathinfos}&timeout={TIMEOUT_SECS}"
+
+[pathinfoservices.local]
+type = "redb"
+path = "{dir}/pathinfo-cache.redb"
+
+[pathinfoservices.default]
+type = "cache"
+near = "local"
+far = "bigtable"
+"#,
+        blobs = blobs.display()
+    )
 }
 
 /// A nar-bridge in front of `daemon` serves `store_path` to `nix copy
