@@ -21,6 +21,8 @@ pub mod fs;
 pub mod import;
 pub mod kv;
 pub mod local_addr;
+#[cfg(feature = "integration")]
+pub mod moto;
 pub mod proto;
 
 #[cfg(test)]

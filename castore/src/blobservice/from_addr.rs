@@ -164,6 +164,11 @@ mod tests {
     #[case::objectstore_memory("objectstore+memory://")]
     #[case::objectstore_file("objectstore+file:///tmp/tvix-castore-from-addr-test")]
     #[case::pack("pack:///tmp/tvix-castore-from-addr-test-pack")]
+    #[case::s3("objectstore+s3://bucket")]
+    #[case::s3_prefix("objectstore+s3://bucket/some/prefix?region=eu-west-1")]
+    #[case::s3_endpoint(
+        "objectstore+s3://bucket/p?endpoint=http://127.0.0.1:9000&region=us-east-1&timeout=5"
+    )]
     #[case::grpc_unix("grpc+unix:///run/tvix/blobs.sock")]
     #[case::grpc_http_ipv4("grpc+http://127.0.0.1:8000")]
     #[case::grpc_http_ipv6("grpc+http://[::1]:8000")]
@@ -214,6 +219,34 @@ mod tests {
         "objectstore+file:// must not have a host, got \"host\""
     )]
     #[case::pack_without_path("pack://", "pack needs an absolute directory path")]
+    #[case::s3_without_bucket(
+        "objectstore+s3:///prefix",
+        "\"s3:///prefix\": an s3:// URL needs a bucket: s3://bucket/prefix"
+    )]
+    #[case::s3_with_port(
+        "objectstore+s3://host:9000/bucket",
+        "\"s3://host:9000/bucket\": an s3:// URL names a bucket, not a server: give the server as ?endpoint="
+    )]
+    #[case::s3_unknown_parameter(
+        "objectstore+s3://bucket?regoin=x",
+        "\"s3://bucket?regoin=x\": unknown query parameter \"regoin\": expected endpoint, region or timeout"
+    )]
+    #[case::s3_twice(
+        "objectstore+s3://bucket?region=a&region=b",
+        "\"s3://bucket?region=a&region=b\": query parameter \"region\" given twice"
+    )]
+    #[case::s3_bad_timeout(
+        "objectstore+s3://bucket?timeout=0",
+        "\"s3://bucket?timeout=0\": timeout must be a positive number of seconds, got \"0\""
+    )]
+    #[case::s3_bad_endpoint(
+        "objectstore+s3://bucket?endpoint=localhost:9000",
+        "\"s3://bucket?endpoint=localhost:9000\": endpoint must be an http:// or https:// URL, got \"localhost:9000\""
+    )]
+    #[case::unknown_object_store(
+        "objectstore+gs://bucket",
+        "\"gs://bucket\": unknown object store scheme \"gs\": expected memory, file or s3"
+    )]
     #[case::pack_with_host("pack://host/tmp", "pack:// must not have a host, got \"host\"")]
     #[case::grpc_unix_without_path("grpc+unix://", "grpc+unix URL has no socket path")]
     #[case::grpc_unix_with_host(

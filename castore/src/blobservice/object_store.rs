@@ -11,8 +11,9 @@
 //! Larger blobs are cut by [super::chunking]. Chunks are written only if
 //! absent, so importing the same data twice writes nothing new.
 //!
-//! Every object is written with one atomic `put`, and a chunk list only after
-//! all its chunks exist, so a blob is visible exactly when its writer's
+//! Every object is written with one atomic `put` (one multipart upload from
+//! [DEFAULT_MULTIPART_THRESHOLD] bytes on, which becomes visible only when
+//! completed), and a chunk list only after all its chunks exist, so a blob is visible exactly when its writer's
 //! `close()` has returned. A writer dropped early may leave chunks behind;
 //! they are named by their contents, so they are harmless and reusable.
 //! This module must never publish a chunk list before every chunk in it is
@@ -40,7 +41,9 @@ use std::sync::Arc;
 
 use ::object_store::local::LocalFileSystem;
 use ::object_store::path::Path;
-use ::object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use ::object_store::{
+    ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart,
+};
 use bytes::Bytes;
 use data_encoding::HEXLOWER;
 use futures::FutureExt;
@@ -52,11 +55,22 @@ use super::{BlobReader, BlobService, BlobWriter, ChunkMeta};
 use crate::B3Digest;
 use crate::proto;
 
+/// Objects from this size on are uploaded in parts: a remote store
+/// refuses (or times out on) single requests that are too large. Chunks
+/// stay below it; a chunk list reaches it for a blob of about 100 GiB.
+pub const DEFAULT_MULTIPART_THRESHOLD: usize = 8 * 1024 * 1024;
+
+/// The size of the parts of a multipart upload (S3 wants at least 5 MiB
+/// for every part but the last).
+const MULTIPART_PART_SIZE: usize = 8 * 1024 * 1024;
+
 /// Blobs in any [ObjectStore], below a base path; see the module doc.
 #[derive(Clone)]
 pub struct ObjectStoreBlobService {
     store: Arc<dyn ObjectStore>,
     base: Path,
+    /// Objects of at least this many bytes are uploaded in parts.
+    multipart_threshold: usize,
     /// The directory `base` names, when `store` is a local file system:
     /// objects are then read there directly; see the module doc.
     local_base: Option<Arc<std::path::Path>>,
@@ -86,7 +100,17 @@ impl ObjectStoreBlobService {
         Self {
             store,
             base,
+            multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             local_base: None,
+        }
+    }
+
+    /// Uploads objects of at least `bytes` in parts instead of
+    /// [DEFAULT_MULTIPART_THRESHOLD].
+    pub fn with_multipart_threshold(self, bytes: usize) -> Self {
+        Self {
+            multipart_threshold: bytes,
+            ..self
         }
     }
 
@@ -100,6 +124,7 @@ impl ObjectStoreBlobService {
         Ok(Self {
             store,
             base,
+            multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             local_base: Some(local_base.into()),
         })
     }
@@ -158,11 +183,21 @@ impl ObjectStoreBlobService {
         if self.head(kind, digest).await?.is_some() {
             return Ok(());
         }
+        let path = self.object_path(kind, digest);
+        if data.len() >= self.multipart_threshold {
+            // A multipart upload cannot be made conditional; one that races
+            // another writer of the same name writes the same bytes. It is
+            // invisible until completed, and aborted if it fails.
+            let upload = self.store.put_multipart(&path).await?;
+            let mut writer = WriteMultipart::new_with_chunk_size(upload, MULTIPART_PART_SIZE);
+            writer.put(data);
+            writer.finish().await?;
+            return Ok(());
+        }
         let options = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
         };
-        let path = self.object_path(kind, digest);
         match self
             .store
             .put_opts(&path, PutPayload::from(data), options)
@@ -436,5 +471,35 @@ mod tests {
         assert!(second_close.is_err(), "a failed writer must stay failed");
         std::fs::remove_file(&blocker).expect("clear the way");
         assert!(!service.has(&B3Digest::of(&contents)).await.expect("has"));
+    }
+
+    /// Chunks from the threshold on go up in multipart uploads, which a
+    /// real S3 server completes into the same objects.
+    #[cfg(feature = "integration")]
+    #[tokio::test]
+    async fn multipart_uploads_on_s3() {
+        use crate::blobservice::ObjectStoreLocation;
+
+        let url = crate::moto::shared().fresh_bucket_url();
+        let service = ObjectStoreLocation::parse(&url)
+            .expect("valid URL")
+            .open()
+            .expect("S3 store")
+            .with_multipart_threshold(CHUNK_MIN);
+        let contents = blob_contents("multipart", 4 * CHUNK_MAX + 7);
+
+        let digest = put(&service, &contents).await;
+
+        assert!(chunks_of(&service, &digest).await.len() > 1);
+        assert_eq!(contents, read_all(&service, &digest).await);
+        let fresh = ObjectStoreLocation::parse(&url)
+            .expect("valid URL")
+            .open()
+            .expect("S3 store");
+        assert_eq!(
+            contents,
+            read_all(&fresh, &digest).await,
+            "stored, not cached"
+        );
     }
 }

@@ -28,8 +28,8 @@ use ::object_store::path::Path as ObjectStorePath;
 use ::object_store::{ClientOptions, RetryConfig};
 use url::Url;
 
+use super::ObjectStoreBlobService;
 use super::from_addr::{FromAddrError, expect_bare, expect_no_host_or_query};
-use super::{BlobService, ObjectStoreBlobService};
 
 /// How long an S3 request may take, retries included, unless the URL says.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -145,16 +145,15 @@ impl ObjectStoreLocation {
 
     /// The blob service keeping its objects here. Opening contacts no
     /// server: a bucket that does not exist is noticed on first use.
-    pub fn open(&self) -> Result<Arc<dyn BlobService>, FromAddrError> {
+    pub fn open(&self) -> Result<ObjectStoreBlobService, FromAddrError> {
         Ok(match self {
-            Self::Memory => Arc::new(ObjectStoreBlobService::new(
-                Arc::new(InMemory::new()),
-                Default::default(),
-            )),
-            Self::File { url, base } => Arc::new(
+            Self::Memory => {
+                ObjectStoreBlobService::new(Arc::new(InMemory::new()), Default::default())
+            }
+            Self::File { url, base } => {
                 ObjectStoreBlobService::new_local(Arc::new(LocalFileSystem::new()), base.clone())
-                    .map_err(|e| FromAddrError::LocalPath(url.clone(), e))?,
-            ),
+                    .map_err(|e| FromAddrError::LocalPath(url.clone(), e))?
+            }
             Self::S3 {
                 bucket,
                 prefix,
@@ -187,7 +186,7 @@ impl ObjectStoreLocation {
                         url: format!("s3://{bucket}/{prefix}"),
                         source,
                     })?;
-                Arc::new(ObjectStoreBlobService::new(Arc::new(store), prefix.clone()))
+                ObjectStoreBlobService::new(Arc::new(store), prefix.clone())
             }
         })
     }

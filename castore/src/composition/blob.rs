@@ -81,7 +81,7 @@ impl BlobServiceConfig {
     pub(crate) async fn open(&self) -> Result<Arc<dyn BlobService>, FromAddrError> {
         Ok(match self {
             Self::Memory => Arc::new(MemoryBlobService::new()),
-            Self::ObjectStore { url } => ObjectStoreLocation::parse(url)?.open()?,
+            Self::ObjectStore { url } => Arc::new(ObjectStoreLocation::parse(url)?.open()?),
             Self::Pack { path } => Arc::new(open_pack(path.clone()).await?),
             Self::Grpc { url } => {
                 let url =

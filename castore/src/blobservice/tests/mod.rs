@@ -36,6 +36,9 @@ pub(crate) enum Backend {
     GrpcMemory,
     GrpcObjectStore,
     CombinedMemoryObjectStore,
+    /// A fresh bucket on a real S3 server (moto).
+    #[cfg(feature = "integration")]
+    S3,
 }
 
 /// A service under test, with whatever must outlive it.
@@ -122,6 +125,15 @@ impl Backend {
                     .await
                     .expect("object store"),
             ))),
+            #[cfg(feature = "integration")]
+            Backend::S3 => {
+                let url = crate::moto::shared().fresh_bucket_url();
+                plain(
+                    from_addr(&format!("objectstore+{url}"))
+                        .await
+                        .expect("S3 object store"),
+                )
+            }
         }
     }
 }
@@ -135,6 +147,7 @@ impl Backend {
 #[case::grpc_memory(Backend::GrpcMemory)]
 #[case::grpc_objectstore(Backend::GrpcObjectStore)]
 #[case::combined_memory_objectstore(Backend::CombinedMemoryObjectStore)]
+#[cfg_attr(feature = "integration", case::s3(Backend::S3))]
 fn blob_services(#[case] backend: Backend) {}
 
 pub(crate) async fn put(service: &dyn BlobService, contents: &[u8]) -> B3Digest {
