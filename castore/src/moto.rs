@@ -32,12 +32,17 @@ impl MotoEndpoint {
     /// An `s3://` URL (for `objectstore+`) of a new, empty bucket.
     pub fn fresh_bucket_url(&self) -> String {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let bucket = format!(
+        self.bucket_url(&format!(
             "tvix-test-{}-{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        self.create_bucket(&bucket);
+        ))
+    }
+
+    /// Creates the bucket `bucket` (empty) and returns its `s3://` URL, with
+    /// a request timeout of 10 s.
+    pub fn bucket_url(&self, bucket: &str) -> String {
+        self.create_bucket(bucket);
         format!(
             "s3://{bucket}/store?endpoint={}&region=us-east-1&timeout=10",
             self.url()
@@ -96,6 +101,24 @@ impl MotoServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Stops the server without closing its connections (SIGSTOP): requests
+    /// hang rather than fail, until [MotoServer::resume].
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let child = self.child.as_ref().expect("the server runs");
+        let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+        // SAFETY: a plain kill(2) of our own child, which has not been
+        // waited for, so the pid is still ours.
+        assert_eq!(0, unsafe { libc::kill(pid, signal) }, "signal moto_server");
     }
 
     /// Starts the server again on the same port (a fresh, empty one).
