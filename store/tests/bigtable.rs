@@ -1,10 +1,11 @@
 //! Stores sharing Bigtable (the `bttest` emulator, started here), run as
 //! real processes (feature `integration`):
 //! - two daemons on different TCP ports over the same Bigtable tables and
-//!   the same blob store, the second composed by `--config` with local
-//!   redb caches in front of Bigtable: a path imported through one is
-//!   exported identically through the other, and a nar-bridge in front of
-//!   the second serves it to `nix copy --from` (when Nix is on PATH);
+//!   the same S3 bucket (a real `moto_server`), the second composed by
+//!   `--config` with local caches in front (pack before S3, redb before
+//!   Bigtable): a path imported through one is exported identically
+//!   through the other, and a nar-bridge in front of the second serves it
+//!   to `nix copy --from` (when Nix is on PATH);
 //! - an outage (the emulator stopped, or killed and restarted empty) during
 //!   an import: the import fails with an error within the timeout, no
 //!   PathInfo is written, and once the emulator is back the same import
@@ -24,6 +25,7 @@ use common::*;
 use rstest::rstest;
 use sha2::Digest;
 use tvix_castore::bigtable::emulator::{Emulator, create_table, table_url};
+use tvix_castore::moto::MotoServer;
 
 /// The request deadline the stores here are given.
 const TIMEOUT_SECS: u64 = 2;
@@ -149,11 +151,12 @@ fn two_daemons_share_bigtable() {
     create_tables(&emulator.addr);
     let tmp = tempfile::tempdir().expect("tempdir");
     nar_trees(tmp.path());
-    let blobs = mkdir(tmp.path().join("blobs"));
-    let store = shared_store(&format!("objectstore+file://{}", blobs.display()));
+    let moto = MotoServer::start();
+    let bucket = moto.endpoint().bucket_url("shared");
+    let store = shared_store(&format!("objectstore+{bucket}"));
     let first = Server::daemon(&emulator.addr, &store);
     let config = tmp.path().join("cached.toml");
-    std::fs::write(&config, cached_config(&blobs, tmp.path())).expect("write config");
+    std::fs::write(&config, cached_config(&bucket, tmp.path())).expect("write config");
     let second = Server::daemon(&emulator.addr, &[format!("--config={}", config.display())]);
 
     let nested = tmp.path().join("nested");
@@ -199,17 +202,27 @@ fn two_daemons_share_bigtable() {
     nix_copy_from_bridge(&second, &store_path, &golden, tmp.path());
 }
 
-/// The store of [shared_store] as a composition, with a redb cache (in
-/// `dir`) in front of each Bigtable table.
-fn cached_config(blobs: &Path, dir: &Path) -> String {
+/// The store of [shared_store] over the S3 `bucket` (an `s3://` URL) as a
+/// composition, with local caches (in `dir`) in front: a pack store
+/// before S3, redb before each Bigtable table.
+fn cached_config(bucket: &str, dir: &Path) -> String {
     let directories = table_url("directories");
     let pathinfos = table_url("pathinfos");
     let dir = dir.display();
     format!(
         r#"
-[blobservices.default]
+[blobservices.s3]
 type = "objectstore"
-url = "file://{blobs}"
+url = "{bucket}"
+
+[blobservices.local]
+type = "pack"
+path = "{dir}/pack"
+
+[blobservices.default]
+type = "combined"
+near = "local"
+far = "s3"
 
 [directoryservices.bigtable]
 type = "bigtable"
@@ -236,8 +249,7 @@ path = "{dir}/pathinfo-cache.redb"
 type = "cache"
 near = "local"
 far = "bigtable"
-"#,
-        blobs = blobs.display()
+"#
     )
 }
 
