@@ -23,7 +23,7 @@ use nix_compat::nar::writer::{self as nar_writer, r#async as nar};
 use tokio::io::{AsyncWrite, BufReader};
 use tvix_castore::blobservice::{BlobReader, BlobService};
 use tvix_castore::directoryservice::{self, DirectoryService};
-use tvix_castore::{B3Digest, Directory, Node};
+use tvix_castore::{B3Digest, Directory, MAX_PATH_LEN, Node};
 
 use super::hashing::HashingSink;
 use super::stack::GrowStack;
@@ -85,6 +85,9 @@ pub enum RenderError {
     },
     #[error("directory {0:?} is nested deeper than {MAX_DEPTH} levels")]
     TooDeep(BString),
+    /// Nix could not restore it, and NAR ingestion refuses it.
+    #[error("entry {0:?}: path is longer than {MAX_PATH_LEN} bytes")]
+    PathTooLong(BString),
     /// Counted on the distinct directories before anything is walked, so
     /// this is quick however large the expansion.
     #[error("the tree expands to {entries} entries, more than the {MAX_ENTRIES} rendered")]
@@ -130,7 +133,8 @@ where
         path: BString::default(),
         source,
     })?;
-    write_node(&directories, &mut blobs, nar_root, root, BString::default()).await
+    let mut path = BString::default();
+    write_node(&directories, &mut blobs, nar_root, root, &mut path).await
 }
 
 /// The size and sha256 of the NAR of `root`, rendered without keeping it.
@@ -254,16 +258,32 @@ fn expanded_entries(root: &Node, directories: &HashMap<B3Digest, Directory>) -> 
 
 /// The blob digests and sizes of the files below `root`, in the order the
 /// NAR has them. Fails, before anything is written, on a directory missing
-/// from `directories` or nested too deep.
+/// from `directories`, nested too deep, or a path too long.
+///
+/// The walk holds one path (where it is) and, per level, where that path's
+/// prefix ends, so its memory is in the depth and [MAX_PATH_LEN], not in
+/// the sum of the paths of the entries waiting on the stack.
 fn files_in_nar_order(
     root: &Node,
     directories: &HashMap<B3Digest, Directory>,
 ) -> Result<Vec<(B3Digest, u64)>, RenderError> {
     let mut files = Vec::new();
+    let mut path = BString::default();
+    // `ends[d]`: the length of `path` at depth `d`.
+    let mut ends = vec![0];
     // Depth first, each directory's entries pushed in reverse so that they
     // come off the stack in order.
-    let mut stack = vec![(root, BString::default(), 0)];
-    while let Some((node, path, depth)) = stack.pop() {
+    let mut stack: Vec<(&Node, usize, &[u8])> = vec![(root, 0, b"")];
+    while let Some((node, depth, name)) = stack.pop() {
+        if depth > 0 {
+            path.truncate(ends[depth - 1]);
+            ends.truncate(depth);
+            push_name(&mut path, name);
+            ends.push(path.len());
+            if path.len() > MAX_PATH_LEN {
+                return Err(RenderError::PathTooLong(path));
+            }
+        }
         match node {
             Node::File { digest, size, .. } => files.push((*digest, *size)),
             Node::Symlink { .. } => {}
@@ -272,13 +292,9 @@ fn files_in_nar_order(
                     return Err(RenderError::TooDeep(path));
                 }
                 let directory = lookup(directories, digest, path.as_bstr())?;
-                for (name, child) in directory.nodes().collect::<Vec<_>>().into_iter().rev() {
-                    // Only a directory's path can end up in an error here.
-                    let child_path = match child {
-                        Node::Directory { .. } => child_path(path.as_bstr(), name.as_bytes()),
-                        Node::File { .. } | Node::Symlink { .. } => BString::default(),
-                    };
-                    stack.push((child, child_path, depth + 1));
+                let children = directory.nodes().collect::<Vec<_>>();
+                for (name, child) in children.into_iter().rev() {
+                    stack.push((child, depth + 1, name.as_bytes()));
                 }
             }
         }
@@ -347,23 +363,30 @@ fn lookup<'d>(
 type OpenedBlobs<'b> = BoxStream<'b, io::Result<Option<Box<dyn BlobReader>>>>;
 
 /// Writes `node`, found at `path`, as `nar_node`, taking the opened blobs of
-/// its files from `blobs`. Boxed, as it recurses into directories.
+/// its files from `blobs`. Boxed, as it recurses into directories. `path`
+/// is pushed to and popped, one buffer for the whole walk, and copied only
+/// into an error.
 fn write_node<'n, 'b: 'n, W>(
     directories: &'n HashMap<B3Digest, Directory>,
     blobs: &'n mut OpenedBlobs<'b>,
     nar_node: nar::Node<'n, W>,
     node: &'n Node,
-    path: BString,
+    path: &'n mut BString,
 ) -> BoxFuture<'n, Result<(), RenderError>>
 where
     W: AsyncWrite + Unpin + Send + ?Sized,
 {
     async move {
         match node {
-            Node::Symlink { target } => nar_node
-                .symlink(target.as_bytes())
-                .await
-                .map_err(|source| RenderError::Io { path, source }),
+            Node::Symlink { target } => {
+                nar_node
+                    .symlink(target.as_bytes())
+                    .await
+                    .map_err(|source| RenderError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+            }
             Node::File { .. } => {
                 // One blob is opened per file, in this order, so it is there.
                 let opened = blobs.next().await.unwrap_or(Ok(None));
@@ -380,22 +403,27 @@ where
                             source,
                         })?;
                 for (name, child) in directory.nodes() {
-                    let child_path = child_path(path.as_bstr(), name.as_bytes());
+                    let end = path.len();
+                    push_name(path, name.as_bytes());
                     let nar_child = match nar_directory.entry(name.as_bytes()).await {
                         Ok(nar_child) => nar_child,
                         Err(source) => {
                             return Err(RenderError::Io {
-                                path: child_path,
+                                path: path.clone(),
                                 source,
                             });
                         }
                     };
-                    GrowStack(write_node(directories, blobs, nar_child, child, child_path)).await?;
+                    GrowStack(write_node(directories, blobs, nar_child, child, &mut *path)).await?;
+                    path.truncate(end);
                 }
                 nar_directory
                     .close()
                     .await
-                    .map_err(|source| RenderError::Io { path, source })
+                    .map_err(|source| RenderError::Io {
+                        path: path.clone(),
+                        source,
+                    })
             }
         }
     }
@@ -408,7 +436,7 @@ async fn write_file<W>(
     nar_node: nar::Node<'_, W>,
     node: &Node,
     opened: io::Result<Option<Box<dyn BlobReader>>>,
-    path: BString,
+    path: &BString,
 ) -> Result<(), RenderError>
 where
     W: AsyncWrite + Unpin + Send + ?Sized,
@@ -420,7 +448,7 @@ where
     } = node
     else {
         return Err(RenderError::Io {
-            path,
+            path: path.clone(),
             source: io::Error::other("not a file"),
         });
     };
@@ -428,13 +456,13 @@ where
         Ok(Some(blob)) => blob,
         Ok(None) => {
             return Err(RenderError::BlobNotFound {
-                path,
+                path: path.clone(),
                 digest: *digest,
             });
         }
         Err(source) => {
             return Err(RenderError::OpenBlob {
-                path,
+                path: path.clone(),
                 digest: *digest,
                 source,
             });
@@ -447,16 +475,15 @@ where
     nar_node
         .file(*executable, *size, &mut blob)
         .await
-        .map_err(|source| file_error(path, *digest, *size, source))
+        .map_err(|source| file_error(path.clone(), *digest, *size, source))
 }
 
-/// The path of entry `name` of the directory at `parent`.
-fn child_path(parent: &BStr, name: &[u8]) -> BString {
-    if parent.is_empty() {
-        BString::from(name)
-    } else {
-        BString::from([parent.as_bytes(), b"/", name].concat())
+/// Appends entry `name` to the directory path `path`.
+fn push_name(path: &mut BString, name: &[u8]) {
+    if !path.is_empty() {
+        path.push(b'/');
     }
+    path.extend_from_slice(name);
 }
 
 /// Tells a blob whose contents do not match the size the tree records from
