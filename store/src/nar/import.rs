@@ -67,6 +67,9 @@ pub enum IngestNarError {
     UploadBlob { path: PathBuf, source: io::Error },
     #[error("storing the directories: {0}")]
     Directories(Box<IngestionError<Infallible>>),
+    /// The caller's check of the whole NAR ([ingest_nar_verified]) failed.
+    #[error("{0}")]
+    Refused(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<IngestionError<Infallible>> for IngestNarError {
@@ -87,6 +90,26 @@ where
     R: AsyncRead + Unpin + Send,
     BS: BlobService + ?Sized,
     DS: DirectoryService + ?Sized,
+{
+    ingest_nar_verified(blob_service, directory_service, reader, |_| Ok(())).await
+}
+
+/// [ingest_nar], with `verify` called on the size and sha256 of the whole
+/// NAR once it is read, before its directories are committed: when the NAR
+/// must match what someone signed, one that does not leaves no directory
+/// behind (only file blobs, unreferenced). Its error ends the ingestion as
+/// [IngestNarError::Refused].
+pub async fn ingest_nar_verified<R, BS, DS, F>(
+    blob_service: &BS,
+    directory_service: &DS,
+    reader: R,
+    verify: F,
+) -> Result<IngestedNar, IngestNarError>
+where
+    R: AsyncRead + Unpin + Send,
+    BS: BlobService + ?Sized,
+    DS: DirectoryService + ?Sized,
+    F: FnOnce(&NarSummary) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + Send,
 {
     let mut reader = HashingBufReader::new(reader);
     let (sender, receiver) = mpsc::channel(ENTRY_QUEUE);
@@ -111,6 +134,8 @@ where
         {
             return Err(IngestNarError::TrailingData(reader_ref.consumed()).into());
         }
+        // Without the root, the directory builder commits nothing.
+        verify(&reader_ref.summary()).map_err(IngestNarError::Refused)?;
         producer.send(root).await
     };
     let consume = ingest_entries(directory_service, ReceiverStream::new(receiver));

@@ -21,7 +21,7 @@ use tvix_castore::Node;
 
 pub use compression::{NarCompression, UnsupportedCompression};
 pub(crate) use hashing::HashingSink;
-pub use import::{IngestNarError, IngestedNar, ingest_nar};
+pub use import::{IngestNarError, IngestedNar, ingest_nar, ingest_nar_verified};
 pub use renderer::{MAX_DEPTH, MAX_ENTRIES, RenderError, SimpleRenderer, calculate_nar, write_nar};
 
 /// The size and sha256 of a NAR, as Nix records them for a store path.
