@@ -16,6 +16,7 @@
 pub mod fs;
 pub mod gc;
 pub mod import;
+pub mod limits;
 pub mod nar;
 mod path_info;
 pub mod pathinfoservice;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use nix_compat::store_path::StorePath;
 use tvix_castore::{Directory, MAX_NAME_LEN, MAX_PATH_LEN, Node, PathComponent};
 use tvix_store::PathInfo;
+use tvix_store::limits::ServeLimits;
 use tvix_store::nar::{IngestNarError, MAX_DEPTH, ingest_nar};
 use tvix_store::utils::{ListenAddress, Listener, ServiceAddrs, construct_services, serve};
 
@@ -168,7 +169,7 @@ async fn deep_long_names() {
     let server = tokio::spawn({
         let local = local.clone();
         async move {
-            serve(listener, &local, u64::MAX, async {
+            serve(listener, &local, &ServeLimits::default(), async {
                 let _ = stopped.await;
             })
             .await

@@ -55,6 +55,34 @@ pub const MAX_DEPTH: usize = 2048;
 /// about 200 000 files) and bounds the file list to about 160 MB.
 pub const MAX_ENTRIES: u64 = 1 << 22;
 
+/// What one render may cost, as flags of the servers that render for
+/// clients (`tvix-store daemon`, `nar-bridge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct RenderLimits {
+    /// Deepest directory nesting a rendered NAR may have (at most the
+    /// default, which is as deep as Nix can restore).
+    #[arg(
+        long = "max-depth",
+        default_value_t = MAX_DEPTH,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_DEPTH as u64)
+    )]
+    pub max_depth: usize,
+    /// Most entries a rendered NAR may have, counting a directory's entries
+    /// at every place it appears; a larger one is refused before anything
+    /// is written (a few tiny directories can stand for 2^62 entries).
+    #[arg(long = "max-nar-entries", default_value_t = MAX_ENTRIES)]
+    pub max_entries: u64,
+}
+
+impl Default for RenderLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: MAX_DEPTH,
+            max_entries: MAX_ENTRIES,
+        }
+    }
+}
+
 /// Why a node could not be rendered. Paths are relative to the root node
 /// (`""` is the root itself).
 #[derive(Debug, thiserror::Error)]
@@ -83,15 +111,15 @@ pub enum RenderError {
         /// Boxed: it is large, and rare.
         source: Box<directoryservice::Error>,
     },
-    #[error("directory {0:?} is nested deeper than {MAX_DEPTH} levels")]
-    TooDeep(BString),
+    #[error("directory {path:?} is nested deeper than {limit} levels")]
+    TooDeep { path: BString, limit: usize },
     /// Nix could not restore it, and NAR ingestion refuses it.
     #[error("entry {0:?}: path is longer than {MAX_PATH_LEN} bytes")]
     PathTooLong(BString),
     /// Counted on the distinct directories before anything is walked, so
     /// this is quick however large the expansion.
-    #[error("the tree expands to {entries} entries, more than the {MAX_ENTRIES} rendered")]
-    TooManyEntries { entries: u64 },
+    #[error("the tree expands to {entries} entries, more than the {limit} rendered")]
+    TooManyEntries { entries: u64, limit: u64 },
     #[error("listing the files to render: {0}")]
     Join(#[from] tokio::task::JoinError),
     /// Reading a blob or writing the NAR failed.
@@ -100,7 +128,8 @@ pub enum RenderError {
 }
 
 /// Writes the NAR of `root` to `writer`, reading file contents from
-/// `blob_service` and directories from `directory_service`.
+/// `blob_service` and directories from `directory_service`, within the
+/// default [RenderLimits].
 ///
 /// Nothing is buffered beyond a blob read buffer: wrap an unbuffered writer
 /// (a file, a socket) in a [tokio::io::BufWriter] and flush it afterwards.
@@ -115,16 +144,37 @@ where
     BS: BlobService + Clone + 'static,
     DS: DirectoryService + ?Sized,
 {
+    let limits = RenderLimits::default();
+    write_nar_within(writer, root, blob_service, directory_service, limits).await
+}
+
+/// [write_nar] within `limits`.
+pub async fn write_nar_within<W, BS, DS>(
+    writer: &mut W,
+    root: &Node,
+    blob_service: &BS,
+    directory_service: &DS,
+    limits: RenderLimits,
+) -> Result<(), RenderError>
+where
+    W: AsyncWrite + Unpin + Send + ?Sized,
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+{
     let directories = fetch_directories(root, directory_service).await?;
     let entries = expanded_entries(root, &directories);
-    if entries > MAX_ENTRIES {
-        return Err(RenderError::TooManyEntries { entries });
+    if entries > limits.max_entries {
+        return Err(RenderError::TooManyEntries {
+            entries,
+            limit: limits.max_entries,
+        });
     }
-    // Up to [MAX_ENTRIES] steps of synchronous work: off the async workers.
+    // Up to `max_entries` steps of synchronous work: off the async workers.
     let (directories, files) = {
         let root = root.clone();
         tokio::task::spawn_blocking(move || {
-            files_in_nar_order(&root, &directories).map(|files| (directories, files))
+            files_in_nar_order(&root, &directories, limits.max_depth)
+                .map(|files| (directories, files))
         })
         .await??
     };
@@ -147,8 +197,28 @@ where
     BS: BlobService + Clone + 'static,
     DS: DirectoryService + ?Sized,
 {
+    calculate_nar_within(
+        root,
+        blob_service,
+        directory_service,
+        RenderLimits::default(),
+    )
+    .await
+}
+
+/// [calculate_nar] within `limits`.
+pub async fn calculate_nar_within<BS, DS>(
+    root: &Node,
+    blob_service: &BS,
+    directory_service: &DS,
+    limits: RenderLimits,
+) -> Result<NarSummary, RenderError>
+where
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+{
     let mut sink = HashingSink::default();
-    write_nar(&mut sink, root, blob_service, directory_service).await?;
+    write_nar_within(&mut sink, root, blob_service, directory_service, limits).await?;
     Ok(sink.finish())
 }
 
@@ -158,6 +228,7 @@ where
 pub struct SimpleRenderer<BS, DS> {
     blob_service: BS,
     directory_service: DS,
+    limits: RenderLimits,
 }
 
 impl<BS, DS> SimpleRenderer<BS, DS> {
@@ -165,7 +236,13 @@ impl<BS, DS> SimpleRenderer<BS, DS> {
         Self {
             blob_service,
             directory_service,
+            limits: RenderLimits::default(),
         }
+    }
+
+    /// Renders within `limits` instead of the defaults.
+    pub fn with_limits(self, limits: RenderLimits) -> Self {
+        Self { limits, ..self }
     }
 }
 
@@ -176,7 +253,8 @@ where
     DS: DirectoryService,
 {
     async fn calculate_nar(&self, root: &Node) -> Result<NarSummary, CalculateNarError> {
-        Ok(calculate_nar(root, &self.blob_service, &self.directory_service).await?)
+        let (blobs, directories) = (&self.blob_service, &self.directory_service);
+        Ok(calculate_nar_within(root, blobs, directories, self.limits).await?)
     }
 }
 
@@ -266,6 +344,7 @@ fn expanded_entries(root: &Node, directories: &HashMap<B3Digest, Directory>) -> 
 fn files_in_nar_order(
     root: &Node,
     directories: &HashMap<B3Digest, Directory>,
+    max_depth: usize,
 ) -> Result<Vec<(B3Digest, u64)>, RenderError> {
     let mut files = Vec::new();
     let mut path = BString::default();
@@ -288,8 +367,11 @@ fn files_in_nar_order(
             Node::File { digest, size, .. } => files.push((*digest, *size)),
             Node::Symlink { .. } => {}
             Node::Directory { digest, .. } => {
-                if depth >= MAX_DEPTH {
-                    return Err(RenderError::TooDeep(path));
+                if depth >= max_depth {
+                    return Err(RenderError::TooDeep {
+                        path,
+                        limit: max_depth,
+                    });
                 }
                 let directory = lookup(directories, digest, path.as_bstr())?;
                 let children = directory.nodes().collect::<Vec<_>>();
