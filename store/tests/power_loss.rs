@@ -256,18 +256,44 @@ fn run(command: &mut Command) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// A loop device for `file`.
-fn attach(file: &Path) -> String {
-    run(Command::new("losetup").arg("-f").arg("--show").arg(file))
+/// A loop device for a file, detached when dropped (also when the test
+/// fails).
+struct LoopDevice {
+    device: String,
+    file: PathBuf,
+    /// Set once detached, so that dropping does not detach a device of
+    /// the same name another test attached since.
+    detached: bool,
 }
 
-/// Detaches `device` (once its last user is gone) and waits until it is.
-fn detach(device: &str, file: &Path) {
-    let _ = Command::new("losetup").args(["-d", device]).status();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !run(Command::new("losetup").arg("-j").arg(file)).is_empty() {
-        assert!(Instant::now() < deadline, "{device} still attached");
-        std::thread::sleep(Duration::from_millis(100));
+impl LoopDevice {
+    fn attach(file: &Path) -> Self {
+        let device = run(Command::new("losetup").arg("-f").arg("--show").arg(file));
+        Self {
+            device,
+            file: file.to_owned(),
+            detached: false,
+        }
+    }
+
+    /// Detaches the device (once its last user is gone) and waits until
+    /// it is.
+    fn detach(mut self) {
+        self.detached = true;
+        let _ = Command::new("losetup").args(["-d", &self.device]).status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !run(Command::new("losetup").arg("-j").arg(&self.file)).is_empty() {
+            assert!(Instant::now() < deadline, "{} still attached", self.device);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        if !self.detached {
+            let _ = Command::new("losetup").args(["-d", &self.device]).status();
+        }
     }
 }
 
@@ -382,8 +408,8 @@ fn power_loss(#[case] blobs: &str, #[case] metadata: &str) {
     let args = store_args(blobs, metadata, &store);
 
     // Write until the power is cut.
-    let device = attach(&disk.path);
-    run(Command::new("mkfs.ext4").args(["-q", "-F", &device]));
+    let device = LoopDevice::attach(&disk.path);
+    run(Command::new("mkfs.ext4").args(["-q", "-F", &device.device]));
     let imports: Vec<String> = trees
         .iter()
         .map(|tree| {
@@ -399,7 +425,7 @@ fn power_loss(#[case] blobs: &str, #[case] metadata: &str) {
         store.display(),
         imports.join(" && ")
     );
-    let mut writer = in_namespace(&device, &mountpoint, &script)
+    let mut writer = in_namespace(&device.device, &mountpoint, &script)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start writer");
@@ -428,22 +454,22 @@ fn power_loss(#[case] blobs: &str, #[case] metadata: &str) {
     let _ = reader.join();
     // The namespace is gone with its processes, and ext4 with it; what it
     // writes back on its way out is dropped.
-    detach(&device, &disk.path);
+    device.detach();
 
     // Power back: mount (replaying the journal) and check.
     disk.cut.store(false, Ordering::SeqCst);
-    let device = attach(&disk.path);
+    let device = LoopDevice::attach(&disk.path);
     let test_binary = std::env::current_exe().expect("test binary");
     let check = format!(
         "exec {} --exact check_store --ignored --nocapture",
         test_binary.display()
     );
-    let output = in_namespace(&device, &mountpoint, &check)
+    let output = in_namespace(&device.device, &mountpoint, &check)
         .env(STORE_ARGS_ENV, args.join("\n"))
         .stdin(Stdio::null())
         .output()
         .expect("run checker");
-    detach(&device, &disk.path);
+    device.detach();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
