@@ -32,5 +32,6 @@ pub use digests::{B3_LEN, B3Digest, B3DigestError};
 pub use directory::{Directory, DirectoryError};
 pub use node::{MAX_SYMLINK_TARGET_LEN, Node, SymlinkTarget, SymlinkTargetError};
 pub use path::{
-    FromHostPathError, MAX_NAME_LEN, Path, PathBuf, PathComponent, PathComponentError, PathError,
+    FromHostPathError, MAX_NAME_LEN, MAX_PATH_LEN, Path, PathBuf, PathComponent,
+    PathComponentError, PathError,
 };

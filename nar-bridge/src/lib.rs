@@ -30,6 +30,7 @@ use axum::routing::get;
 use nix_compat::narinfo::SigningKey;
 use tvix_castore::blobservice::BlobService;
 use tvix_castore::directoryservice::DirectoryService;
+use tvix_store::nar::RenderLimits;
 use tvix_store::pathinfoservice::PathInfoService;
 
 pub use compression::Compression;
@@ -60,6 +61,7 @@ pub struct AppState {
     config: Arc<Config>,
     nar_index: Arc<NarIndex>,
     uploads: Arc<Uploads>,
+    render_limits: RenderLimits,
 }
 
 impl AppState {
@@ -76,6 +78,15 @@ impl AppState {
             config: Arc::new(config),
             nar_index: Arc::default(),
             uploads: Arc::default(),
+            render_limits: RenderLimits::default(),
+        }
+    }
+
+    /// Renders NARs within `render_limits` instead of the defaults.
+    pub fn with_render_limits(self, render_limits: RenderLimits) -> Self {
+        Self {
+            render_limits,
+            ..self
         }
     }
 }

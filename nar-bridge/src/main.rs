@@ -10,7 +10,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use nar_bridge::{AppState, Compression, Config, router};
 use nix_compat::narinfo::SigningKey;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tracing::Level;
+use tvix_store::limits::DEFAULT_MAX_CONCURRENT_REQUESTS;
+use tvix_store::nar::RenderLimits;
 use tvix_store::utils::{ServiceAddrArgs, init_logging, run_to_exit, shutdown_signal};
 
 type Error = Box<dyn std::error::Error>;
@@ -41,6 +44,13 @@ struct Cli {
     /// Accept uploads (`nix copy --to`); without it, PUT is refused.
     #[arg(long)]
     allow_upload: bool,
+    /// Most requests handled at once; more wait until one is done.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENT_REQUESTS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_concurrent_requests: usize,
+    /// Bounds on the NARs rendered for downloads.
+    #[command(flatten)]
+    render_limits: RenderLimits,
     /// Log level when RUST_LOG does not say otherwise.
     #[arg(long, default_value_t = Level::INFO)]
     log_level: Level,
@@ -79,10 +89,14 @@ async fn run(cli: Cli) -> Result<(), Error> {
             compression: cli.compression,
             allow_upload: cli.allow_upload,
         },
-    );
+    )
+    .with_render_limits(cli.render_limits);
+    let app = router(state).layer(GlobalConcurrencyLimitLayer::new(
+        cli.max_concurrent_requests,
+    ));
     let shutdown = shutdown_signal()?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(listener, router(state))
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     tracing::info!("stopped");

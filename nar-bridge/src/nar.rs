@@ -14,7 +14,7 @@ use nix_compat::nixbase32;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::StreamReader;
 use tvix_castore::Node;
-use tvix_store::nar::{RenderError, ingest_nar, write_nar};
+use tvix_store::nar::{RenderError, ingest_nar, write_nar_within};
 
 use crate::body_writer::{BodyWriter, body_writer};
 use crate::range::{self, RangeWriter, Requested};
@@ -114,11 +114,12 @@ async fn render_into(
         Some(range) => compression.encoder(RangeWriter::new(writer, range)),
         None => compression.encoder(writer),
     };
-    match write_nar(
+    match write_nar_within(
         &mut writer,
         node,
         &state.blob_service,
         &*state.directory_service,
+        state.render_limits,
     )
     .await
     {

@@ -18,6 +18,7 @@ pub mod composition;
 pub mod fs;
 pub mod gc;
 pub mod import;
+pub mod limits;
 pub mod nar;
 mod path_info;
 pub mod pathinfoservice;

@@ -19,6 +19,7 @@ use thiserror::Error;
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::transport::Server;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tvix_castore::blobservice::{self, BlobService};
 use tvix_castore::composition::CompositionError;
 use tvix_castore::directoryservice::{self, DirectoryService};
@@ -28,7 +29,10 @@ use tvix_castore::proto::{GrpcBlobServiceWrapper, GrpcDirectoryServiceWrapper};
 use tvix_castore::{Node, with_message_limits};
 
 use crate::composition::{CompositionDocument, StoreComposition};
-use crate::nar::{CalculateNarError, NarCalculationService, NarSummary, calculate_nar};
+use crate::limits::ServeLimits;
+use crate::nar::{
+    CalculateNarError, NarCalculationService, NarSummary, RenderLimits, calculate_nar_within,
+};
 use crate::pathinfoservice::{self, PathInfoService};
 use crate::proto::GrpcPathInfoServiceWrapper;
 use crate::proto::path_info_service_server::PathInfoServiceServer;
@@ -96,7 +100,12 @@ impl ServiceAddrArgs {
 
     /// The store's services, from `--config` or the addresses.
     pub async fn services(&self) -> Result<Services, ServicesError> {
-        compose_services(&StoreComposition::new(self.document()?)?).await
+        self.services_within(RenderLimits::default()).await
+    }
+
+    /// [Self::services], with NARs rendered locally within `limits`.
+    pub async fn services_within(&self, limits: RenderLimits) -> Result<Services, ServicesError> {
+        compose_services_within(&StoreComposition::new(self.document()?)?, limits).await
     }
 }
 
@@ -293,11 +302,22 @@ pub async fn construct_services(addrs: &ServiceAddrs) -> Result<Services, Servic
     compose_services(&StoreComposition::new(addrs.document()?)?).await
 }
 
+/// The store made of the entries named `default` of `composition`, with
+/// NARs rendered locally within the default [RenderLimits].
+pub async fn compose_services(composition: &StoreComposition) -> Result<Services, ServicesError> {
+    compose_services_within(composition, RenderLimits::default()).await
+}
+
 /// The store made of the entries named `default` of `composition`: blob
 /// and directory services first, then the path info service, which may
 /// use them, and which syncs the blob service before every put
-/// ([pathinfoservice::BlobsFirstPathInfoService]).
-pub async fn compose_services(composition: &StoreComposition) -> Result<Services, ServicesError> {
+/// ([pathinfoservice::BlobsFirstPathInfoService]); NARs are rendered
+/// locally within `limits` (a remote path info service renders under its
+/// own).
+pub async fn compose_services_within(
+    composition: &StoreComposition,
+    limits: RenderLimits,
+) -> Result<Services, ServicesError> {
     let blob_service = composition.castore().blob_service("default").await?;
     let directory_service = composition.castore().directory_service("default").await?;
     let path_info_service: Arc<dyn PathInfoService> =
@@ -311,6 +331,7 @@ pub async fn compose_services(composition: &StoreComposition) -> Result<Services
             None => Arc::new(SharedRenderer {
                 blob_service: blob_service.clone(),
                 directory_service: directory_service.clone(),
+                limits,
             }),
         };
     Ok(Services {
@@ -328,12 +349,14 @@ pub async fn compose_services(composition: &StoreComposition) -> Result<Services
 struct SharedRenderer {
     blob_service: Arc<dyn BlobService>,
     directory_service: Arc<dyn DirectoryService>,
+    limits: RenderLimits,
 }
 
 #[async_trait::async_trait]
 impl NarCalculationService for SharedRenderer {
     async fn calculate_nar(&self, root: &Node) -> Result<NarSummary, CalculateNarError> {
-        Ok(calculate_nar(root, &self.blob_service, &*self.directory_service).await?)
+        let (blobs, directories) = (&self.blob_service, &*self.directory_service);
+        Ok(calculate_nar_within(root, blobs, directories, self.limits).await?)
     }
 }
 
@@ -551,29 +574,41 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3
 /// Serves the blob, directory and path info services of `services` on
 /// `listener` until `shutdown` completes, then stops accepting connections
 /// and returns once the open ones are done, or after [SHUTDOWN_GRACE] with
-/// those still open cut. A directory Put may hold up to
-/// `max_directory_put_bytes` (see
-/// [tvix_castore::proto::DEFAULT_MAX_DIRECTORY_PUT_BYTES]).
+/// those still open cut. Clients are held to `limits`, except for
+/// [ServeLimits::render], which `services` were built with
+/// ([ServiceAddrArgs::services_within]).
 pub async fn serve(
     listener: Listener,
     services: &Services,
-    max_directory_put_bytes: u64,
+    limits: &ServeLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let max_request = limits.max_request_bytes;
     let router = Server::builder()
-        .add_service(with_message_limits!(BlobServiceServer::new(
-            GrpcBlobServiceWrapper::new(services.blob_service.clone(),)
-        )))
-        .add_service(with_message_limits!(DirectoryServiceServer::new(
-            GrpcDirectoryServiceWrapper::new(services.directory_service.clone())
-                .with_max_put_bytes(max_directory_put_bytes),
-        )))
-        .add_service(with_message_limits!(PathInfoServiceServer::new(
-            GrpcPathInfoServiceWrapper::new(
+        .layer(GlobalConcurrencyLimitLayer::new(
+            limits.max_concurrent_requests,
+        ))
+        .add_service(
+            with_message_limits!(BlobServiceServer::new(GrpcBlobServiceWrapper::new(
+                services.blob_service.clone(),
+            )))
+            .max_decoding_message_size(max_request),
+        )
+        .add_service(
+            with_message_limits!(DirectoryServiceServer::new(
+                GrpcDirectoryServiceWrapper::new(services.directory_service.clone())
+                    .with_max_put_bytes(limits.max_directory_put_bytes)
+                    .with_max_entries(limits.max_directory_entries),
+            ))
+            .max_decoding_message_size(max_request),
+        )
+        .add_service(
+            with_message_limits!(PathInfoServiceServer::new(GrpcPathInfoServiceWrapper::new(
                 services.path_info_service.clone(),
                 services.nar_calculation_service.clone(),
-            )
-        )));
+            )))
+            .max_decoding_message_size(max_request),
+        );
     let (stopping_tx, stopping) = tokio::sync::oneshot::channel();
     let shutdown = async move {
         shutdown.await;

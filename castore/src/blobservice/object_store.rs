@@ -28,16 +28,20 @@
 //! read, but not that the chunks make up the blob (see
 //! [super::chunked_reader] for why that is enough there).
 //!
-//! Objects are not fsynced (the `object_store` default), which keeps imports
-//! fast: this is safe against a killed process, but after a power loss an
-//! object may exist with contents that never reached the disk. Reads check
-//! every digest, so such a blob is an error, never wrong data; but since
-//! existing objects are never rewritten, importing it again does not repair
-//! it.
+//! Objects are not fsynced one by one (the `object_store` default), which
+//! keeps imports fast. Instead [BlobService::sync], which callers run before
+//! storing anything that names blobs (a PathInfo), flushes the whole local
+//! file system the objects are on (`syncfs`) if anything was written since
+//! the last sync: without it, after a power loss an object could exist with
+//! contents that never reached the disk, and since existing objects are
+//! never rewritten, importing it again would not repair it. (Reads check
+//! every digest, so such a blob would be an error, never wrong data.) A
+//! remote object store is durable at `put`; its sync is a no-op.
 
 use std::io::{self, Cursor};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ::object_store::local::LocalFileSystem;
 use ::object_store::path::Path;
@@ -74,6 +78,8 @@ pub struct ObjectStoreBlobService {
     /// The directory `base` names, when `store` is a local file system:
     /// objects are then read there directly; see the module doc.
     local_base: Option<Arc<std::path::Path>>,
+    /// Whether an object was written since the last [BlobService::sync].
+    unsynced: Arc<AtomicBool>,
 }
 
 /// The two kinds of object, each in a directory of its own.
@@ -102,6 +108,7 @@ impl ObjectStoreBlobService {
             base,
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             local_base: None,
+            unsynced: Arc::default(),
         }
     }
 
@@ -126,6 +133,7 @@ impl ObjectStoreBlobService {
             base,
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             local_base: Some(local_base.into()),
+            unsynced: Arc::default(),
         })
     }
 
@@ -192,17 +200,20 @@ impl ObjectStoreBlobService {
             let mut writer = WriteMultipart::new_with_chunk_size(upload, MULTIPART_PART_SIZE);
             writer.put(data);
             writer.finish().await?;
+            self.unsynced.store(true, Ordering::SeqCst);
             return Ok(());
         }
         let options = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
         };
-        match self
+        let put = self
             .store
             .put_opts(&path, PutPayload::from(data), options)
-            .await
-        {
+            .await;
+        // After the put, so that a sync once this returns covers it.
+        self.unsynced.store(true, Ordering::SeqCst);
+        match put {
             Ok(_) | Err(::object_store::Error::AlreadyExists { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -229,6 +240,19 @@ fn shard_and_hex(digest: &B3Digest) -> (String, String) {
     let hex = HEXLOWER.encode(digest.as_slice());
     let shard = hex.get(..2).unwrap_or_default().to_owned();
     (shard, hex)
+}
+
+/// Writes everything pending of the file system `dir` is on to disk. One
+/// call for all the objects an import wrote, where an fsync of each file
+/// and directory would be thousands.
+fn syncfs(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let dir = std::fs::File::open(dir)?;
+    // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
+    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn not_found_is_none<T>(result: io::Result<T>) -> io::Result<Option<T>> {
@@ -291,6 +315,25 @@ impl BlobService for ObjectStoreBlobService {
 
     async fn put(&self, contents: Bytes) -> io::Result<B3Digest> {
         put_whole(self, contents).await
+    }
+
+    /// Flushes the local file system the objects are on, if one was
+    /// written since the last sync; see the module doc.
+    async fn sync(&self) -> io::Result<()> {
+        let Some(local_base) = self.local_base.clone() else {
+            return Ok(());
+        };
+        if !self.unsynced.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let synced = tokio::task::spawn_blocking(move || syncfs(&local_base))
+            .await
+            .map_err(io::Error::other)
+            .and_then(|synced| synced);
+        if synced.is_err() {
+            self.unsynced.store(true, Ordering::SeqCst);
+        }
+        synced
     }
 
     async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {

@@ -44,11 +44,10 @@ use crate::{B3Digest, FromHostPathError, Node, Path, PathBuf, SymlinkTarget, Sym
 const SMALL_FILE_LIMIT: u64 = 1024 * 1024;
 /// Most bytes of small files buffered at once.
 const MAX_BUFFERED_BYTES: usize = 128 * 1024 * 1024;
-/// Longest entry path accepted, in bytes (Linux `PATH_MAX`). Every
-/// directory on a path is kept with its full path while the archive is
-/// read, so memory grows with the square of the path length: a hostile
-/// archive must not choose it freely.
-pub const MAX_PATH_LEN: usize = 4096;
+/// Longest entry path accepted. Every directory on a path is kept with its
+/// full path while the archive is read, so memory grows with the square of
+/// the path length: a hostile archive must not choose it freely.
+pub use crate::path::MAX_PATH_LEN;
 /// Most bytes of entry paths held while the archive is read. Each entry
 /// is kept (with its path) until the archive ends, and a compressed
 /// archive of many long, similar names is tiny: without a bound, a few

@@ -19,6 +19,14 @@ use thiserror::Error;
 pub(crate) use component::validate_name;
 pub use component::{MAX_NAME_LEN, PathComponent, PathComponentError};
 
+/// Longest path, in bytes, that an import (tar archive, NAR) accepts below
+/// its root or a NAR render writes: Linux `PATH_MAX`, so at most what Nix
+/// itself can dump or restore. Anything walking a tree holds the path it is
+/// at, and often the paths of the directories it has open; bounding the
+/// length keeps a hostile tree of 2048 levels of 255-byte names (half a
+/// megabyte per path) from costing gigabytes.
+pub const MAX_PATH_LEN: usize = 4096;
+
 /// Borrowed castore path, the `str` to [PathBuf]'s `String`.
 #[derive(RefCastCustom, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(transparent)]
@@ -204,6 +212,13 @@ impl PathBuf {
             }
         }
         Ok(path)
+    }
+
+    /// Removes the last component; the root stays the root. Lets a walk
+    /// keep one path for where it is instead of a copy per level.
+    pub fn pop(&mut self) {
+        let start = self.inner.iter().rposition(|&b| b == b'/').unwrap_or(0);
+        self.inner.truncate(start);
     }
 
     fn push_validated(&mut self, name: &[u8]) {

@@ -59,6 +59,17 @@ fn parent(#[case] s: &str, #[case] expected: Option<&str>) {
 }
 
 #[rstest]
+#[case::root("", "")]
+#[case::single("a", "")]
+#[case::two("a/b", "a")]
+#[case::three("abc/de/f", "abc/de")]
+fn pop(#[case] s: &str, #[case] expected: &str) {
+    let mut path: PathBuf = s.parse().expect("must parse");
+    path.pop();
+    assert_eq!(expected.as_bytes(), path.as_bytes());
+}
+
+#[rstest]
 #[case::root("", &[])]
 #[case::single("a", &["a"])]
 #[case::nested("a/b/c", &["a", "b", "c"])]

@@ -28,6 +28,12 @@ const GET_QUEUE: usize = 64;
 /// cost. Counted as in [put_cost].
 pub const DEFAULT_MAX_DIRECTORY_PUT_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Most entries a directory of a Put may have, by default: ten times the
+/// 100 000-entry directories real trees have been seen to hold, far fewer
+/// than a [proto::MAX_MESSAGE_BYTES] message could carry (a million
+/// entries of short names).
+pub const DEFAULT_MAX_DIRECTORY_ENTRIES: usize = 1_000_000;
+
 /// What holding a directory until its Put is committed costs, roughly: its
 /// encoding plus the bookkeeping per directory and per entry (a directory
 /// without entries encodes to nothing, but is not free to keep).
@@ -43,6 +49,8 @@ pub struct GrpcDirectoryServiceWrapper {
     directory_service: Arc<dyn DirectoryService>,
     /// See [DEFAULT_MAX_DIRECTORY_PUT_BYTES].
     max_put_bytes: u64,
+    /// See [DEFAULT_MAX_DIRECTORY_ENTRIES].
+    max_entries: usize,
 }
 
 impl GrpcDirectoryServiceWrapper {
@@ -50,6 +58,15 @@ impl GrpcDirectoryServiceWrapper {
         Self {
             directory_service,
             max_put_bytes: DEFAULT_MAX_DIRECTORY_PUT_BYTES,
+            max_entries: DEFAULT_MAX_DIRECTORY_ENTRIES,
+        }
+    }
+
+    /// Refuses Puts of a directory with more than `max_entries` entries.
+    pub fn with_max_entries(self, max_entries: usize) -> Self {
+        Self {
+            max_entries,
+            ..self
         }
     }
 
@@ -128,6 +145,13 @@ impl proto::directory_service_server::DirectoryService for GrpcDirectoryServiceW
         // too large or malformed) ends the call before anything is committed.
         let mut held: u64 = 0;
         while let Some(proto) = stream.message().await? {
+            let entries = proto.directories.len() + proto.files.len() + proto.symlinks.len();
+            if entries > self.max_entries {
+                return Err(Status::invalid_argument(format!(
+                    "a directory of {entries} entries exceeds the server's limit of {}",
+                    self.max_entries
+                )));
+            }
             held = held.saturating_add(put_cost(&proto));
             if held > self.max_put_bytes {
                 return Err(Status::resource_exhausted(format!(

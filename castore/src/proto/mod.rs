@@ -41,7 +41,7 @@ macro_rules! with_message_limits {
 
 mod grpc_directoryservice_wrapper;
 pub use grpc_directoryservice_wrapper::{
-    DEFAULT_MAX_DIRECTORY_PUT_BYTES, GrpcDirectoryServiceWrapper,
+    DEFAULT_MAX_DIRECTORY_ENTRIES, DEFAULT_MAX_DIRECTORY_PUT_BYTES, GrpcDirectoryServiceWrapper,
 };
 
 mod grpc_blobservice_wrapper;

@@ -18,13 +18,13 @@ use tracing::Level;
 use tvix_castore::blobservice::open_pack;
 use tvix_castore::composition::BlobServiceConfig;
 use tvix_castore::fs::FuseDaemon;
-use tvix_castore::proto::DEFAULT_MAX_DIRECTORY_PUT_BYTES;
 use tvix_store::composition::StoreComposition;
 use tvix_store::fs::store_fs;
 use tvix_store::gc::space_report;
 use tvix_store::import::{
     ImportProgress, ReferenceGraph, copy_closure, import_path_as_flat_ca, import_path_as_nar_ca,
 };
+use tvix_store::limits::ServeLimits;
 use tvix_store::nar::write_nar;
 use tvix_store::utils::{
     BlockingWriter, ListenAddress, Listener, ServiceAddrArgs, Services, compose_services,
@@ -69,11 +69,8 @@ enum Command {
         /// 0600 only this user, 0660 also the socket's group.
         #[arg(long, default_value = "0600", value_parser = ["0600", "0660"])]
         socket_mode: String,
-        /// Most bytes the directories of one directory Put may take while
-        /// the server holds them to check their closure; a larger Put is
-        /// refused with RESOURCE_EXHAUSTED.
-        #[arg(long, default_value_t = DEFAULT_MAX_DIRECTORY_PUT_BYTES)]
-        max_directory_put_bytes: u64,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Import paths as `nix-store --add` does (or `nix-store --add-fixed
     /// sha256` with --flat) and print their store paths.
@@ -151,7 +148,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Daemon {
             listen_address,
             socket_mode,
-            max_directory_put_bytes,
+            limits,
         } => {
             let listen_address = match listen_address {
                 Some(address) => address.parse()?,
@@ -161,10 +158,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
             // Listen first: a second daemon must fail on the socket, not on
             // the store the first one has open.
             let listener = Listener::bind(&listen_address, socket_mode).await?;
-            let services = cli.services.services().await?;
+            let services = cli.services.services_within(limits.render).await?;
             let shutdown = shutdown_signal()?;
             tracing::info!(address = %listen_address, "listening");
-            serve(listener, &services, max_directory_put_bytes, shutdown).await?;
+            serve(listener, &services, &limits, shutdown).await?;
             tracing::info!("stopped");
         }
         Command::Import { paths, name, flat } => {

@@ -13,7 +13,7 @@ use super::NarSummary;
 /// Size of the read buffer of [HashingBufReader].
 const READ_BUFFER: usize = 64 * 1024;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Hasher {
     sha256: Sha256,
     len: u64,
@@ -100,6 +100,11 @@ impl<R: AsyncRead + Unpin> HashingBufReader<R> {
     /// How many bytes were consumed so far.
     pub(super) fn consumed(&self) -> u64 {
         self.hasher.len
+    }
+
+    /// The size and sha256 of the bytes consumed so far.
+    pub(super) fn summary(&self) -> NarSummary {
+        self.hasher.clone().finish()
     }
 
     /// The size and sha256 of the bytes consumed.

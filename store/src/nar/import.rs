@@ -20,7 +20,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tvix_castore::blobservice::BlobService;
 use tvix_castore::directoryservice::DirectoryService;
 use tvix_castore::import::{IngestionEntry, IngestionError, ingest_entries};
-use tvix_castore::{Node, PathBuf, PathError, SymlinkTarget, SymlinkTargetError};
+use tvix_castore::{MAX_PATH_LEN, Node, PathBuf, PathError, SymlinkTarget, SymlinkTargetError};
 
 use super::hashing::HashingBufReader;
 use super::stack::GrowStack;
@@ -59,10 +59,17 @@ pub enum IngestNarError {
     },
     #[error("directory {0} is nested deeper than {MAX_DEPTH} levels")]
     TooDeep(PathBuf),
+    /// Nix could neither dump nor restore it, and holding such paths for
+    /// every open directory would cost the square of the NAR's size.
+    #[error("entry {path}: path is longer than {MAX_PATH_LEN} bytes")]
+    PathTooLong { path: PathBuf },
     #[error("uploading the contents of {path}: {source}")]
     UploadBlob { path: PathBuf, source: io::Error },
     #[error("storing the directories: {0}")]
     Directories(Box<IngestionError<Infallible>>),
+    /// The caller's check of the whole NAR ([ingest_nar_verified]) failed.
+    #[error("{0}")]
+    Refused(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<IngestionError<Infallible>> for IngestNarError {
@@ -84,12 +91,33 @@ where
     BS: BlobService + ?Sized,
     DS: DirectoryService + ?Sized,
 {
+    ingest_nar_verified(blob_service, directory_service, reader, |_| Ok(())).await
+}
+
+/// [ingest_nar], with `verify` called on the size and sha256 of the whole
+/// NAR once it is read, before its directories are committed: when the NAR
+/// must match what someone signed, one that does not leaves no directory
+/// behind (only file blobs, unreferenced). Its error ends the ingestion as
+/// [IngestNarError::Refused].
+pub async fn ingest_nar_verified<R, BS, DS, F>(
+    blob_service: &BS,
+    directory_service: &DS,
+    reader: R,
+    verify: F,
+) -> Result<IngestedNar, IngestNarError>
+where
+    R: AsyncRead + Unpin + Send,
+    BS: BlobService + ?Sized,
+    DS: DirectoryService + ?Sized,
+    F: FnOnce(&NarSummary) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + Send,
+{
     let mut reader = HashingBufReader::new(reader);
     let (sender, receiver) = mpsc::channel(ENTRY_QUEUE);
     let mut producer = Producer {
         blob_service,
         sender,
         buffer: vec![0; COPY_BUFFER],
+        path: PathBuf::new(),
     };
     let reader_ref = &mut reader;
     // The producer reads and uploads while the consumer builds directories,
@@ -97,7 +125,7 @@ where
     // ends when it does.
     let produce = async move {
         let root = nar::open(&mut *reader_ref).await.map_err(Produce::Read)?;
-        let root = producer.node(root, PathBuf::new(), 0).await?;
+        let root = producer.node(root, 0).await?;
         if !reader_ref
             .fill_buf()
             .await
@@ -106,6 +134,8 @@ where
         {
             return Err(IngestNarError::TrailingData(reader_ref.consumed()).into());
         }
+        // Without the root, the directory builder commits nothing.
+        verify(&reader_ref.summary()).map_err(IngestNarError::Refused)?;
         producer.send(root).await
     };
     let consume = ingest_entries(directory_service, ReceiverStream::new(receiver));
@@ -157,6 +187,10 @@ struct Producer<'a, BS: ?Sized> {
     sender: mpsc::Sender<Result<IngestionEntry, Infallible>>,
     /// Reused for every file's contents.
     buffer: Vec<u8>,
+    /// Where the walk is: one path pushed and popped, copied only into the
+    /// entries sent, so a deep NAR costs memory in its depth, not in the
+    /// sum of its directories' path lengths.
+    path: PathBuf,
 }
 
 impl<BS: BlobService + ?Sized> Producer<'_, BS> {
@@ -167,13 +201,12 @@ impl<BS: BlobService + ?Sized> Producer<'_, BS> {
             .map_err(|_| Produce::ConsumerGone)
     }
 
-    /// Reads `node`, found at `path`, `depth` directories below the root,
-    /// sending the entries below it and returning its own. Boxed, as it
-    /// recurses into directories.
+    /// Reads `node`, found at `self.path`, `depth` directories below the
+    /// root, sending the entries below it and returning its own. Boxed, as
+    /// it recurses into directories.
     fn node<'n, R>(
         &'n mut self,
         node: nar::Node<'n, R>,
-        path: PathBuf,
         depth: usize,
     ) -> BoxFuture<'n, Result<IngestionEntry, Produce>>
     where
@@ -181,6 +214,7 @@ impl<BS: BlobService + ?Sized> Producer<'_, BS> {
     {
         match node {
             nar::Node::Symlink { target } => {
+                let path = self.path.clone();
                 let entry = match SymlinkTarget::try_from(target.as_slice()) {
                     Ok(target) => Ok(IngestionEntry::Symlink { path, target }),
                     Err(source) => {
@@ -189,46 +223,51 @@ impl<BS: BlobService + ?Sized> Producer<'_, BS> {
                 };
                 futures::future::ready(entry).boxed()
             }
-            nar::Node::File { executable, reader } => self.file(reader, path, executable).boxed(),
-            nar::Node::Directory(directory) => self.directory(directory, path, depth).boxed(),
+            nar::Node::File { executable, reader } => self.file(reader, executable).boxed(),
+            nar::Node::Directory(directory) => self.directory(directory, depth).boxed(),
         }
     }
 
     async fn directory<R>(
         &mut self,
         mut directory: nar::DirReader<'_, R>,
-        path: PathBuf,
         depth: usize,
     ) -> Result<IngestionEntry, Produce>
     where
         R: AsyncBufRead + Unpin + Send + ?Sized,
     {
         if depth >= MAX_DEPTH {
-            return Err(IngestNarError::TooDeep(path).into());
+            return Err(IngestNarError::TooDeep(self.path.clone()).into());
         }
         while let Some(entry) = directory.next().await.map_err(Produce::Read)? {
-            let child_path = path
-                .try_join(entry.name)
+            self.path
+                .try_push(entry.name)
                 .map_err(IngestNarError::InvalidName)?;
-            let child = GrowStack(self.node(entry.node, child_path, depth + 1)).await?;
+            if self.path.as_bytes().len() > MAX_PATH_LEN {
+                let path = self.path.clone();
+                return Err(IngestNarError::PathTooLong { path }.into());
+            }
+            let child = GrowStack(self.node(entry.node, depth + 1)).await?;
+            self.path.pop();
             self.send(child).await?;
         }
-        Ok(IngestionEntry::Dir { path })
+        Ok(IngestionEntry::Dir {
+            path: self.path.clone(),
+        })
     }
 
     async fn file<R>(
         &mut self,
         contents: nar::FileReader<'_, R>,
-        path: PathBuf,
         executable: bool,
     ) -> Result<IngestionEntry, Produce>
     where
         R: AsyncBufRead + Unpin + Send + ?Sized,
     {
         let size = contents.len();
-        let digest = self.upload(contents, &path).await?;
+        let digest = self.upload(contents).await?;
         Ok(IngestionEntry::Regular {
-            path,
+            path: self.path.clone(),
             digest,
             size,
             executable,
@@ -239,11 +278,11 @@ impl<BS: BlobService + ?Sized> Producer<'_, BS> {
     async fn upload<R>(
         &mut self,
         mut contents: nar::FileReader<'_, R>,
-        path: &PathBuf,
     ) -> Result<tvix_castore::B3Digest, Produce>
     where
         R: AsyncBufRead + Unpin + Send + ?Sized,
     {
+        let path = &self.path;
         let upload_error = |source| IngestNarError::UploadBlob {
             path: path.clone(),
             source,

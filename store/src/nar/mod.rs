@@ -21,8 +21,11 @@ use tvix_castore::Node;
 
 pub use compression::{NarCompression, UnsupportedCompression};
 pub(crate) use hashing::HashingSink;
-pub use import::{IngestNarError, IngestedNar, ingest_nar};
-pub use renderer::{MAX_DEPTH, MAX_ENTRIES, RenderError, SimpleRenderer, calculate_nar, write_nar};
+pub use import::{IngestNarError, IngestedNar, ingest_nar, ingest_nar_verified};
+pub use renderer::{
+    MAX_DEPTH, MAX_ENTRIES, RenderError, RenderLimits, SimpleRenderer, calculate_nar,
+    calculate_nar_within, write_nar, write_nar_within,
+};
 
 /// The size and sha256 of a NAR, as Nix records them for a store path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use nix_compat::nar::writer::{self as nar_writer, r#async as nar};
 use tokio::io::{AsyncWrite, BufReader};
 use tvix_castore::blobservice::{BlobReader, BlobService};
 use tvix_castore::directoryservice::{self, DirectoryService};
-use tvix_castore::{B3Digest, Directory, Node};
+use tvix_castore::{B3Digest, Directory, MAX_PATH_LEN, Node};
 
 use super::hashing::HashingSink;
 use super::stack::GrowStack;
@@ -55,6 +55,34 @@ pub const MAX_DEPTH: usize = 2048;
 /// about 200 000 files) and bounds the file list to about 160 MB.
 pub const MAX_ENTRIES: u64 = 1 << 22;
 
+/// What one render may cost, as flags of the servers that render for
+/// clients (`tvix-store daemon`, `nar-bridge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct RenderLimits {
+    /// Deepest directory nesting a rendered NAR may have (at most the
+    /// default, which is as deep as Nix can restore).
+    #[arg(
+        long = "max-depth",
+        default_value_t = MAX_DEPTH,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_DEPTH as u64)
+    )]
+    pub max_depth: usize,
+    /// Most entries a rendered NAR may have, counting a directory's entries
+    /// at every place it appears; a larger one is refused before anything
+    /// is written (a few tiny directories can stand for 2^62 entries).
+    #[arg(long = "max-nar-entries", default_value_t = MAX_ENTRIES)]
+    pub max_entries: u64,
+}
+
+impl Default for RenderLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: MAX_DEPTH,
+            max_entries: MAX_ENTRIES,
+        }
+    }
+}
+
 /// Why a node could not be rendered. Paths are relative to the root node
 /// (`""` is the root itself).
 #[derive(Debug, thiserror::Error)]
@@ -83,12 +111,15 @@ pub enum RenderError {
         /// Boxed: it is large, and rare.
         source: Box<directoryservice::Error>,
     },
-    #[error("directory {0:?} is nested deeper than {MAX_DEPTH} levels")]
-    TooDeep(BString),
+    #[error("directory {path:?} is nested deeper than {limit} levels")]
+    TooDeep { path: BString, limit: usize },
+    /// Nix could not restore it, and NAR ingestion refuses it.
+    #[error("entry {0:?}: path is longer than {MAX_PATH_LEN} bytes")]
+    PathTooLong(BString),
     /// Counted on the distinct directories before anything is walked, so
     /// this is quick however large the expansion.
-    #[error("the tree expands to {entries} entries, more than the {MAX_ENTRIES} rendered")]
-    TooManyEntries { entries: u64 },
+    #[error("the tree expands to {entries} entries, more than the {limit} rendered")]
+    TooManyEntries { entries: u64, limit: u64 },
     #[error("listing the files to render: {0}")]
     Join(#[from] tokio::task::JoinError),
     /// Reading a blob or writing the NAR failed.
@@ -97,7 +128,8 @@ pub enum RenderError {
 }
 
 /// Writes the NAR of `root` to `writer`, reading file contents from
-/// `blob_service` and directories from `directory_service`.
+/// `blob_service` and directories from `directory_service`, within the
+/// default [RenderLimits].
 ///
 /// Nothing is buffered beyond a blob read buffer: wrap an unbuffered writer
 /// (a file, a socket) in a [tokio::io::BufWriter] and flush it afterwards.
@@ -112,16 +144,37 @@ where
     BS: BlobService + Clone + 'static,
     DS: DirectoryService + ?Sized,
 {
+    let limits = RenderLimits::default();
+    write_nar_within(writer, root, blob_service, directory_service, limits).await
+}
+
+/// [write_nar] within `limits`.
+pub async fn write_nar_within<W, BS, DS>(
+    writer: &mut W,
+    root: &Node,
+    blob_service: &BS,
+    directory_service: &DS,
+    limits: RenderLimits,
+) -> Result<(), RenderError>
+where
+    W: AsyncWrite + Unpin + Send + ?Sized,
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+{
     let directories = fetch_directories(root, directory_service).await?;
     let entries = expanded_entries(root, &directories);
-    if entries > MAX_ENTRIES {
-        return Err(RenderError::TooManyEntries { entries });
+    if entries > limits.max_entries {
+        return Err(RenderError::TooManyEntries {
+            entries,
+            limit: limits.max_entries,
+        });
     }
-    // Up to [MAX_ENTRIES] steps of synchronous work: off the async workers.
+    // Up to `max_entries` steps of synchronous work: off the async workers.
     let (directories, files) = {
         let root = root.clone();
         tokio::task::spawn_blocking(move || {
-            files_in_nar_order(&root, &directories).map(|files| (directories, files))
+            files_in_nar_order(&root, &directories, limits.max_depth)
+                .map(|files| (directories, files))
         })
         .await??
     };
@@ -130,7 +183,8 @@ where
         path: BString::default(),
         source,
     })?;
-    write_node(&directories, &mut blobs, nar_root, root, BString::default()).await
+    let mut path = BString::default();
+    write_node(&directories, &mut blobs, nar_root, root, &mut path).await
 }
 
 /// The size and sha256 of the NAR of `root`, rendered without keeping it.
@@ -143,8 +197,28 @@ where
     BS: BlobService + Clone + 'static,
     DS: DirectoryService + ?Sized,
 {
+    calculate_nar_within(
+        root,
+        blob_service,
+        directory_service,
+        RenderLimits::default(),
+    )
+    .await
+}
+
+/// [calculate_nar] within `limits`.
+pub async fn calculate_nar_within<BS, DS>(
+    root: &Node,
+    blob_service: &BS,
+    directory_service: &DS,
+    limits: RenderLimits,
+) -> Result<NarSummary, RenderError>
+where
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+{
     let mut sink = HashingSink::default();
-    write_nar(&mut sink, root, blob_service, directory_service).await?;
+    write_nar_within(&mut sink, root, blob_service, directory_service, limits).await?;
     Ok(sink.finish())
 }
 
@@ -154,6 +228,7 @@ where
 pub struct SimpleRenderer<BS, DS> {
     blob_service: BS,
     directory_service: DS,
+    limits: RenderLimits,
 }
 
 impl<BS, DS> SimpleRenderer<BS, DS> {
@@ -161,7 +236,13 @@ impl<BS, DS> SimpleRenderer<BS, DS> {
         Self {
             blob_service,
             directory_service,
+            limits: RenderLimits::default(),
         }
+    }
+
+    /// Renders within `limits` instead of the defaults.
+    pub fn with_limits(self, limits: RenderLimits) -> Self {
+        Self { limits, ..self }
     }
 }
 
@@ -172,7 +253,8 @@ where
     DS: DirectoryService,
 {
     async fn calculate_nar(&self, root: &Node) -> Result<NarSummary, CalculateNarError> {
-        Ok(calculate_nar(root, &self.blob_service, &self.directory_service).await?)
+        let (blobs, directories) = (&self.blob_service, &self.directory_service);
+        Ok(calculate_nar_within(root, blobs, directories, self.limits).await?)
     }
 }
 
@@ -254,31 +336,47 @@ fn expanded_entries(root: &Node, directories: &HashMap<B3Digest, Directory>) -> 
 
 /// The blob digests and sizes of the files below `root`, in the order the
 /// NAR has them. Fails, before anything is written, on a directory missing
-/// from `directories` or nested too deep.
+/// from `directories`, nested too deep, or a path too long.
+///
+/// The walk holds one path (where it is) and, per level, where that path's
+/// prefix ends, so its memory is in the depth and [MAX_PATH_LEN], not in
+/// the sum of the paths of the entries waiting on the stack.
 fn files_in_nar_order(
     root: &Node,
     directories: &HashMap<B3Digest, Directory>,
+    max_depth: usize,
 ) -> Result<Vec<(B3Digest, u64)>, RenderError> {
     let mut files = Vec::new();
+    let mut path = BString::default();
+    // `ends[d]`: the length of `path` at depth `d`.
+    let mut ends = vec![0];
     // Depth first, each directory's entries pushed in reverse so that they
     // come off the stack in order.
-    let mut stack = vec![(root, BString::default(), 0)];
-    while let Some((node, path, depth)) = stack.pop() {
+    let mut stack: Vec<(&Node, usize, &[u8])> = vec![(root, 0, b"")];
+    while let Some((node, depth, name)) = stack.pop() {
+        if depth > 0 {
+            path.truncate(ends[depth - 1]);
+            ends.truncate(depth);
+            push_name(&mut path, name);
+            ends.push(path.len());
+            if path.len() > MAX_PATH_LEN {
+                return Err(RenderError::PathTooLong(path));
+            }
+        }
         match node {
             Node::File { digest, size, .. } => files.push((*digest, *size)),
             Node::Symlink { .. } => {}
             Node::Directory { digest, .. } => {
-                if depth >= MAX_DEPTH {
-                    return Err(RenderError::TooDeep(path));
+                if depth >= max_depth {
+                    return Err(RenderError::TooDeep {
+                        path,
+                        limit: max_depth,
+                    });
                 }
                 let directory = lookup(directories, digest, path.as_bstr())?;
-                for (name, child) in directory.nodes().collect::<Vec<_>>().into_iter().rev() {
-                    // Only a directory's path can end up in an error here.
-                    let child_path = match child {
-                        Node::Directory { .. } => child_path(path.as_bstr(), name.as_bytes()),
-                        Node::File { .. } | Node::Symlink { .. } => BString::default(),
-                    };
-                    stack.push((child, child_path, depth + 1));
+                let children = directory.nodes().collect::<Vec<_>>();
+                for (name, child) in children.into_iter().rev() {
+                    stack.push((child, depth + 1, name.as_bytes()));
                 }
             }
         }
@@ -347,23 +445,30 @@ fn lookup<'d>(
 type OpenedBlobs<'b> = BoxStream<'b, io::Result<Option<Box<dyn BlobReader>>>>;
 
 /// Writes `node`, found at `path`, as `nar_node`, taking the opened blobs of
-/// its files from `blobs`. Boxed, as it recurses into directories.
+/// its files from `blobs`. Boxed, as it recurses into directories. `path`
+/// is pushed to and popped, one buffer for the whole walk, and copied only
+/// into an error.
 fn write_node<'n, 'b: 'n, W>(
     directories: &'n HashMap<B3Digest, Directory>,
     blobs: &'n mut OpenedBlobs<'b>,
     nar_node: nar::Node<'n, W>,
     node: &'n Node,
-    path: BString,
+    path: &'n mut BString,
 ) -> BoxFuture<'n, Result<(), RenderError>>
 where
     W: AsyncWrite + Unpin + Send + ?Sized,
 {
     async move {
         match node {
-            Node::Symlink { target } => nar_node
-                .symlink(target.as_bytes())
-                .await
-                .map_err(|source| RenderError::Io { path, source }),
+            Node::Symlink { target } => {
+                nar_node
+                    .symlink(target.as_bytes())
+                    .await
+                    .map_err(|source| RenderError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+            }
             Node::File { .. } => {
                 // One blob is opened per file, in this order, so it is there.
                 let opened = blobs.next().await.unwrap_or(Ok(None));
@@ -380,22 +485,27 @@ where
                             source,
                         })?;
                 for (name, child) in directory.nodes() {
-                    let child_path = child_path(path.as_bstr(), name.as_bytes());
+                    let end = path.len();
+                    push_name(path, name.as_bytes());
                     let nar_child = match nar_directory.entry(name.as_bytes()).await {
                         Ok(nar_child) => nar_child,
                         Err(source) => {
                             return Err(RenderError::Io {
-                                path: child_path,
+                                path: path.clone(),
                                 source,
                             });
                         }
                     };
-                    GrowStack(write_node(directories, blobs, nar_child, child, child_path)).await?;
+                    GrowStack(write_node(directories, blobs, nar_child, child, &mut *path)).await?;
+                    path.truncate(end);
                 }
                 nar_directory
                     .close()
                     .await
-                    .map_err(|source| RenderError::Io { path, source })
+                    .map_err(|source| RenderError::Io {
+                        path: path.clone(),
+                        source,
+                    })
             }
         }
     }
@@ -408,7 +518,7 @@ async fn write_file<W>(
     nar_node: nar::Node<'_, W>,
     node: &Node,
     opened: io::Result<Option<Box<dyn BlobReader>>>,
-    path: BString,
+    path: &BString,
 ) -> Result<(), RenderError>
 where
     W: AsyncWrite + Unpin + Send + ?Sized,
@@ -420,7 +530,7 @@ where
     } = node
     else {
         return Err(RenderError::Io {
-            path,
+            path: path.clone(),
             source: io::Error::other("not a file"),
         });
     };
@@ -428,13 +538,13 @@ where
         Ok(Some(blob)) => blob,
         Ok(None) => {
             return Err(RenderError::BlobNotFound {
-                path,
+                path: path.clone(),
                 digest: *digest,
             });
         }
         Err(source) => {
             return Err(RenderError::OpenBlob {
-                path,
+                path: path.clone(),
                 digest: *digest,
                 source,
             });
@@ -447,16 +557,15 @@ where
     nar_node
         .file(*executable, *size, &mut blob)
         .await
-        .map_err(|source| file_error(path, *digest, *size, source))
+        .map_err(|source| file_error(path.clone(), *digest, *size, source))
 }
 
-/// The path of entry `name` of the directory at `parent`.
-fn child_path(parent: &BStr, name: &[u8]) -> BString {
-    if parent.is_empty() {
-        BString::from(name)
-    } else {
-        BString::from([parent.as_bytes(), b"/", name].concat())
+/// Appends entry `name` to the directory path `path`.
+fn push_name(path: &mut BString, name: &[u8]) {
+    if !path.is_empty() {
+        path.push(b'/');
     }
+    path.extend_from_slice(name);
 }
 
 /// Tells a blob whose contents do not match the size the tree records from

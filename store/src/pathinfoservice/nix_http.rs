@@ -7,11 +7,16 @@
 //! against the signed narinfo. Only then is a [PathInfo] returned (and
 //! remembered, so the NAR is fetched once per service). What the cache says
 //! is never trusted before it was checked: a bad signature, NAR hash or size
-//! is an error, never a PathInfo. Ingested castore data of a NAR that failed
-//! its check stays behind, unreferenced, as any unreferenced castore data.
+//! is an error, never a PathInfo.
 //!
-//! `FileHash` and `FileSize` (of the compressed file) are not checked: they
-//! are not signed, and the signed NAR hash covers the contents anyway.
+//! Nix's signature covers the store path, NAR hash, NAR size and
+//! references, but not the `URL`, `Compression`, `FileHash` or `FileSize`
+//! lines: whoever serves the narinfo may point it at any file. So the NAR
+//! that file decompresses to is checked against the signed NAR hash and
+//! size before its directories are committed to the castore (a wrong one
+//! leaves only unreferenced file blobs), and the file itself against
+//! `FileSize` and `FileHash` when the narinfo gives them: a cache whose
+//! unsigned lines disagree with its files is broken or tampered with.
 //!
 //! The signature policy follows Nix's settings, given as URL query
 //! parameters with Nix's names:
@@ -28,8 +33,8 @@
 //! store path matches their CA field; here they need a signature (or
 //! `require-sigs=false`).
 
-use std::collections::HashMap;
 use std::io;
+use std::num::NonZeroUsize;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,6 +42,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use futures::stream::BoxStream;
+use lru::LruCache;
 use nix_compat::narinfo::{self, KeyError, NarInfo, VerifyingKey};
 use nix_compat::nixbase32;
 use nix_compat::store_path::{DIGEST_SIZE, StorePath};
@@ -52,7 +58,13 @@ use url::Url;
 
 use super::{Error, PathInfoService};
 use crate::PathInfo;
-use crate::nar::{IngestNarError, NarCompression, UnsupportedCompression, ingest_nar};
+use crate::nar::{
+    IngestNarError, NarCompression, NarSummary, UnsupportedCompression, ingest_nar_verified,
+};
+
+mod file_check;
+
+use file_check::{FileCheck, FileChecked};
 
 /// The key Nix trusts when `trusted-public-keys` is not set.
 pub const NIX_DEFAULT_TRUSTED_PUBLIC_KEY: &str =
@@ -62,7 +74,7 @@ pub const NIX_DEFAULT_TRUSTED_PUBLIC_KEY: &str =
 /// thousand references; a cache must not choose how much memory we spend.
 const MAX_NARINFO_SIZE: usize = 1024 * 1024;
 /// Most PathInfos remembered (a few hundred bytes each).
-const MAX_REMEMBERED: usize = 64 * 1024;
+const MAX_REMEMBERED: NonZeroUsize = NonZeroUsize::new(64 * 1024).expect("not zero");
 /// A connection that cannot be set up in this time is given up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A transfer that sends nothing for this long is given up.
@@ -155,6 +167,24 @@ pub enum NixHttpError {
         expected: [u8; 32],
         got: [u8; 32],
     },
+    #[error("{store_path}: the file {nar_url} is {got} bytes, the narinfo says {expected}")]
+    FileSize {
+        store_path: StorePath,
+        nar_url: Url,
+        expected: u64,
+        got: u64,
+    },
+    #[error(
+        "{store_path}: the file {nar_url} has sha256 {}, the narinfo says {}",
+        nixbase32::encode(.got),
+        nixbase32::encode(.expected)
+    )]
+    FileHash {
+        store_path: StorePath,
+        nar_url: Url,
+        expected: [u8; 32],
+        got: [u8; 32],
+    },
     #[error("a Nix binary cache is read-only: cannot put {0}")]
     ReadOnly(StorePath),
     #[error("a Nix binary cache cannot list its paths")]
@@ -170,12 +200,12 @@ pub struct NixHttpPathInfoService {
     http: reqwest::Client,
     blob_service: Arc<dyn BlobService>,
     directory_service: Arc<dyn DirectoryService>,
-    /// PathInfos already checked and ingested, at most [MAX_REMEMBERED]:
-    /// a long-running process (a daemon, nar-bridge) may ask for any
+    /// PathInfos already checked and ingested, the [MAX_REMEMBERED] used
+    /// last: a long-running process (a daemon, nar-bridge) may ask for any
     /// number of paths. Forgetting one only costs a fetch (the castore
     /// keeps its contents). Two concurrent first gets of one path both
     /// fetch it; the castore deduplicates what they write.
-    ingested: Mutex<HashMap<[u8; DIGEST_SIZE], PathInfo>>,
+    ingested: Mutex<LruCache<[u8; DIGEST_SIZE], PathInfo>>,
 }
 
 impl NixHttpPathInfoService {
@@ -201,7 +231,7 @@ impl NixHttpPathInfoService {
             http,
             blob_service,
             directory_service,
-            ingested: Mutex::new(HashMap::new()),
+            ingested: Mutex::new(LruCache::new(MAX_REMEMBERED)),
         })
     }
 
@@ -271,38 +301,38 @@ impl NixHttpPathInfoService {
         debug!(%nar_url, ?compression, "fetching NAR");
         let response = self.get_ok(&nar_url).await?;
         let body = StreamReader::new(response.bytes_stream().map_err(io::Error::other));
+        let (file, tally) = FileCheck::new(body, narinfo.file_size);
         // One byte more than announced, so a longer NAR is noticed as data
         // after its end, while a lying cache cannot make us read on forever.
         let nar = compression
-            .decode(body)
+            .decode(tokio::io::BufReader::new(file))
             .take(narinfo.nar_size.saturating_add(1));
-        let ingested = ingest_nar(
+        let verify = |summary: &NarSummary| {
+            check_nar(&store_path, &nar_url, &narinfo, summary, tally.get())
+                .map_err(|error| error as Box<dyn std::error::Error + Send + Sync>)
+        };
+        let ingested = ingest_nar_verified(
             self.blob_service.as_ref(),
             self.directory_service.as_ref(),
             nar,
+            verify,
         )
         .await
-        .map_err(|source| NixHttpError::Ingest {
-            store_path: store_path.clone(),
-            nar_url,
-            source,
+        .map_err(|source| match source {
+            IngestNarError::Refused(refused) => match refused.downcast::<NixHttpError>() {
+                Ok(error) => *error,
+                Err(other) => NixHttpError::Ingest {
+                    store_path: store_path.clone(),
+                    nar_url: nar_url.clone(),
+                    source: IngestNarError::Refused(other),
+                },
+            },
+            source => NixHttpError::Ingest {
+                store_path: store_path.clone(),
+                nar_url: nar_url.clone(),
+                source,
+            },
         })?;
-        if ingested.nar.nar_size != narinfo.nar_size {
-            return Err(NixHttpError::NarSize {
-                store_path,
-                expected: narinfo.nar_size,
-                got: ingested.nar.nar_size,
-            }
-            .into());
-        }
-        if ingested.nar.nar_sha256 != narinfo.nar_hash {
-            return Err(NixHttpError::NarHash {
-                store_path,
-                expected: narinfo.nar_hash,
-                got: ingested.nar.nar_sha256,
-            }
-            .into());
-        }
         Ok(Some(PathInfo {
             store_path,
             node: ingested.node,
@@ -393,29 +423,54 @@ impl NixHttpPathInfoService {
     }
 
     fn remember(&self, path_info: &PathInfo) {
-        let mut ingested = self
-            .ingested
+        self.ingested
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        remember_bounded(&mut ingested, MAX_REMEMBERED, path_info);
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .put(*path_info.store_path.digest(), path_info.clone());
     }
 }
 
-/// Inserts `path_info` into `remembered`, first forgetting an arbitrary
-/// other entry if it holds `max` already.
-fn remember_bounded(
-    remembered: &mut HashMap<[u8; DIGEST_SIZE], PathInfo>,
-    max: usize,
-    path_info: &PathInfo,
-) {
-    let digest = *path_info.store_path.digest();
-    if remembered.len() >= max && !remembered.contains_key(&digest) {
-        let other = remembered.keys().next().copied();
-        if let Some(other) = other {
-            remembered.remove(&other);
-        }
+/// Checks the NAR that was read (`summary`) against the signed NAR size and
+/// hash of `narinfo`, and the file it came from (`file`) against the
+/// narinfo's unsigned `FileSize` and `FileHash` where it has them.
+fn check_nar(
+    store_path: &StorePath,
+    nar_url: &Url,
+    narinfo: &NarInfo<'_>,
+    summary: &NarSummary,
+    file: FileChecked,
+) -> Result<(), Box<NixHttpError>> {
+    if summary.nar_size != narinfo.nar_size {
+        return Err(Box::new(NixHttpError::NarSize {
+            store_path: store_path.clone(),
+            expected: narinfo.nar_size,
+            got: summary.nar_size,
+        }));
     }
-    remembered.insert(digest, path_info.clone());
+    if summary.nar_sha256 != narinfo.nar_hash {
+        return Err(Box::new(NixHttpError::NarHash {
+            store_path: store_path.clone(),
+            expected: narinfo.nar_hash,
+            got: summary.nar_sha256,
+        }));
+    }
+    if let Some(expected) = narinfo.file_size.filter(|&size| size != file.size) {
+        return Err(Box::new(NixHttpError::FileSize {
+            store_path: store_path.clone(),
+            nar_url: nar_url.clone(),
+            expected,
+            got: file.size,
+        }));
+    }
+    if let Some(expected) = narinfo.file_hash.filter(|&hash| hash != file.sha256) {
+        return Err(Box::new(NixHttpError::FileHash {
+            store_path: store_path.clone(),
+            nar_url: nar_url.clone(),
+            expected,
+            got: file.sha256,
+        }));
+    }
+    Ok(())
 }
 
 /// `response` if its status is a success, else the error naming it.

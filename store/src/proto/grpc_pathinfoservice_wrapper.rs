@@ -141,7 +141,9 @@ impl From<CalculateNarError> for Status {
                 RenderError::BlobNotFound { .. } | RenderError::DirectoryNotFound { .. },
             ) => Status::not_found(error.to_string()),
             CalculateNarError::Render(
-                RenderError::TooDeep(_) | RenderError::TooManyEntries { .. },
+                RenderError::TooDeep { .. }
+                | RenderError::PathTooLong(_)
+                | RenderError::TooManyEntries { .. },
             ) => Status::invalid_argument(error.to_string()),
             CalculateNarError::Grpc(status) => *status,
             _ => Status::internal(error.to_string()),

@@ -196,7 +196,7 @@ async fn depth_limit() {
     let too_deep = upload_deep(MAX_DEPTH + 1, &*services.directories).await;
     let too_deep_path = BString::from(vec!["a"; MAX_DEPTH].join("/"));
     assert!(matches!(services.render(&too_deep).await,
-            Err(RenderError::TooDeep(path)) if path == too_deep_path),);
+            Err(RenderError::TooDeep { path, .. }) if path == too_deep_path),);
     let error = memory()
         .ingest(&deep_nar(MAX_DEPTH + 1))
         .await
@@ -239,7 +239,7 @@ async fn shared_subtree_expansion() {
         .expect("refused within 5 s")
         .expect_err("too many entries");
     assert!(
-        matches!(error, RenderError::TooManyEntries { entries } if entries == (1 << 63) - 1),
+        matches!(error, RenderError::TooManyEntries { entries, .. } if entries == (1 << 63) - 1),
         "{error}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(1));

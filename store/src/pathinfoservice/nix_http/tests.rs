@@ -671,20 +671,104 @@ fn policy_ignore(#[case] query: &str) {
 }
 
 /// Remembered PathInfos stay at most the bound however many paths are
-/// asked for; the newest is always kept.
+/// asked for; the one used last is kept.
 #[test]
 fn remembered_bounded() {
-    let mut remembered = HashMap::new();
-    for i in 0u32..100 {
+    let mut remembered = LruCache::new(NonZeroUsize::new(10).expect("not zero"));
+    let path_info = |i: u32| {
         let mut digest = [0; DIGEST_SIZE];
         digest[..4].copy_from_slice(&i.to_le_bytes());
-        let path_info = PathInfo {
+        PathInfo {
             store_path: StorePath::from_name_and_digest("p", &digest).expect("store path"),
             ..crate::fixtures::PATH_INFO_FILE.clone()
-        };
-        remember_bounded(&mut remembered, 10, &path_info);
+        }
+    };
+    let first = path_info(0);
+    for i in 0u32..100 {
+        let path_info = path_info(i);
+        remembered.put(*path_info.store_path.digest(), path_info);
+        // Used on every round, so never the least recently used.
+        assert!(remembered.get(first.store_path.digest()).is_some(), "{i}");
         assert!(remembered.len() <= 10);
-        assert!(remembered.contains_key(&digest));
     }
     assert_eq!(10, remembered.len());
+}
+
+/// The digest of the golden tree's root directory, as a trusting client
+/// ingests it.
+async fn golden_tree_root() -> tvix_castore::B3Digest {
+    let served = TestCache::golden().serve().await;
+    let client = Client::trusting(&served).await;
+    match client
+        .get("tree")
+        .await
+        .expect("get")
+        .expect("present")
+        .node
+    {
+        Node::Directory { digest, .. } => digest,
+        other => panic!("tree is not a directory: {other:?}"),
+    }
+}
+
+/// The lines of a golden path's narinfo to change.
+type Tampering = (&'static str, Vec<(String, String)>);
+
+/// The lines Nix's signature does not cover, changed under a valid
+/// signature: the NAR `URL` (and `Compression`) of `none.txt` pointed at
+/// the tree's NAR, the tree's `Compression`, `FileSize` and `FileHash`.
+/// Each is refused by the check named, the path is not remembered (the
+/// next get fails again), and the tree's directories, read each time, are
+/// not in the castore.
+#[rstest]
+#[case::url_of_other_nar(
+    |cache: &TestCache| ("none.txt", vec![
+        (cache.nar_file("none.txt"), cache.nar_file("tree")),
+        ("Compression: none".into(), "Compression: xz".into()),
+    ]),
+    // Cut one byte after the signed NAR size.
+    "Ingest",
+)]
+#[case::compression(
+    |_: &TestCache| ("tree", vec![("Compression: xz".into(), "Compression: none".into())]),
+    "Ingest",
+)]
+#[case::file_size(
+    |_: &TestCache| ("tree", vec![("FileSize: 272".into(), "FileSize: 271".into())]),
+    "FileSize",
+)]
+#[case::file_hash(
+    |cache: &TestCache| {
+        let file = cache.nar_file("tree");
+        let hash = file.trim_start_matches("nar/").trim_end_matches(".nar.xz");
+        let forged = nixbase32::encode(&[7; 32]);
+        ("tree", vec![(format!("FileHash: sha256:{hash}"), format!("FileHash: sha256:{forged}"))])
+    },
+    "FileHash",
+)]
+#[tokio::test]
+async fn unsigned_lines_tampered(
+    #[case] tamper: fn(&TestCache) -> Tampering,
+    #[case] caught_by: &str,
+) {
+    let root = golden_tree_root().await;
+    let mut cache = TestCache::golden();
+    let (name, replacements) = tamper(&cache);
+    let mut text = cache.narinfo(name);
+    for (from, to) in replacements {
+        assert!(text.contains(&from), "{text}");
+        text = text.replace(&from, &to);
+    }
+    cache.set_narinfo(name, text);
+    let served = cache.serve().await;
+    let client = Client::trusting(&served).await;
+    for _ in 0..2 {
+        let error = nix_http_error(client.get(name).await);
+        assert!(format!("{error:?}").starts_with(caught_by), "{error:?}");
+    }
+    assert_eq!(
+        None,
+        client.directory_service.get(&root).await.expect("get"),
+        "the tree's root directory is not stored"
+    );
 }
