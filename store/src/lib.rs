@@ -13,6 +13,7 @@
 //! - [gc]: what a store no longer needs.
 //! - [utils]: building a store's services from addresses, and serving them.
 
+pub mod access;
 pub mod fs;
 pub mod gc;
 pub mod import;

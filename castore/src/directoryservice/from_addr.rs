@@ -25,7 +25,7 @@ pub enum FromAddrError {
         source: url::ParseError,
     },
     #[error(
-        "unknown directory service scheme {0:?}: expected memory, redb, sled, grpc+unix or grpc+http"
+        "unknown directory service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http or grpc+https"
     )]
     UnknownScheme(String),
     #[error(transparent)]
@@ -45,7 +45,7 @@ pub enum FromAddrError {
 /// | `redb://` | [RedbDirectoryService] in memory |
 /// | `sled:///path/to/dir` | [SledDirectoryService] in that directory |
 /// | `sled://` | [SledDirectoryService], temporary |
-/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [GrpcDirectoryService] |
+/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port`, `grpc+https://host:port` (see [crate::channel]) | [GrpcDirectoryService] |
 pub async fn from_addr(addr: &str) -> Result<Arc<dyn DirectoryService>, FromAddrError> {
     let url = Url::parse(addr).map_err(|source| FromAddrError::InvalidUrl {
         url: addr.to_owned(),
@@ -74,7 +74,7 @@ pub async fn from_addr(addr: &str) -> Result<Arc<dyn DirectoryService>, FromAddr
             }
             .map_err(open_error)?,
         ),
-        "grpc+unix" | "grpc+http" => Arc::new(GrpcDirectoryService::from_client(
+        "grpc+unix" | "grpc+http" | "grpc+https" => Arc::new(GrpcDirectoryService::from_client(
             crate::with_message_limits!(DirectoryServiceClient::new(channel_from_url(&url)?)),
         )),
         other => return Err(FromAddrError::UnknownScheme(other.to_owned())),
@@ -98,6 +98,7 @@ mod tests {
     #[case::grpc_unix("grpc+unix:///run/tvix/castore.sock")]
     #[case::grpc_http("grpc+http://localhost:8000")]
     #[case::grpc_http_ipv6("grpc+http://[::1]:8000")]
+    #[case::grpc_https("grpc+https://localhost:8000")]
     #[tokio::test]
     async fn valid(#[case] addr: &str) {
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -112,7 +113,7 @@ mod tests {
     #[case::no_scheme("/tmp/foo", "invalid URL \"/tmp/foo\": relative URL without a base")]
     #[case::unknown_scheme(
         "foo://",
-        "unknown directory service scheme \"foo\": expected memory, redb, sled, grpc+unix or grpc+http"
+        "unknown directory service scheme \"foo\": expected memory, redb, sled, grpc+unix, grpc+http or grpc+https"
     )]
     #[case::memory_path("memory:///foo", "memory:// takes no path, got \"/foo\"")]
     #[case::memory_host("memory://foo", "memory:// takes no host, got \"foo\"")]
@@ -128,10 +129,6 @@ mod tests {
     #[case::grpc_http_path(
         "grpc+http://localhost:8000/foo",
         "grpc+http URL has path \"/foo\": expected grpc+http://host:port"
-    )]
-    #[case::grpc_https(
-        "grpc+https://localhost:8000",
-        "unknown directory service scheme \"grpc+https\": expected memory, redb, sled, grpc+unix or grpc+http"
     )]
     #[tokio::test]
     async fn invalid(#[case] addr: &str, #[case] expected: &str) {

@@ -18,6 +18,7 @@ use tracing::Level;
 use tvix_castore::blobservice::pack_from_addr;
 use tvix_castore::fs::FuseDaemon;
 use tvix_castore::proto::DEFAULT_MAX_DIRECTORY_PUT_BYTES;
+use tvix_store::access::AccessArgs;
 use tvix_store::fs::store_fs;
 use tvix_store::gc::space_report;
 use tvix_store::import::{
@@ -57,8 +58,8 @@ enum Command {
     /// Serve the blob, directory and path info services over gRPC until
     /// SIGINT or SIGTERM.
     Daemon {
-        /// unix:///path for a Unix socket, or HOST:PORT for TCP (which
-        /// anyone who can reach the port may use: no authentication).
+        /// unix:///path for a Unix socket, or HOST:PORT for TCP (see
+        /// --tls-cert and --token-file for who may use it).
         /// Default: unix://$XDG_RUNTIME_DIR/tvix-store/daemon.sock, else
         /// daemon.sock in the default store directory.
         #[arg(long)]
@@ -72,6 +73,8 @@ enum Command {
         /// refused with RESOURCE_EXHAUSTED.
         #[arg(long, default_value_t = DEFAULT_MAX_DIRECTORY_PUT_BYTES)]
         max_directory_put_bytes: u64,
+        #[command(flatten)]
+        access: AccessArgs,
     },
     /// Import paths as `nix-store --add` does (or `nix-store --add-fixed
     /// sha256` with --flat) and print their store paths.
@@ -151,6 +154,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             listen_address,
             socket_mode,
             max_directory_put_bytes,
+            access,
         } => {
             let listen_address = match listen_address {
                 Some(address) => address.parse()?,
@@ -159,7 +163,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let socket_mode = u32::from_str_radix(&socket_mode, 8)?;
             // Listen first: a second daemon must fail on the socket, not on
             // the store the first one has open.
-            let listener = Listener::bind(&listen_address, socket_mode).await?;
+            let listener = Listener::bind(&listen_address, socket_mode)
+                .await?
+                .with_access(access.load()?)?;
             let services = construct_services(&addrs()?).await?;
             let shutdown = shutdown_signal()?;
             tracing::info!(address = %listen_address, "listening");

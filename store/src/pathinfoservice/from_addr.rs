@@ -24,7 +24,7 @@ pub enum FromAddrError {
         source: url::ParseError,
     },
     #[error(
-        "unknown path info service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http, nix+http or nix+https"
+        "unknown path info service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http, grpc+https, nix+http or nix+https"
     )]
     UnknownScheme(String),
     #[error(transparent)]
@@ -46,7 +46,7 @@ pub enum FromAddrError {
 /// | `redb://` | [RedbPathInfoService] in memory |
 /// | `sled:///path/to/dir` | [SledPathInfoService] in that directory |
 /// | `sled://` | [SledPathInfoService], temporary |
-/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [GrpcPathInfoService] |
+/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port`, `grpc+https://host:port` (see [tvix_castore::channel]) | [GrpcPathInfoService] |
 /// | `nix+http://host/path`, `nix+https://host/path` | [NixHttpPathInfoService] (read-only; query parameters `trusted-public-keys`, `require-sigs`) |
 ///
 /// The local forms follow castore's directory service addresses, so a
@@ -86,7 +86,7 @@ pub async fn from_addr(
             }
             .map_err(open_error)?,
         ),
-        "grpc+unix" | "grpc+http" => Arc::new(GrpcPathInfoService::from_client(
+        "grpc+unix" | "grpc+http" | "grpc+https" => Arc::new(GrpcPathInfoService::from_client(
             tvix_castore::with_message_limits!(PathInfoServiceClient::new(channel_from_url(&url)?)),
         )),
         "nix+http" | "nix+https" => Arc::new(NixHttpPathInfoService::from_addr(
@@ -148,11 +148,11 @@ mod tests {
     #[case::no_scheme("/tmp/foo", "invalid URL \"/tmp/foo\": relative URL without a base")]
     #[case::unknown_scheme(
         "foo://",
-        "unknown path info service scheme \"foo\": expected memory, redb, sled, grpc+unix, grpc+http, nix+http or nix+https"
+        "unknown path info service scheme \"foo\": expected memory, redb, sled, grpc+unix, grpc+http, grpc+https, nix+http or nix+https"
     )]
     #[case::nix_file(
         "nix+file:///tmp/cache",
-        "unknown path info service scheme \"nix+file\": expected memory, redb, sled, grpc+unix, grpc+http, nix+http or nix+https"
+        "unknown path info service scheme \"nix+file\": expected memory, redb, sled, grpc+unix, grpc+http, grpc+https, nix+http or nix+https"
     )]
     #[case::nix_http_no_host("nix+http://", "invalid cache URL \"http://\": empty host")]
     #[case::nix_http_unknown_parameter(
