@@ -59,6 +59,7 @@ impl Server {
                 signing_key: Some(SECRET_KEY.parse().expect("valid key")),
                 compression,
                 allow_upload,
+                ..Config::default()
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
