@@ -175,7 +175,10 @@ impl Uploads {
 fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temporary = dir.join(format!(".{name}.{}", std::process::id()));
+    // Unique also between concurrent uploads to the same URL.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temporary = dir.join(format!(".{name}.{}.{write}", std::process::id()));
     let mut file = std::fs::File::create(&temporary)?;
     file.write_all(contents)?;
     file.sync_all()?;
