@@ -182,16 +182,26 @@ http {{
     }
 }
 
+/// The upload token of the bridge benchmarked, which its uploader has in
+/// its netrc file.
+const UPLOAD_TOKEN: &str = "bench-upload-token";
+
 fn start_bridge(store: &Path) -> Server {
     let port = free_port();
     let addrs = ServiceAddrs::local(store).expect("store addresses");
     std::fs::create_dir_all(store.join("blobs")).expect("store dir");
+    let token_file = store.join("upload-token");
+    std::fs::write(&token_file, UPLOAD_TOKEN).expect("token file");
     let child = Command::new(BRIDGE)
         .args(["--listen-address", &format!("127.0.0.1:{port}")])
         .args(["--blob-service-addr", &addrs.blob_service_addr])
         .args(["--directory-service-addr", &addrs.directory_service_addr])
         .args(["--path-info-service-addr", &addrs.path_info_service_addr])
         .args(["--log-level", "warn", "--allow-upload"])
+        .arg("--upload-token-file")
+        .arg(&token_file)
+        .arg("--upload-dir")
+        .arg(store.join("uploads"))
         .spawn()
         .expect("starting nar-bridge");
     wait_for(port);
@@ -409,12 +419,20 @@ async fn bench() {
         }
     }
     let bridge = start_bridge(&scratch.join("tvix"));
+    let netrc = scratch.join("netrc");
+    std::fs::write(
+        &netrc,
+        format!("machine 127.0.0.1 login nix password {UPLOAD_TOKEN}\n"),
+    )
+    .expect("netrc");
     let started = Instant::now();
-    run(nix("nix").args(["copy", "--store"]).arg(&src).args([
-        "--to",
-        &format!("{}?compression=none", bridge.base),
-        &top,
-    ]));
+    run(nix("nix")
+        .arg("--option")
+        .arg("netrc-file")
+        .arg(&netrc)
+        .args(["copy", "--store"])
+        .arg(&src)
+        .args(["--to", &format!("{}?compression=none", bridge.base), &top]));
     let upload = started.elapsed();
     let upload_memory = peak_memory(bridge.child.id());
     let nar_total: u64 = nars(&bridge.base, &digests, None)

@@ -18,8 +18,9 @@ const ZSTD_LEVEL: i32 = 1;
 
 /// How a served NAR is compressed, named as in a narinfo's `Compression:`
 /// field and on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Compression {
+    #[default]
     None,
     Zstd,
     Xz,

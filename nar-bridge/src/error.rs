@@ -8,6 +8,8 @@ use thiserror::Error;
 use tvix_store::nar::{IngestNarError, RenderError};
 use tvix_store::pathinfoservice;
 
+use crate::uploads::UploadsError;
+
 /// Why a request failed. Client mistakes are 4xx, with the reason as the
 /// body; failures of the store are 500 and logged.
 #[derive(Debug, Error)]
@@ -36,6 +38,12 @@ pub enum Error {
         expected: String,
         got: String,
     },
+    #[error("{0}: the narinfo has no valid signature by a trusted key")]
+    Untrusted(StorePath),
+    #[error("{store_path}: the uploaded file does not match the narinfo's FileHash and FileSize")]
+    FileMismatch { store_path: StorePath },
+    #[error("keeping the upload: {0}")]
+    Uploads(#[from] UploadsError),
     #[error("{store_path}: the uploaded NAR does not match the narinfo's NarHash and NarSize")]
     NarMismatch { store_path: StorePath },
     #[error("{store_path}: reference {reference} is not in the store")]
@@ -59,7 +67,7 @@ impl Error {
     fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::UploadsDisabled => StatusCode::FORBIDDEN,
+            Self::UploadsDisabled | Self::Untrusted(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::InvalidHash(_)
@@ -70,6 +78,7 @@ impl Error {
             | Self::NarNotUploaded { .. }
             | Self::CompressionMismatch { .. }
             | Self::NarMismatch { .. }
+            | Self::FileMismatch { .. }
             | Self::MissingReference { .. } => StatusCode::BAD_REQUEST,
             // A NAR that cannot be read is the client's; one that cannot
             // be stored is ours.
@@ -77,7 +86,9 @@ impl Error {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             Self::Ingest(_) => StatusCode::BAD_REQUEST,
-            Self::PathInfo(_) | Self::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::PathInfo(_) | Self::Render(_) | Self::Uploads(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }

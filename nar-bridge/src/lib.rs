@@ -11,6 +11,7 @@
 //! [router] builds the axum application; the `nar-bridge` binary adds the
 //! flags, logging and the listening socket around it.
 
+mod auth;
 mod body_writer;
 mod bounded_map;
 mod compression;
@@ -19,6 +20,7 @@ mod nar;
 mod nar_index;
 mod narinfo;
 mod range;
+mod stall;
 mod uploads;
 
 use std::sync::Arc;
@@ -27,20 +29,22 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use nix_compat::narinfo::SigningKey;
+use nix_compat::narinfo::{SigningKey, VerifyingKey};
 use tvix_castore::blobservice::BlobService;
 use tvix_castore::directoryservice::DirectoryService;
 use tvix_store::nar::RenderLimits;
 use tvix_store::pathinfoservice::PathInfoService;
 
+pub use auth::UploadToken;
 pub use compression::Compression;
 pub use error::Error;
+pub use stall::StallGuardListener;
+pub use uploads::Uploads;
 
 use nar_index::NarIndex;
-use uploads::Uploads;
 
 /// How the cache presents itself and what it allows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// `Priority` in `nix-cache-info`: lower is tried first by clients.
     pub priority: u64,
@@ -50,6 +54,12 @@ pub struct Config {
     pub compression: Compression,
     /// Whether PUT requests (`nix copy --to`) are taken.
     pub allow_upload: bool,
+    /// What every PUT must present ([auth]); None lets any PUT through
+    /// (the binary never runs so with uploads allowed).
+    pub upload_token: Option<UploadToken>,
+    /// When not empty, an uploaded narinfo needs a valid signature by one
+    /// of these keys, else it is refused with 403.
+    pub trusted_public_keys: Vec<VerifyingKey>,
 }
 
 /// What every request handler shares.
@@ -65,6 +75,8 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of a bridge whose uploads waiting for their narinfo are
+    /// only kept in memory.
     pub fn new(
         blob_service: Arc<dyn BlobService>,
         directory_service: Arc<dyn DirectoryService>,
@@ -89,6 +101,15 @@ impl AppState {
             ..self
         }
     }
+
+    /// Keeps the uploads waiting for their narinfo in `uploads` (which can
+    /// keep them on disk, across restarts).
+    pub fn with_uploads(self, uploads: Uploads) -> Self {
+        Self {
+            uploads: Arc::new(uploads),
+            ..self
+        }
+    }
 }
 
 /// The binary cache's HTTP application. Everything not routed here (also
@@ -102,6 +123,10 @@ pub fn router(state: AppState) -> Router {
             get(narinfo::get).head(narinfo::get).put(narinfo::put),
         )
         .route("/nar/{file}", get(nar::get).head(nar::get).put(nar::put))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_upload_token,
+        ))
         .with_state(state)
 }
 

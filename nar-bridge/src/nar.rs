@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use futures::StreamExt;
 use nix_compat::nixbase32;
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::StreamReader;
 use tvix_castore::Node;
@@ -142,8 +143,10 @@ pub async fn put(
         return Err(Error::UploadsDisabled);
     }
     let (stem, compression) = uploads::split_file_name(&file).ok_or(Error::NotFound)?;
-    // Nix names uploaded NARs by the sha256 of the file.
-    let file_sha256 = parse_hash::<32>(stem)?;
+    // Nix names uploaded NARs by the sha256 of the file; the name is only
+    // checked for its form, the narinfo's FileHash against what came.
+    parse_hash::<32>(stem)?;
+    let file_digest = std::sync::Mutex::new((Sha256::new(), 0u64));
     let chunks = futures::stream::unfold(body.into_data_stream(), |mut chunks| async move {
         let next = match tokio::time::timeout(UPLOAD_IDLE_TIMEOUT, chunks.next()).await {
             Ok(next) => next?.map_err(io::Error::other),
@@ -153,23 +156,35 @@ pub async fn put(
             )),
         };
         Some((next, chunks))
+    })
+    .inspect(|chunk| {
+        if let Ok(bytes) = chunk {
+            let mut digest = file_digest.lock().unwrap_or_else(|e| e.into_inner());
+            digest.0.update(bytes);
+            digest.1 += bytes.len() as u64;
+        }
     });
     let nar = compression.decode(StreamReader::new(Box::pin(chunks)));
     let ingested = ingest_nar(&*state.blob_service, &*state.directory_service, nar)
         .await
         .map_err(Error::Ingest)?;
+    let (hasher, file_size) = file_digest.into_inner().unwrap_or_else(|e| e.into_inner());
     tracing::info!(
         %file,
         nar_size = ingested.nar.nar_size,
         "NAR uploaded, waiting for its narinfo"
     );
-    state.uploads.insert(
-        format!("nar/{file}"),
-        Upload {
-            ingested,
-            compression,
-            file_sha256,
-        },
-    );
+    state
+        .uploads
+        .insert(
+            format!("nar/{file}"),
+            Upload {
+                ingested,
+                compression,
+                file_sha256: hasher.finalize().into(),
+                file_size,
+            },
+        )
+        .await?;
     Ok(StatusCode::OK)
 }

@@ -81,12 +81,25 @@ pub async fn put(
     if *store_path.digest() != digest {
         return Err(Error::WrongStorePath(store_path));
     }
+    let trusted = &state.config.trusted_public_keys;
+    if !trusted.is_empty() {
+        let fingerprint = narinfo.fingerprint();
+        let signed = narinfo.signatures.iter().any(|signature| {
+            trusted
+                .iter()
+                .any(|key| signature.verify(fingerprint.as_bytes(), key))
+        });
+        if !signed {
+            return Err(Error::Untrusted(store_path));
+        }
+    }
 
     if let Some(existing) = state.path_info_service.get(digest).await? {
         return if existing.nar_sha256 == narinfo.nar_hash && existing.nar_size == narinfo.nar_size {
             // The same path again (Nix re-uploads when it cannot tell).
-            if let Some(upload) = state.uploads.get(narinfo.url) {
+            if let Some(upload) = state.uploads.get(narinfo.url).await {
                 state.nar_index.insert_upload(upload.file_sha256, &existing);
+                state.uploads.done(narinfo.url).await;
             }
             Ok(StatusCode::OK)
         } else {
@@ -97,6 +110,7 @@ pub async fn put(
     let upload = state
         .uploads
         .get(narinfo.url)
+        .await
         .ok_or_else(|| Error::NarNotUploaded {
             store_path: store_path.clone(),
             url: narinfo.url.to_owned(),
@@ -113,6 +127,15 @@ pub async fn put(
         || upload.ingested.nar.nar_size != narinfo.nar_size
     {
         return Err(Error::NarMismatch { store_path });
+    }
+    if narinfo
+        .file_hash
+        .is_some_and(|file_hash| file_hash != upload.file_sha256)
+        || narinfo
+            .file_size
+            .is_some_and(|file_size| file_size != upload.file_size)
+    {
+        return Err(Error::FileMismatch { store_path });
     }
     for reference in &narinfo.references {
         if reference.digest() != &digest
@@ -145,5 +168,6 @@ pub async fn put(
     state
         .nar_index
         .insert_upload(upload.file_sha256, &path_info);
+    state.uploads.done(narinfo.url).await;
     Ok(StatusCode::OK)
 }

@@ -331,6 +331,8 @@ async fn start_bridge(socket: &Path) -> String {
             signing_key: None,
             compression: Compression::None,
             allow_upload: false,
+            upload_token: None,
+            trusted_public_keys: Vec::new(),
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -5,7 +5,10 @@
 //! `nix copy --from` fetches them into fresh store roots, whose `nix-store
 //! --dump` must equal the original's. With the bridge's signing key
 //! trusted the client takes the paths, with another key trusted it refuses
-//! them. Each compression, for uploads and downloads.
+//! them. Each compression, for uploads and downloads. Uploads need the
+//! bridge's upload token, which the client sends from its netrc file (none
+//! or a wrong one: 401), and a signature by the key the bridge trusts
+//! (unsigned: 403).
 //!
 //! Runs with Nix 2.8 from PATH and with Nix 2.26 through
 //! `../shared/tools/modern-nix` (or `$MODERN_NIX`) when there. A client
@@ -228,7 +231,7 @@ fn round_trip(client: &Client, compression: &str) -> Result<(), Error> {
 
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys)?;
-    for name in ["bridge", "other"] {
+    for name in ["bridge", "other", "uploader"] {
         run(client
             .command("nix-store", &home("setup"))
             .args(["--generate-binary-cache-key", &format!("{name}-1")])
@@ -237,8 +240,17 @@ fn round_trip(client: &Client, compression: &str) -> Result<(), Error> {
     }
     let public_key = |name: &str| std::fs::read_to_string(keys.join(format!("{name}.pub")));
 
+    let token = dir.join("upload-token");
+    std::fs::write(&token, "s3cret-upload-token\n")?;
+    let uploader_key = public_key("uploader")?;
     let bridge = Bridge::start(&[
         "--allow-upload",
+        "--upload-token-file",
+        token.to_str().ok_or("non-UTF-8 temp dir")?,
+        "--upload-dir",
+        dir.join("uploads").to_str().ok_or("non-UTF-8 temp dir")?,
+        "--trusted-public-keys",
+        uploader_key.trim(),
         "--compression",
         compression,
         "--signing-key",
@@ -247,14 +259,58 @@ fn round_trip(client: &Client, compression: &str) -> Result<(), Error> {
             .ok_or("non-UTF-8 temp dir")?,
     ])?;
     let url = &bridge.url;
+    let netrc = dir.join("netrc");
+    std::fs::write(
+        &netrc,
+        "machine 127.0.0.1 login nix password s3cret-upload-token\n",
+    )?;
+    let wrong_netrc = dir.join("wrong-netrc");
+    std::fs::write(&wrong_netrc, "machine 127.0.0.1 login nix password guess\n")?;
+    let copy_to = |netrc: Option<&Path>| {
+        let mut command = client.command("nix", &home("uploader"));
+        if let Some(netrc) = netrc {
+            command.arg("--option").arg("netrc-file").arg(netrc);
+        }
+        run(command.args(["copy", "--store"]).arg(&src).args([
+            "--to",
+            &format!("{url}?compression={compression}"),
+            &top,
+        ]))
+    };
+    let top_narinfo = format!("/{}.narinfo", &top[11..43]);
 
+    // Without the token (no netrc, a wrong password): 401, nothing stored.
+    for netrc in [None, Some(wrong_netrc.as_path())] {
+        match copy_to(netrc) {
+            Ok(_) => return Err(format!("an upload with netrc {netrc:?} was taken").into()),
+            Err(error) if !error.to_string().contains("401") => {
+                return Err(format!("expected a 401, got: {error}").into());
+            }
+            Err(_) => {}
+        }
+    }
+    // With the token, but unsigned while the bridge wants the uploader's
+    // signature: 403.
+    match copy_to(Some(&netrc)) {
+        Ok(_) => return Err("an unsigned upload was taken".into()),
+        Err(error) if !error.to_string().contains("403") => {
+            return Err(format!("expected a 403, got: {error}").into());
+        }
+        Err(_) => {}
+    }
+    if bridge.get(&top_narinfo)?.contains("StorePath:") {
+        return Err("a refused upload became visible".into());
+    }
     run(client
-        .command("nix", &home("uploader"))
-        .args(["copy", "--store"])
+        .command("nix", &home("setup"))
+        .args(["store", "sign", "--store"])
         .arg(&src)
-        .args(["--to", &format!("{url}?compression={compression}"), &top]))?;
+        .arg("--key-file")
+        .arg(keys.join("uploader.sec"))
+        .args(["--recursive", &top]))?;
+    copy_to(Some(&netrc))?;
 
-    let served = bridge.get(&format!("/{}.narinfo", &top[11..43]))?;
+    let served = bridge.get(&top_narinfo)?;
     if !served.contains(&format!("Compression: {compression}\n"))
         || !served.contains("Sig: bridge-1:")
     {

@@ -14,6 +14,7 @@
 //! - [composition]: a store's services named and wired by one document.
 //! - [utils]: building a store's services from addresses, and serving them.
 
+pub mod access;
 pub mod composition;
 pub mod fs;
 pub mod gc;

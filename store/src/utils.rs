@@ -18,6 +18,7 @@ use futures::FutureExt;
 use thiserror::Error;
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tonic::service::InterceptorLayer;
 use tonic::transport::Server;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tvix_castore::blobservice::{self, BlobService};
@@ -28,6 +29,7 @@ use tvix_castore::proto::directory_service_server::DirectoryServiceServer;
 use tvix_castore::proto::{GrpcBlobServiceWrapper, GrpcDirectoryServiceWrapper};
 use tvix_castore::{Node, with_message_limits};
 
+use crate::access::{Access, AccessError};
 use crate::composition::{CompositionDocument, StoreComposition};
 use crate::limits::ServeLimits;
 use crate::nar::{
@@ -437,6 +439,7 @@ pub enum ServeError {
 /// dropped.
 pub struct Listener {
     kind: ListenerKind,
+    access: Access,
 }
 
 enum ListenerKind {
@@ -476,15 +479,31 @@ impl Listener {
                         .await
                         .map_err(bind_error)?,
                 ),
+                access: Access::default(),
             },
             ListenAddress::Unix(path) => {
                 remove_stale_socket(path).await?;
                 let listener = bind_unix_private(path, socket_mode).map_err(bind_error)?;
                 Self {
                     kind: ListenerKind::Unix(listener, SocketFile(path.clone())),
+                    access: Access::default(),
                 }
             }
         })
+    }
+
+    /// Guards the listener with `access` (TLS, a bearer token), which must
+    /// suit it: no TLS on a Unix socket, no plaintext beyond loopback
+    /// unless insecure is allowed.
+    pub fn with_access(self, access: Access) -> Result<Self, AccessError> {
+        let local = match &self.kind {
+            ListenerKind::Tcp(listener) => {
+                Some(listener.local_addr().map_err(AccessError::LocalAddr)?)
+            }
+            ListenerKind::Unix(..) => None,
+        };
+        access.check(local)?;
+        Ok(Self { access, ..self })
     }
 
     /// The address clients reach this listener at (`grpc+http://…` or
@@ -492,6 +511,9 @@ impl Listener {
     /// binding port 0.
     pub fn client_addr(&self) -> io::Result<String> {
         Ok(match &self.kind {
+            ListenerKind::Tcp(listener) if self.access.tls.is_some() => {
+                format!("grpc+https://{}", listener.local_addr()?)
+            }
             ListenerKind::Tcp(listener) => format!("grpc+http://{}", listener.local_addr()?),
             ListenerKind::Unix(_, SocketFile(path)) => format!("grpc+unix://{}", path.display()),
         })
@@ -584,10 +606,15 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let max_request = limits.max_request_bytes;
-    let router = Server::builder()
+    let mut server = Server::builder();
+    if let Some(tls) = listener.access.tls {
+        server = server.tls_config(tls)?;
+    }
+    let router = server
         .layer(GlobalConcurrencyLimitLayer::new(
             limits.max_concurrent_requests,
         ))
+        .layer(InterceptorLayer::new(listener.access.token))
         .add_service(
             with_message_limits!(BlobServiceServer::new(GrpcBlobServiceWrapper::new(
                 services.blob_service.clone(),

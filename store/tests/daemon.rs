@@ -6,8 +6,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use rstest::rstest;
@@ -143,28 +142,13 @@ fn default_unix_socket(#[case] args: &[&str], #[case] mode: u32) {
 /// grpc+http://.
 #[test]
 fn tcp() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("free port")
-        .port();
     let tmp = tempfile::tempdir().expect("tempdir");
     store_path_trees(tmp.path());
-    let mut child = Command::new(BIN)
-        .args(all_services_at("memory://"))
-        .args(["daemon", "--listen-address", &format!("127.0.0.1:{port}")])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("start daemon");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "daemon did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (daemon, port) = Daemon::start_tcp(&all_services_at("memory://"), &[]);
     let client = all_services_at(&format!("grpc+http://127.0.0.1:{port}"));
     let hello = tmp.path().join("hello.txt");
     let stdout = tvix_store(&client, &["import", hello.to_str().expect("UTF-8")]);
-    let _ = child.kill();
-    let _ = child.wait();
+    daemon.stop();
     assert_eq!(
         vec!["/nix/store/i9pmrzmpshapij2kin22pff6fc2adavx-hello.txt"],
         lines(&stdout.stdout),

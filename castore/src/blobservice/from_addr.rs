@@ -56,7 +56,8 @@ pub enum FromAddrError {
 /// - `objectstore+s3://bucket/prefix?endpoint=…&region=…` (see
 ///   [super::ObjectStoreLocation])
 /// - `pack:///absolute/path`, the default local store
-/// - `grpc+unix:///path/to/socket`, `grpc+http://host:port`
+/// - `grpc+unix:///path/to/socket`, `grpc+http://host:port`,
+///   `grpc+https://host:port` (see [crate::channel])
 ///
 /// Async because gRPC channels run a task on the caller's tokio runtime.
 pub async fn from_addr(url: &str) -> Result<Arc<dyn BlobService>, FromAddrError> {
@@ -83,7 +84,7 @@ pub fn config_from_addr(url: &str) -> Result<BlobServiceConfig, FromAddrError> {
         "pack" => BlobServiceConfig::Pack {
             path: pack_dir(&parsed)?,
         },
-        "grpc+unix" | "grpc+http" => {
+        "grpc+unix" | "grpc+http" | "grpc+https" => {
             // Checked now; the channel is made when the service is opened.
             crate::channel::check_url(&parsed)?;
             BlobServiceConfig::Grpc {
@@ -173,6 +174,7 @@ mod tests {
     #[case::grpc_http_ipv4("grpc+http://127.0.0.1:8000")]
     #[case::grpc_http_ipv6("grpc+http://[::1]:8000")]
     #[case::grpc_http_name("grpc+http://localhost:8000")]
+    #[case::grpc_https("grpc+https://localhost:8000")]
     #[tokio::test]
     async fn valid(#[case] url: &str) {
         from_addr(url).await.expect("must be accepted");
@@ -257,10 +259,6 @@ mod tests {
     #[case::grpc_http_with_path(
         "grpc+http://localhost:8000/blobs",
         "grpc+http URL has path \"/blobs\": expected grpc+http://host:port"
-    )]
-    #[case::grpc_https(
-        "grpc+https://localhost:8000",
-        "unknown blob service scheme \"grpc+https\""
     )]
     #[tokio::test]
     async fn invalid(#[case] url: &str, #[case] message: &str) {

@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use crate::channel::GrpcChannel;
 use bytes::Bytes;
 use futures::future::{BoxFuture, ready};
 use futures::{FutureExt, StreamExt};
@@ -24,7 +25,6 @@ use tokio::io::{
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::io::{ReaderStream, StreamReader};
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use super::chunked_reader::{ChunkedReader, FetchChunk, chunk_list_from_proto};
@@ -39,11 +39,11 @@ const UPLOAD_PIECE_SIZE: usize = 256 * 1024;
 /// A client of a remote blob service; clones share one connection.
 #[derive(Clone)]
 pub struct GrpcBlobService {
-    client: BlobServiceClient<Channel>,
+    client: BlobServiceClient<GrpcChannel>,
 }
 
 impl GrpcBlobService {
-    pub fn from_client(client: BlobServiceClient<Channel>) -> Self {
+    pub fn from_client(client: BlobServiceClient<GrpcChannel>) -> Self {
         Self { client }
     }
 }
@@ -63,7 +63,7 @@ fn invalid_data(message: String) -> io::Error {
 
 /// Streams the contents of a blob (or chunk) as a buffered reader.
 async fn open_stream(
-    mut client: BlobServiceClient<Channel>,
+    mut client: BlobServiceClient<GrpcChannel>,
     digest: B3Digest,
 ) -> io::Result<Pin<Box<dyn AsyncBufRead + Send>>> {
     let stream = client
@@ -78,7 +78,10 @@ async fn open_stream(
 }
 
 /// Fetches one chunk whole, refusing to buffer more than its announced size.
-async fn fetch_chunk(client: BlobServiceClient<Channel>, chunk: ChunkMeta) -> io::Result<Bytes> {
+async fn fetch_chunk(
+    client: BlobServiceClient<GrpcChannel>,
+    chunk: ChunkMeta,
+) -> io::Result<Bytes> {
     let mut data = Vec::new();
     // One byte more than announced is enough to tell that the server lies.
     open_stream(client, chunk.digest)
@@ -187,7 +190,7 @@ impl BlobService for GrpcBlobService {
 /// start to the end, the contents are checked against the digest before the
 /// last bytes are handed out.
 struct StreamingBlobReader {
-    client: BlobServiceClient<Channel>,
+    client: BlobServiceClient<GrpcChannel>,
     digest: B3Digest,
     size: u64,
     /// Where the caller reads next.

@@ -24,7 +24,7 @@ pub enum FromAddrError {
         source: url::ParseError,
     },
     #[error(
-        "unknown directory service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http or bigtable"
+        "unknown directory service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http, grpc+https or bigtable"
     )]
     UnknownScheme(String),
     #[error(transparent)]
@@ -48,7 +48,7 @@ pub enum FromAddrError {
 /// | `redb://` | [super::RedbDirectoryService] in memory |
 /// | `sled:///path/to/dir` | [super::SledDirectoryService] in that directory |
 /// | `sled://` | [super::SledDirectoryService], temporary |
-/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [super::GrpcDirectoryService] |
+/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port`, `grpc+https://host:port` (see [crate::channel]) | [super::GrpcDirectoryService] |
 /// | `bigtable://INSTANCE?project_id=…&table_name=…&family_name=…` | [super::BigtableDirectoryService] (also `channel_size`, `timeout` in seconds, `app_profile_id`; connects lazily) |
 pub async fn from_addr(addr: &str) -> Result<Arc<dyn DirectoryService>, FromAddrError> {
     config_from_addr(addr)?.open().await
@@ -69,7 +69,7 @@ pub fn config_from_addr(addr: &str) -> Result<DirectoryServiceConfig, FromAddrEr
         }
         "redb" => DirectoryServiceConfig::Redb { path: path(&url)? },
         "sled" => DirectoryServiceConfig::Sled { path: path(&url)? },
-        "grpc+unix" | "grpc+http" => {
+        "grpc+unix" | "grpc+http" | "grpc+https" => {
             crate::channel::check_url(&url)?;
             DirectoryServiceConfig::Grpc {
                 url: addr.to_owned(),
@@ -102,6 +102,7 @@ mod tests {
     #[case::grpc_unix("grpc+unix:///run/tvix/castore.sock")]
     #[case::grpc_http("grpc+http://localhost:8000")]
     #[case::grpc_http_ipv6("grpc+http://[::1]:8000")]
+    #[case::grpc_https("grpc+https://localhost:8000")]
     #[tokio::test]
     async fn valid(#[case] addr: &str) {
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -116,7 +117,7 @@ mod tests {
     #[case::no_scheme("/tmp/foo", "invalid URL \"/tmp/foo\": relative URL without a base")]
     #[case::unknown_scheme(
         "foo://",
-        "unknown directory service scheme \"foo\": expected memory, redb, sled, grpc+unix, grpc+http or bigtable"
+        "unknown directory service scheme \"foo\": expected memory, redb, sled, grpc+unix, grpc+http, grpc+https or bigtable"
     )]
     #[case::memory_path("memory:///foo", "memory:// takes no path, got \"/foo\"")]
     #[case::memory_host("memory://foo", "memory:// takes no host, got \"foo\"")]
@@ -136,10 +137,6 @@ mod tests {
     #[case::bigtable_no_family(
         "bigtable://inst?project_id=p&table_name=t",
         "bigtable:// needs the query parameter family_name"
-    )]
-    #[case::grpc_https(
-        "grpc+https://localhost:8000",
-        "unknown directory service scheme \"grpc+https\": expected memory, redb, sled, grpc+unix, grpc+http or bigtable"
     )]
     #[tokio::test]
     async fn invalid(#[case] addr: &str, #[case] expected: &str) {

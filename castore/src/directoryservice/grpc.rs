@@ -7,21 +7,23 @@
 
 use async_trait::async_trait;
 use futures::{StreamExt, stream::BoxStream};
-use tonic::{Code, Streaming, transport::Channel};
+use tonic::{Code, Streaming};
+
+use crate::channel::GrpcChannel;
 
 use super::{ClosureValidator, DirectoryPutter, DirectoryService, Error, RootFirstValidator};
 use crate::proto::{self, directory_service_client::DirectoryServiceClient, get_directory_request};
 use crate::{B3Digest, Directory};
 
-/// Talks to a remote directory service over a tonic [Channel]
+/// Talks to a remote directory service over a [GrpcChannel]
 /// (`grpc+unix:///socket`, `grpc+http://host:port`).
 #[derive(Clone)]
 pub struct GrpcDirectoryService {
-    client: DirectoryServiceClient<Channel>,
+    client: DirectoryServiceClient<GrpcChannel>,
 }
 
 impl GrpcDirectoryService {
-    pub fn from_client(client: DirectoryServiceClient<Channel>) -> Self {
+    pub fn from_client(client: DirectoryServiceClient<GrpcChannel>) -> Self {
         Self { client }
     }
 
@@ -132,7 +134,7 @@ fn received_closure(
 /// complete to the server. A connection that dies mid-call is a stream error
 /// on the server, which then commits nothing.
 struct GrpcPutter {
-    client: DirectoryServiceClient<Channel>,
+    client: DirectoryServiceClient<GrpcChannel>,
     validator: ClosureValidator,
     buffer: Vec<proto::Directory>,
 }

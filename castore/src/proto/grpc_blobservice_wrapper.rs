@@ -135,10 +135,10 @@ impl<T: BlobService + 'static> blob_service_server::BlobService for GrpcBlobServ
 mod tests {
     use std::sync::Arc;
 
+    use crate::channel::GrpcChannel;
     use bytes::Bytes;
     use rstest::rstest;
     use tonic::Code;
-    use tonic::transport::Channel;
     use url::Url;
 
     use crate::B3Digest;
@@ -148,7 +148,7 @@ mod tests {
     use crate::proto::blob_service_client::BlobServiceClient;
     use crate::proto::{BlobChunk, ReadBlobRequest, StatBlobRequest};
 
-    fn client(url: &str) -> BlobServiceClient<Channel> {
+    fn client(url: &str) -> BlobServiceClient<GrpcChannel> {
         let url = Url::parse(url).expect("valid URL");
         crate::with_message_limits!(BlobServiceClient::new(
             channel_from_url(&url).expect("channel")

@@ -185,11 +185,11 @@ impl proto::directory_service_server::DirectoryService for GrpcDirectoryServiceW
 
 #[cfg(test)]
 mod tests {
+    use crate::channel::GrpcChannel;
     use bytes::Bytes;
     use rstest::rstest;
     use tempfile::TempDir;
     use tonic::Code;
-    use tonic::transport::Channel;
 
     use super::*;
     use crate::directoryservice::MemoryDirectoryService;
@@ -202,7 +202,7 @@ mod tests {
     /// A raw client of a server backed by `backing`, so tests can send what
     /// no well-behaved client would.
     struct RawClient {
-        client: DirectoryServiceClient<Channel>,
+        client: DirectoryServiceClient<GrpcChannel>,
         backing: Arc<MemoryDirectoryService>,
         _dir: TempDir,
     }

@@ -18,6 +18,7 @@ use tracing::Level;
 use tvix_castore::blobservice::open_pack;
 use tvix_castore::composition::BlobServiceConfig;
 use tvix_castore::fs::FuseDaemon;
+use tvix_store::access::AccessArgs;
 use tvix_store::composition::StoreComposition;
 use tvix_store::fs::store_fs;
 use tvix_store::gc::space_report;
@@ -59,8 +60,8 @@ enum Command {
     /// Serve the blob, directory and path info services over gRPC until
     /// SIGINT or SIGTERM.
     Daemon {
-        /// unix:///path for a Unix socket, or HOST:PORT for TCP (which
-        /// anyone who can reach the port may use: no authentication).
+        /// unix:///path for a Unix socket, or HOST:PORT for TCP (see
+        /// --tls-cert and --token-file for who may use it).
         /// Default: unix://$XDG_RUNTIME_DIR/tvix-store/daemon.sock, else
         /// daemon.sock in the default store directory.
         #[arg(long)]
@@ -71,6 +72,8 @@ enum Command {
         socket_mode: String,
         #[command(flatten)]
         limits: ServeLimits,
+        #[command(flatten)]
+        access: AccessArgs,
     },
     /// Import paths as `nix-store --add` does (or `nix-store --add-fixed
     /// sha256` with --flat) and print their store paths.
@@ -149,6 +152,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             listen_address,
             socket_mode,
             limits,
+            access,
         } => {
             let listen_address = match listen_address {
                 Some(address) => address.parse()?,
@@ -157,7 +161,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let socket_mode = u32::from_str_radix(&socket_mode, 8)?;
             // Listen first: a second daemon must fail on the socket, not on
             // the store the first one has open.
-            let listener = Listener::bind(&listen_address, socket_mode).await?;
+            let listener = Listener::bind(&listen_address, socket_mode)
+                .await?
+                .with_access(access.load()?)?;
             let services = cli.services.services_within(limits.render).await?;
             let shutdown = shutdown_signal()?;
             tracing::info!(address = %listen_address, "listening");

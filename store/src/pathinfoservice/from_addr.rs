@@ -23,7 +23,7 @@ pub enum FromAddrError {
         source: url::ParseError,
     },
     #[error(
-        "unknown path info service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http, bigtable, nix+http or nix+https"
+        "unknown path info service scheme {0:?}: expected memory, redb, sled, grpc+unix, grpc+http, grpc+https, bigtable, nix+http or nix+https"
     )]
     UnknownScheme(String),
     #[error(transparent)]
@@ -49,7 +49,7 @@ pub enum FromAddrError {
 /// | `redb://` | [super::RedbPathInfoService] in memory |
 /// | `sled:///path/to/dir` | [super::SledPathInfoService] in that directory |
 /// | `sled://` | [super::SledPathInfoService], temporary |
-/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port` | [super::GrpcPathInfoService] |
+/// | `grpc+unix:///path/to/socket`, `grpc+http://host:port`, `grpc+https://host:port` (see [tvix_castore::channel]) | [super::GrpcPathInfoService] |
 /// | `bigtable://INSTANCE?project_id=…&table_name=…&family_name=…` | [super::BigtablePathInfoService] (also `channel_size`, `timeout` in seconds, `app_profile_id`; connects lazily) |
 /// | `nix+http://host/path`, `nix+https://host/path` | [super::NixHttpPathInfoService] (read-only; query parameters `trusted-public-keys`, `require-sigs`) |
 ///
@@ -84,7 +84,7 @@ pub fn config_from_addr(addr: &str) -> Result<PathInfoServiceConfig, FromAddrErr
         }
         "redb" => PathInfoServiceConfig::Redb { path: path(&url)? },
         "sled" => PathInfoServiceConfig::Sled { path: path(&url)? },
-        "grpc+unix" | "grpc+http" => {
+        "grpc+unix" | "grpc+http" | "grpc+https" => {
             tvix_castore::channel::check_url(&url)?;
             PathInfoServiceConfig::Grpc {
                 url: addr.to_owned(),
@@ -160,11 +160,11 @@ mod tests {
     #[case::no_scheme("/tmp/foo", "invalid URL \"/tmp/foo\": relative URL without a base")]
     #[case::unknown_scheme(
         "foo://",
-        "unknown path info service scheme \"foo\": expected memory, redb, sled, grpc+unix, grpc+http, bigtable, nix+http or nix+https"
+        "unknown path info service scheme \"foo\": expected memory, redb, sled, grpc+unix, grpc+http, grpc+https, bigtable, nix+http or nix+https"
     )]
     #[case::nix_file(
         "nix+file:///tmp/cache",
-        "unknown path info service scheme \"nix+file\": expected memory, redb, sled, grpc+unix, grpc+http, bigtable, nix+http or nix+https"
+        "unknown path info service scheme \"nix+file\": expected memory, redb, sled, grpc+unix, grpc+http, grpc+https, bigtable, nix+http or nix+https"
     )]
     #[case::nix_http_no_host("nix+http://", "invalid cache URL \"http://\": empty host")]
     #[case::nix_http_unknown_parameter(

@@ -9,8 +9,8 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use nix_compat::store_path::DIGEST_SIZE;
 use tonic::Code;
-use tonic::transport::Channel;
 use tvix_castore::Node;
+use tvix_castore::channel::GrpcChannel;
 use tvix_castore::proto::Entry;
 
 use super::{Error, PathInfoService};
@@ -18,16 +18,16 @@ use crate::PathInfo;
 use crate::nar::{CalculateNarError, NarCalculationService, NarSummary};
 use crate::proto::{self, get_path_info_request, path_info_service_client::PathInfoServiceClient};
 
-/// Talks to a remote path info service over a tonic [Channel]
+/// Talks to a remote path info service over a [GrpcChannel]
 /// (`grpc+unix:///socket`, `grpc+http://host:port`). It also computes NAR
 /// hashes remotely, where the trees are.
 #[derive(Clone)]
 pub struct GrpcPathInfoService {
-    client: PathInfoServiceClient<Channel>,
+    client: PathInfoServiceClient<GrpcChannel>,
 }
 
 impl GrpcPathInfoService {
-    pub fn from_client(client: PathInfoServiceClient<Channel>) -> Self {
+    pub fn from_client(client: PathInfoServiceClient<GrpcChannel>) -> Self {
         Self { client }
     }
 }

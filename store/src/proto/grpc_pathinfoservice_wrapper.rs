@@ -232,7 +232,7 @@ mod tests {
     use rstest::rstest;
     use tempfile::TempDir;
     use tonic::Code;
-    use tonic::transport::Channel;
+    use tvix_castore::channel::GrpcChannel;
     use tvix_castore::proto::{Entry, FileNode, entry};
 
     use super::super::path_info_service_client::PathInfoServiceClient;
@@ -250,7 +250,7 @@ mod tests {
     /// our own client never would, with the castore the server checks
     /// against.
     struct Served {
-        client: PathInfoServiceClient<Channel>,
+        client: PathInfoServiceClient<GrpcChannel>,
         blobs: MemoryBlobService,
         renderer: Arc<SimpleRenderer<MemoryBlobService, MemoryDirectoryService>>,
         _dir: TempDir,

@@ -189,6 +189,14 @@ pub fn nix_store_add(root: &Path, operation: &[&str], path: &Path) -> String {
     String::from_utf8_lossy(&stdout).trim().to_owned()
 }
 
+/// A TCP port on loopback that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port()
+}
+
 /// A running daemon, killed if the test fails before stopping it.
 pub struct Daemon {
     child: Child,
@@ -210,7 +218,32 @@ impl Daemon {
         env: &[(&str, &Path)],
         socket: &Path,
     ) -> Self {
-        let child = Command::new(BIN)
+        Self::spawn(store, args, env, || {
+            std::os::unix::net::UnixStream::connect(socket).is_ok()
+        })
+    }
+
+    /// Starts `daemon --listen-address 127.0.0.1:PORT ARGS` over `store` on
+    /// a free port, waits until it accepts connections, and returns it with
+    /// the port.
+    pub fn start_tcp(store: &[String], args: &[&str]) -> (Self, u16) {
+        let port = free_port();
+        let listen = format!("--listen-address=127.0.0.1:{port}");
+        let mut all_args = vec![listen.as_str()];
+        all_args.extend_from_slice(args);
+        let daemon = Self::spawn(store, &all_args, &[], || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        (daemon, port)
+    }
+
+    fn spawn(
+        store: &[String],
+        args: &[&str],
+        env: &[(&str, &Path)],
+        listening: impl Fn() -> bool,
+    ) -> Self {
+        let mut child = Command::new(BIN)
             .args(store)
             .arg("daemon")
             .args(args)
@@ -220,7 +253,10 @@ impl Daemon {
             .spawn()
             .expect("start daemon");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::os::unix::net::UnixStream::connect(socket).is_err() {
+        while !listening() {
+            if let Some(status) = child.try_wait().expect("wait") {
+                panic!("daemon exited with {status} before listening");
+            }
             assert!(Instant::now() < deadline, "daemon did not start listening");
             std::thread::sleep(Duration::from_millis(50));
         }
