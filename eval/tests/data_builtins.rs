@@ -72,6 +72,10 @@ fn evaluates(#[case] features: &[&str], #[case] expr: &str, #[case] expected: &s
 #[rstest]
 // fromTOML
 #[case::toml_with_context(&[], r#"builtins.fromTOML (builtins.appendContext "a = 1" { "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo" = { path = true; }; })"#, "the string 'a = 1' is not allowed to refer to a store path (such as 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-foo')")]
+// Found by the fuzzer (fuzz/corpus/eval_from_toml/regression-nul-key): a
+// key refused for its NUL stood in as "", next to a real "" key, which made
+// an invalid attribute set (a debug assertion) before the error returned.
+#[case::toml_nul_key_and_empty_key(&[], r#"builtins.fromTOML "\"\" = 1\n\"a\\u0000\" = 2""#, "while parsing TOML: error: input string 'a␀' cannot be represented as Nix string because it contains null bytes")]
 #[case::toml_timestamps_off(&[], r#"builtins.fromTOML "t = 07:32:00""#, "while parsing TOML: Dates and times are not supported")]
 // hashing: the algorithm is checked before the string is forced
 #[case::hash_string_forces_algo_first(&[], r#"builtins.hashString (throw "a") (throw "b")"#, "a")]

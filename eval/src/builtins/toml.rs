@@ -304,9 +304,16 @@ impl<'a, 'i> Converter<'a, 'i> {
                     let values = self
                         .done
                         .split_off(self.done.len().saturating_sub(names.len()));
-                    let entries = names.into_iter().zip(values).collect();
-                    self.done
-                        .push(Value::Attrs(NixAttrs::from_sorted_unique(entries)));
+                    // Once a conversion failed the document is refused, and
+                    // the names may no longer be unique: keys with NULs all
+                    // became the empty string.
+                    let value = if self.conversion.is_some() {
+                        Value::Null
+                    } else {
+                        let entries = names.into_iter().zip(values).collect();
+                        Value::Attrs(NixAttrs::from_sorted_unique(entries))
+                    };
+                    self.done.push(value);
                 }
             }
         }

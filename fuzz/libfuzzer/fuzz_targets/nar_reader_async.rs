@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tvix_fuzz::targets::nar::nar_reader_async(data));
