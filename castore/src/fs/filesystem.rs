@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::ffi::CStr;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use fuse_backend_rs::abi::fuse_abi::{
@@ -34,8 +34,13 @@ use crate::{B3Digest, Node, PathComponent};
 /// change, so as long as it likes.
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
-/// The modification time of every inode, as in `/nix/store`.
+/// The modification time of every inode, as in `/nix/store`; but the top
+/// directory's, see [CastoreFs::getattr].
 const MTIME: i64 = 1;
+
+/// How long the kernel may keep the top directory's attributes, and so its
+/// listing (store paths come and go).
+const ROOT_ATTRIBUTES_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Block size reported by `stat` and `statfs`: the largest read the kernel
 /// sends us (`MAX_PAGES`), so `cat` and `cp` read in pieces that size.
@@ -95,15 +100,17 @@ pub struct CastoreFs {
     runtime: tokio::runtime::Handle,
     inodes: RwLock<InodeTable>,
     listings: RwLock<Listings>,
-    /// Where the chunks of each file inode opened so far lie, for those in
-    /// local files; dropped when the kernel forgets the inode.
-    local_files: RwLock<HashMap<u64, Arc<LocalFile>>>,
+    /// How each file inode read so far is read, by inode; dropped when the
+    /// kernel forgets the inode. Files have no state per handle: with
+    /// [FsOptions::ZERO_MESSAGE_OPEN] the kernel opens them without asking.
+    files: RwLock<HashMap<u64, OpenFile>>,
     verified: Verified,
-    open_files: RwLock<HashMap<u64, OpenFile>>,
-    /// Snapshots of the top directory taken at `opendir`, so offsets stay
-    /// meaningful while it is read even if the store changes.
-    root_listings: Mutex<HashMap<u64, Listing>>,
-    next_handle: AtomicU64,
+    /// Whether the kernel opens files and directories without asking us
+    /// (it caches their pages and listings then, as if we said so).
+    zero_message_open: AtomicBool,
+    /// The top directory as listed when it was last read from its start, so
+    /// offsets stay meaningful while it is read even if the store changes.
+    root_listing: RwLock<Listing>,
 }
 
 impl CastoreFs {
@@ -124,11 +131,10 @@ impl CastoreFs {
             runtime,
             inodes: RwLock::default(),
             listings: RwLock::default(),
-            local_files: RwLock::default(),
+            files: RwLock::default(),
             verified: Verified::default(),
-            open_files: RwLock::default(),
-            root_listings: Mutex::default(),
-            next_handle: AtomicU64::new(1),
+            zero_message_open: AtomicBool::new(false),
+            root_listing: RwLock::new(Arc::new([])),
         }
     }
 
@@ -220,14 +226,16 @@ impl CastoreFs {
         Ok((inode, self.inode_data(inode)?))
     }
 
-    /// The entries of directory `inode`: of the top directory, the snapshot
-    /// taken when `handle` was opened.
-    fn directory_entries(&self, inode: u64, handle: u64) -> io::Result<Listing> {
+    /// The entries of directory `inode`. The top directory is listed anew
+    /// when it is read from its start.
+    fn directory_entries(&self, inode: u64, offset: u64) -> io::Result<Listing> {
         match &*self.inode_data(inode)? {
-            InodeData::Root => Ok(lock(&self.root_listings)?
-                .get(&handle)
-                .cloned()
-                .unwrap_or_else(|| Arc::new([]))),
+            InodeData::Root if offset == 0 => {
+                let listing = self.list_root_nodes()?;
+                *write_lock(&self.root_listing)? = listing.clone();
+                Ok(listing)
+            }
+            InodeData::Root => Ok(read_lock(&self.root_listing)?.clone()),
             InodeData::Directory { digest, size } => self.listing(digest, *size),
             InodeData::File { .. } | InodeData::Symlink { .. } => Err(errno(libc::ENOTDIR)),
         }
@@ -259,12 +267,11 @@ impl CastoreFs {
     fn walk_directory(
         &self,
         inode: u64,
-        handle: u64,
         offset: u64,
         counted: bool,
         mut add: impl FnMut(DirEntry, u64, &InodeData) -> io::Result<usize>,
     ) -> io::Result<()> {
-        let entries = self.directory_entries(inode, handle)?;
+        let entries = self.directory_entries(inode, offset)?;
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         for (index, (name, node)) in entries.iter().enumerate().skip(start) {
             let (child, data) = {
@@ -298,47 +305,42 @@ impl CastoreFs {
         Ok(())
     }
 
-    fn open_file(&self, inode: u64, flags: u32) -> io::Result<OpenFile> {
-        if flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32
-            || flags & libc::O_TRUNC as u32 != 0
-        {
-            return Err(errno(libc::EROFS));
+    /// How file `inode` is read, set up on its first use.
+    fn file(&self, inode: u64) -> io::Result<OpenFile> {
+        if let Some(file) = read_lock(&self.files)?.get(&inode) {
+            return Ok(file.clone());
         }
         let (digest, size) = match &*self.inode_data(inode)? {
             InodeData::File { digest, size, .. } => (*digest, *size),
             InodeData::Root | InodeData::Directory { .. } => return Err(errno(libc::EISDIR)),
             InodeData::Symlink { .. } => return Err(errno(libc::ELOOP)),
         };
-        if let Some(local) = read_lock(&self.local_files)?.get(&inode) {
-            return Ok(OpenFile::Local(local.clone()));
-        }
         let located = self.blob_service.locate(&digest).map_err(|e| {
             tracing::warn!(%digest, error = %e, "locating a blob");
             errno(libc::EIO)
         })?;
-        if let Some(local) = located.and_then(|chunks| LocalFile::new(chunks, size)) {
-            let local = Arc::new(local);
-            write_lock(&self.local_files)?.insert(inode, local.clone());
-            return Ok(OpenFile::Local(local));
-        }
-        let reader = self
-            .runtime
-            .block_on(self.blob_service.open_read(&digest))
-            .map_err(|e| {
-                tracing::warn!(%digest, error = %e, "opening a blob");
-                errno(libc::EIO)
-            })?
-            .ok_or_else(|| {
-                tracing::warn!(%digest, "blob is missing from the blob service");
-                errno(libc::EIO)
-            })?;
-        Ok(OpenFile::Service(Arc::new(tokio::sync::Mutex::new(
-            ServiceFile::new(reader, size),
-        ))))
-    }
-
-    fn new_handle(&self) -> u64 {
-        self.next_handle.fetch_add(1, Ordering::Relaxed)
+        let file = match located.and_then(|chunks| LocalFile::new(chunks, size)) {
+            Some(local) => OpenFile::Local(Arc::new(local)),
+            None => {
+                let reader = self
+                    .runtime
+                    .block_on(self.blob_service.open_read(&digest))
+                    .map_err(|e| {
+                        tracing::warn!(%digest, error = %e, "opening a blob");
+                        errno(libc::EIO)
+                    })?
+                    .ok_or_else(|| {
+                        tracing::warn!(%digest, "blob is missing from the blob service");
+                        errno(libc::EIO)
+                    })?;
+                OpenFile::Service(Arc::new(tokio::sync::Mutex::new(ServiceFile::new(
+                    reader, size,
+                ))))
+            }
+        };
+        // A concurrent first use may have set one up too; either will do.
+        write_lock(&self.files)?.insert(inode, file.clone());
+        Ok(file)
     }
 }
 
@@ -399,10 +401,6 @@ fn poisoned() -> io::Error {
     errno(libc::EIO)
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> io::Result<std::sync::MutexGuard<'_, T>> {
-    mutex.lock().map_err(|_| poisoned())
-}
-
 fn read_lock<T>(lock: &RwLock<T>) -> io::Result<std::sync::RwLockReadGuard<'_, T>> {
     lock.read().map_err(|_| poisoned())
 }
@@ -419,7 +417,13 @@ impl FileSystem for CastoreFs {
     type Inode = u64;
     type Handle = u64;
 
-    fn init(&self, _capable: FsOptions) -> io::Result<FsOptions> {
+    fn init(&self, capable: FsOptions) -> io::Result<FsOptions> {
+        // Opening a file or a directory then costs no round trip: `open`
+        // and `opendir` answer ENOSYS once and are not asked again.
+        let zero_message =
+            capable.contains(FsOptions::ZERO_MESSAGE_OPEN | FsOptions::ZERO_MESSAGE_OPENDIR);
+        self.zero_message_open
+            .store(zero_message, Ordering::Relaxed);
         // ASYNC_READ lets the kernel send the reads of its read-ahead at
         // once, to be served on every FUSE thread. Local files are read
         // without state per handle; a reader through the blob service
@@ -460,8 +464,8 @@ impl FileSystem for CastoreFs {
         };
         if inodes.forget(inode, count) {
             drop(inodes);
-            if let Ok(mut local_files) = write_lock(&self.local_files) {
-                local_files.remove(&inode);
+            if let Ok(mut files) = write_lock(&self.files) {
+                files.remove(&inode);
             }
         }
     }
@@ -473,7 +477,19 @@ impl FileSystem for CastoreFs {
         _handle: Option<u64>,
     ) -> io::Result<(stat64, Duration)> {
         let data = self.inode_data(inode)?;
-        Ok((attributes(inode, &data), FOREVER))
+        let mut attributes = attributes(inode, &data);
+        if inode != ROOT_INODE {
+            return Ok((attributes, FOREVER));
+        }
+        // The kernel keeps the top directory's listing until its mtime
+        // changes, and store paths come and go: a fresh mtime each second
+        // makes a listing at most that old.
+        attributes.st_mtime = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(MTIME, |since| {
+                i64::try_from(since.as_secs()).unwrap_or(MTIME)
+            });
+        Ok((attributes, ROOT_ATTRIBUTES_TIMEOUT))
     }
 
     fn readlink(&self, _ctx: &Context, inode: u64) -> io::Result<Vec<u8>> {
@@ -490,34 +506,36 @@ impl FileSystem for CastoreFs {
         flags: u32,
         _fuse_flags: u32,
     ) -> io::Result<(Option<u64>, OpenOptions, Option<u32>)> {
-        let file = self.open_file(inode, flags)?;
-        let handle = self.new_handle();
-        write_lock(&self.open_files)?.insert(handle, file);
+        if self.zero_message_open.load(Ordering::Relaxed) {
+            return Err(errno(libc::ENOSYS));
+        }
+        if flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32
+            || flags & libc::O_TRUNC as u32 != 0
+        {
+            return read_only();
+        }
+        self.file(inode)?;
         // Contents never change: keep what the page cache has across opens.
-        Ok((Some(handle), OpenOptions::KEEP_CACHE, None))
+        Ok((None, OpenOptions::KEEP_CACHE, None))
     }
 
     fn read(
         &self,
         _ctx: &Context,
-        _inode: u64,
-        handle: u64,
+        inode: u64,
+        _handle: u64,
         w: &mut dyn ZeroCopyWriter,
         size: u32,
         offset: u64,
         _lock_owner: Option<u64>,
         _flags: u32,
     ) -> io::Result<usize> {
-        let file = read_lock(&self.open_files)?
-            .get(&handle)
-            .cloned()
-            .ok_or_else(|| errno(libc::EBADF))?;
-        let file = match file {
+        let file = match self.file(inode)? {
             OpenFile::Local(local) => {
                 return local
                     .read(&self.verified, offset, size as usize, w)
                     .map_err(|e| {
-                        tracing::warn!(handle, offset, error = %e, "reading a blob");
+                        tracing::warn!(inode, offset, error = %e, "reading a blob");
                         errno(libc::EIO)
                     });
             }
@@ -526,7 +544,7 @@ impl FileSystem for CastoreFs {
         self.runtime.block_on(async move {
             let mut file = file.lock().await;
             let data = file.read_at(offset, size as usize).await.map_err(|e| {
-                tracing::warn!(handle, offset, error = %e, "reading a blob");
+                tracing::warn!(inode, offset, error = %e, "reading a blob");
                 errno(libc::EIO)
             })?;
             // Straight from the handle's buffer into the reply.
@@ -540,12 +558,11 @@ impl FileSystem for CastoreFs {
         _ctx: &Context,
         _inode: u64,
         _flags: u32,
-        handle: u64,
+        _handle: u64,
         _flush: bool,
         _flock_release: bool,
         _lock_owner: Option<u64>,
     ) -> io::Result<()> {
-        write_lock(&self.open_files)?.remove(&handle);
         Ok(())
     }
 
@@ -559,13 +576,11 @@ impl FileSystem for CastoreFs {
         inode: u64,
         _flags: u32,
     ) -> io::Result<(Option<u64>, OpenOptions)> {
+        if self.zero_message_open.load(Ordering::Relaxed) {
+            return Err(errno(libc::ENOSYS));
+        }
         match &*self.inode_data(inode)? {
-            InodeData::Root => {
-                let listing = self.list_root_nodes()?;
-                let handle = self.new_handle();
-                lock(&self.root_listings)?.insert(handle, listing);
-                Ok((Some(handle), OpenOptions::empty()))
-            }
+            InodeData::Root => Ok((None, OpenOptions::empty())),
             // A listing never changes, so the kernel may keep it.
             InodeData::Directory { .. } => Ok((None, OpenOptions::CACHE_DIR)),
             InodeData::File { .. } | InodeData::Symlink { .. } => Err(errno(libc::ENOTDIR)),
@@ -576,32 +591,29 @@ impl FileSystem for CastoreFs {
         &self,
         _ctx: &Context,
         inode: u64,
-        handle: u64,
+        _handle: u64,
         _size: u32,
         offset: u64,
         add_entry: &mut dyn FnMut(DirEntry) -> io::Result<usize>,
     ) -> io::Result<()> {
-        self.walk_directory(inode, handle, offset, false, |dirent, _, _| {
-            add_entry(dirent)
-        })
+        self.walk_directory(inode, offset, false, |dirent, _, _| add_entry(dirent))
     }
 
     fn readdirplus(
         &self,
         _ctx: &Context,
         inode: u64,
-        handle: u64,
+        _handle: u64,
         _size: u32,
         offset: u64,
         add_entry: &mut dyn FnMut(DirEntry, Entry) -> io::Result<usize>,
     ) -> io::Result<()> {
-        self.walk_directory(inode, handle, offset, true, |dirent, child, data| {
+        self.walk_directory(inode, offset, true, |dirent, child, data| {
             add_entry(dirent, entry(child, data))
         })
     }
 
-    fn releasedir(&self, _ctx: &Context, _inode: u64, _flags: u32, handle: u64) -> io::Result<()> {
-        lock(&self.root_listings)?.remove(&handle);
+    fn releasedir(&self, _ctx: &Context, _inode: u64, _flags: u32, _handle: u64) -> io::Result<()> {
         Ok(())
     }
 

@@ -517,25 +517,37 @@ fn corrupt_chunk_in_a_pack_is_an_io_error() {
     let mut builder = Builder::with(Blobs::Pack);
     let big = contents(4 * 1024 * 1024);
     let node = builder.file(&big, false);
-    builder.root("big", node);
+    builder.root("big", node.clone());
     builder
         .runtime
         .block_on(builder.blob_service.sync())
         .expect("sync");
-    // The packs hold nothing but this file's chunks, in order, so the byte
-    // at 3 MiB of the file is at 3 MiB of the pack.
+    // Chunks are appended as they are cut, not in file order: find where
+    // a chunk in the middle of the file lies in the (only) pack.
+    let Node::File { digest, .. } = &node else {
+        unreachable!("a file node")
+    };
+    let chunks = builder
+        .blob_service
+        .locate(digest)
+        .expect("locate")
+        .expect("in the pack");
+    assert!(chunks.len() > 2, "only {} chunks", chunks.len());
+    let middle = chunks.len() / 2;
+    let corrupt_at: u64 = chunks[..middle].iter().map(|chunk| chunk.len).sum();
     let pack = builder.store.path().join("packs/00000000.pack");
-    let corrupt_at = 3 * 1024 * 1024;
     let file = fs::OpenOptions::new().write(true).open(&pack).unwrap();
-    file.write_all_at(&[big[corrupt_at] ^ 1], corrupt_at as u64)
+    file.write_all_at(&[big[corrupt_at as usize] ^ 1], chunks[middle].offset)
         .unwrap();
     drop(file);
     let mount = builder.mount(true);
 
     let file = fs::File::open(mount.path("big")).unwrap();
     let mut buffer = vec![0u8; 4096];
-    let error = file.read_at(&mut buffer, corrupt_at as u64).unwrap_err();
-    assert_eq!(Some(libc::EIO), error.raw_os_error());
+    for _ in 0..2 {
+        let error = file.read_at(&mut buffer, corrupt_at).unwrap_err();
+        assert_eq!(Some(libc::EIO), error.raw_os_error());
+    }
     let n = file.read_at(&mut buffer, 0).unwrap();
     assert_eq!(&big[..n], &buffer[..n]);
     let error = fs::read(mount.path("big")).unwrap_err();
