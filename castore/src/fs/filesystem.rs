@@ -146,7 +146,12 @@ impl CastoreFs {
 
     /// The inode of `node` as `name` in `parent`, counting a lookup by the
     /// kernel.
-    fn lookup_inode(&self, parent: u64, name: &PathComponent, node: &Node) -> io::Result<u64> {
+    fn lookup_inode(
+        &self,
+        parent: u64,
+        name: &PathComponent,
+        node: &Node,
+    ) -> io::Result<(u64, Arc<InodeData>)> {
         Ok(write_lock(&self.inodes)?.lookup(parent, name, node))
     }
 
@@ -222,8 +227,7 @@ impl CastoreFs {
                 errno(libc::EIO)
             })?
             .ok_or_else(|| errno(libc::ENOENT))?;
-        let inode = self.lookup_inode(ROOT_INODE, name, &node)?;
-        Ok((inode, self.inode_data(inode)?))
+        self.lookup_inode(ROOT_INODE, name, &node)
     }
 
     /// The entries of directory `inode`. The top directory is listed anew
@@ -276,16 +280,14 @@ impl CastoreFs {
         for (index, (name, node)) in entries.iter().enumerate().skip(start) {
             let (child, data) = {
                 let mut inodes = write_lock(&self.inodes)?;
-                let child = match inodes.peek(inode, name, node) {
-                    Some(child) if !counted => child,
-                    None if !counted => inodes.fresh(),
-                    _ => inodes.lookup(inode, name, node),
-                };
-                let data = match inodes.get(child) {
-                    Some(data) => data,
-                    None => Arc::new(InodeData::of(node)),
-                };
-                (child, data)
+                if counted {
+                    inodes.lookup(inode, name, node)
+                } else {
+                    let child = inodes
+                        .peek(inode, name, node)
+                        .unwrap_or_else(|| inodes.fresh());
+                    (child, Arc::new(InodeData::of(node)))
+                }
             };
             let entry = DirEntry {
                 ino: child,
@@ -447,9 +449,7 @@ impl FileSystem for CastoreFs {
                 let index = listing
                     .binary_search_by(|(entry, _)| entry.cmp(&name))
                     .map_err(|_| errno(libc::ENOENT))?;
-                let node = &listing[index].1;
-                let inode = self.lookup_inode(parent, &name, node)?;
-                (inode, self.inode_data(inode)?)
+                self.lookup_inode(parent, &name, &listing[index].1)?
             }
             InodeData::File { .. } | InodeData::Symlink { .. } => {
                 return Err(errno(libc::ENOTDIR));

@@ -87,28 +87,34 @@ impl InodeTable {
         self.slots.get(&inode).map(|slot| slot.data.clone())
     }
 
-    /// The inode of `node`, found as `name` in directory `parent`, counting
-    /// one lookup by the kernel: the same inode every time while the kernel
-    /// holds it.
-    pub fn lookup(&mut self, parent: u64, name: &PathComponent, node: &Node) -> u64 {
+    /// The inode of `node`, found as `name` in directory `parent`, and what
+    /// it stands for, counting one lookup by the kernel: the same inode
+    /// every time while the kernel holds it.
+    pub fn lookup(
+        &mut self,
+        parent: u64,
+        name: &PathComponent,
+        node: &Node,
+    ) -> (u64, Arc<InodeData>) {
         let key = key(parent, name, node);
         if let Some(&inode) = self.by_key.get(&key)
             && let Some(slot) = self.slots.get_mut(&inode)
         {
             slot.lookups += 1;
-            return inode;
+            return (inode, slot.data.clone());
         }
         let inode = self.fresh();
+        let data = Arc::new(InodeData::of(node));
         self.by_key.insert(key.clone(), inode);
         self.slots.insert(
             inode,
             Slot {
-                data: Arc::new(InodeData::of(node)),
+                data: data.clone(),
                 key,
                 lookups: 1,
             },
         );
-        inode
+        (inode, data)
     }
 
     /// The inode `node` has as `name` in `parent` if the kernel holds one,
@@ -200,39 +206,43 @@ mod tests {
 
     const DIR: u64 = 100;
 
+    fn lookup(table: &mut InodeTable, parent: u64, name: &PathComponent, node: &Node) -> u64 {
+        table.lookup(parent, name, node).0
+    }
+
     #[test]
     fn files_share_by_digest_and_mode_directories_by_place() {
         let mut table = InodeTable::default();
-        let a = table.lookup(DIR, &name("a"), &file(DUMMY_DIGEST, 3));
-        let b = table.lookup(7, &name("b"), &file(DUMMY_DIGEST, 3));
+        let a = lookup(&mut table, DIR, &name("a"), &file(DUMMY_DIGEST, 3));
+        let b = lookup(&mut table, 7, &name("b"), &file(DUMMY_DIGEST, 3));
         assert_eq!(a, b);
         let executable = Node::File {
             digest: DUMMY_DIGEST,
             size: 3,
             executable: true,
         };
-        assert_ne!(a, table.lookup(DIR, &name("a"), &executable));
+        assert_ne!(a, lookup(&mut table, DIR, &name("a"), &executable));
         assert_ne!(
             a,
-            table.lookup(DIR, &name("e"), &file(*EMPTY_BLOB_DIGEST, 0))
+            lookup(&mut table, DIR, &name("e"), &file(*EMPTY_BLOB_DIGEST, 0))
         );
         // At the top, even files are per name.
         assert_ne!(
             a,
-            table.lookup(ROOT_INODE, &name("a"), &file(DUMMY_DIGEST, 3))
+            lookup(&mut table, ROOT_INODE, &name("a"), &file(DUMMY_DIGEST, 3))
         );
 
         let dir = Node::Directory {
             digest: DUMMY_DIGEST,
             size: 0,
         };
-        let d1 = table.lookup(DIR, &name("d1"), &dir);
-        let d2 = table.lookup(DIR, &name("d2"), &dir);
+        let d1 = lookup(&mut table, DIR, &name("d1"), &dir);
+        let d2 = lookup(&mut table, DIR, &name("d2"), &dir);
         assert_ne!(d1, d2);
-        assert_eq!(d1, table.lookup(DIR, &name("d1"), &dir));
+        assert_eq!(d1, lookup(&mut table, DIR, &name("d1"), &dir));
 
-        let l1 = table.lookup(DIR, &name("l1"), &symlink("x"));
-        assert_eq!(l1, table.lookup(d1, &name("l2"), &symlink("x")));
+        let l1 = lookup(&mut table, DIR, &name("l1"), &symlink("x"));
+        assert_eq!(l1, lookup(&mut table, d1, &name("l2"), &symlink("x")));
 
         assert_eq!(
             Some(InodeData::Directory {
@@ -255,13 +265,13 @@ mod tests {
     fn forgetting_every_lookup_drops_the_inode() {
         let mut table = InodeTable::default();
         let shared = file(DUMMY_DIGEST, 3);
-        let a = table.lookup(DIR, &name("a"), &shared);
-        assert_eq!(a, table.lookup(DIR, &name("b"), &shared));
+        let a = lookup(&mut table, DIR, &name("a"), &shared);
+        assert_eq!(a, lookup(&mut table, DIR, &name("b"), &shared));
         let dir = Node::Directory {
             digest: DUMMY_DIGEST,
             size: 0,
         };
-        let d = table.lookup(DIR, &name("d"), &dir);
+        let d = lookup(&mut table, DIR, &name("d"), &dir);
         assert_eq!(2, table.len());
 
         assert!(!table.forget(a, 1), "one lookup is left");
@@ -275,7 +285,7 @@ mod tests {
         assert_eq!(0, table.len());
         assert!(!table.forget(d, 1), "already gone");
 
-        let again = table.lookup(DIR, &name("a"), &shared);
+        let again = lookup(&mut table, DIR, &name("a"), &shared);
         assert_ne!(a, again, "numbers are not reused");
         assert_eq!(1, table.len());
         assert!(table.fresh() > again);
@@ -285,7 +295,7 @@ mod tests {
     fn root_entries_are_found_by_name_until_forgotten() {
         let mut table = InodeTable::default();
         assert_eq!(None, table.lookup_root_entry(&name("p")));
-        let p = table.lookup(ROOT_INODE, &name("p"), &symlink("x"));
+        let p = lookup(&mut table, ROOT_INODE, &name("p"), &symlink("x"));
         let (found, _) = table.lookup_root_entry(&name("p")).expect("held");
         assert_eq!(p, found);
         assert!(!table.forget(p, 1));
