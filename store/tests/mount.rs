@@ -374,6 +374,35 @@ fn signal_during_a_read_unmounts_cleanly(#[case] signal: &str) {
     let _ = held.read_to_end(&mut rest);
 }
 
+/// `umount MOUNTPOINT` from outside: the process notices that the mount
+/// is gone and exits successfully, leaving nothing behind.
+#[test]
+fn unmounting_from_outside_ends_the_process() {
+    if !fuse_available("unmounting_from_outside_ends_the_process") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("file");
+    write(&file, b"hello\n", 0o644);
+    let store = LocalStore::new(&tmp.path().join("store"), "redb").args();
+    let basename = import(&store, &file);
+    let mut mount = Mounted::start(&store, &tmp.path().join("mnt"), &[]);
+    assert_eq!(
+        b"hello\n",
+        fs::read(mount.path(&basename)).unwrap().as_slice()
+    );
+
+    let status = Command::new("umount")
+        .arg(&mount.mountpoint)
+        .status()
+        .expect("run umount");
+    assert!(status.success(), "umount failed");
+    let status = wait_with_deadline(&mut mount.child, Duration::from_secs(20))
+        .expect("tvix-store mount still running 20 s after umount");
+    assert!(status.success(), "tvix-store mount exited with {status}");
+    assert!(!is_mount_point(&mount.mountpoint));
+}
+
 #[test]
 fn busy_mountpoint_and_missing_fuse_device_are_refused() {
     if !fuse_available("busy_mountpoint_and_missing_fuse_device_are_refused") {

@@ -9,6 +9,7 @@
 //! blobs share chunks). Every chunk is itself a blob that can be read by its
 //! own digest, which lets clients fetch, verify and cache chunks one by one.
 
+use std::fs::File;
 use std::io::{self, SeekFrom};
 use std::sync::Arc;
 
@@ -74,6 +75,18 @@ pub trait BlobService: Send + Sync {
     async fn sync(&self) -> io::Result<()> {
         Ok(())
     }
+
+    /// Where the chunks of blob `digest` lie, in order, if the backend
+    /// keeps them in local files: for readers that serve many small reads
+    /// on their own thread with positioned reads instead of a reader on a
+    /// runtime (the FUSE mount). The bytes there are as stored, not
+    /// verified: the caller checks each chunk against its digest before
+    /// handing any of it out. `None` if the backend keeps no such files or
+    /// the blob is not (yet) in them; callers then use
+    /// [BlobService::open_read].
+    fn locate(&self, _digest: &B3Digest) -> io::Result<Option<Vec<BlobLocation>>> {
+        Ok(None)
+    }
 }
 
 /// Lets `Arc<dyn BlobService>` (and `Arc` of any backend) be passed wherever
@@ -103,6 +116,20 @@ impl<T: BlobService + ?Sized> BlobService for Arc<T> {
     async fn sync(&self) -> io::Result<()> {
         self.as_ref().sync().await
     }
+
+    fn locate(&self, digest: &B3Digest) -> io::Result<Option<Vec<BlobLocation>>> {
+        self.as_ref().locate(digest)
+    }
+}
+
+/// What [BlobService::locate] finds for one chunk: the `len` bytes at
+/// `offset` of `file` should have digest `digest`.
+#[derive(Debug, Clone)]
+pub struct BlobLocation {
+    pub digest: B3Digest,
+    pub file: Arc<File>,
+    pub offset: u64,
+    pub len: u64,
 }
 
 /// A piece of a blob: its digest (it is a blob of its own) and its size.

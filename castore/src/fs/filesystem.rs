@@ -1,16 +1,17 @@
 //! [CastoreFs]: the read-only FUSE file system over castore trees, as
 //! `fuse-backend-rs` serves it (to `/dev/fuse` or a virtiofs queue).
 //!
-//! `fuse-backend-rs` calls in from its own threads; every call that needs a
-//! service runs its future on the tokio runtime the file system was built
-//! with. Nothing here may ever write to a service: every operation that
-//! would change the tree answers `EROFS`.
+//! `fuse-backend-rs` calls in from its own threads. Reads of files whose
+//! chunks lie in local files are answered right there (see [super::files]);
+//! every other call that needs a service runs its future on the tokio
+//! runtime the file system was built with. Nothing here may ever write to a
+//! service: every operation that would change the tree answers `EROFS`.
 
 use std::collections::HashMap;
 use std::ffi::CStr;
-use std::io::{self, SeekFrom};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use fuse_backend_rs::abi::fuse_abi::{
@@ -21,11 +22,11 @@ use fuse_backend_rs::api::filesystem::{
     ZeroCopyWriter,
 };
 use futures::TryStreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use super::files::{LocalFile, ServiceFile, Verified};
 use super::inodes::{InodeData, InodeTable, ROOT_INODE};
 use super::root_nodes::RootNodes;
-use crate::blobservice::{BlobReader, BlobService};
+use crate::blobservice::BlobService;
 use crate::directoryservice::DirectoryService;
 use crate::{B3Digest, Node, PathComponent};
 
@@ -33,8 +34,13 @@ use crate::{B3Digest, Node, PathComponent};
 /// change, so as long as it likes.
 const FOREVER: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
-/// The modification time of every inode, as in `/nix/store`.
+/// The modification time of every inode, as in `/nix/store`; but the top
+/// directory's, see [CastoreFs::getattr].
 const MTIME: i64 = 1;
+
+/// How long the kernel may keep the top directory's attributes, and so its
+/// listing (store paths come and go).
+const ROOT_ATTRIBUTES_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Block size reported by `stat` and `statfs`: the largest read the kernel
 /// sends us (`MAX_PAGES`), so `cat` and `cp` read in pieces that size.
@@ -44,9 +50,43 @@ const BLOCK_SIZE: i64 = 1024 * 1024;
 /// closure on first use: 200k entries take some tens of MiB.
 const CLOSURE_MAX_ENTRIES: u64 = 200_000;
 
+/// How many directory entries the fetched listings may hold in all before
+/// they are dropped and fetched again as needed (some hundred MiB).
+const LISTINGS_MAX_ENTRIES: usize = 2_000_000;
+
 /// The entries of a directory, sorted by name (the order a [crate::Directory]
 /// keeps), so `readdir` offsets are indices and lookups binary searches.
 type Listing = Arc<[(PathComponent, Node)]>;
+
+/// Directory listings fetched so far, by digest, with their entry count.
+#[derive(Default)]
+struct Listings {
+    by_digest: HashMap<B3Digest, Listing>,
+    entries: usize,
+}
+
+impl Listings {
+    /// Keeps `listing`, dropping every other one first if the budget of
+    /// [LISTINGS_MAX_ENTRIES] would be exceeded.
+    fn insert(&mut self, digest: B3Digest, listing: Listing) {
+        if self.by_digest.contains_key(&digest) {
+            return;
+        }
+        if self.entries + listing.len() > LISTINGS_MAX_ENTRIES {
+            self.by_digest.clear();
+            self.entries = 0;
+        }
+        self.entries += listing.len();
+        self.by_digest.insert(digest, listing);
+    }
+}
+
+/// An open file: read on the FUSE thread, or through the blob service.
+#[derive(Clone)]
+enum OpenFile {
+    Local(Arc<LocalFile>),
+    Service(Arc<tokio::sync::Mutex<ServiceFile>>),
+}
 
 /// A castore tree (below the names a [RootNodes] gives) as a read-only file
 /// system.
@@ -59,25 +99,18 @@ pub struct CastoreFs {
     list_root: bool,
     runtime: tokio::runtime::Handle,
     inodes: RwLock<InodeTable>,
-    /// Names at the top already looked up, so the provider is asked once.
-    root_entries: RwLock<HashMap<PathComponent, u64>>,
-    /// Directory listings fetched so far, by digest.
-    listings: RwLock<HashMap<B3Digest, Listing>>,
-    open_files: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<OpenFile>>>>,
-    /// Snapshots of the top directory taken at `opendir`, so offsets stay
-    /// meaningful while it is read even if the store changes.
-    root_listings: Mutex<HashMap<u64, Listing>>,
-    next_handle: AtomicU64,
-}
-
-/// A file opened for reading: its blob reader and where it stands.
-struct OpenFile {
-    reader: Box<dyn BlobReader>,
-    pos: u64,
-    size: u64,
-    /// The buffer every read of this handle fills, kept so a read does not
-    /// allocate (and fault in) fresh pages each time.
-    buffer: Vec<u8>,
+    listings: RwLock<Listings>,
+    /// How each file inode read so far is read, by inode; dropped when the
+    /// kernel forgets the inode. Files have no state per handle: with
+    /// [FsOptions::ZERO_MESSAGE_OPEN] the kernel opens them without asking.
+    files: RwLock<HashMap<u64, OpenFile>>,
+    verified: Verified,
+    /// Whether the kernel opens files and directories without asking us
+    /// (it caches their pages and listings then, as if we said so).
+    zero_message_open: AtomicBool,
+    /// The top directory as listed when it was last read from its start, so
+    /// offsets stay meaningful while it is read even if the store changes.
+    root_listing: RwLock<Listing>,
 }
 
 impl CastoreFs {
@@ -97,11 +130,11 @@ impl CastoreFs {
             list_root,
             runtime,
             inodes: RwLock::default(),
-            root_entries: RwLock::default(),
             listings: RwLock::default(),
-            open_files: Mutex::default(),
-            root_listings: Mutex::default(),
-            next_handle: AtomicU64::new(1),
+            files: RwLock::default(),
+            verified: Verified::default(),
+            zero_message_open: AtomicBool::new(false),
+            root_listing: RwLock::new(Arc::new([])),
         }
     }
 
@@ -111,8 +144,21 @@ impl CastoreFs {
             .ok_or_else(|| errno(libc::ENOENT))
     }
 
-    fn child_inode(&self, parent: u64, name: &PathComponent, node: &Node) -> io::Result<u64> {
-        Ok(write_lock(&self.inodes)?.child(parent, name, node))
+    /// The inode of `node` as `name` in `parent`, counting a lookup by the
+    /// kernel.
+    fn lookup_inode(
+        &self,
+        parent: u64,
+        name: &PathComponent,
+        node: &Node,
+    ) -> io::Result<(u64, Arc<InodeData>)> {
+        Ok(write_lock(&self.inodes)?.lookup(parent, name, node))
+    }
+
+    /// How many inodes the kernel holds (the top directory not counted):
+    /// the table shrinks as the kernel forgets them.
+    pub fn inode_count(&self) -> usize {
+        self.inodes.read().map_or(0, |inodes| inodes.len())
     }
 
     /// The entries of directory `digest`, which has `size` entries below it.
@@ -124,7 +170,7 @@ impl CastoreFs {
     /// directory. Larger ones are fetched alone, so what one lookup holds in
     /// memory stays bounded; their subdirectories get the closure fetch.
     fn listing(&self, digest: &B3Digest, size: u64) -> io::Result<Listing> {
-        if let Some(listing) = read_lock(&self.listings)?.get(digest) {
+        if let Some(listing) = read_lock(&self.listings)?.by_digest.get(digest) {
             return Ok(listing.clone());
         }
         let closure = if size <= CLOSURE_MAX_ENTRIES {
@@ -159,21 +205,19 @@ impl CastoreFs {
             } else {
                 directory.digest()
             };
-            listings
-                .entry(key)
-                .or_insert_with(|| directory.into_iter().collect());
+            listings.insert(key, directory.into_iter().collect());
         }
-        listings.get(digest).cloned().ok_or_else(|| {
+        listings.by_digest.get(digest).cloned().ok_or_else(|| {
             tracing::warn!(%digest, "directory is missing from the directory service");
             errno(libc::EIO)
         })
     }
 
-    /// The entry `name` of the top directory, asking the provider the first
-    /// time.
+    /// The entry `name` of the top directory, asking the provider unless
+    /// the kernel holds it already; counts a lookup.
     fn lookup_root(&self, name: &PathComponent) -> io::Result<(u64, Arc<InodeData>)> {
-        if let Some(inode) = read_lock(&self.root_entries)?.get(name).copied() {
-            return Ok((inode, self.inode_data(inode)?));
+        if let Some(found) = write_lock(&self.inodes)?.lookup_root_entry(name) {
+            return Ok(found);
         }
         let node = self
             .runtime
@@ -183,25 +227,25 @@ impl CastoreFs {
                 errno(libc::EIO)
             })?
             .ok_or_else(|| errno(libc::ENOENT))?;
-        let inode = self.child_inode(ROOT_INODE, name, &node)?;
-        write_lock(&self.root_entries)?.insert(name.clone(), inode);
-        Ok((inode, self.inode_data(inode)?))
+        self.lookup_inode(ROOT_INODE, name, &node)
     }
 
-    /// The entries of directory `inode`: of the top directory, the snapshot
-    /// taken when `handle` was opened.
-    fn directory_entries(&self, inode: u64, handle: u64) -> io::Result<Listing> {
+    /// The entries of directory `inode`. The top directory is listed anew
+    /// when it is read from its start.
+    fn directory_entries(&self, inode: u64, offset: u64) -> io::Result<Listing> {
         match &*self.inode_data(inode)? {
-            InodeData::Root => Ok(lock(&self.root_listings)?
-                .get(&handle)
-                .cloned()
-                .unwrap_or_else(|| Arc::new([]))),
+            InodeData::Root if offset == 0 => {
+                let listing = self.list_root_nodes()?;
+                *write_lock(&self.root_listing)? = listing.clone();
+                Ok(listing)
+            }
+            InodeData::Root => Ok(read_lock(&self.root_listing)?.clone()),
             InodeData::Directory { digest, size } => self.listing(digest, *size),
             InodeData::File { .. } | InodeData::Symlink { .. } => Err(errno(libc::ENOTDIR)),
         }
     }
 
-    /// Lists the top directory from the provider, registering every name.
+    /// Lists the top directory from the provider.
     fn list_root_nodes(&self) -> io::Result<Listing> {
         if !self.list_root {
             return Ok(Arc::new([]));
@@ -216,38 +260,35 @@ impl CastoreFs {
             })?;
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         entries.dedup_by(|a, b| a.0 == b.0);
-        let mut root_entries = write_lock(&self.root_entries)?;
-        let mut inodes = write_lock(&self.inodes)?;
-        for (name, node) in &entries {
-            root_entries
-                .entry(name.clone())
-                .or_insert_with(|| inodes.child(ROOT_INODE, name, node));
-        }
         Ok(entries.into())
     }
 
-    /// The `readdir`/`readdirplus` walk: entries from `offset` on, each with
-    /// its inode, until `add` reports the reply full (by returning 0).
+    /// The `readdir`/`readdirplus` walk: entries from `offset` on, until
+    /// `add` reports the reply full (by returning 0). With `counted`, each
+    /// entry sent counts as a lookup of its inode (`readdirplus`); without,
+    /// an entry gets the inode the kernel holds for it or a number of its
+    /// own (`readdir`, which the kernel never forgets).
     fn walk_directory(
         &self,
         inode: u64,
-        handle: u64,
         offset: u64,
+        counted: bool,
         mut add: impl FnMut(DirEntry, u64, &InodeData) -> io::Result<usize>,
     ) -> io::Result<()> {
-        let entries = self.directory_entries(inode, handle)?;
+        let entries = self.directory_entries(inode, offset)?;
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         for (index, (name, node)) in entries.iter().enumerate().skip(start) {
-            let child = if inode == ROOT_INODE {
-                read_lock(&self.root_entries)?.get(name).copied()
-            } else {
-                None
+            let (child, data) = {
+                let mut inodes = write_lock(&self.inodes)?;
+                if counted {
+                    inodes.lookup(inode, name, node)
+                } else {
+                    let child = inodes
+                        .peek(inode, name, node)
+                        .unwrap_or_else(|| inodes.fresh());
+                    (child, Arc::new(InodeData::of(node)))
+                }
             };
-            let child = match child {
-                Some(child) => child,
-                None => self.child_inode(inode, name, node)?,
-            };
-            let data = self.inode_data(child)?;
             let entry = DirEntry {
                 ino: child,
                 // The offset of the next entry: where to resume after this.
@@ -256,81 +297,52 @@ impl CastoreFs {
                 name: name.as_bytes(),
             };
             if add(entry, child, &data)? == 0 {
+                if counted {
+                    // Not sent, so not a lookup.
+                    write_lock(&self.inodes)?.forget(child, 1);
+                }
                 break;
             }
         }
         Ok(())
     }
 
-    fn open_file(&self, inode: u64, flags: u32) -> io::Result<OpenFile> {
-        if flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32
-            || flags & libc::O_TRUNC as u32 != 0
-        {
-            return Err(errno(libc::EROFS));
+    /// How file `inode` is read, set up on its first use.
+    fn file(&self, inode: u64) -> io::Result<OpenFile> {
+        if let Some(file) = read_lock(&self.files)?.get(&inode) {
+            return Ok(file.clone());
         }
         let (digest, size) = match &*self.inode_data(inode)? {
             InodeData::File { digest, size, .. } => (*digest, *size),
             InodeData::Root | InodeData::Directory { .. } => return Err(errno(libc::EISDIR)),
             InodeData::Symlink { .. } => return Err(errno(libc::ELOOP)),
         };
-        let reader = self
-            .runtime
-            .block_on(self.blob_service.open_read(&digest))
-            .map_err(|e| {
-                tracing::warn!(%digest, error = %e, "opening a blob");
-                errno(libc::EIO)
-            })?
-            .ok_or_else(|| {
-                tracing::warn!(%digest, "blob is missing from the blob service");
-                errno(libc::EIO)
-            })?;
-        Ok(OpenFile {
-            reader,
-            pos: 0,
-            size,
-            buffer: Vec::new(),
-        })
-    }
-
-    fn new_handle(&self) -> u64 {
-        self.next_handle.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-impl OpenFile {
-    /// Up to `len` bytes from `offset`, fewer only at the end of the file,
-    /// in the handle's buffer.
-    async fn read_at(&mut self, offset: u64, len: usize) -> io::Result<&[u8]> {
-        let len = usize::try_from(self.size.saturating_sub(offset))
-            .unwrap_or(usize::MAX)
-            .min(len);
-        if len == 0 {
-            return Ok(&[]);
-        }
-        if self.pos != offset {
-            self.reader.seek(SeekFrom::Start(offset)).await?;
-            self.pos = offset;
-        }
-        // Only grown, and only zeroed when it grows: `read` writes into it.
-        if self.buffer.len() < len {
-            self.buffer.resize(len, 0);
-        }
-        let mut filled = 0;
-        while filled < len {
-            let n = self.reader.read(&mut self.buffer[filled..len]).await?;
-            if n == 0 {
-                break;
+        let located = self.blob_service.locate(&digest).map_err(|e| {
+            tracing::warn!(%digest, error = %e, "locating a blob");
+            errno(libc::EIO)
+        })?;
+        let file = match located.and_then(|chunks| LocalFile::new(chunks, size)) {
+            Some(local) => OpenFile::Local(Arc::new(local)),
+            None => {
+                let reader = self
+                    .runtime
+                    .block_on(self.blob_service.open_read(&digest))
+                    .map_err(|e| {
+                        tracing::warn!(%digest, error = %e, "opening a blob");
+                        errno(libc::EIO)
+                    })?
+                    .ok_or_else(|| {
+                        tracing::warn!(%digest, "blob is missing from the blob service");
+                        errno(libc::EIO)
+                    })?;
+                OpenFile::Service(Arc::new(tokio::sync::Mutex::new(ServiceFile::new(
+                    reader, size,
+                ))))
             }
-            filled += n;
-            self.pos += n as u64;
-        }
-        if filled < len {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("blob ends at {}, before its size {}", self.pos, self.size),
-            ));
-        }
-        Ok(&self.buffer[..len])
+        };
+        // A concurrent first use may have set one up too; either will do.
+        write_lock(&self.files)?.insert(inode, file.clone());
+        Ok(file)
     }
 }
 
@@ -391,10 +403,6 @@ fn poisoned() -> io::Error {
     errno(libc::EIO)
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> io::Result<std::sync::MutexGuard<'_, T>> {
-    mutex.lock().map_err(|_| poisoned())
-}
-
 fn read_lock<T>(lock: &RwLock<T>) -> io::Result<std::sync::RwLockReadGuard<'_, T>> {
     lock.read().map_err(|_| poisoned())
 }
@@ -411,11 +419,20 @@ impl FileSystem for CastoreFs {
     type Inode = u64;
     type Handle = u64;
 
-    fn init(&self, _capable: FsOptions) -> io::Result<FsOptions> {
-        // No ASYNC_READ: reads of one file then arrive in order, so the
-        // blob reader streams on (with its own read-ahead) instead of
-        // seeking back and forth between reordered requests.
-        Ok(FsOptions::DO_READDIRPLUS
+    fn init(&self, capable: FsOptions) -> io::Result<FsOptions> {
+        // Opening a file or a directory then costs no round trip: `open`
+        // and `opendir` answer ENOSYS once and are not asked again.
+        let zero_message =
+            capable.contains(FsOptions::ZERO_MESSAGE_OPEN | FsOptions::ZERO_MESSAGE_OPENDIR);
+        self.zero_message_open
+            .store(zero_message, Ordering::Relaxed);
+        // ASYNC_READ lets the kernel send the reads of its read-ahead at
+        // once, to be served on every FUSE thread. Local files are read
+        // without state per handle; a reader through the blob service
+        // seeks when reads arrive out of order, which costs nothing for
+        // chunks it read ahead.
+        Ok(FsOptions::ASYNC_READ
+            | FsOptions::DO_READDIRPLUS
             | FsOptions::READDIRPLUS_AUTO
             | FsOptions::PARALLEL_DIROPS
             | FsOptions::MAX_PAGES
@@ -432,15 +449,25 @@ impl FileSystem for CastoreFs {
                 let index = listing
                     .binary_search_by(|(entry, _)| entry.cmp(&name))
                     .map_err(|_| errno(libc::ENOENT))?;
-                let node = &listing[index].1;
-                let inode = self.child_inode(parent, &name, node)?;
-                (inode, self.inode_data(inode)?)
+                self.lookup_inode(parent, &name, &listing[index].1)?
             }
             InodeData::File { .. } | InodeData::Symlink { .. } => {
                 return Err(errno(libc::ENOTDIR));
             }
         };
         Ok(entry(inode, &data))
+    }
+
+    fn forget(&self, _ctx: &Context, inode: u64, count: u64) {
+        let Ok(mut inodes) = write_lock(&self.inodes) else {
+            return;
+        };
+        if inodes.forget(inode, count) {
+            drop(inodes);
+            if let Ok(mut files) = write_lock(&self.files) {
+                files.remove(&inode);
+            }
+        }
     }
 
     fn getattr(
@@ -450,7 +477,19 @@ impl FileSystem for CastoreFs {
         _handle: Option<u64>,
     ) -> io::Result<(stat64, Duration)> {
         let data = self.inode_data(inode)?;
-        Ok((attributes(inode, &data), FOREVER))
+        let mut attributes = attributes(inode, &data);
+        if inode != ROOT_INODE {
+            return Ok((attributes, FOREVER));
+        }
+        // The kernel keeps the top directory's listing until its mtime
+        // changes, and store paths come and go: a fresh mtime each second
+        // makes a listing at most that old.
+        attributes.st_mtime = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(MTIME, |since| {
+                i64::try_from(since.as_secs()).unwrap_or(MTIME)
+            });
+        Ok((attributes, ROOT_ATTRIBUTES_TIMEOUT))
     }
 
     fn readlink(&self, _ctx: &Context, inode: u64) -> io::Result<Vec<u8>> {
@@ -467,32 +506,45 @@ impl FileSystem for CastoreFs {
         flags: u32,
         _fuse_flags: u32,
     ) -> io::Result<(Option<u64>, OpenOptions, Option<u32>)> {
-        let file = self.open_file(inode, flags)?;
-        let handle = self.new_handle();
-        lock(&self.open_files)?.insert(handle, Arc::new(tokio::sync::Mutex::new(file)));
+        if self.zero_message_open.load(Ordering::Relaxed) {
+            return Err(errno(libc::ENOSYS));
+        }
+        if flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32
+            || flags & libc::O_TRUNC as u32 != 0
+        {
+            return read_only();
+        }
+        self.file(inode)?;
         // Contents never change: keep what the page cache has across opens.
-        Ok((Some(handle), OpenOptions::KEEP_CACHE, None))
+        Ok((None, OpenOptions::KEEP_CACHE, None))
     }
 
     fn read(
         &self,
         _ctx: &Context,
-        _inode: u64,
-        handle: u64,
+        inode: u64,
+        _handle: u64,
         w: &mut dyn ZeroCopyWriter,
         size: u32,
         offset: u64,
         _lock_owner: Option<u64>,
         _flags: u32,
     ) -> io::Result<usize> {
-        let file = lock(&self.open_files)?
-            .get(&handle)
-            .cloned()
-            .ok_or_else(|| errno(libc::EBADF))?;
+        let file = match self.file(inode)? {
+            OpenFile::Local(local) => {
+                return local
+                    .read(&self.verified, offset, size as usize, w)
+                    .map_err(|e| {
+                        tracing::warn!(inode, offset, error = %e, "reading a blob");
+                        errno(libc::EIO)
+                    });
+            }
+            OpenFile::Service(file) => file,
+        };
         self.runtime.block_on(async move {
             let mut file = file.lock().await;
             let data = file.read_at(offset, size as usize).await.map_err(|e| {
-                tracing::warn!(handle, offset, error = %e, "reading a blob");
+                tracing::warn!(inode, offset, error = %e, "reading a blob");
                 errno(libc::EIO)
             })?;
             // Straight from the handle's buffer into the reply.
@@ -506,12 +558,11 @@ impl FileSystem for CastoreFs {
         _ctx: &Context,
         _inode: u64,
         _flags: u32,
-        handle: u64,
+        _handle: u64,
         _flush: bool,
         _flock_release: bool,
         _lock_owner: Option<u64>,
     ) -> io::Result<()> {
-        lock(&self.open_files)?.remove(&handle);
         Ok(())
     }
 
@@ -525,13 +576,11 @@ impl FileSystem for CastoreFs {
         inode: u64,
         _flags: u32,
     ) -> io::Result<(Option<u64>, OpenOptions)> {
+        if self.zero_message_open.load(Ordering::Relaxed) {
+            return Err(errno(libc::ENOSYS));
+        }
         match &*self.inode_data(inode)? {
-            InodeData::Root => {
-                let listing = self.list_root_nodes()?;
-                let handle = self.new_handle();
-                lock(&self.root_listings)?.insert(handle, listing);
-                Ok((Some(handle), OpenOptions::empty()))
-            }
+            InodeData::Root => Ok((None, OpenOptions::empty())),
             // A listing never changes, so the kernel may keep it.
             InodeData::Directory { .. } => Ok((None, OpenOptions::CACHE_DIR)),
             InodeData::File { .. } | InodeData::Symlink { .. } => Err(errno(libc::ENOTDIR)),
@@ -542,30 +591,29 @@ impl FileSystem for CastoreFs {
         &self,
         _ctx: &Context,
         inode: u64,
-        handle: u64,
+        _handle: u64,
         _size: u32,
         offset: u64,
         add_entry: &mut dyn FnMut(DirEntry) -> io::Result<usize>,
     ) -> io::Result<()> {
-        self.walk_directory(inode, handle, offset, |dirent, _, _| add_entry(dirent))
+        self.walk_directory(inode, offset, false, |dirent, _, _| add_entry(dirent))
     }
 
     fn readdirplus(
         &self,
         _ctx: &Context,
         inode: u64,
-        handle: u64,
+        _handle: u64,
         _size: u32,
         offset: u64,
         add_entry: &mut dyn FnMut(DirEntry, Entry) -> io::Result<usize>,
     ) -> io::Result<()> {
-        self.walk_directory(inode, handle, offset, |dirent, child, data| {
+        self.walk_directory(inode, offset, true, |dirent, child, data| {
             add_entry(dirent, entry(child, data))
         })
     }
 
-    fn releasedir(&self, _ctx: &Context, _inode: u64, _flags: u32, handle: u64) -> io::Result<()> {
-        lock(&self.root_listings)?.remove(&handle);
+    fn releasedir(&self, _ctx: &Context, _inode: u64, _flags: u32, _handle: u64) -> io::Result<()> {
         Ok(())
     }
 

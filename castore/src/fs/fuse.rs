@@ -1,5 +1,8 @@
-//! Serving a [CastoreFs] on `/dev/fuse`: mounting, the worker threads, and
-//! unmounting so that no stale mount is left behind.
+//! Serving a [CastoreFs] (or any `fuse-backend-rs` file system) on
+//! `/dev/fuse`: mounting, the worker threads, and unmounting so that no
+//! stale mount is left behind. The workers stop by themselves when the
+//! mount goes away from outside (`umount`), which [FuseDaemon::ended]
+//! reports.
 //!
 //! Mounting is done with mount(2), which needs root (or CAP_SYS_ADMIN);
 //! without it `fuse-backend-rs` falls back to `fusermount3`.
@@ -8,15 +11,14 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use fuse_backend_rs::api::filesystem::FileSystem;
 use fuse_backend_rs::api::server::Server;
 use fuse_backend_rs::transport::{FuseChannel, FuseSession};
 use thiserror::Error;
-
-use super::CastoreFs;
+use tokio::sync::watch;
 
 /// The device FUSE mounts are served through.
 pub const FUSE_DEVICE: &str = "/dev/fuse";
@@ -45,21 +47,23 @@ pub enum MountError {
     Thread(#[source] std::io::Error),
 }
 
-/// A mounted [CastoreFs] and the threads serving it. Dropping it unmounts.
+/// A mounted file system and the threads serving it. Dropping it unmounts.
 pub struct FuseDaemon {
     session: Option<FuseSession>,
     mountpoint: PathBuf,
     workers: Vec<JoinHandle<()>>,
-    /// Each worker sends once on its way out, so unmounting can wait for
-    /// them with a deadline.
-    exited: mpsc::Receiver<()>,
+    /// How many workers are still serving; each counts itself out on its
+    /// way out, so unmounting can wait for them with a deadline and
+    /// [FuseDaemon::ended] can tell when the mount went away.
+    serving: watch::Receiver<usize>,
 }
 
 impl FuseDaemon {
-    /// Mounts `fs` read-only on `mountpoint`, served by `threads` threads.
-    /// With `allow_other`, users other than the one mounting may use it.
-    pub fn mount(
-        fs: CastoreFs,
+    /// Mounts `fs` (a [super::CastoreFs], or an `Arc` of one to keep a hand
+    /// on it) read-only on `mountpoint`, served by `threads` threads. With
+    /// `allow_other`, users other than the one mounting may use it.
+    pub fn mount<F: FileSystem<Inode = u64, Handle = u64> + Send + Sync + 'static>(
+        fs: F,
         mountpoint: &Path,
         threads: usize,
         allow_other: bool,
@@ -78,12 +82,13 @@ impl FuseDaemon {
         session.mount().map_err(|e| mount_error(e.to_string()))?;
 
         let server = Arc::new(Server::new(fs));
-        let (exit_sender, exited) = mpsc::channel();
+        let (serving_sender, serving) = watch::channel(threads);
+        let serving_sender = Arc::new(serving_sender);
         let mut daemon = Self {
             session: Some(session),
             mountpoint: canonical.clone(),
             workers: Vec::with_capacity(threads),
-            exited,
+            serving,
         };
         for index in 0..threads {
             let channel = daemon
@@ -94,13 +99,12 @@ impl FuseDaemon {
                 .map_err(|e| mount_error(e.to_string()))?
                 .ok_or_else(|| mount_error("session already closed".into()))?;
             let server = server.clone();
-            let exit_sender = exit_sender.clone();
+            let serving_sender = serving_sender.clone();
             let worker = std::thread::Builder::new()
                 .name(format!("fuse-{index}"))
                 .spawn(move || {
                     serve(&server, channel);
-                    // The receiver may be gone if unmounting gave up waiting.
-                    let _ = exit_sender.send(());
+                    serving_sender.send_modify(|serving| *serving -= 1);
                 })
                 .map_err(MountError::Thread)?;
             daemon.workers.push(worker);
@@ -131,6 +135,17 @@ impl FuseDaemon {
         &self.mountpoint
     }
 
+    /// Resolves when no worker serves the mount any more: it was unmounted
+    /// from outside (or its connection aborted), so there is nothing left
+    /// to serve; [FuseDaemon::unmount] then only cleans up.
+    pub fn ended(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut serving = self.serving.clone();
+        async move {
+            // An error means every sender is gone: no worker is left either.
+            let _ = serving.wait_for(|serving| *serving == 0).await;
+        }
+    }
+
     /// Detaches the mount (lazily, so a process still reading cannot keep
     /// it), stops the workers and waits for them, at most
     /// [WORKER_EXIT_TIMEOUT] for those busy with a request.
@@ -146,20 +161,23 @@ impl FuseDaemon {
             path: self.mountpoint.clone(),
             message,
         };
+        // Already unmounted from outside is fine: that is checked first.
         let unmounted = session.umount().map_err(|e| unmount_error(e.to_string()));
         session.wake().map_err(|e| unmount_error(e.to_string()))?;
-        let mut remaining = self.workers.len();
-        while remaining > 0 {
-            if self.exited.recv_timeout(WORKER_EXIT_TIMEOUT).is_err() {
-                tracing::warn!(
-                    remaining,
-                    "FUSE workers still busy after unmounting; leaving them"
-                );
-                break;
+        let deadline = Instant::now() + WORKER_EXIT_TIMEOUT;
+        let remaining = loop {
+            let remaining = *self.serving.borrow();
+            if remaining == 0 || Instant::now() >= deadline {
+                break remaining;
             }
-            remaining -= 1;
-        }
-        if remaining == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        if remaining > 0 {
+            tracing::warn!(
+                remaining,
+                "FUSE workers still busy after unmounting; leaving them"
+            );
+        } else {
             for worker in self.workers.drain(..) {
                 let _ = worker.join();
             }
@@ -177,7 +195,10 @@ impl Drop for FuseDaemon {
 }
 
 /// One worker: answers requests until the mount goes away or is woken.
-fn serve(server: &Server<CastoreFs>, mut channel: FuseChannel) {
+fn serve<F: FileSystem<Inode = u64, Handle = u64> + Sync>(
+    server: &Server<F>,
+    mut channel: FuseChannel,
+) {
     loop {
         match channel.get_request() {
             Ok(Some((reader, writer))) => {

@@ -9,6 +9,7 @@
 //! time is 1 (as in `/nix/store`), and everything that would write answers
 //! `EROFS`.
 
+mod files;
 mod filesystem;
 mod fuse;
 mod inodes;

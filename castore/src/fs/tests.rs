@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
+use rstest::rstest;
 
 use super::{CastoreFs, FUSE_DEVICE, FuseDaemon, MountError};
 use crate::blobservice::{self, BlobService};
@@ -41,9 +42,12 @@ fn fuse_available(test: &str) -> bool {
 /// Trees put into fresh services, mounted on a temporary directory.
 struct Mount {
     daemon: Option<FuseDaemon>,
+    fs: Arc<CastoreFs>,
     dir: tempfile::TempDir,
     /// Runs the services the mounted file system calls; dropped last.
     _runtime: tokio::runtime::Runtime,
+    /// Holds a pack store's files.
+    _store: tempfile::TempDir,
 }
 
 impl Mount {
@@ -66,24 +70,43 @@ struct Builder {
     blob_service: Arc<dyn BlobService>,
     directory_service: Arc<dyn DirectoryService>,
     roots: BTreeMap<PathComponent, Node>,
+    store: tempfile::TempDir,
+}
+
+/// The blob services files are read from: through the service's reader
+/// (an in-memory object store) or from the local files of a pack store.
+#[derive(Debug, Clone, Copy)]
+enum Blobs {
+    ObjectStore,
+    Pack,
 }
 
 impl Builder {
-    /// Blobs in an in-memory object store, so large ones are chunked.
+    /// Blobs in an in-memory object store; large ones are chunked.
     fn new() -> Self {
+        Self::with(Blobs::ObjectStore)
+    }
+
+    fn with(blobs: Blobs) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
+        let store = tempfile::tempdir().expect("tempdir");
+        let addr = match blobs {
+            Blobs::ObjectStore => "objectstore+memory://".to_owned(),
+            Blobs::Pack => format!("pack://{}", store.path().display()),
+        };
         let blob_service = runtime
-            .block_on(blobservice::from_addr("objectstore+memory://"))
+            .block_on(blobservice::from_addr(&addr))
             .expect("blob service");
         Self {
             runtime,
             blob_service,
             directory_service: Arc::new(MemoryDirectoryService::new()),
             roots: BTreeMap::new(),
+            store,
         }
     }
 
@@ -120,19 +143,25 @@ impl Builder {
     }
 
     fn mount(self, list_root: bool) -> Mount {
-        let fs = CastoreFs::new(
+        // A pack store's blobs are read from its files once committed.
+        self.runtime
+            .block_on(self.blob_service.sync())
+            .expect("sync");
+        let fs = Arc::new(CastoreFs::new(
             self.blob_service,
             self.directory_service,
             Arc::new(self.roots),
             list_root,
             self.runtime.handle().clone(),
-        );
+        ));
         let dir = tempfile::tempdir().expect("tempdir");
-        let daemon = FuseDaemon::mount(fs, dir.path(), 4, false).expect("mount");
+        let daemon = FuseDaemon::mount(fs.clone(), dir.path(), 4, false).expect("mount");
         Mount {
             daemon: Some(daemon),
+            fs,
             dir,
             _runtime: self.runtime,
+            _store: self.store,
         }
     }
 }
@@ -205,12 +234,14 @@ fn small_tree(builder: &mut Builder) {
     builder.root("dangling", symlink("/nix/store/nowhere"));
 }
 
-#[test]
-fn tree_reads_back_with_modes_and_mtime() {
+#[rstest]
+#[case::object_store(Blobs::ObjectStore)]
+#[case::pack(Blobs::Pack)]
+fn tree_reads_back_with_modes_and_mtime(#[case] blobs: Blobs) {
     if !fuse_available("tree_reads_back_with_modes_and_mtime") {
         return;
     }
-    let mut builder = Builder::new();
+    let mut builder = Builder::with(blobs);
     small_tree(&mut builder);
     let mount = builder.mount(true);
 
@@ -261,10 +292,12 @@ fn tree_reads_back_with_modes_and_mtime() {
             "{path}"
         );
     }
-    // Identical files are one inode; identical directories are not.
+    // Identical files are one inode; identical directories are not, nor
+    // entries of the top directory, which are one inode per name.
     let inode = |path| fs::metadata(mount.path(path)).unwrap().ino();
     assert_eq!(inode("tree/twins/same1"), inode("tree/twins/same2"));
-    assert_eq!(inode("tree/hello.txt"), inode("flat"));
+    assert_eq!(inode("tree/hello.txt"), inode("tree/twins/same1"));
+    assert_ne!(inode("tree/hello.txt"), inode("flat"));
     assert_ne!(inode("tree/twins/a"), inode("tree/twins/b"));
     drop(mount);
 }
@@ -382,12 +415,14 @@ fn directory_of_100k_entries_lists_each_once() {
     );
 }
 
-#[test]
-fn seeking_and_concurrent_reads_of_chunked_blobs() {
+#[rstest]
+#[case::object_store(Blobs::ObjectStore)]
+#[case::pack(Blobs::Pack)]
+fn seeking_and_concurrent_reads_of_chunked_blobs(#[case] blobs: Blobs) {
     if !fuse_available("seeking_and_concurrent_reads_of_chunked_blobs") {
         return;
     }
-    let mut builder = Builder::new();
+    let mut builder = Builder::with(blobs);
     let big = contents(9 * 1024 * 1024 + 17);
     let other = contents(3 * 1024 * 1024 + 5)
         .into_iter()
@@ -470,4 +505,130 @@ fn mounting_twice_on_one_place_is_refused() {
     let path = mount.dir.path().canonicalize().unwrap();
     drop(mount);
     assert!(!super::is_mount_point(&path), "still mounted after unmount");
+}
+
+/// A byte flipped in a pack file: the chunk holding it is refused (EIO)
+/// however it is read, the other chunks of the file still read.
+#[test]
+fn corrupt_chunk_in_a_pack_is_an_io_error() {
+    if !fuse_available("corrupt_chunk_in_a_pack_is_an_io_error") {
+        return;
+    }
+    let mut builder = Builder::with(Blobs::Pack);
+    let big = contents(4 * 1024 * 1024);
+    let node = builder.file(&big, false);
+    builder.root("big", node.clone());
+    builder
+        .runtime
+        .block_on(builder.blob_service.sync())
+        .expect("sync");
+    // Chunks are appended as they are cut, not in file order: find where
+    // a chunk in the middle of the file lies in the (only) pack.
+    let Node::File { digest, .. } = &node else {
+        unreachable!("a file node")
+    };
+    let chunks = builder
+        .blob_service
+        .locate(digest)
+        .expect("locate")
+        .expect("in the pack");
+    assert!(chunks.len() > 2, "only {} chunks", chunks.len());
+    let middle = chunks.len() / 2;
+    let corrupt_at: u64 = chunks[..middle].iter().map(|chunk| chunk.len).sum();
+    let pack = builder.store.path().join("packs/00000000.pack");
+    let file = fs::OpenOptions::new().write(true).open(&pack).unwrap();
+    file.write_all_at(&[big[corrupt_at as usize] ^ 1], chunks[middle].offset)
+        .unwrap();
+    drop(file);
+    let mount = builder.mount(true);
+
+    let file = fs::File::open(mount.path("big")).unwrap();
+    let mut buffer = vec![0u8; 4096];
+    for _ in 0..2 {
+        let error = file.read_at(&mut buffer, corrupt_at).unwrap_err();
+        assert_eq!(Some(libc::EIO), error.raw_os_error());
+    }
+    let n = file.read_at(&mut buffer, 0).unwrap();
+    assert_eq!(&big[..n], &buffer[..n]);
+    let error = fs::read(mount.path("big")).unwrap_err();
+    assert_eq!(Some(libc::EIO), error.raw_os_error());
+}
+
+/// The kernel forgets inodes when it drops their dentries; the table lets
+/// them go too.
+#[test]
+fn forgotten_inodes_leave_the_table() {
+    if !fuse_available("forgotten_inodes_leave_the_table") {
+        return;
+    }
+    let mut builder = Builder::new();
+    let names: Vec<String> = (0..2000).map(|i| format!("f{i:04}")).collect();
+    let entries = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (name(n), builder.file(n.as_bytes(), i % 2 == 0)))
+        .collect::<Vec<_>>();
+    let node = builder.directories(vec![Directory::try_from_iter(entries).expect("directory")]);
+    builder.root("dir", node);
+    let mount = builder.mount(true);
+    for n in &names {
+        let path = mount.path(&format!("dir/{n}"));
+        assert_eq!(n.as_bytes(), fs::read(path).unwrap().as_slice());
+    }
+    let held = mount.fs.inode_count();
+    assert!(held > 2000, "only {held} inodes after reading 2000 files");
+
+    // Drops every unused dentry and inode of the system (not page cache).
+    if let Err(e) = fs::write("/proc/sys/vm/drop_caches", "2") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true runs as root, yet dropping dentries failed: {e}"
+        );
+        eprintln!("skipped the rest of forgotten_inodes_leave_the_table: {e}");
+        return;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while mount.fs.inode_count() > 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {held} inodes still held after the kernel dropped them",
+            mount.fs.inode_count()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Names are looked up afresh.
+    assert_eq!(
+        b"f0007",
+        fs::read(mount.path("dir/f0007")).unwrap().as_slice()
+    );
+}
+
+/// `umount` from outside ends the workers, which [FuseDaemon::ended]
+/// reports; unmounting afterwards only cleans up.
+#[test]
+fn unmounting_from_outside_ends_the_daemon() {
+    if !fuse_available("unmounting_from_outside_ends_the_daemon") {
+        return;
+    }
+    let mut builder = Builder::new();
+    small_tree(&mut builder);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut mount = builder.mount(true);
+    let daemon = mount.daemon.take().expect("mounted");
+    let ended = daemon.ended();
+    let status = std::process::Command::new("umount")
+        .arg(mount.dir.path())
+        .status()
+        .expect("run umount");
+    assert!(status.success(), "umount failed");
+    runtime
+        .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(10), ended).await })
+        .expect("workers end after umount");
+    daemon.unmount().expect("cleaning up after umount");
+    assert!(!super::is_mount_point(
+        &mount.dir.path().canonicalize().unwrap()
+    ));
 }

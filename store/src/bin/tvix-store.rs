@@ -103,7 +103,8 @@ enum Command {
     /// Write the NAR of a store path to stdout.
     ExportNar { store_path: String },
     /// Mount the store read-only with FUSE, every store path as
-    /// MOUNTPOINT/<hash>-<name>, until SIGINT or SIGTERM.
+    /// MOUNTPOINT/<hash>-<name>, until SIGINT or SIGTERM, or until it is
+    /// unmounted from outside (`umount MOUNTPOINT`).
     Mount {
         mountpoint: PathBuf,
         /// Let `ls MOUNTPOINT` list the store paths; without it only lookups
@@ -283,7 +284,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let shutdown = shutdown_signal()?;
             let daemon = FuseDaemon::mount(fs, &mountpoint, threads, allow_other)?;
             tracing::info!(mountpoint = %daemon.mountpoint().display(), "mounted");
-            shutdown.await;
+            tokio::select! {
+                () = shutdown => {}
+                () = daemon.ended() => tracing::info!("unmounted from outside"),
+            }
             // Unmounting waits for requests in flight, which need the
             // runtime's threads, so it must not block one of them.
             tokio::task::spawn_blocking(move || daemon.unmount()).await??;

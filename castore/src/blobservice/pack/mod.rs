@@ -49,7 +49,7 @@ use self::appender::{Appender, Commit, pack_number, pack_path};
 use self::index::Entry;
 use super::chunked_reader::{ChunkedReader, FetchChunk, verify_digest};
 use super::chunking::{ChunkSink, ChunkingWriter, put_whole};
-use super::{BlobReader, BlobService, BlobWriter, ChunkMeta};
+use super::{BlobLocation, BlobReader, BlobService, BlobWriter, ChunkMeta};
 use crate::B3Digest;
 
 /// A commit is started once this many bytes were appended since the last.
@@ -438,6 +438,43 @@ impl BlobService for PackBlobService {
             }],
             Entry::Chunked(chunks) => chunks,
         }))
+    }
+
+    /// Only blobs in the index: one appended since the last commit may
+    /// still be in the appender's buffer rather than in its pack. The
+    /// chunks of an indexed blob were indexed with it or before.
+    fn locate(&self, digest: &B3Digest) -> io::Result<Option<Vec<BlobLocation>>> {
+        if self.store.appender()?.pending(digest).is_some() {
+            return Ok(None);
+        }
+        let chunks = match index::lookup(&self.store.db, digest)? {
+            None => return Ok(None),
+            Some(Entry::Stored { len, .. }) => vec![ChunkMeta {
+                digest: *digest,
+                size: len,
+            }],
+            Some(Entry::Chunked(chunks)) => chunks,
+        };
+        chunks
+            .into_iter()
+            .map(
+                |chunk| match index::lookup(&self.store.db, &chunk.digest)? {
+                    Some(Entry::Stored { pack, offset, len }) if len == chunk.size => {
+                        Ok(BlobLocation {
+                            digest: chunk.digest,
+                            file: self.store.reader(pack)?,
+                            offset,
+                            len,
+                        })
+                    }
+                    _ => Err(index::corrupt(format!(
+                        "chunk {} of blob {digest} is missing or of another size",
+                        chunk.digest
+                    ))),
+                },
+            )
+            .collect::<io::Result<_>>()
+            .map(Some)
     }
 
     async fn sync(&self) -> io::Result<()> {
