@@ -124,6 +124,9 @@ async fn bridge() -> AppState {
         signing_key: None,
         compression: Compression::None,
         allow_upload: true,
+        // No token and no keys: the fuzzer's requests reach every handler.
+        upload_token: None,
+        trusted_public_keys: Vec::new(),
     };
     AppState::new(blobs, directories, path_infos, config)
 }
