@@ -8,13 +8,17 @@
 //! PathInfo names (nothing half-visible); and the daemon's peak memory
 //! stays bounded. The whole run is repeated [RUNS] times in a row.
 //!
+//! The phases last [PHASE] and until [IMPORTS_PER_PHASE] more imports were
+//! acknowledged, so that a slow machine still kills a daemon with work
+//! done and in flight.
+//!
 //! The daemon is this test binary itself, re-run as the ignored test
 //! [daemon_process] (the `tvix-store` binary belongs to another package),
 //! so it can be killed without killing the test.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,9 +37,12 @@ use tvix_store::utils::{
 
 const RUNS: usize = 3;
 const CLIENTS: usize = 32;
-/// Load before the kill, and after the restart.
-const BEFORE_KILL: Duration = Duration::from_secs(4);
-const AFTER_RESTART: Duration = Duration::from_secs(3);
+/// Least load before the kill, and after the restart...
+const PHASE: Duration = Duration::from_secs(3);
+/// ... and least imports acknowledged in each...
+const IMPORTS_PER_PHASE: usize = 16;
+/// ... unless this is reached.
+const PHASE_LIMIT: Duration = Duration::from_secs(120);
 /// The daemon's peak resident memory must stay below this.
 const MEMORY_BOUND_KIB: u64 = 512 * 1024;
 
@@ -216,14 +223,14 @@ async fn http_export(
 }
 
 /// One client: imports a fresh tree, or exports an acknowledged path over
-/// gRPC or through the bridge, until `until`.
+/// gRPC or through the bridge, until `stop` is set.
 #[allow(clippy::too_many_arguments)]
 async fn run_client(
     id: u64,
     work: PathBuf,
     socket: PathBuf,
     bridge: String,
-    until: Instant,
+    stop: Arc<AtomicBool>,
     acknowledged: Acknowledged,
     tally: Arc<Tally>,
     seed: u64,
@@ -232,7 +239,7 @@ async fn run_client(
     let mut services = client(&socket).await;
     let mut state = seed ^ (id << 32) | 1;
     let mut round = 0u64;
-    while Instant::now() < until {
+    while !stop.load(Ordering::Relaxed) {
         round += 1;
         let choice = next(&mut state) % 3;
         let known = {
@@ -293,12 +300,12 @@ async fn run_client(
     }
 }
 
-/// Runs [CLIENTS] clients until `until`.
+/// Runs [CLIENTS] clients until `stop` is set.
 async fn load(
     work: &Path,
     socket: &Path,
     bridge: &str,
-    until: Instant,
+    stop: &Arc<AtomicBool>,
     acknowledged: &Acknowledged,
     tally: &Arc<Tally>,
     seed: u64,
@@ -310,7 +317,7 @@ async fn load(
                 work.to_owned(),
                 socket.to_owned(),
                 bridge.to_owned(),
-                until,
+                stop.clone(),
                 acknowledged.clone(),
                 tally.clone(),
                 seed,
@@ -343,6 +350,17 @@ async fn start_bridge(socket: &Path) -> String {
     format!("http://{address}")
 }
 
+/// Waits for [PHASE], and until `acknowledged` holds `count` paths (at
+/// most [PHASE_LIMIT]).
+async fn phase(acknowledged: &Acknowledged, count: usize) {
+    let start = Instant::now();
+    tokio::time::sleep(PHASE).await;
+    while acknowledged.lock().expect("not poisoned").len() < count && start.elapsed() < PHASE_LIMIT
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// One run: load, kill, restart, load, check. Returns the daemons' peaks.
 async fn run(run: usize) -> (u64, u64) {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -356,25 +374,19 @@ async fn run(run: usize) -> (u64, u64) {
 
     let daemon = start_daemon(&store, &socket).await;
     let bridge = start_bridge(&socket).await;
-    let end = started + BEFORE_KILL + AFTER_RESTART;
-    let clients = load(
-        &work,
-        &socket,
-        &bridge,
-        end,
-        &acknowledged,
-        &tally,
-        run as u64 + 1,
-    )
-    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let seed = run as u64 + 1;
+    let clients = load(&work, &socket, &bridge, &stop, &acknowledged, &tally, seed).await;
 
-    tokio::time::sleep(BEFORE_KILL).await;
+    phase(&acknowledged, IMPORTS_PER_PHASE).await;
     let first_peak = daemon.peak_kib();
     let acknowledged_at_kill = acknowledged.lock().expect("not poisoned").len();
     tokio::task::spawn_blocking(move || daemon.kill())
         .await
         .expect("kill");
     let daemon = start_daemon(&store, &socket).await;
+    phase(&acknowledged, acknowledged_at_kill + IMPORTS_PER_PHASE).await;
+    stop.store(true, Ordering::Relaxed);
     for client in clients {
         client.await.expect("client");
     }
