@@ -37,6 +37,8 @@ async fn bridge(services: &Services, limits: RenderLimits) -> String {
             signing_key: None,
             compression: Compression::None,
             allow_upload: false,
+            upload_token: None,
+            trusted_public_keys: Vec::new(),
         },
     )
     .with_render_limits(limits);
