@@ -4,11 +4,17 @@
 //! stream (one round trip for a remote directory service); they are small
 //! beside the file contents, which are never held whole. Then the tree is
 //! walked depth first with entries in castore order, which is NAR order
-//! (bytewise by name), and file contents are streamed from their blobs'
-//! readers through a bounded buffer. Knowing every file in advance, the
-//! renderer opens the blobs of the next few files, across directory
-//! boundaries, while writing the current one. The output is what
-//! `nix-store --dump` writes for the same tree.
+//! (bytewise by name). The NAR comes out as a stream of chunks
+//! ([render_nar]), made in the background in one of two ways:
+//! - from a blob service that reads on the calling thread (the local pack
+//!   store, [BlobService::bulk_reader]), on two blocking threads (see
+//!   [super::local]);
+//! - from any other, by a task that streams file contents from the blobs'
+//!   readers through a bounded buffer. Knowing every file in advance, it
+//!   opens the blobs of the next few files, across directory boundaries,
+//!   while writing the current one.
+//!
+//! The output is what `nix-store --dump` writes for the same tree.
 
 use std::io;
 
@@ -20,11 +26,12 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use nix_compat::nar::writer::{self as nar_writer, r#async as nar};
-use tokio::io::{AsyncWrite, BufReader};
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
 use tvix_castore::blobservice::{BlobReader, BlobService};
 use tvix_castore::directoryservice::{self, DirectoryService};
 use tvix_castore::{B3Digest, Directory, Node};
 
+use super::chunks::{ChunkWriter, NarChunks};
 use super::hashing::HashingSink;
 use super::stack::GrowStack;
 use super::{CalculateNarError, NarCalculationService, NarSummary};
@@ -99,8 +106,8 @@ pub enum RenderError {
 /// Writes the NAR of `root` to `writer`, reading file contents from
 /// `blob_service` and directories from `directory_service`.
 ///
-/// Nothing is buffered beyond a blob read buffer: wrap an unbuffered writer
-/// (a file, a socket) in a [tokio::io::BufWriter] and flush it afterwards.
+/// The NAR arrives in chunks of 64 KiB or more (see [render_nar]), so
+/// `writer` needs no buffer of its own.
 pub async fn write_nar<W, BS, DS>(
     writer: &mut W,
     root: &Node,
@@ -109,6 +116,33 @@ pub async fn write_nar<W, BS, DS>(
 ) -> Result<(), RenderError>
 where
     W: AsyncWrite + Unpin + Send + ?Sized,
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+{
+    let mut chunks = render_nar(root, blob_service, directory_service).await?;
+    while let Some(chunk) = chunks.next().await {
+        writer
+            .write_all(&chunk?)
+            .await
+            .map_err(|source| RenderError::Io {
+                path: BString::default(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// Renders the NAR of `root` in the background, as a stream of chunks.
+/// What can be checked before the first byte (every directory is there,
+/// the tree is not too deep or too large) is checked before this returns;
+/// a later error (a blob missing or corrupt) ends the stream. Dropping the
+/// stream stops the rendering.
+pub async fn render_nar<BS, DS>(
+    root: &Node,
+    blob_service: &BS,
+    directory_service: &DS,
+) -> Result<NarChunks, RenderError>
+where
     BS: BlobService + Clone + 'static,
     DS: DirectoryService + ?Sized,
 {
@@ -125,12 +159,43 @@ where
         })
         .await??
     };
-    let mut blobs = open_ahead(blob_service, files);
-    let nar_root = nar::open(writer).await.map_err(|source| RenderError::Io {
-        path: BString::default(),
-        source,
-    })?;
-    write_node(&directories, &mut blobs, nar_root, root, BString::default()).await
+    let (sender, chunks) = super::chunks::channel();
+    let root = root.clone();
+    if let Some(reader) = blob_service.bulk_reader() {
+        let files = files.into_iter().map(|(digest, _)| digest).collect();
+        super::local::spawn(root, directories, files, reader, sender);
+        return Ok(chunks);
+    }
+    let blobs = open_ahead(blob_service, files);
+    tokio::spawn(async move {
+        let mut blobs = blobs;
+        let mut writer = ChunkWriter::new(sender);
+        let rendered = async {
+            let nar_root = nar::open(&mut writer)
+                .await
+                .map_err(|source| RenderError::Io {
+                    path: BString::default(),
+                    source,
+                })?;
+            write_node(
+                &directories,
+                &mut blobs,
+                nar_root,
+                &root,
+                BString::default(),
+            )
+            .await?;
+            writer.flush().await.map_err(|source| RenderError::Io {
+                path: BString::default(),
+                source,
+            })
+        }
+        .await;
+        if let Err(error) = rendered {
+            writer.fail(error).await;
+        }
+    });
+    Ok(chunks)
 }
 
 /// The size and sha256 of the NAR of `root`, rendered without keeping it.
@@ -330,7 +395,7 @@ fn batches(files: Vec<(B3Digest, u64)>) -> Vec<Vec<B3Digest>> {
 }
 
 /// The directory `digest`, found at `path`.
-fn lookup<'d>(
+pub(super) fn lookup<'d>(
     directories: &'d HashMap<B3Digest, Directory>,
     digest: &B3Digest,
     path: &BStr,
@@ -451,7 +516,7 @@ where
 }
 
 /// The path of entry `name` of the directory at `parent`.
-fn child_path(parent: &BStr, name: &[u8]) -> BString {
+pub(super) fn child_path(parent: &BStr, name: &[u8]) -> BString {
     if parent.is_empty() {
         BString::from(name)
     } else {
@@ -461,7 +526,12 @@ fn child_path(parent: &BStr, name: &[u8]) -> BString {
 
 /// Tells a blob whose contents do not match the size the tree records from
 /// other I/O errors.
-fn file_error(path: BString, digest: B3Digest, size: u64, error: io::Error) -> RenderError {
+pub(super) fn file_error(
+    path: BString,
+    digest: B3Digest,
+    size: u64,
+    error: io::Error,
+) -> RenderError {
     let mismatch = error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<nar_writer::Error>())
