@@ -37,6 +37,22 @@ pub trait KvStore<const N: usize>: Clone + Send + Sync + 'static {
     /// none are there.
     async fn write(&self, entries: Vec<([u8; N], Vec<u8>)>) -> Result<(), KvError>;
 
+    /// [KvStore::write] of the entries whose keys are not stored yet, for
+    /// content-addressed values (a stored key holds the same value): a
+    /// batch that is all there already writes nothing, not even a commit.
+    async fn write_new(&self, entries: Vec<([u8; N], Vec<u8>)>) -> Result<(), KvError> {
+        let mut new = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            if self.get(key).await?.is_none() {
+                new.push((key, value));
+            }
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.write(new).await
+    }
+
     /// Calls `visit` with every key and value, in key order, until it
     /// returns false. Keys are as stored, so a corrupted database may hand
     /// out keys of another length. It blocks: call it from a blocking
@@ -115,6 +131,27 @@ impl<const N: usize> KvStore<N> for RedbTable<N> {
         })
         .await??;
         Ok(())
+    }
+
+    /// One read transaction to find what is new, and a write transaction
+    /// only if something is.
+    async fn write_new(&self, entries: Vec<([u8; N], Vec<u8>)>) -> Result<(), KvError> {
+        let (db, table) = (self.db.clone(), self.table);
+        let new = tokio::task::spawn_blocking(move || -> Result<_, redb::Error> {
+            let stored = db.begin_read()?.open_table(table)?;
+            let mut new = Vec::new();
+            for (key, value) in entries {
+                if stored.get(key)?.is_none() {
+                    new.push((key, value));
+                }
+            }
+            Ok(new)
+        })
+        .await??;
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.write(new).await
     }
 
     /// One read transaction, so it sees a consistent snapshot.

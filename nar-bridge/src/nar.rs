@@ -2,7 +2,6 @@
 //! castore, streamed and compressed on the fly; and NAR uploads.
 
 use std::io;
-use std::ops::Range;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,11 +13,10 @@ use nix_compat::nixbase32;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::StreamReader;
-use tvix_castore::Node;
-use tvix_store::nar::{RenderError, ingest_nar, write_nar_within};
+use tvix_store::nar::{NarChunks, RenderError, ingest_nar, render_nar_within};
 
 use crate::body_writer::{BodyWriter, body_writer};
-use crate::range::{self, RangeWriter, Requested};
+use crate::range::{self, Requested};
 use crate::uploads::{self, Upload};
 use crate::{AppState, Compression, Error};
 
@@ -74,27 +72,44 @@ pub async fn get(
             }
         };
     }
-    let body = if method == Method::HEAD {
-        Body::empty()
-    } else {
-        render(&state, path_info.node, compression, range)
+    if method == Method::HEAD {
+        return Ok(response
+            .body(Body::empty())
+            .expect("valid response headers"));
+    }
+    let chunks = render_nar_within(
+        &path_info.node,
+        &state.blob_service,
+        &*state.directory_service,
+        state.render_limits,
+    )
+    .await
+    .map_err(Error::Render)?;
+    let body = match (compression, range) {
+        // The rendered chunks are the body as they are (large ones are
+        // slices of the store's read buffers: no copy on the way).
+        (Compression::None, None) => Body::from_stream(logged(chunks)),
+        (Compression::None, Some(range)) => Body::from_stream(range::keep(logged(chunks), range)),
+        (compression, _) => compress(chunks, compression),
     };
     Ok(response.body(body).expect("valid response headers"))
 }
 
-/// The NAR of `node` as a response body, rendered by a task of its own.
-/// A rendering error after the response started ends the body with an
-/// error, so the client sees a broken transfer, never a short NAR.
-fn render(
-    state: &AppState,
-    node: Node,
-    compression: Compression,
-    range: Option<Range<u64>>,
-) -> Body {
+/// The chunks, with a rendering error logged as it ends the body: the
+/// client then sees a broken transfer, never a short NAR.
+fn logged(chunks: NarChunks) -> impl futures::Stream<Item = Result<bytes::Bytes, RenderError>> {
+    chunks.inspect(|chunk| {
+        if let Err(error) = chunk {
+            tracing::warn!(%error, "NAR rendering failed");
+        }
+    })
+}
+
+/// The chunks compressed, by a task of its own, as a response body.
+fn compress(chunks: NarChunks, compression: Compression) -> Body {
     let (mut writer, body) = body_writer();
-    let state = state.clone();
     tokio::spawn(async move {
-        if let Err(error) = render_into(&mut writer, &state, &node, compression, range).await {
+        if let Err(error) = compress_into(&mut writer, chunks, compression).await {
             tracing::warn!(%error, "NAR rendering failed");
             writer.fail(io::Error::other(error)).await;
         }
@@ -102,35 +117,22 @@ fn render(
     body
 }
 
-/// Renders the NAR of `node` into `writer`, compressed or cut to `range`,
-/// and shuts it down, which ends the body.
-async fn render_into(
+/// Compresses `chunks` into `writer` and shuts it down, which ends the
+/// body.
+async fn compress_into(
     writer: &mut BodyWriter,
-    state: &AppState,
-    node: &Node,
+    mut chunks: NarChunks,
     compression: Compression,
-    range: Option<Range<u64>>,
 ) -> Result<(), RenderError> {
-    let mut writer = match range {
-        Some(range) => compression.encoder(RangeWriter::new(writer, range)),
-        None => compression.encoder(writer),
-    };
-    match write_nar_within(
-        &mut writer,
-        node,
-        &state.blob_service,
-        &*state.directory_service,
-        state.render_limits,
-    )
-    .await
-    {
-        Err(RenderError::Io { source, .. }) if range::is_past_range(&source) => {}
-        rendered => rendered?,
-    }
-    writer.shutdown().await.map_err(|source| RenderError::Io {
+    let mut encoder = compression.encoder(writer);
+    let io_error = |source| RenderError::Io {
         path: Default::default(),
         source,
-    })
+    };
+    while let Some(chunk) = chunks.next().await {
+        encoder.write_all(&chunk?).await.map_err(io_error)?;
+    }
+    encoder.shutdown().await.map_err(io_error)
 }
 
 /// PUT of a NAR: ingested while it arrives, then kept for its narinfo.

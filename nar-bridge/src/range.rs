@@ -1,13 +1,11 @@
 //! HTTP range requests (RFC 9110 §14) on uncompressed NARs: parsing the
-//! `Range` header, and a writer that keeps only the requested bytes of the
-//! rendered NAR.
+//! `Range` header, and keeping only the requested bytes of the rendered
+//! NAR's chunks.
 
-use std::io;
 use std::ops::Range;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use tokio::io::AsyncWrite;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
 
 /// What a `Range` header asks of a NAR of a given size.
 #[derive(Debug, PartialEq, Eq)]
@@ -59,82 +57,41 @@ pub fn parse(header: Option<&str>, size: u64) -> Requested {
     }
 }
 
-/// Passes on only the bytes at `range` of what is written through it; once
-/// past the range, writes fail with [past_range], so that the renderer
-/// stops instead of rendering the rest for nothing.
-pub struct RangeWriter<W> {
-    inner: W,
-    /// Offset of the next byte written.
-    position: u64,
-    range: Range<u64>,
-}
-
-impl<W> RangeWriter<W> {
-    pub fn new(inner: W, range: Range<u64>) -> Self {
-        Self {
-            inner,
-            position: 0,
-            range,
-        }
-    }
-}
-
-/// What a [RangeWriter] stops the renderer with.
-#[derive(Debug, thiserror::Error)]
-#[error("end of the requested range")]
-struct PastRange;
-
-fn past_range() -> io::Error {
-    io::Error::other(PastRange)
-}
-
-/// Whether `error` is only a [RangeWriter] saying it has all it wanted.
-pub fn is_past_range(error: &io::Error) -> bool {
-    error.get_ref().is_some_and(|inner| inner.is::<PastRange>())
-}
-
-impl<W: AsyncWrite + Unpin> AsyncWrite for RangeWriter<W> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        if this.position >= this.range.end {
-            return Poll::Ready(Err(past_range()));
-        }
-        let len = buf.len() as u64;
-        let end = this.position + len;
-        if end <= this.range.start {
-            this.position = end;
-            return Poll::Ready(Ok(buf.len()));
-        }
-        // Skip what is before the range, write at most up to its end.
-        let skip = this.range.start.saturating_sub(this.position);
-        let take = (end.min(this.range.end) - this.position - skip) as usize;
-        let skip = skip as usize;
-        match Pin::new(&mut this.inner).poll_write(cx, &buf[skip..skip + take]) {
-            Poll::Ready(Ok(written)) => {
-                this.position += (skip + written) as u64;
-                Poll::Ready(Ok(skip + written))
+/// Only the bytes at `range` of a NAR coming as `chunks` (cut out of the
+/// chunks, not copied). The stream ends once the range is complete,
+/// dropping `chunks`, which stops the rendering of the rest.
+pub fn keep<S, E>(chunks: S, range: Range<u64>) -> impl Stream<Item = Result<Bytes, E>>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    // (the chunks, the offset of the next chunk's first byte)
+    futures::stream::unfold((chunks, 0u64), move |(mut chunks, mut position)| {
+        let range = range.clone();
+        async move {
+            while position < range.end {
+                let chunk = match chunks.next().await? {
+                    Ok(chunk) => chunk,
+                    Err(error) => return Some((Err(error), (chunks, u64::MAX))),
+                };
+                let start = position;
+                position += chunk.len() as u64;
+                if position <= range.start {
+                    continue;
+                }
+                // The chunk overlaps the range: start < range.end and
+                // position > range.start, so from < to <= chunk.len().
+                let from = range.start.saturating_sub(start) as usize;
+                let to = (range.end.min(position) - start) as usize;
+                return Some((Ok(chunk.slice(from..to)), (chunks, position)));
             }
-            other => other,
+            None
         }
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
-    use tokio::io::AsyncWriteExt;
 
     use super::*;
 
@@ -156,30 +113,27 @@ mod tests {
         assert_eq!(expected, parse(header, 100));
     }
 
-    /// Whatever the write sizes, exactly the range comes out, and writing
-    /// stops after it.
+    /// Whatever the chunk sizes, exactly the range comes out, and the
+    /// chunks after it are not asked for.
     #[rstest]
-    #[case::one_write(100, 10..20)]
-    #[case::small_writes(3, 10..20)]
+    #[case::one_chunk(100, 10..20)]
+    #[case::small_chunks(3, 10..20)]
     #[case::from_start(7, 0..50)]
     #[case::to_end(7, 90..100)]
     #[tokio::test]
-    async fn range_writer(#[case] write_size: usize, #[case] range: Range<u64>) {
+    async fn keep_range(#[case] chunk_size: usize, #[case] range: Range<u64>) {
         let data: Vec<u8> = (0..100u8).collect();
-        let mut writer = RangeWriter::new(Vec::new(), range.clone());
-        let mut result = Ok(());
-        for chunk in data.chunks(write_size) {
-            result = writer.write_all(chunk).await;
-            if result.is_err() {
-                break;
-            }
-        }
-        if range.end < 100 {
-            assert!(result.as_ref().is_err_and(is_past_range), "{result:?}");
-        }
-        assert_eq!(
-            &data[range.start as usize..range.end as usize],
-            writer.inner.as_slice()
-        );
+        let taken = std::sync::atomic::AtomicUsize::new(0);
+        let chunks = futures::stream::iter(data.chunks(chunk_size).map(|chunk| {
+            taken.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+            Ok::<_, ()>(Bytes::copy_from_slice(chunk))
+        }));
+        let kept: Vec<u8> = keep(chunks, range.clone())
+            .map(|chunk| chunk.expect("no error").to_vec())
+            .concat()
+            .await;
+        assert_eq!(&data[range.start as usize..range.end as usize], kept);
+        let taken = taken.load(std::sync::atomic::Ordering::Relaxed) as u64;
+        assert!(taken < range.end + chunk_size as u64, "{taken}");
     }
 }

@@ -275,6 +275,43 @@ fn default_store(#[case] xdg: bool) {
     ] {
         assert!(dir.join(file).exists(), "{file} missing in {dir:?}");
     }
+    // The same import again writes nothing: every file of the store keeps
+    // its size, and the packs their modification time (redb rewrites its
+    // databases' headers on every open, so theirs change).
+    let before = files_with_times(&dir);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    run(&["import", tree.to_str().expect("UTF-8")]);
+    let after = files_with_times(&dir);
+    let packs = |files: &[(std::path::PathBuf, u64, std::time::SystemTime)]| {
+        files
+            .iter()
+            .map(|(path, len, modified)| {
+                let pack = path.extension().is_some_and(|ext| ext == "pack");
+                (path.clone(), *len, pack.then_some(*modified))
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(packs(&before), packs(&after));
+}
+
+/// Every file below `dir` (but the lock, which each process takes), with
+/// its size and modification time.
+fn files_with_times(dir: &Path) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+    let mut files: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|entry| entry.expect("walk"))
+        .filter(|entry| entry.file_type().is_file() && entry.file_name() != "lock")
+        .map(|entry| {
+            let metadata = entry.metadata().expect("stat");
+            (
+                entry.path().to_owned(),
+                metadata.len(),
+                metadata.modified().expect("mtime"),
+            )
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 #[rstest]

@@ -87,6 +87,15 @@ pub trait BlobService: Send + Sync {
     fn locate(&self, _digest: &B3Digest) -> io::Result<Option<Vec<BlobLocation>>> {
         Ok(None)
     }
+
+    /// A reader of many blobs at once on the calling thread, for a backend
+    /// whose reads are local file reads: renderers that know every blob
+    /// they will read (a NAR's files) then need no task per blob, and the
+    /// backend can read neighbouring blobs with one read. `None` for
+    /// backends whose reads wait on the network.
+    fn bulk_reader(&self) -> Option<Arc<dyn BulkBlobReader>> {
+        None
+    }
 }
 
 /// Lets `Arc<dyn BlobService>` (and `Arc` of any backend) be passed wherever
@@ -120,6 +129,10 @@ impl<T: BlobService + ?Sized> BlobService for Arc<T> {
     fn locate(&self, digest: &B3Digest) -> io::Result<Option<Vec<BlobLocation>>> {
         self.as_ref().locate(digest)
     }
+
+    fn bulk_reader(&self) -> Option<Arc<dyn BulkBlobReader>> {
+        self.as_ref().bulk_reader()
+    }
 }
 
 /// What [BlobService::locate] finds for one chunk: the `len` bytes at
@@ -130,6 +143,49 @@ pub struct BlobLocation {
     pub file: Arc<File>,
     pub offset: u64,
     pub len: u64,
+}
+
+/// Reads many blobs in a given order, synchronously; see
+/// [BlobService::bulk_reader].
+pub trait BulkBlobReader: Send + Sync {
+    /// The contents of `digests`, in that order, as pieces each verified
+    /// against its blob's (or its chunk's) digest. An empty blob yields no
+    /// piece. The pieces of blob `i` come after those of `i - 1`; reading
+    /// stops at the first error. Blocks on file reads: call it on a
+    /// blocking thread.
+    fn read_in_order(&self, digests: Vec<B3Digest>) -> BlobPieces;
+}
+
+/// What [BulkBlobReader::read_in_order] yields.
+pub type BlobPieces = Box<dyn Iterator<Item = Result<BlobPiece, BulkReadError>> + Send>;
+
+/// A piece of the contents of blob `index` of a bulk read.
+#[derive(Debug, Clone)]
+pub struct BlobPiece {
+    pub index: usize,
+    pub data: Bytes,
+}
+
+/// Why a bulk read stopped, with the index of the blob it stopped at.
+#[derive(Debug, thiserror::Error)]
+pub enum BulkReadError {
+    #[error("blob {digest} is not in the blob service")]
+    NotFound { index: usize, digest: B3Digest },
+    #[error("reading blob {digest}: {source}")]
+    Io {
+        index: usize,
+        digest: B3Digest,
+        source: io::Error,
+    },
+}
+
+impl BulkReadError {
+    /// The index of the blob the read stopped at.
+    pub fn index(&self) -> usize {
+        match self {
+            BulkReadError::NotFound { index, .. } | BulkReadError::Io { index, .. } => *index,
+        }
+    }
 }
 
 /// A piece of a blob: its digest (it is a blob of its own) and its size.

@@ -47,7 +47,9 @@ impl<S: KvStore<B3_LEN>> WriteBatch for KvDirectoryService<S> {
                 (*digest.as_bytes(), value)
             })
             .collect();
-        Ok(self.db.write(entries).await?)
+        // Directories are content-addressed: those stored already are
+        // skipped, so a tree imported again writes nothing.
+        Ok(self.db.write_new(entries).await?)
     }
 }
 

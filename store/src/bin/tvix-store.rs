@@ -6,6 +6,7 @@
 //! the library. Every failure ends as one line on stderr and exit code 1.
 
 use std::io::IsTerminal;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,7 +14,6 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use nix_compat::nixbase32;
 use nix_compat::store_path::StorePath;
-use tokio::io::AsyncWriteExt;
 use tracing::Level;
 use tvix_castore::blobservice::open_pack;
 use tvix_castore::composition::BlobServiceConfig;
@@ -257,18 +257,17 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 .get(*store_path.digest())
                 .await?
                 .ok_or_else(|| format!("{} is not in the store", store_path.to_absolute_path()))?;
-            // Small enough that chunk-sized writes bypass it and go straight
-            // to stdout, big enough to gather the many small files.
-            let mut stdout =
-                tokio::io::BufWriter::with_capacity(64 * 1024, BlockingWriter(std::io::stdout()));
+            // The NAR comes in chunks of 64 KiB and more: each is written
+            // with one system call to a handle of fd 1 (`std::io::stdout`
+            // would cut them at newlines).
+            let stdout = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
             write_nar(
-                &mut stdout,
+                &mut BlockingWriter(stdout),
                 &path_info.node,
                 &services.blob_service,
                 &*services.directory_service,
             )
             .await?;
-            stdout.flush().await?;
         }
         Command::Mount {
             mountpoint,

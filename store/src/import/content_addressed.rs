@@ -336,11 +336,28 @@ async fn put_path_info<PS: PathInfoService + ?Sized>(
         deriver: None,
         ca: Some(ca),
     };
+    let put_error = |store_path, source| ImportError::PutPathInfo {
+        store_path,
+        source: Box::new(source),
+    };
+    // The same import again writes nothing (the directories and blobs are
+    // skipped as present already): a PathInfo with the same contents stays
+    // as it is, signatures included.
+    let stored = path_info_service
+        .get(*store_path.digest())
+        .await
+        .map_err(|source| put_error(store_path.clone(), source))?;
+    if let Some(stored) = stored.filter(|stored| {
+        stored.node == path_info.node
+            && stored.references == path_info.references
+            && stored.nar_size == path_info.nar_size
+            && stored.nar_sha256 == path_info.nar_sha256
+            && stored.ca == path_info.ca
+    }) {
+        return Ok(stored);
+    }
     path_info_service
         .put(path_info)
         .await
-        .map_err(|source| ImportError::PutPathInfo {
-            store_path,
-            source: Box::new(source),
-        })
+        .map_err(|source| put_error(store_path, source))
 }

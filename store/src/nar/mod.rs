@@ -7,9 +7,11 @@
 //! Both directions stream: file contents go between blob readers/writers
 //! and the NAR in bounded buffers, never whole files in memory.
 
+mod chunks;
 mod compression;
 mod hashing;
 mod import;
+mod local;
 mod renderer;
 mod stack;
 
@@ -19,12 +21,13 @@ mod tests;
 use async_trait::async_trait;
 use tvix_castore::Node;
 
+pub use chunks::NarChunks;
 pub use compression::{NarCompression, UnsupportedCompression};
 pub(crate) use hashing::HashingSink;
 pub use import::{IngestNarError, IngestedNar, ingest_nar, ingest_nar_verified};
 pub use renderer::{
     MAX_DEPTH, MAX_ENTRIES, RenderError, RenderLimits, SimpleRenderer, calculate_nar,
-    calculate_nar_within, write_nar, write_nar_within,
+    calculate_nar_within, render_nar, render_nar_within, write_nar, write_nar_within,
 };
 
 /// The size and sha256 of a NAR, as Nix records them for a store path.

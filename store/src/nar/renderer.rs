@@ -4,11 +4,17 @@
 //! stream (one round trip for a remote directory service); they are small
 //! beside the file contents, which are never held whole. Then the tree is
 //! walked depth first with entries in castore order, which is NAR order
-//! (bytewise by name), and file contents are streamed from their blobs'
-//! readers through a bounded buffer. Knowing every file in advance, the
-//! renderer opens the blobs of the next few files, across directory
-//! boundaries, while writing the current one. The output is what
-//! `nix-store --dump` writes for the same tree.
+//! (bytewise by name). The NAR comes out as a stream of chunks
+//! ([render_nar]), made in the background in one of two ways:
+//! - from a blob service that reads on the calling thread (the local pack
+//!   store, [BlobService::bulk_reader]), on two blocking threads (see
+//!   [super::local]);
+//! - from any other, by a task that streams file contents from the blobs'
+//!   readers through a bounded buffer. Knowing every file in advance, it
+//!   opens the blobs of the next few files, across directory boundaries,
+//!   while writing the current one.
+//!
+//! The output is what `nix-store --dump` writes for the same tree.
 
 use std::io;
 
@@ -20,11 +26,12 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use nix_compat::nar::writer::{self as nar_writer, r#async as nar};
-use tokio::io::{AsyncWrite, BufReader};
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
 use tvix_castore::blobservice::{BlobReader, BlobService};
 use tvix_castore::directoryservice::{self, DirectoryService};
 use tvix_castore::{B3Digest, Directory, MAX_PATH_LEN, Node};
 
+use super::chunks::{ChunkWriter, NarChunks};
 use super::hashing::HashingSink;
 use super::stack::GrowStack;
 use super::{CalculateNarError, NarCalculationService, NarSummary};
@@ -131,8 +138,8 @@ pub enum RenderError {
 /// `blob_service` and directories from `directory_service`, within the
 /// default [RenderLimits].
 ///
-/// Nothing is buffered beyond a blob read buffer: wrap an unbuffered writer
-/// (a file, a socket) in a [tokio::io::BufWriter] and flush it afterwards.
+/// The NAR arrives in chunks of 64 KiB or more (see [render_nar]), so
+/// `writer` needs no buffer of its own.
 pub async fn write_nar<W, BS, DS>(
     writer: &mut W,
     root: &Node,
@@ -161,6 +168,48 @@ where
     BS: BlobService + Clone + 'static,
     DS: DirectoryService + ?Sized,
 {
+    let mut chunks = render_nar_within(root, blob_service, directory_service, limits).await?;
+    while let Some(chunk) = chunks.next().await {
+        writer
+            .write_all(&chunk?)
+            .await
+            .map_err(|source| RenderError::Io {
+                path: BString::default(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// Renders the NAR of `root` in the background, as a stream of chunks,
+/// within the default [RenderLimits]. What can be checked before the first
+/// byte (every directory is there, the tree is not too deep or too large)
+/// is checked before this returns; a later error (a blob missing or
+/// corrupt) ends the stream. Dropping the stream stops the rendering.
+pub async fn render_nar<BS, DS>(
+    root: &Node,
+    blob_service: &BS,
+    directory_service: &DS,
+) -> Result<NarChunks, RenderError>
+where
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+{
+    let limits = RenderLimits::default();
+    render_nar_within(root, blob_service, directory_service, limits).await
+}
+
+/// [render_nar] within `limits`.
+pub async fn render_nar_within<BS, DS>(
+    root: &Node,
+    blob_service: &BS,
+    directory_service: &DS,
+    limits: RenderLimits,
+) -> Result<NarChunks, RenderError>
+where
+    BS: BlobService + Clone + 'static,
+    DS: DirectoryService + ?Sized,
+{
     let directories = fetch_directories(root, directory_service).await?;
     let entries = expanded_entries(root, &directories);
     if entries > limits.max_entries {
@@ -178,13 +227,37 @@ where
         })
         .await??
     };
-    let mut blobs = open_ahead(blob_service, files);
-    let nar_root = nar::open(writer).await.map_err(|source| RenderError::Io {
-        path: BString::default(),
-        source,
-    })?;
-    let mut path = BString::default();
-    write_node(&directories, &mut blobs, nar_root, root, &mut path).await
+    let (sender, chunks) = super::chunks::channel();
+    let root = root.clone();
+    if let Some(reader) = blob_service.bulk_reader() {
+        let files = files.into_iter().map(|(digest, _)| digest).collect();
+        super::local::spawn(root, directories, files, reader, sender);
+        return Ok(chunks);
+    }
+    let blobs = open_ahead(blob_service, files);
+    tokio::spawn(async move {
+        let mut blobs = blobs;
+        let mut writer = ChunkWriter::new(sender);
+        let rendered = async {
+            let nar_root = nar::open(&mut writer)
+                .await
+                .map_err(|source| RenderError::Io {
+                    path: BString::default(),
+                    source,
+                })?;
+            let mut path = BString::default();
+            write_node(&directories, &mut blobs, nar_root, &root, &mut path).await?;
+            writer.flush().await.map_err(|source| RenderError::Io {
+                path: BString::default(),
+                source,
+            })
+        }
+        .await;
+        if let Err(error) = rendered {
+            writer.fail(error).await;
+        }
+    });
+    Ok(chunks)
 }
 
 /// The size and sha256 of the NAR of `root`, rendered without keeping it.
@@ -428,7 +501,7 @@ fn batches(files: Vec<(B3Digest, u64)>) -> Vec<Vec<B3Digest>> {
 }
 
 /// The directory `digest`, found at `path`.
-fn lookup<'d>(
+pub(super) fn lookup<'d>(
     directories: &'d HashMap<B3Digest, Directory>,
     digest: &B3Digest,
     path: &BStr,
@@ -561,7 +634,7 @@ where
 }
 
 /// Appends entry `name` to the directory path `path`.
-fn push_name(path: &mut BString, name: &[u8]) {
+pub(super) fn push_name(path: &mut BString, name: &[u8]) {
     if !path.is_empty() {
         path.push(b'/');
     }
@@ -570,7 +643,12 @@ fn push_name(path: &mut BString, name: &[u8]) {
 
 /// Tells a blob whose contents do not match the size the tree records from
 /// other I/O errors.
-fn file_error(path: BString, digest: B3Digest, size: u64, error: io::Error) -> RenderError {
+pub(super) fn file_error(
+    path: BString,
+    digest: B3Digest,
+    size: u64,
+    error: io::Error,
+) -> RenderError {
     let mismatch = error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<nar_writer::Error>())

@@ -134,6 +134,12 @@ impl Appender {
         self.buffer.get(start..end).map(<[u8]>::to_vec)
     }
 
+    /// Whether pack bytes before `end` of pack `pack` may be in the buffer
+    /// rather than in the file.
+    pub(super) fn maybe_buffered(&self, pack: u32, end: u64) -> bool {
+        pack == self.pack && end > self.written
+    }
+
     /// Writes the buffer and hands out everything appended since the last
     /// commit; nothing if nothing was.
     pub(super) fn take_commit(&mut self) -> io::Result<Option<Commit>> {

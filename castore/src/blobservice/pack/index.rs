@@ -102,16 +102,30 @@ pub(super) fn db_error(error: impl Into<redb::Error>) -> io::Error {
 
 /// Looks up a blob in the committed index.
 pub(super) fn lookup(db: &redb::Database, digest: &B3Digest) -> io::Result<Option<Entry>> {
+    let mut entries = lookup_many(db, std::slice::from_ref(digest))?;
+    Ok(entries.pop().flatten())
+}
+
+/// Looks up blobs in the committed index, in one read transaction (which
+/// costs more than a lookup).
+pub(super) fn lookup_many(
+    db: &redb::Database,
+    digests: &[B3Digest],
+) -> io::Result<Vec<Option<Entry>>> {
     let table = db
         .begin_read()
         .map_err(db_error)?
         .open_table(BLOBS)
         .map_err(db_error)?;
-    let key = *digest.as_bytes();
-    match table.get(key).map_err(db_error)? {
-        Some(value) => Entry::decode(digest, value.value()).map(Some),
-        None => Ok(None),
-    }
+    digests
+        .iter()
+        .map(
+            |digest| match table.get(*digest.as_bytes()).map_err(db_error)? {
+                Some(value) => Entry::decode(digest, value.value()).map(Some),
+                None => Ok(None),
+            },
+        )
+        .collect()
 }
 
 /// Adds entries (whose bytes are already durable) and the packs' new

@@ -22,6 +22,12 @@
 //! Reads are positioned reads on the calling thread, verified against the
 //! digest; chunked blobs are read through [ChunkedReader], which verifies
 //! every chunk and, the chunk lists being this store's own, trusts them.
+//! A whole blob or chunk is verified once per process: the digests checked
+//! are remembered (up to [VERIFIED_MAX], then forgotten all at once), so a
+//! cache serving the same NARs again hashes nothing twice. Bytes that rot
+//! on disk after their check are then caught by the next process. Many
+//! blobs in a known order (a NAR's files) are read by [bulk_read], with one
+//! read for neighbouring blobs.
 //!
 //! One process at a time: `lock` is locked exclusively while the store is
 //! open, and a second process gets [OpenError::Locked]. Within a process
@@ -29,6 +35,7 @@
 //! importer and a FUSE mount can all use it.
 
 mod appender;
+mod bulk_read;
 mod index;
 #[cfg(test)]
 mod tests;
@@ -49,11 +56,14 @@ use self::appender::{Appender, Commit, pack_number, pack_path};
 use self::index::Entry;
 use super::chunked_reader::{ChunkedReader, FetchChunk, verify_digest};
 use super::chunking::{ChunkSink, ChunkingWriter, put_whole};
-use super::{BlobLocation, BlobReader, BlobService, BlobWriter, ChunkMeta};
+use super::{BlobLocation, BlobReader, BlobService, BlobWriter, BulkBlobReader, ChunkMeta};
 use crate::B3Digest;
 
 /// A commit is started once this many bytes were appended since the last.
 const COMMIT_BYTES: u64 = 64 * 1024 * 1024;
+/// Digests remembered as verified, at most: 256 Ki of them take about
+/// 16 MiB, and cover the files of several large closures.
+const VERIFIED_MAX: usize = 256 * 1024;
 
 /// Why a pack store could not be opened.
 #[derive(Debug, Error)]
@@ -99,6 +109,8 @@ struct Store {
     commit_running: AtomicBool,
     /// Read handles of the packs, by number.
     readers: RwLock<HashMap<u32, Arc<File>>>,
+    /// Blobs and chunks whose bytes this process has checked already.
+    verified: Mutex<HashSet<B3Digest>>,
     /// Held, and locked, for as long as the store is open.
     _lock: File,
 }
@@ -177,6 +189,64 @@ impl PackBlobService {
         index::lookup(&self.store.db, digest)
     }
 
+    /// [Self::lookup] of many blobs: one lock and one index transaction.
+    fn lookup_many(&self, digests: &[B3Digest]) -> io::Result<Vec<Option<Entry>>> {
+        let mut entries: Vec<Option<Entry>> = {
+            let appender = self.store.appender()?;
+            digests
+                .iter()
+                .map(|digest| appender.pending(digest))
+                .collect()
+        };
+        let missing: Vec<B3Digest> = digests
+            .iter()
+            .zip(&entries)
+            .filter(|(_, entry)| entry.is_none())
+            .map(|(digest, _)| *digest)
+            .collect();
+        if missing.is_empty() {
+            return Ok(entries);
+        }
+        let mut found = index::lookup_many(&self.store.db, &missing)?.into_iter();
+        for entry in entries.iter_mut().filter(|entry| entry.is_none()) {
+            *entry = found.next().flatten();
+        }
+        Ok(entries)
+    }
+
+    /// Checks each `(digest, bytes)` unless this process checked that
+    /// digest before; the first mismatch is the error.
+    fn verify_once<'a>(
+        &self,
+        blobs: impl IntoIterator<Item = (&'a B3Digest, &'a [u8])>,
+    ) -> io::Result<()> {
+        let unchecked: Vec<(&B3Digest, &[u8])> = {
+            let verified = lock(&self.store.verified)?;
+            blobs
+                .into_iter()
+                .filter(|(digest, _)| !verified.contains(*digest))
+                .collect()
+        };
+        if unchecked.is_empty() {
+            return Ok(());
+        }
+        for (digest, data) in &unchecked {
+            verify_digest(digest, data)?;
+        }
+        let mut verified = lock(&self.store.verified)?;
+        if verified.len() + unchecked.len() > VERIFIED_MAX {
+            verified.clear();
+        }
+        verified.extend(unchecked.iter().map(|(digest, _)| **digest));
+        Ok(())
+    }
+
+    /// Whether bytes `offset..end` of pack `pack` may still be in the
+    /// appender's buffer rather than in the file.
+    fn maybe_buffered(&self, pack: u32, end: u64) -> io::Result<bool> {
+        Ok(self.store.appender()?.maybe_buffered(pack, end))
+    }
+
     /// The bytes of a stored blob, as they are in the pack (not verified).
     fn read_stored(&self, pack: u32, offset: u64, len: u64) -> io::Result<Bytes> {
         if let Some(buffered) = self.store.appender()?.buffered(pack, offset, len) {
@@ -236,6 +306,7 @@ impl Store {
             committing: Mutex::new(()),
             commit_running: AtomicBool::new(false),
             readers: RwLock::new(HashMap::new()),
+            verified: Mutex::new(HashSet::new()),
             _lock: lock_file,
         })
     }
@@ -404,7 +475,7 @@ impl BlobService for PackBlobService {
             None => Ok(None),
             Some(Entry::Stored { pack, offset, len }) => {
                 let data = self.read_stored(pack, offset, len)?;
-                verify_digest(digest, &data)?;
+                self.verify_once([(digest, &data[..])])?;
                 Ok(Some(Box::new(Cursor::new(data))))
             }
             Some(Entry::Chunked(chunks)) => {
@@ -482,5 +553,9 @@ impl BlobService for PackBlobService {
         tokio::task::spawn_blocking(move || service.sync_blocking())
             .await
             .map_err(io::Error::other)?
+    }
+
+    fn bulk_reader(&self) -> Option<Arc<dyn BulkBlobReader>> {
+        Some(Arc::new(self.clone()))
     }
 }

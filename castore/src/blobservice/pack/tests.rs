@@ -14,7 +14,7 @@ use super::{OpenError, PackBlobService};
 use crate::B3Digest;
 use crate::blobservice::chunking::CHUNK_MAX;
 use crate::blobservice::tests::{chunks_of, put, read_all};
-use crate::blobservice::{BlobService, ChunkMeta};
+use crate::blobservice::{BlobService, BulkReadError, ChunkMeta};
 use crate::fixtures::blob_contents;
 
 const BIG: usize = 3 * CHUNK_MAX + 777;
@@ -225,6 +225,86 @@ async fn corrupt_pack_bytes_are_an_error(#[case] size: usize) {
     };
 
     assert_eq!(std::io::ErrorKind::InvalidData, error.kind());
+    let bulk: Vec<_> = service
+        .bulk_reader()
+        .expect("a bulk reader")
+        .read_in_order(vec![digest])
+        .collect();
+    assert!(
+        matches!(bulk.last(), Some(Err(BulkReadError::Io { index: 0, digest: d, source }))
+            if *d == digest && source.kind() == std::io::ErrorKind::InvalidData),
+        "{bulk:?}"
+    );
+}
+
+/// What a bulk read of `digests` gives: each blob's contents put together
+/// from its pieces, in order, and the error it stopped at.
+fn bulk_read(
+    service: &PackBlobService,
+    digests: Vec<B3Digest>,
+) -> (Vec<Vec<u8>>, Option<BulkReadError>) {
+    let count = digests.len();
+    let mut contents = vec![Vec::new(); count];
+    let mut last = 0;
+    for piece in service
+        .bulk_reader()
+        .expect("a bulk reader")
+        .read_in_order(digests)
+    {
+        match piece {
+            Ok(piece) => {
+                assert!(piece.index >= last, "pieces in order");
+                last = piece.index;
+                contents[piece.index].extend_from_slice(&piece.data);
+            }
+            Err(error) => return (contents, Some(error)),
+        }
+    }
+    (contents, None)
+}
+
+/// Many blobs read in bulk come back whole and in order: small and empty
+/// ones, chunked ones, the same blob twice, out of pack order; committed
+/// or still in the appender's buffer; a missing blob stops the read there.
+#[rstest]
+#[case::committed(true)]
+#[case::buffered(false)]
+#[tokio::test]
+async fn bulk_reads(#[case] commit: bool) {
+    let dir = TempDir::new().expect("temp dir");
+    let service = PackBlobService::open(dir.path()).expect("open");
+    let blobs: Vec<Vec<u8>> = (0..600)
+        .map(|i| match i % 100 {
+            0 => Vec::new(),
+            7 => blob_contents(&format!("big {i}"), BIG),
+            n => blob_contents(&format!("small {i}"), n * 37),
+        })
+        .collect();
+    let mut digests = Vec::new();
+    for blob in &blobs {
+        digests.push(put(&service, blob).await);
+    }
+    if commit {
+        service.sync().await.expect("sync");
+    }
+    // Some out of order, and one twice.
+    let mut order: Vec<usize> = (0..blobs.len()).collect();
+    order.swap(3, 300);
+    order.push(5);
+    let (contents, error) = bulk_read(&service, order.iter().map(|&i| digests[i]).collect());
+    assert!(error.is_none(), "{error:?}");
+    for (read, &i) in contents.iter().zip(&order) {
+        assert!(*read == blobs[i], "blob {i}");
+    }
+
+    let missing = B3Digest::of(b"never stored");
+    let (contents, error) = bulk_read(&service, vec![digests[1], missing, digests[2]]);
+    assert_eq!(blobs[1], contents[0]);
+    assert!(contents[2].is_empty());
+    assert!(
+        matches!(error, Some(BulkReadError::NotFound { index: 1, digest }) if digest == missing),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]

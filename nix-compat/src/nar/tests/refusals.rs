@@ -164,3 +164,33 @@ fn refuses_misuse(
     };
     assert_eq!(writer_error(err), expected);
 }
+
+/// `file_with` checks the count its contents writer returns as `file`
+/// checks its reader, and writes the same bytes when it is right.
+#[rstest]
+#[case::exact(b"abc".as_slice(), 3, None)]
+#[case::short(b"abc".as_slice(), 5, Some(Error::ContentsTooShort { declared: 5, read: 3 }))]
+#[case::long(b"abc".as_slice(), 2, Some(Error::ContentsTooLong { declared: 2 }))]
+fn file_with_checks_the_count(
+    #[case] contents: &[u8],
+    #[case] size: u64,
+    #[case] expected: Option<Error>,
+) {
+    let mut out = Vec::new();
+    let written = writer::open(&mut out).unwrap().file_with(true, size, |w| {
+        w.extend_from_slice(contents);
+        Ok(contents.len() as u64)
+    });
+    match expected {
+        Some(expected) => assert_eq!(writer_error(written.unwrap_err()), expected),
+        None => {
+            written.unwrap();
+            let mut by_reader = Vec::new();
+            writer::open(&mut by_reader)
+                .unwrap()
+                .file(true, size, &mut &contents[..])
+                .unwrap();
+            assert_eq!(by_reader, out);
+        }
+    }
+}

@@ -75,6 +75,33 @@ impl<'a, W: Write + ?Sized> Node<'a, W> {
         Ok(())
     }
 
+    /// Writes a file of `size` bytes whose contents `contents` writes to
+    /// the writer itself, returning how many bytes it wrote. For writers
+    /// that take contents without a copy (pieces of a read buffer handed
+    /// on as they are), which going through a [BufRead] would force.
+    pub fn file_with<F>(self, executable: bool, size: u64, contents: F) -> io::Result<()>
+    where
+        F: FnOnce(&mut W) -> io::Result<u64>,
+    {
+        self.writer.write_all(file_start(executable))?;
+        self.writer.write_all(&size.to_le_bytes())?;
+        let written = contents(self.writer)?;
+        if written < size {
+            return Err(Error::ContentsTooShort {
+                declared: size,
+                read: written,
+            }
+            .into());
+        }
+        if written > size {
+            return Err(Error::ContentsTooLong { declared: size }.into());
+        }
+        self.writer.write_all(padding(size))?;
+        self.writer.write_all(&TOK_CLOSE)?;
+        self.finish();
+        Ok(())
+    }
+
     /// Starts a directory, whose entries are then added in order.
     pub fn directory(self) -> io::Result<Directory<'a, W>> {
         self.writer.write_all(&TOK_DIRECTORY)?;

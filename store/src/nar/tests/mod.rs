@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bstr::BString;
 use rstest::rstest;
 use sha2::{Digest, Sha256};
-use tvix_castore::blobservice::{self, BlobService, MemoryBlobService};
+use tvix_castore::blobservice::{self, BlobService, MemoryBlobService, PackBlobService};
 use tvix_castore::directoryservice::{DirectoryService, MemoryDirectoryService};
 use tvix_castore::{B3Digest, Directory, Node, PathComponent};
 
@@ -22,12 +22,37 @@ use super::{
 struct Services {
     blobs: Arc<dyn BlobService>,
     directories: Arc<dyn DirectoryService>,
+    /// Where a pack store lives, for as long as it does.
+    _dir: Option<tempfile::TempDir>,
 }
 
 fn memory() -> Services {
     Services {
         blobs: Arc::new(MemoryBlobService::new()),
         directories: Arc::new(MemoryDirectoryService::new()),
+        _dir: None,
+    }
+}
+
+/// The blob services rendering is tested on: one read through blob
+/// readers by a task, one read in bulk on blocking threads.
+#[derive(Debug, Clone, Copy)]
+enum Blobs {
+    Memory,
+    Pack,
+}
+
+fn services(blobs: Blobs) -> Services {
+    match blobs {
+        Blobs::Memory => memory(),
+        Blobs::Pack => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            Services {
+                blobs: Arc::new(PackBlobService::open(dir.path()).expect("pack store")),
+                directories: Arc::new(MemoryDirectoryService::new()),
+                _dir: Some(dir),
+            }
+        }
     }
 }
 
@@ -104,10 +129,11 @@ const FIXTURES: [&str; 9] = [
 /// Every fixture tree renders to CppNix's NAR byte for byte, and its
 /// calculated size and hash are those of that NAR (the hash as `nix-hash`
 /// printed it).
+#[rstest]
 #[tokio::test]
-async fn render_golden() {
+async fn render_golden(#[values(Blobs::Memory, Blobs::Pack)] blobs: Blobs) {
     for name in FIXTURES {
-        let services = memory();
+        let services = services(blobs);
         let root = services.upload(&fixture(name)).await;
         let expected = golden(name);
         assert_eq!(
@@ -154,8 +180,10 @@ async fn ingest_golden() {
 
 /// A file larger than any buffer, in a blob service that splits blobs into
 /// chunks, goes through both directions unchanged.
+#[rstest]
 #[tokio::test]
-async fn large_file_chunked_blobs() {
+async fn large_file_chunked_blobs(#[values("objectstore+memory://", "pack")] chunking: &str
+) {
     let contents: Vec<u8> = (0..5 * 1024 * 1024 + 3)
         .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -172,11 +200,13 @@ async fn large_file_chunked_blobs() {
         .await
         .expect("render");
 
-    let services = Services {
-        blobs: blobservice::from_addr("objectstore+memory://")
-            .await
-            .expect("object store"),
-        directories: Arc::new(MemoryDirectoryService::new()),
+    let services = match chunking {
+        "pack" => services(Blobs::Pack),
+        addr => Services {
+            blobs: blobservice::from_addr(addr).await.expect("object store"),
+            directories: Arc::new(MemoryDirectoryService::new()),
+            _dir: None,
+        },
     };
     let ingested = services.ingest(&nar).await.expect("ingest");
     assert_eq!(summary(&nar), ingested.nar);
@@ -185,9 +215,10 @@ async fn large_file_chunked_blobs() {
 
 /// Directories nested [MAX_DEPTH] deep render and ingest; one more level
 /// is refused in both directions (before the stack could run out).
+#[rstest]
 #[tokio::test]
-async fn depth_limit() {
-    let services = memory();
+async fn depth_limit(#[values(Blobs::Memory, Blobs::Pack)] blobs: Blobs) {
+    let services = services(blobs);
     let deepest = upload_deep(MAX_DEPTH, &*services.directories).await;
     let nar = services.render(&deepest).await.expect("render");
     assert_eq!(deep_nar(MAX_DEPTH), nar);
@@ -338,9 +369,10 @@ async fn malformed(#[case] nar: Vec<u8>, #[case] expected: &str) {
 
 /// Trees whose data is missing or inconsistent fail to render, naming the
 /// path at fault.
+#[rstest]
 #[tokio::test]
-async fn render_broken_trees() {
-    let services = memory();
+async fn render_broken_trees(#[values(Blobs::Memory, Blobs::Pack)] blobs: Blobs) {
+    let services = services(blobs);
     let missing_blob = B3Digest::of(b"never uploaded");
     let file = |digest, size| Node::File {
         digest,

@@ -1,0 +1,172 @@
+//! A rendered NAR as a stream of [Bytes] chunks ([NarChunks]), and the two
+//! writers that produce them: [ChunkWriter] for the async renderer and
+//! [ChunkSink] for the blocking one, which also takes whole [Bytes] (pieces
+//! of a blob read buffer) and sends the large ones on without a copy.
+//!
+//! A consumer that goes away (drops the stream) makes the next send fail,
+//! which stops the rendering.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use tokio::io::AsyncWrite;
+use tokio::sync::mpsc;
+use tokio_util::sync::PollSender;
+
+use super::RenderError;
+
+/// Size at which gathered small writes are sent as a chunk.
+const CHUNK_SIZE: usize = 256 * 1024;
+/// Chunks in flight between a renderer and its consumer.
+pub(super) const CHUNKS_IN_FLIGHT: usize = 8;
+/// [Bytes] at least this large are sent as chunks of their own; smaller
+/// ones are copied into the chunk being gathered (many tiny chunks would
+/// cost their consumer a system call each).
+const SEND_WHOLE: usize = 64 * 1024;
+
+type Chunk = Result<Bytes, RenderError>;
+
+/// The NAR of a node, in order, as [super::render_nar] renders it in the
+/// background. An error ends the stream; a stream that ends without one
+/// held the whole NAR.
+pub struct NarChunks(mpsc::Receiver<Chunk>);
+
+impl Stream for NarChunks {
+    type Item = Chunk;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Chunk>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// A channel for a renderer's chunks.
+pub(super) fn channel() -> (mpsc::Sender<Chunk>, NarChunks) {
+    let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    (sender, NarChunks(receiver))
+}
+
+fn consumer_gone() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the NAR's reader went away")
+}
+
+/// An [AsyncWrite] whose bytes are sent as chunks.
+pub(super) struct ChunkWriter {
+    buffer: BytesMut,
+    sender: PollSender<Chunk>,
+}
+
+impl ChunkWriter {
+    pub(super) fn new(sender: mpsc::Sender<Chunk>) -> Self {
+        Self {
+            buffer: BytesMut::with_capacity(CHUNK_SIZE),
+            sender: PollSender::new(sender),
+        }
+    }
+
+    /// Ends the stream with `error`.
+    pub(super) async fn fail(self, error: RenderError) {
+        if let Some(sender) = self.sender.get_ref() {
+            // Nobody is listening any more if this fails.
+            let _ = sender.send(Err(error)).await;
+        }
+    }
+
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.sender.poll_reserve(cx)).map_err(|_| consumer_gone())?;
+        let chunk = self.buffer.split().freeze();
+        self.sender
+            .send_item(Ok(chunk))
+            .map_err(|_| consumer_gone())?;
+        self.buffer.reserve(CHUNK_SIZE);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for ChunkWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.buffer.len() >= CHUNK_SIZE {
+            ready!(self.poll_send(cx))?;
+        }
+        let n = buf.len().min(CHUNK_SIZE - self.buffer.len());
+        self.buffer.extend_from_slice(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.buffer.is_empty() {
+            ready!(self.poll_send(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+/// A blocking [io::Write] whose bytes are sent as chunks, for a renderer
+/// on a blocking thread.
+pub(super) struct ChunkSink {
+    buffer: BytesMut,
+    sender: mpsc::Sender<Chunk>,
+}
+
+impl ChunkSink {
+    pub(super) fn new(sender: mpsc::Sender<Chunk>) -> Self {
+        Self {
+            buffer: BytesMut::with_capacity(CHUNK_SIZE),
+            sender,
+        }
+    }
+
+    /// Writes `data`, sending it on as it is if it is large.
+    pub(super) fn write_bytes(&mut self, data: Bytes) -> io::Result<()> {
+        if data.len() < SEND_WHOLE {
+            return io::Write::write_all(self, &data);
+        }
+        self.send_buffer()?;
+        self.send(data)
+    }
+
+    /// Ends the stream with `error`.
+    pub(super) fn fail(self, error: RenderError) {
+        // Nobody is listening any more if this fails.
+        let _ = self.sender.blocking_send(Err(error));
+    }
+
+    fn send(&self, chunk: Bytes) -> io::Result<()> {
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| consumer_gone())
+    }
+
+    fn send_buffer(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = self.buffer.split().freeze();
+        self.buffer.reserve(CHUNK_SIZE);
+        self.send(chunk)
+    }
+}
+
+impl io::Write for ChunkSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= CHUNK_SIZE {
+            self.send_buffer()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_buffer()
+    }
+}
