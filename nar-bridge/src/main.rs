@@ -75,7 +75,7 @@ struct Cli {
     trusted_public_keys: Vec<String>,
     /// Seconds a client may stop reading a response before its connection
     /// is dropped (and the NAR render for it stopped).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     download_stall_timeout: u64,
     /// Log level when RUST_LOG does not say otherwise.
     #[arg(long, default_value_t = Level::INFO)]

@@ -66,7 +66,9 @@ pub struct ServiceAddrArgs {
     )]
     pub config: Option<PathBuf>,
     /// Blob service URL, e.g. pack:///path, objectstore+file:///path, memory://,
-    /// grpc+unix:///socket, grpc+http://host:port.
+    /// grpc+unix:///socket, grpc+http://host:port,
+    /// grpc+https://host:port?ca=ca.pem&token_file=token (or the token in
+    /// TVIX_STORE_TOKEN).
     #[arg(long, env = "BLOB_SERVICE_ADDR", global = true)]
     pub blob_service_addr: Option<String>,
     /// Directory service URL, e.g. redb:///path/directories.redb,
