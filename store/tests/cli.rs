@@ -203,7 +203,7 @@ fn path_info_fields() {
 #[case::bad_graph(&[], &["copy", "{in}/hello.txt"], "error: reference graph is not valid JSON: ")]
 #[case::bad_listen_address(&[], &["daemon", "--listen-address", "nowhere"], "error: listen address \"nowhere\" is neither HOST:PORT nor unix:///path")]
 #[case::relative_socket(&[], &["daemon", "--listen-address", "unix://sock"], "error: listen address \"unix://sock\": a unix socket needs an absolute path (unix:///path)")]
-#[case::gc_not_pack(&["--blob-service-addr=memory://"], &["gc", "--dry-run"], "error: \"memory://\" is not a pack:// blob service")]
+#[case::gc_not_pack(&["--blob-service-addr=memory://"], &["gc", "--dry-run"], "error: gc needs a pack blob service (blobservices.default of type pack)")]
 #[case::socket_path_is_file(&[], &["daemon", "--listen-address", "unix://{in}/hello.txt"], "error: \"{in}/hello.txt\" exists and is not a socket")]
 fn bad_input(#[case] flags: &[&str], #[case] args: &[&str], #[case] expected_prefix: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");

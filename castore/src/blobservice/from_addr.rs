@@ -30,8 +30,6 @@ pub enum FromAddrError {
     MissingPath(&'static str),
     #[error(transparent)]
     Pack(#[from] super::PackOpenError),
-    #[error("{0:?} is not a pack:// blob service")]
-    NotPack(String),
     #[error("invalid object store path in {0:?}: {1}")]
     ObjectStorePath(String, ::object_store::path::Error),
     #[error("{0:?} names no local directory: {1}")]
@@ -95,17 +93,6 @@ pub fn config_from_addr(url: &str) -> Result<BlobServiceConfig, FromAddrError> {
     })
 }
 
-/// The pack store at `url` (`pack:///absolute/path`) itself, for what only
-/// it can do (see [PackBlobService::space_report]). Within a process, it is
-/// the store [from_addr] opened at the same URL.
-pub async fn pack_from_addr(url: &str) -> Result<PackBlobService, FromAddrError> {
-    let parsed = Url::parse(url).map_err(|e| FromAddrError::InvalidUrl(url.to_owned(), e))?;
-    if parsed.scheme() != "pack" {
-        return Err(FromAddrError::NotPack(url.to_owned()));
-    }
-    open_pack(pack_dir(&parsed)?).await
-}
-
 /// The directory of a `pack:///absolute/path` URL.
 fn pack_dir(parsed: &Url) -> Result<PathBuf, FromAddrError> {
     expect_no_host_or_query("pack://", parsed)?;
@@ -117,8 +104,9 @@ fn pack_dir(parsed: &Url) -> Result<PathBuf, FromAddrError> {
         .map_err(|()| FromAddrError::MissingPath("pack"))
 }
 
-/// Opens (or creates) the pack store in `dir` (absolute). Within a
-/// process, it is the store [from_addr] opened at the same directory.
+/// Opens (or creates) the pack store in `dir` (absolute), for what only it
+/// can do (see [PackBlobService::space_report]). Within a process, it is
+/// the store [from_addr] opened at the same directory.
 pub async fn open_pack(dir: PathBuf) -> Result<PackBlobService, FromAddrError> {
     if !dir.is_absolute() {
         return Err(FromAddrError::MissingPath("pack"));

@@ -32,7 +32,7 @@ mod pack;
 pub(crate) mod tests;
 
 pub use self::combinator::CombinedBlobService;
-pub use self::from_addr::{FromAddrError, config_from_addr, from_addr, open_pack, pack_from_addr};
+pub use self::from_addr::{FromAddrError, config_from_addr, from_addr, open_pack};
 pub use self::grpc::GrpcBlobService;
 pub use self::memory::MemoryBlobService;
 pub use self::object_store::ObjectStoreBlobService;
