@@ -7,7 +7,7 @@
 #
 #   SECS=120 JOBS=2 fuzz/libfuzzer/run-all.sh [TARGET...]
 #
-# Needs cargo-fuzz and a nightly toolchain (docs/fuzz.md).
+# NO_BUILD=1 runs the binaries as last built. Needs cargo-fuzz and a nightly toolchain (docs/fuzz.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${SECS:-60}
@@ -15,7 +15,7 @@ JOBS=${JOBS:-1}
 WORK=${WORK:-/tmp/tvix-fuzz}
 FLAGS=(--fuzz-dir fuzz/libfuzzer -O -a -s none)
 
-cargo +nightly fuzz build "${FLAGS[@]}"
+[ -n "${NO_BUILD:-}" ] || cargo +nightly fuzz build "${FLAGS[@]}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(cargo +nightly fuzz list --fuzz-dir fuzz/libfuzzer)
@@ -38,7 +38,7 @@ printf '%s\n' "${targets[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_one {}'
 
 printf '%-22s %8s %12s %s\n' target cpu_s execs result
 for t in "${targets[@]}"; do
-  cpu=$(awk '{printf "%.0f", $1 + $2}' "$WORK/logs/$t.time" 2>/dev/null || echo "?")
+  cpu=$(tail -n 1 "$WORK/logs/$t.time" | awk '{printf "%.0f", $1 + $2}')
   execs=$(grep -oP 'stat::number_of_executed_units:\s*\K\d+' "$WORK/logs/$t.log" || echo "?")
   found=$(grep -oE 'ERROR: libFuzzer: [a-z-]+|SUMMARY: libFuzzer: [a-z-]+|panicked at' "$WORK/logs/$t.log" | head -1 || true)
   printf '%-22s %8s %12s %s\n' "$t" "$cpu" "$execs" "${found:-ok}"

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use data_encoding::{BASE64, DecodeError};
+use data_encoding::{BASE64, DecodeError, DecodeKind};
 use thiserror::Error;
 
 /// Why a `name:base64` string (a signature or a key) is malformed.
@@ -52,6 +52,20 @@ pub(super) fn parse<const N: usize>(s: &str) -> Result<(&str, [u8; N]), NamedByt
                 name: name.to_string(),
                 source,
             })?;
+    // `BASE64` also decodes padded blocks one after another ("AA==AAAA"),
+    // which Nix does not (it stops at the first `=`) and which would not
+    // print back as read.
+    if let Some(position) = encoded.find('=')
+        && encoded[position..].bytes().any(|b| b != b'=')
+    {
+        return Err(NamedBytesError::InvalidBase64 {
+            name: name.to_string(),
+            source: DecodeError {
+                position,
+                kind: DecodeKind::Padding,
+            },
+        });
+    }
     let actual = bytes.len();
     let bytes = bytes.try_into().map_err(|_| NamedBytesError::WrongLength {
         name: name.to_string(),

@@ -49,6 +49,9 @@ fn sign_then_verify() {
     name: "k".into(), source: DecodeError { position: 0, kind: data_encoding::DecodeKind::Symbol } })]
 #[case::unpadded("k:AAA", NamedBytesError::InvalidBase64 {
     name: "k".into(), source: DecodeError { position: 0, kind: data_encoding::DecodeKind::Length } })]
+// Found by the fuzzer (fuzz/corpus/signing_keys/regression-inner-padding).
+#[case::padding_inside("k:AA==AAAA", NamedBytesError::InvalidBase64 {
+    name: "k".into(), source: DecodeError { position: 2, kind: data_encoding::DecodeKind::Padding } })]
 #[case::short("k:AAAA", NamedBytesError::WrongLength { name: "k".into(), expected: 64, actual: 3 })]
 fn rejects_signature(#[case] text: &str, #[case] error: NamedBytesError) {
     assert_eq!(Signature::parse(text), Err(error));
