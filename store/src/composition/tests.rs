@@ -161,8 +161,8 @@ fn bad(#[case] text: &str, #[case] expected: &str) {
     "blobservices.default: \"s3://\": an s3:// URL needs a bucket: s3://bucket/prefix"
 )]
 #[case::nested_failure(
-    "[blobservices.far]\ntype = \"grpc\"\nurl = \"grpc+https://x\"\n[blobservices.default]\ntype = \"combined\"\nnear = \"far\"\nfar = \"far\"",
-    "blobservices.far: unsupported scheme \"grpc+https\": expected grpc+unix or grpc+http"
+    "[blobservices.far]\ntype = \"grpc\"\nurl = \"grpc+ftp://x\"\n[blobservices.default]\ntype = \"combined\"\nnear = \"far\"\nfar = \"far\"",
+    "blobservices.far: unsupported scheme \"grpc+ftp\": expected grpc+unix, grpc+http or grpc+https"
 )]
 #[tokio::test]
 async fn fails_to_build(#[case] text: &str, #[case] expected: &str) {
