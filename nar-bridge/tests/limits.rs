@@ -104,11 +104,7 @@ async fn nar_entries_honoured() {
             .await
             .expect("narinfo body");
         let url = NarInfo::parse(&narinfo).expect("narinfo").url.to_owned();
-        let response = http
-            .get(format!("{base}/{url}"))
-            .send()
-            .await
-            .expect("NAR");
+        let response = http.get(format!("{base}/{url}")).send().await.expect("NAR");
         // A tree over the limits is refused before the first byte: an
         // error status, not a broken 200.
         assert_eq!(served, response.status().is_success(), "{limits:?}");

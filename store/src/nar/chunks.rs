@@ -49,25 +49,34 @@ pub(super) fn channel() -> (mpsc::Sender<Chunk>, NarChunks) {
 }
 
 fn consumer_gone() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "the NAR's reader went away")
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the reader of the chunks went away",
+    )
 }
 
-/// An [AsyncWrite] whose bytes are sent as chunks.
-pub(super) struct ChunkWriter {
+/// An [AsyncWrite] whose bytes are sent as chunks of [CHUNK_SIZE] over a
+/// bounded channel, so the writer runs at most a few chunks ahead of its
+/// reader and each byte is copied once on its way. `E` is the error a
+/// failed stream ends with ([ChunkWriter::fail]): the async renderer's
+/// [RenderError], or `io::Error` for an HTTP body (nar-bridge's compressed
+/// NARs). Shutting it down ends the stream.
+pub struct ChunkWriter<E> {
     buffer: BytesMut,
-    sender: PollSender<Chunk>,
+    sender: PollSender<Result<Bytes, E>>,
 }
 
-impl ChunkWriter {
-    pub(super) fn new(sender: mpsc::Sender<Chunk>) -> Self {
+impl<E: Send + 'static> ChunkWriter<E> {
+    pub fn new(sender: mpsc::Sender<Result<Bytes, E>>) -> Self {
         Self {
             buffer: BytesMut::with_capacity(CHUNK_SIZE),
             sender: PollSender::new(sender),
         }
     }
 
-    /// Ends the stream with `error`.
-    pub(super) async fn fail(self, error: RenderError) {
+    /// Ends the stream with `error`, so its reader sees a failure rather
+    /// than a complete-looking end.
+    pub async fn fail(self, error: E) {
         if let Some(sender) = self.sender.get_ref() {
             // Nobody is listening any more if this fails.
             let _ = sender.send(Err(error)).await;
@@ -85,7 +94,7 @@ impl ChunkWriter {
     }
 }
 
-impl AsyncWrite for ChunkWriter {
+impl<E: Send + 'static> AsyncWrite for ChunkWriter<E> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -106,8 +115,10 @@ impl AsyncWrite for ChunkWriter {
         Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_flush(cx)
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.as_mut().poll_flush(cx))?;
+        self.sender.close();
+        Poll::Ready(Ok(()))
     }
 }
 

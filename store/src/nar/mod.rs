@@ -21,7 +21,7 @@ mod tests;
 use async_trait::async_trait;
 use tvix_castore::Node;
 
-pub use chunks::NarChunks;
+pub use chunks::{ChunkWriter, NarChunks};
 pub use compression::{NarCompression, UnsupportedCompression};
 pub(crate) use hashing::HashingSink;
 pub use import::{IngestNarError, IngestedNar, ingest_nar, ingest_nar_verified};
