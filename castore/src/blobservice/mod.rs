@@ -27,6 +27,7 @@ mod memory;
 mod object_store;
 mod object_store_location;
 mod pack;
+mod verified;
 
 #[cfg(test)]
 pub(crate) mod tests;
@@ -38,6 +39,7 @@ pub use self::memory::MemoryBlobService;
 pub use self::object_store::ObjectStoreBlobService;
 pub use self::object_store_location::ObjectStoreLocation;
 pub use self::pack::{OpenError as PackOpenError, PackBlobService, SpaceReport};
+pub use self::verified::VerifiedDigests;
 
 /// A store of blobs, addressed by the blake3 digest of their contents.
 #[async_trait::async_trait]

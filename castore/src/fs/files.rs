@@ -4,7 +4,7 @@
 //! ([BlobService::locate], the pack store), a read is answered on the FUSE
 //! thread with positioned reads, with no hop onto the runtime. Each chunk
 //! is checked against its digest the first time this process serves it
-//! ([Verified]); later reads of it (after the kernel dropped its pages, or
+//! ([VerifiedDigests]); later reads of it (after the kernel dropped its pages, or
 //! from another file sharing it) read straight from the store's file into
 //! the reply. Reads hold no per-handle state, so the kernel may send them
 //! in any order and on any thread.
@@ -13,11 +13,9 @@
 //! reader, driven on the runtime; it verifies what it hands out itself.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, SeekFrom};
 use std::os::fd::AsRawFd;
-use std::sync::RwLock;
 
 use fuse_backend_rs::api::filesystem::ZeroCopyWriter;
 use fuse_backend_rs::file_buf::FileVolatileSlice;
@@ -25,29 +23,11 @@ use fuse_backend_rs::file_traits::FileReadWriteVolatile;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::B3Digest;
-use crate::blobservice::{BlobLocation, BlobReader};
+use crate::blobservice::{BlobLocation, BlobReader, VerifiedDigests};
 
 /// The largest chunk read whole into memory to be verified; a store
 /// claiming a larger one is served through its reader instead.
 pub const MAX_LOCAL_CHUNK: u64 = 16 * 1024 * 1024;
-
-/// The chunks this process has checked against their digests, so each is
-/// hashed once per mount rather than on every read. Holds 32 bytes per
-/// distinct chunk served (some MiB per 100 GiB read).
-#[derive(Default)]
-pub struct Verified(RwLock<HashSet<B3Digest>>);
-
-impl Verified {
-    fn contains(&self, digest: &B3Digest) -> bool {
-        self.0.read().is_ok_and(|set| set.contains(digest))
-    }
-
-    fn insert(&self, digest: B3Digest) {
-        if let Ok(mut set) = self.0.write() {
-            set.insert(digest);
-        }
-    }
-}
 
 /// A file whose chunks lie in local files.
 pub struct LocalFile {
@@ -88,7 +68,7 @@ impl LocalFile {
     /// end of the file; every byte from a chunk verified by now.
     pub fn read(
         &self,
-        verified: &Verified,
+        verified: &VerifiedDigests,
         offset: u64,
         len: usize,
         w: &mut dyn ZeroCopyWriter,
@@ -115,7 +95,7 @@ impl LocalFile {
                 w.write_all_from(&mut PackFile(&chunk.file), count, chunk.offset + from)?;
             } else {
                 read_verified(chunk, |data| {
-                    verified.insert(chunk.digest);
+                    verified.extend([chunk.digest]);
                     // `from + count` is within the chunk by construction.
                     w.write_all(&data[from as usize..from as usize + count])
                 })?;

@@ -23,10 +23,10 @@ use fuse_backend_rs::api::filesystem::{
 };
 use futures::TryStreamExt;
 
-use super::files::{LocalFile, ServiceFile, Verified};
+use super::files::{LocalFile, ServiceFile};
 use super::inodes::{InodeData, InodeTable, ROOT_INODE};
 use super::root_nodes::RootNodes;
-use crate::blobservice::BlobService;
+use crate::blobservice::{BlobService, VerifiedDigests};
 use crate::directoryservice::DirectoryService;
 use crate::{B3Digest, Node, PathComponent};
 
@@ -104,7 +104,7 @@ pub struct CastoreFs {
     /// kernel forgets the inode. Files have no state per handle: with
     /// [FsOptions::ZERO_MESSAGE_OPEN] the kernel opens them without asking.
     files: RwLock<HashMap<u64, OpenFile>>,
-    verified: Verified,
+    verified: VerifiedDigests,
     /// Whether the kernel opens files and directories without asking us
     /// (it caches their pages and listings then, as if we said so).
     zero_message_open: AtomicBool,
@@ -132,7 +132,7 @@ impl CastoreFs {
             inodes: RwLock::default(),
             listings: RwLock::default(),
             files: RwLock::default(),
-            verified: Verified::default(),
+            verified: VerifiedDigests::default(),
             zero_message_open: AtomicBool::new(false),
             root_listing: RwLock::new(Arc::new([])),
         }

@@ -56,14 +56,13 @@ use self::appender::{Appender, Commit, pack_number, pack_path};
 use self::index::Entry;
 use super::chunked_reader::{ChunkedReader, FetchChunk, verify_digest};
 use super::chunking::{ChunkSink, ChunkingWriter, put_whole};
-use super::{BlobLocation, BlobReader, BlobService, BlobWriter, BulkBlobReader, ChunkMeta};
+use super::{
+    BlobLocation, BlobReader, BlobService, BlobWriter, BulkBlobReader, ChunkMeta, VerifiedDigests,
+};
 use crate::B3Digest;
 
 /// A commit is started once this many bytes were appended since the last.
 const COMMIT_BYTES: u64 = 64 * 1024 * 1024;
-/// Digests remembered as verified, at most: 256 Ki of them take about
-/// 16 MiB, and cover the files of several large closures.
-const VERIFIED_MAX: usize = 256 * 1024;
 
 /// Why a pack store could not be opened.
 #[derive(Debug, Error)]
@@ -110,7 +109,7 @@ struct Store {
     /// Read handles of the packs, by number.
     readers: RwLock<HashMap<u32, Arc<File>>>,
     /// Blobs and chunks whose bytes this process has checked already.
-    verified: Mutex<HashSet<B3Digest>>,
+    verified: VerifiedDigests,
     /// Held, and locked, for as long as the store is open.
     _lock: File,
 }
@@ -220,24 +219,16 @@ impl PackBlobService {
         &self,
         blobs: impl IntoIterator<Item = (&'a B3Digest, &'a [u8])>,
     ) -> io::Result<()> {
-        let unchecked: Vec<(&B3Digest, &[u8])> = {
-            let verified = lock(&self.store.verified)?;
-            blobs
-                .into_iter()
-                .filter(|(digest, _)| !verified.contains(*digest))
-                .collect()
-        };
-        if unchecked.is_empty() {
-            return Ok(());
-        }
+        let unchecked: Vec<(&B3Digest, &[u8])> = blobs
+            .into_iter()
+            .filter(|(digest, _)| !self.store.verified.contains(digest))
+            .collect();
         for (digest, data) in &unchecked {
             verify_digest(digest, data)?;
         }
-        let mut verified = lock(&self.store.verified)?;
-        if verified.len() + unchecked.len() > VERIFIED_MAX {
-            verified.clear();
-        }
-        verified.extend(unchecked.iter().map(|(digest, _)| **digest));
+        self.store
+            .verified
+            .extend(unchecked.iter().map(|(digest, _)| **digest));
         Ok(())
     }
 
@@ -306,7 +297,7 @@ impl Store {
             committing: Mutex::new(()),
             commit_running: AtomicBool::new(false),
             readers: RwLock::new(HashMap::new()),
-            verified: Mutex::new(HashSet::new()),
+            verified: VerifiedDigests::default(),
             _lock: lock_file,
         })
     }
