@@ -50,7 +50,12 @@ impl Client {
             None => Command::new(program),
         };
         std::fs::create_dir_all(home).expect("creating a home directory");
+        // `/` is the working directory: the package folder need not exist
+        // inside modern-nix's chroot (CI's checkout was not visible there),
+        // and from `/` the wrapper binds nothing beyond the temp folder and
+        // $HOME, which every path of this test is under.
         command
+            .current_dir("/")
             .env("HOME", home)
             .env_remove("XDG_CACHE_HOME")
             .env_remove("NIX_REMOTE")
