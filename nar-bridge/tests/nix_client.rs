@@ -52,15 +52,31 @@ impl Client {
         std::fs::create_dir_all(home).expect("creating a home directory");
         // `/` is the working directory: the package folder need not exist
         // inside modern-nix's chroot (CI's checkout was not visible there),
-        // and from `/` the wrapper binds nothing beyond the temp folder and
-        // $HOME, which every path of this test is under.
-        command
-            .current_dir("/")
-            .env("HOME", home)
-            .env_remove("XDG_CACHE_HOME")
-            .env_remove("NIX_REMOTE")
-            .env("NIX_CONF_DIR", home)
-            .args(["--option", "experimental-features", "nix-command"]);
+        // and from `/` the wrapper binds nothing beyond the temp folder,
+        // which every path of this test is under.
+        command.current_dir("/").env_remove("NIX_REMOTE");
+        if self.wrapper.is_some() {
+            // The wrapper bind-mounts $HOME into the chroot and never
+            // unmounts it, which would leave a mount (and an undeletable
+            // temp folder) per command: Nix finds its per-user folders
+            // through the XDG variables instead, and HOME=/ binds nothing.
+            command.env("HOME", "/");
+            for (var, dir) in [
+                ("XDG_CACHE_HOME", "cache"),
+                ("XDG_CONFIG_HOME", "config"),
+                ("XDG_DATA_HOME", "data"),
+                ("XDG_STATE_HOME", "state"),
+            ] {
+                command.env(var, home.join(dir));
+            }
+        } else {
+            command.env("HOME", home).env_remove("XDG_CACHE_HOME");
+        }
+        command.env("NIX_CONF_DIR", home).args([
+            "--option",
+            "experimental-features",
+            "nix-command",
+        ]);
         command
     }
 
