@@ -13,6 +13,7 @@
 
 mod content_addressed;
 mod error;
+mod nar_hasher;
 mod reference_graph;
 mod single_pass;
 
