@@ -22,9 +22,10 @@
 //! (with the owner's execute bit) and symlinks, which are never followed.
 
 use std::ffi::OsString;
-use std::fs::File;
+use std::fs::{File, FileType};
 use std::future::Future;
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
 
@@ -168,7 +169,7 @@ fn walk(
         nar,
         parts: Vec::new(),
     };
-    walker.node(root, tvix_castore::PathBuf::new(), 0)?;
+    walker.node(root, tvix_castore::PathBuf::new(), 0, None)?;
     walker.send_batch()
 }
 
@@ -187,18 +188,27 @@ struct Walker {
 impl Walker {
     /// Walks the node at `host_path` (castore `path`, `depth` directories
     /// below the root), adding its entries to the batches and its NAR to
-    /// the parts.
+    /// the parts. Its `file_type` is what its directory's listing said
+    /// (unless it is the root): a directory or symlink then costs no stat,
+    /// and a file is asked for its size only once open, without looking up
+    /// its path again.
     fn node(
         &mut self,
         host_path: &Path,
         path: tvix_castore::PathBuf,
         depth: usize,
+        file_type: Option<FileType>,
     ) -> Result<(), WalkError> {
-        let metadata = std::fs::symlink_metadata(host_path).map_err(|source| WalkError::Stat {
+        let stat_error = |source| WalkError::Stat {
             path: host_path.to_owned(),
             source,
-        })?;
-        let file_type = metadata.file_type();
+        };
+        let file_type = match file_type {
+            Some(file_type) => file_type,
+            None => std::fs::symlink_metadata(host_path)
+                .map_err(stat_error)?
+                .file_type(),
+        };
         let read_error = |source| WalkError::Read {
             path: host_path.to_owned(),
             source,
@@ -211,16 +221,20 @@ impl Walker {
                 path: host_path.to_owned(),
                 source,
             };
-            let mut names = std::fs::read_dir(host_path)
+            let mut children = std::fs::read_dir(host_path)
                 .and_then(|entries| {
                     entries
-                        .map(|entry| entry.map(|entry| entry.file_name()))
-                        .collect::<io::Result<Vec<OsString>>>()
+                        .map(|entry| {
+                            let entry = entry?;
+                            Ok((entry.file_name(), entry.file_type()?))
+                        })
+                        .collect::<io::Result<Vec<(OsString, FileType)>>>()
                 })
                 .map_err(list_error)?;
-            names.sort_unstable_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
+            children
+                .sort_unstable_by(|(a, _), (b, _)| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
             self.parts.push(NarPart::Directory);
-            for name in names {
+            for (name, child_type) in children {
                 let child_host_path = host_path.join(&name);
                 if self
                     .filter
@@ -233,7 +247,7 @@ impl Walker {
                 self.parts
                     .push(NarPart::Entry(name.as_encoded_bytes().to_vec()));
                 stacker::maybe_grow(RED_ZONE, SEGMENT, || {
-                    self.node(&child_host_path, child_path, depth + 1)
+                    self.node(&child_host_path, child_path, depth + 1, Some(child_type))
                 })?;
             }
             self.parts.push(NarPart::End);
@@ -258,26 +272,33 @@ impl Walker {
                 0,
             )
         } else if file_type.is_file() {
+            // Never following a symlink, nor waiting on a fifo, should
+            // the entry have been replaced since it was listed.
+            let mut file = File::options()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(host_path)
+                .map_err(read_error)?;
+            let metadata = file.metadata().map_err(stat_error)?;
+            if !metadata.is_file() {
+                return Err(WalkError::UnsupportedFileType {
+                    path: host_path.to_owned(),
+                    kind: file_type_name(metadata.file_type()),
+                });
+            }
             let executable = is_executable(&metadata);
-            let mut file = File::open(host_path).map_err(read_error)?;
             if metadata.len() <= WHOLE_FILE_LIMIT {
-                // What is read counts, should the file have changed since.
-                // Read through `take`, as `File::read_to_end` would ask the
-                // file's size and position again (two system calls, a
-                // quarter of a small file's cost); only a file that grew
-                // since is read on to its end.
+                // The size the file had when opened counts, as in Nix:
+                // bytes it grew by since are not read. What is read
+                // counts, should it have shrunk. Read through `take`, as
+                // `File::read_to_end` would ask the file's size and
+                // position again, and a file that fills its buffer needs
+                // no second read to find its end.
                 let expected = metadata.len();
-                let mut contents = Vec::with_capacity(expected as usize + 1);
+                let mut contents = Vec::with_capacity(expected as usize);
                 (&mut file)
-                    .take(expected + 1)
+                    .take(expected)
                     .read_to_end(&mut contents)
-                    .and_then(|read| {
-                        if read as u64 > expected {
-                            file.read_to_end(&mut contents)
-                        } else {
-                            Ok(read)
-                        }
-                    })
                     .map_err(read_error)?;
                 let contents = Bytes::from(contents);
                 let size = contents.len() as u64;
@@ -332,7 +353,7 @@ impl Walker {
         } else {
             Err(WalkError::UnsupportedFileType {
                 path: host_path.to_owned(),
-                kind: file_type_name(metadata.file_type()),
+                kind: file_type_name(file_type),
             })
         }
     }
