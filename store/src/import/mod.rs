@@ -18,6 +18,8 @@ mod reference_graph;
 mod single_pass;
 
 #[cfg(test)]
+mod reimport_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;
