@@ -429,8 +429,8 @@ impl PackBlobService {
     /// index transaction, and starts a commit once enough was appended.
     fn append_missing(&self, blobs: &[(B3Digest, &[u8])]) -> io::Result<()> {
         let digests: Vec<B3Digest> = blobs.iter().map(|(digest, _)| *digest).collect();
-        let indexed = index::lookup_many(&self.store.db, &digests)?;
-        if indexed.iter().all(Option::is_some) {
+        let indexed = index::contains_many(&self.store.db, &digests)?;
+        if indexed.iter().all(|indexed| *indexed) {
             return Ok(());
         }
         let start_commit = {
@@ -438,7 +438,7 @@ impl PackBlobService {
             // A blob committed since the lookup is appended once more: dead
             // bytes, which the index never names.
             for ((digest, data), indexed) in blobs.iter().zip(indexed) {
-                if indexed.is_none() {
+                if !indexed {
                     appender.append(*digest, data)?;
                 }
             }
