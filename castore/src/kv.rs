@@ -90,12 +90,22 @@ impl<const N: usize> RedbTable<N> {
         Ok(Self::init(db, table)?)
     }
 
-    /// Creates the table up front, so reads never meet a missing table.
+    /// Creates the table up front, so reads never meet a missing table. A
+    /// database that has it is not written to: a durable commit (two syncs)
+    /// on every open would make a process that only reads, or that finds
+    /// everything stored already (a repeated import), write anyway.
     fn init(db: Database, name: &'static str) -> Result<Self, redb::Error> {
         let table = TableDefinition::new(name);
-        let txn = db.begin_write()?;
-        txn.open_table(table)?;
-        txn.commit()?;
+        let exists = match db.begin_read()?.open_table(table) {
+            Ok(_) => true,
+            Err(redb::TableError::TableDoesNotExist(_)) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if !exists {
+            let txn = db.begin_write()?;
+            txn.open_table(table)?;
+            txn.commit()?;
+        }
         Ok(Self {
             db: Arc::new(db),
             table,

@@ -71,6 +71,20 @@ pub(super) async fn put_whole<S: ChunkSink>(sink: &S, contents: Bytes) -> io::Re
     Ok(digest)
 }
 
+/// The first chunk the chunking backends cut from a blob that starts with
+/// `start`, or `None` if `start` is too short to tell (at most [CHUNK_MAX]
+/// bytes: the blob may be one that stays whole, and the first cut point
+/// depends on the first [CHUNK_MAX] bytes). For importers that want to
+/// know cheaply whether a large file is probably stored already: its first
+/// chunk is a blob of its own there.
+pub fn first_chunk(start: &[u8]) -> Option<&[u8]> {
+    if start.len() <= CHUNK_MAX {
+        return None;
+    }
+    let chunk = FastCDC::new(start, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX).next()?;
+    start.get(..chunk.length)
+}
+
 /// A [BlobWriter] that cuts the blob into chunks for a [ChunkSink].
 pub(super) struct ChunkingWriter<S> {
     sink: S,

@@ -74,6 +74,10 @@ impl<L: BlobService, R: BlobService> BlobService for CombinedBlobService<L, R> {
         self.remote.put(contents).await
     }
 
+    async fn put_many(&self, blobs: Vec<Bytes>) -> io::Result<Vec<B3Digest>> {
+        self.remote.put_many(blobs).await
+    }
+
     async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {
         match self.local.chunks(digest).await? {
             Some(chunks) => Ok(Some(chunks)),

@@ -14,9 +14,13 @@ use std::io::{self, SeekFrom};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, AsyncWriteExt};
 
 use crate::B3Digest;
+
+/// Blobs the default [BlobService::put_many] stores at once.
+const PUT_MANY_CONCURRENCY: usize = 16;
 
 mod chunked_reader;
 mod chunking;
@@ -32,6 +36,7 @@ mod verified;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use self::chunking::first_chunk;
 pub use self::combinator::CombinedBlobService;
 pub use self::from_addr::{FromAddrError, config_from_addr, from_addr, open_pack};
 pub use self::grpc::GrpcBlobService;
@@ -63,6 +68,19 @@ pub trait BlobService: Send + Sync {
     /// writer's buffer.
     async fn put(&self, contents: Bytes) -> io::Result<B3Digest> {
         put_through_writer(self, &contents).await
+    }
+
+    /// [BlobService::put] of many blobs at once, returning their digests in
+    /// order: for an importer handing over a batch of small files. A local backend hashes
+    /// them on the calling task and looks all of them up at once, so a
+    /// batch already stored (a tree imported again) costs one lookup and
+    /// writes nothing; the others store them a few at a time.
+    async fn put_many(&self, blobs: Vec<Bytes>) -> io::Result<Vec<B3Digest>> {
+        futures::stream::iter(blobs)
+            .map(|contents| self.put(contents))
+            .buffered(PUT_MANY_CONCURRENCY)
+            .try_collect()
+            .await
     }
 
     /// The chunks the blob is made of, in order, or `None` if it does not
@@ -118,6 +136,10 @@ impl<T: BlobService + ?Sized> BlobService for Arc<T> {
 
     async fn put(&self, contents: Bytes) -> io::Result<B3Digest> {
         self.as_ref().put(contents).await
+    }
+
+    async fn put_many(&self, blobs: Vec<Bytes>) -> io::Result<Vec<B3Digest>> {
+        self.as_ref().put_many(blobs).await
     }
 
     async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {

@@ -8,17 +8,20 @@
 //! few at once, and the entries come out in walk order, so the stream can
 //! go straight to [super::ingest_entries].
 
+use std::convert::Infallible;
+use std::fs::File;
 use std::future::Future;
-use std::io;
+use std::io::{self, Read};
 use std::path::PathBuf;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::task::JoinError;
 
 use super::IngestionEntry;
 use crate::B3Digest;
-use crate::blobservice::BlobService;
+use crate::blobservice::{BlobService, first_chunk};
 
 /// Batches uploaded at once, each in its own task: enough to keep both
 /// reading and hashing busy on every core and to hide a backend's latency.
@@ -73,7 +76,8 @@ pub trait BatchError: Send + 'static {
 }
 
 /// Uploads the files of a batch and returns its entries, in order, up to
-/// the first error.
+/// the first error. The files read whole are stored together, with one
+/// [BlobService::put_many] per run of them between large files.
 pub async fn upload_batch<BS, L, E>(
     blob_service: &BS,
     batch: impl IntoIterator<Item = Result<Loaded<L>, E>>,
@@ -84,40 +88,193 @@ where
     E: BatchError,
 {
     let mut entries = Vec::new();
+    // Directories, symlinks and whole files not yet uploaded: never a
+    // large file.
+    let mut run = Vec::new();
     for loaded in batch {
-        let entry = match loaded {
-            Err(e) => Err(e),
-            Ok(Loaded::Done(entry)) => Ok(entry),
+        let large = match loaded {
+            Ok(Loaded::Large {
+                path,
+                host_path,
+                executable,
+                source,
+            }) => Ok((path, host_path, executable, source)),
+            Ok(Loaded::Done(entry)) => {
+                run.push(Loaded::Done(entry));
+                continue;
+            }
             Ok(Loaded::Whole {
                 path,
                 host_path,
                 executable,
                 contents,
             }) => {
-                let size = contents.len() as u64;
-                let uploaded = blob_service
-                    .put(contents)
-                    .await
-                    .map(|digest| (digest, size));
-                regular(path, host_path, executable, uploaded)
+                run.push(Loaded::Whole {
+                    path,
+                    host_path,
+                    executable,
+                    contents,
+                });
+                continue;
             }
-            Ok(Loaded::Large {
-                path,
-                host_path,
-                executable,
-                source,
-            }) => {
+            Err(e) => Err(e),
+        };
+        if !upload_run(blob_service, std::mem::take(&mut run), &mut entries).await {
+            return entries;
+        }
+        let entry = match large {
+            Ok((path, host_path, executable, source)) => {
                 let uploaded = source.upload(blob_service).await;
                 regular(path, host_path, executable, uploaded)
             }
+            Err(e) => Err(e),
         };
         let failed = entry.is_err();
         entries.push(entry);
         if failed {
-            break;
+            return entries;
         }
     }
+    upload_run(blob_service, run, &mut entries).await;
     entries
+}
+
+/// Stores the whole files of `run` with one [BlobService::put_many] and
+/// appends its entries to `entries`; false if that failed (the error, for
+/// the run's first file, is the last entry then).
+async fn upload_run<BS, E>(
+    blob_service: &BS,
+    run: Vec<Loaded<Infallible>>,
+    entries: &mut Vec<Result<IngestionEntry, E>>,
+) -> bool
+where
+    BS: BlobService,
+    E: BatchError,
+{
+    let mut contents = Vec::new();
+    for loaded in &run {
+        if let Loaded::Whole { contents: c, .. } = loaded {
+            contents.push(c.clone());
+        }
+    }
+    let mut digests = match contents.is_empty() {
+        true => Ok(Vec::new()),
+        false => blob_service.put_many(contents).await,
+    }
+    .map(Vec::into_iter);
+    for loaded in run {
+        let entry = match loaded {
+            Loaded::Done(entry) => Ok(entry),
+            Loaded::Whole {
+                path,
+                host_path,
+                executable,
+                contents,
+            } => {
+                let size = contents.len() as u64;
+                let uploaded = match &mut digests {
+                    Ok(digests) => digests.next().map(|digest| (digest, size)).ok_or_else(|| {
+                        io::Error::other("the blob service returned too few digests")
+                    }),
+                    Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+                };
+                regular(path, host_path, executable, uploaded)
+            }
+            Loaded::Large { source, .. } => match source {},
+        };
+        let failed = entry.is_err();
+        entries.push(entry);
+        if failed {
+            return false;
+        }
+    }
+    true
+}
+
+/// Stores the file at `path` on the host as one blob, reading it in pieces
+/// of [PIECE_SIZE] in blocking jobs straight into the buffers the writer
+/// takes them from; returns its digest and size.
+pub async fn upload_host_file<BS: BlobService + ?Sized>(
+    blob_service: &BS,
+    path: PathBuf,
+) -> io::Result<(B3Digest, u64)> {
+    let mut file = tokio::task::spawn_blocking(move || File::open(path))
+        .await
+        .map_err(io::Error::other)??;
+    let mut writer = blob_service.open_write().await;
+    let mut size = 0;
+    loop {
+        let (returned, piece) = tokio::task::spawn_blocking(move || {
+            let mut piece = Vec::with_capacity(PIECE_SIZE as usize);
+            (&file)
+                .take(PIECE_SIZE)
+                .read_to_end(&mut piece)
+                .map(|_| (file, piece))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        if piece.is_empty() {
+            break;
+        }
+        writer.write_all(&piece).await?;
+        size += piece.len() as u64;
+        file = returned;
+    }
+    Ok((writer.close().await?, size))
+}
+
+/// Stores a large file whose contents arrive in `pieces` (as an importer
+/// reads it for something else, such as a NAR hash) as one blob; returns
+/// its digest and size.
+///
+/// A file imported before costs only its blake3 here: if the first chunk
+/// of its first piece is stored (see [first_chunk]), the file probably is
+/// too, and it is only hashed, with no chunking and no writes. Should the
+/// blob still be missing (the file changed after its first chunk), it is
+/// read again from `host_path` and stored from there, and must come out
+/// the same. Otherwise the pieces are written to a new blob as they come.
+pub async fn upload_pieces<BS, P>(
+    blob_service: &BS,
+    mut pieces: P,
+    host_path: PathBuf,
+) -> io::Result<(B3Digest, u64)>
+where
+    BS: BlobService + ?Sized,
+    P: Stream<Item = Bytes> + Send + Unpin,
+{
+    let first = pieces.next().await.unwrap_or_default();
+    let mut size = first.len() as u64;
+    let probe = first_chunk(&first).map(B3Digest::of);
+    let probably_stored = match probe {
+        Some(probe) => blob_service.has(&probe).await?,
+        None => false,
+    };
+    if !probably_stored {
+        let mut writer = blob_service.open_write().await;
+        writer.write_all(&first).await?;
+        while let Some(piece) = pieces.next().await {
+            writer.write_all(&piece).await?;
+            size += piece.len() as u64;
+        }
+        return Ok((writer.close().await?, size));
+    }
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&first);
+    while let Some(piece) = pieces.next().await {
+        hasher.update(&piece);
+        size += piece.len() as u64;
+    }
+    let digest = B3Digest::from(hasher.finalize());
+    if blob_service.has(&digest).await? {
+        return Ok((digest, size));
+    }
+    let stored = upload_host_file(blob_service, host_path).await?;
+    if stored != (digest, size) {
+        return Err(io::Error::other(
+            "the file changed while it was imported (read twice, it differed)",
+        ));
+    }
+    Ok(stored)
 }
 
 /// The entry of a regular file, once its contents are uploaded.

@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 
 use futures::{Stream, StreamExt};
 use thiserror::Error;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinError;
 use tokio_stream::wrappers::ReceiverStream;
@@ -31,7 +30,7 @@ use walkdir::WalkDir;
 
 use super::batch::{
     self, BATCH_BYTES, BATCH_ENTRIES, BatchError, CONCURRENT_BATCHES, LargeFile, Loaded,
-    PIECE_SIZE, WHOLE_FILE_LIMIT,
+    WHOLE_FILE_LIMIT,
 };
 use super::{IngestionEntry, IngestionError, ingest_entries};
 use crate::blobservice::BlobService;
@@ -248,7 +247,7 @@ impl LargeFile for HostFile {
         self,
         blob_service: &BS,
     ) -> impl Future<Output = io::Result<(B3Digest, u64)>> + Send {
-        upload_streamed(blob_service, self.0)
+        batch::upload_host_file(blob_service, self.0)
     }
 }
 
@@ -260,35 +259,6 @@ impl BatchError for Error {
     fn task(error: JoinError) -> Self {
         Error::Task(error)
     }
-}
-
-async fn upload_streamed<BS: BlobService>(
-    blob_service: &BS,
-    path: PathBuf,
-) -> io::Result<(B3Digest, u64)> {
-    let mut file = tokio::task::spawn_blocking(move || File::open(path))
-        .await
-        .map_err(io::Error::other)??;
-    let mut writer = blob_service.open_write().await;
-    let mut size = 0;
-    loop {
-        let (returned, piece) = tokio::task::spawn_blocking(move || {
-            let mut piece = Vec::with_capacity(PIECE_SIZE as usize);
-            (&file)
-                .take(PIECE_SIZE)
-                .read_to_end(&mut piece)
-                .map(|_| (file, piece))
-        })
-        .await
-        .map_err(io::Error::other)??;
-        if piece.is_empty() {
-            break;
-        }
-        writer.write_all(&piece).await?;
-        size += piece.len() as u64;
-        file = returned;
-    }
-    Ok((writer.close().await?, size))
 }
 
 /// Nix, and so the castore, only knows "executable or not": the owner's

@@ -13,9 +13,12 @@
 
 mod content_addressed;
 mod error;
+mod nar_hasher;
 mod reference_graph;
 mod single_pass;
 
+#[cfg(test)]
+mod reimport_tests;
 #[cfg(test)]
 mod tests;
 

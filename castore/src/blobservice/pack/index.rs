@@ -128,6 +128,21 @@ pub(super) fn lookup_many(
         .collect()
 }
 
+/// Which of `digests` the committed index has, in one read transaction;
+/// [lookup_many] without decoding the entries, for writers that only skip
+/// what is there.
+pub(super) fn contains_many(db: &redb::Database, digests: &[B3Digest]) -> io::Result<Vec<bool>> {
+    let table = db
+        .begin_read()
+        .map_err(db_error)?
+        .open_table(BLOBS)
+        .map_err(db_error)?;
+    digests
+        .iter()
+        .map(|digest| Ok(table.get(*digest.as_bytes()).map_err(db_error)?.is_some()))
+        .collect()
+}
+
 /// Adds entries (whose bytes are already durable) and the packs' new
 /// committed lengths in one transaction. A digest already indexed keeps its
 /// entry: the new copy is dead bytes for a compaction to drop.

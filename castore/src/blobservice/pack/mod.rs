@@ -55,7 +55,7 @@ use thiserror::Error;
 use self::appender::{Appender, Commit, pack_number, pack_path};
 use self::index::Entry;
 use super::chunked_reader::{ChunkedReader, FetchChunk, verify_digest};
-use super::chunking::{ChunkSink, ChunkingWriter, put_whole};
+use super::chunking::{CHUNK_MAX, ChunkSink, ChunkingWriter, put_whole};
 use super::{
     BlobLocation, BlobReader, BlobService, BlobWriter, BulkBlobReader, ChunkMeta, VerifiedDigests,
 };
@@ -423,14 +423,25 @@ fn lock<T>(mutex: &Mutex<T>) -> io::Result<MutexGuard<'_, T>> {
         .map_err(|_| io::Error::other("pack store lock poisoned"))
 }
 
-impl ChunkSink for PackBlobService {
-    async fn put_chunk(&self, digest: B3Digest, data: Bytes) -> io::Result<()> {
-        if index::lookup(&self.store.db, &digest)?.is_some() {
+impl PackBlobService {
+    /// Appends the blobs (each at most [CHUNK_MAX] bytes, with their
+    /// digests) that are not stored yet, looking all of them up in one
+    /// index transaction, and starts a commit once enough was appended.
+    fn append_missing(&self, blobs: &[(B3Digest, &[u8])]) -> io::Result<()> {
+        let digests: Vec<B3Digest> = blobs.iter().map(|(digest, _)| *digest).collect();
+        let indexed = index::contains_many(&self.store.db, &digests)?;
+        if indexed.iter().all(|indexed| *indexed) {
             return Ok(());
         }
         let start_commit = {
             let mut appender = self.store.appender()?;
-            appender.append(digest, &data)?;
+            // A blob committed since the lookup is appended once more: dead
+            // bytes, which the index never names.
+            for ((digest, data), indexed) in blobs.iter().zip(indexed) {
+                if !indexed {
+                    appender.append(*digest, data)?;
+                }
+            }
             appender.uncommitted_bytes >= COMMIT_BYTES
                 && !self.store.commit_running.swap(true, Ordering::AcqRel)
         };
@@ -445,6 +456,12 @@ impl ChunkSink for PackBlobService {
             });
         }
         Ok(())
+    }
+}
+
+impl ChunkSink for PackBlobService {
+    async fn put_chunk(&self, digest: B3Digest, data: Bytes) -> io::Result<()> {
+        self.append_missing(&[(digest, &data)])
     }
 
     async fn put_chunk_list(&self, digest: B3Digest, chunks: Vec<ChunkMeta>) -> io::Result<()> {
@@ -490,6 +507,25 @@ impl BlobService for PackBlobService {
 
     async fn put(&self, contents: Bytes) -> io::Result<B3Digest> {
         put_whole(self, contents).await
+    }
+
+    /// Blobs up to the chunk size are hashed here and looked up in one
+    /// index transaction; only the missing ones are appended. Larger ones
+    /// are chunked as [BlobService::put] chunks them.
+    async fn put_many(&self, blobs: Vec<Bytes>) -> io::Result<Vec<B3Digest>> {
+        let mut digests = Vec::with_capacity(blobs.len());
+        let mut whole = Vec::with_capacity(blobs.len());
+        for contents in &blobs {
+            if contents.len() > CHUNK_MAX {
+                digests.push(put_whole(self, contents.clone()).await?);
+            } else {
+                let digest = B3Digest::of(contents);
+                digests.push(digest);
+                whole.push((digest, &contents[..]));
+            }
+        }
+        self.append_missing(&whole)?;
+        Ok(digests)
     }
 
     async fn chunks(&self, digest: &B3Digest) -> io::Result<Option<Vec<ChunkMeta>>> {

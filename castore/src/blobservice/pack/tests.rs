@@ -67,6 +67,35 @@ async fn an_existing_blob_writes_nothing() {
     assert_eq!((small.len() + big.len()) as u64, before.iter().sum::<u64>());
 }
 
+/// A batch of blobs stored already, put again as a batch (a tree imported
+/// again), writes nothing; one new blob in it is appended alone.
+#[tokio::test]
+async fn put_many_appends_only_missing_blobs() {
+    let dir = TempDir::new().expect("temp dir");
+    let service = PackBlobService::open(dir.path()).expect("open");
+    let blobs: Vec<bytes::Bytes> = (0..100)
+        .map(|i| blob_contents(&format!("batch {i}"), 100 + i).into())
+        .collect();
+    service.put_many(blobs.clone()).await.expect("put_many");
+    service.sync().await.expect("sync");
+    let before = pack_sizes(dir.path());
+
+    service.put_many(blobs.clone()).await.expect("put_many");
+    service.sync().await.expect("sync");
+    assert_eq!(before, pack_sizes(dir.path()));
+
+    let new = bytes::Bytes::from(blob_contents("batch new", 4321));
+    let mut with_new = blobs;
+    with_new.insert(50, new.clone());
+    service.put_many(with_new).await.expect("put_many");
+    service.sync().await.expect("sync");
+    assert_eq!(
+        before.iter().sum::<u64>() + new.len() as u64,
+        pack_sizes(dir.path()).iter().sum::<u64>()
+    );
+    assert_eq!(new, read_all(&service, &B3Digest::of(&new)).await);
+}
+
 #[rstest]
 #[case::synced(true)]
 #[case::committed_on_drop(false)]

@@ -227,6 +227,33 @@ async fn put_whole_matches_a_writer(
     assert_eq!(contents, read_all(service.as_ref(), &digest).await);
 }
 
+/// [BlobService::put_many] stores each blob as [BlobService::put] would,
+/// and returns their digests in order, duplicates and a blob stored
+/// already included.
+#[apply(blob_services)]
+#[tokio::test]
+async fn put_many_matches_put(#[case] backend: Backend) {
+    let service = backend.open().await;
+    let blobs: Vec<Vec<u8>> = [0, 1000, CHUNK_MAX, CHUNK_MAX + 1, BIG, 1000]
+        .into_iter()
+        .enumerate()
+        .map(|(i, size)| blob_contents(&format!("put_many {}", i % 5), size))
+        .collect();
+    let stored_before = put(service.as_ref(), &blobs[1]).await;
+
+    let digests = service
+        .put_many(blobs.iter().cloned().map(bytes::Bytes::from).collect())
+        .await
+        .expect("put_many");
+
+    let expected: Vec<B3Digest> = blobs.iter().map(|blob| B3Digest::of(blob)).collect();
+    assert_eq!(expected, digests);
+    assert_eq!(stored_before, digests[1]);
+    for (blob, digest) in blobs.iter().zip(&digests) {
+        assert_eq!(*blob, read_all(service.as_ref(), digest).await);
+    }
+}
+
 #[apply(blob_services)]
 #[tokio::test]
 async fn missing_blob(#[case] backend: Backend) {
