@@ -16,9 +16,9 @@
 # `sysroot` means the whole `rustc --print sysroot` (1.2 GiB, 52k files),
 # which moto (Python, one core) takes over ten minutes to take in.
 # Settings: ROUNDS (default 1; each step's median over the rounds is
-# printed), TVIX_STORE (default target/release/tvix-store),
-# TVIX_BIGTABLE_EMULATOR (default target/bigtable-emulator), moto_server
-# on PATH, GNU time, nix-store.
+# printed), VARIANTS (default "local s3+bt s3+bt+cache"), TVIX_STORE
+# (default target/release/tvix-store), TVIX_BIGTABLE_EMULATOR (default
+# target/bigtable-emulator), moto_server on PATH, GNU time, nix-store.
 #
 # Every variant of every round gets a fresh bucket, a fresh emulator with
 # fresh tables and fresh caches. Per step it prints the wall time; the CPU
@@ -29,6 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 rounds=${ROUNDS:-1}
+variants=${VARIANTS:-local s3+bt s3+bt+cache}
 bin=${TVIX_STORE:-target/release/tvix-store}
 emulator_bin=${TVIX_BIGTABLE_EMULATOR:-target/bigtable-emulator}
 for needed in "$bin" "$emulator_bin" /usr/bin/time; do
@@ -148,7 +149,7 @@ echo "tree: $tree ($(du -sm "$tree" | cut -f1) MiB, $(find "$tree" -type f | wc 
   "$(find "$tree" -type d | wc -l) directories); $bin; $rounds round(s); $(nproc) cores;" \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
-  for variant in local s3+bt s3+bt+cache; do
+  for variant in $variants; do
     dir=$work/$round-$variant
     bucket=b$round-${variant//+/-}
     mkdir -p "$dir"
@@ -182,7 +183,7 @@ for round in $(seq "$rounds"); do
   cppnix nix-store--add nix-store --store "$work/nix" --add "$tree"
   cppnix nix-store--dump nix-store --dump "$tree"
   nix_sha=$(sha256sum <"$work/out" | cut -d' ' -f1)
-  for variant in local s3+bt s3+bt+cache; do
+  for variant in $variants; do
     [ "$(cat "$work/$round-$variant/nar.sha256")" = "$nix_sha" ] \
       || { echo "$variant: NAR DIFFERS from nix-store --dump's" >&2; exit 1; }
   done
@@ -197,7 +198,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 field() { # variant step field
   awk -v v="$1" -v s="$2" -v f="$3" '$1 == v && $2 == s { for (i = 3; i < NF; i += 2) if ($i == f) print $(i + 1) }' "$results"
 }
-for variant in local s3+bt s3+bt+cache CppNix; do
+for variant in $variants CppNix; do
   for name in $(awk -v v="$variant" '$1 == v && !seen[$2]++ { print $2 }' "$results"); do
     row="| $variant $name"
     for f in wall client daemon moto emulator; do
