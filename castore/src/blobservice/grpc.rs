@@ -189,6 +189,14 @@ impl BlobService for GrpcBlobService {
 /// forward skips bytes; seeking backward reopens the stream. Read from the
 /// start to the end, the contents are checked against the digest before the
 /// last bytes are handed out.
+///
+/// The last bytes are also held back until the stream has ended (trailers
+/// and status received): a reader dropped before that would reset the
+/// HTTP/2 stream, and the server's trailers, arriving for a stream the
+/// client has already forgotten, make the client's h2 connection answer
+/// with a reset of its own. h2 counts those and closes the whole
+/// connection (GOAWAY ENHANCE_YOUR_CALM) after 1024, which an export of a
+/// tree of some thousand small files reached.
 struct StreamingBlobReader {
     client: BlobServiceClient<GrpcChannel>,
     digest: B3Digest,
@@ -208,6 +216,14 @@ enum StreamState {
         /// Hash of everything consumed, always from offset 0.
         hasher: Box<blake3::Hasher>,
     },
+    /// All `size` bytes were received and match the digest; `tail`, the
+    /// blob's last bytes, is handed out once the stream has ended.
+    Draining {
+        stream: Pin<Box<dyn AsyncBufRead + Send>>,
+        tail: Bytes,
+    },
+    /// The stream ended cleanly; the blob's last bytes not yet handed out.
+    Tail(Bytes),
 }
 
 impl AsyncRead for StreamingBlobReader {
@@ -239,6 +255,32 @@ impl AsyncRead for StreamingBlobReader {
                 }
                 StreamState::Open { at, .. } if *at > this.pos => {
                     this.state = StreamState::Closed;
+                }
+                // Sought away from the held back tail: start over.
+                StreamState::Draining { tail, .. } | StreamState::Tail(tail)
+                    if this.size.saturating_sub(tail.len() as u64) != this.pos =>
+                {
+                    this.state = StreamState::Closed;
+                }
+                StreamState::Draining { stream, tail } => {
+                    let extra = ready!(stream.as_mut().poll_fill_buf(cx))?.len();
+                    if extra > 0 {
+                        this.state = StreamState::Closed;
+                        return Poll::Ready(Err(invalid_data(format!(
+                            "server sent more than {} bytes for blob {}",
+                            this.size, this.digest
+                        ))));
+                    }
+                    this.state = StreamState::Tail(std::mem::take(tail));
+                }
+                StreamState::Tail(tail) => {
+                    let n = tail.len().min(buf.remaining());
+                    buf.put_slice(&tail.split_to(n));
+                    this.pos += n as u64;
+                    if tail.is_empty() {
+                        this.state = StreamState::Closed;
+                    }
+                    return Poll::Ready(Ok(()));
                 }
                 StreamState::Open { stream, at, hasher } => {
                     let data = ready!(stream.as_mut().poll_fill_buf(cx))?;
@@ -278,6 +320,13 @@ impl AsyncRead for StreamingBlobReader {
                                 this.digest
                             ))));
                         }
+                        // `skip` is 0 here: with a skip, `end <= pos < size`.
+                        // Held back until the stream has ended.
+                        let tail = Bytes::copy_from_slice(taken);
+                        stream.as_mut().consume(n);
+                        let stream = std::mem::replace(stream, Box::pin(tokio::io::empty()));
+                        this.state = StreamState::Draining { stream, tail };
+                        continue;
                     }
                     if skip == 0 {
                         buf.put_slice(taken);
@@ -376,5 +425,101 @@ impl BlobWriter for GrpcBlobWriter {
         }
         self.closed = Some(digest);
         Ok(digest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::stream::BoxStream;
+    use rstest::rstest;
+    use tokio::net::UnixListener;
+    use tokio_stream::wrappers::UnixListenerStream;
+    use tonic::{Request, Response, Streaming};
+
+    use super::*;
+    use crate::blobservice::from_addr;
+    use crate::proto::blob_service_server::{self, BlobServiceServer};
+    use crate::proto::stat_blob_response;
+
+    const BLOB: &[u8] = b"the whole blob, all of it";
+
+    /// A server that sends [BLOB] whole and correct, then `after` in the
+    /// same Read stream: what the stream has after the blob's bytes must
+    /// still reach the reader, as the end of the stream must (a reader
+    /// dropped before it resets the HTTP/2 stream).
+    struct ThenSends {
+        after: Result<Bytes, Status>,
+    }
+
+    #[tonic::async_trait]
+    impl blob_service_server::BlobService for ThenSends {
+        type ReadStream = BoxStream<'static, Result<proto::BlobChunk, Status>>;
+
+        async fn stat(
+            &self,
+            _: Request<proto::StatBlobRequest>,
+        ) -> Result<Response<proto::StatBlobResponse>, Status> {
+            Ok(Response::new(proto::StatBlobResponse {
+                chunks: vec![stat_blob_response::ChunkMeta {
+                    digest: B3Digest::from(blake3::hash(BLOB)).into(),
+                    size: BLOB.len() as u64,
+                }],
+            }))
+        }
+
+        async fn read(
+            &self,
+            _: Request<proto::ReadBlobRequest>,
+        ) -> Result<Response<Self::ReadStream>, Status> {
+            let piece = |data| proto::BlobChunk {
+                data,
+                digest: Bytes::new(),
+            };
+            let whole = Ok(piece(Bytes::from_static(BLOB)));
+            let after = self.after.clone().map(piece);
+            Ok(Response::new(futures::stream::iter([whole, after]).boxed()))
+        }
+
+        async fn put(
+            &self,
+            _: Request<Streaming<proto::BlobChunk>>,
+        ) -> Result<Response<proto::PutBlobResponse>, Status> {
+            Err(Status::unimplemented("read only"))
+        }
+    }
+
+    /// Reading exactly the blob's size (as the NAR renderer does) already
+    /// waits for the end of the stream, and so sees what the server sent
+    /// after the blob.
+    #[rstest]
+    #[case::error_status(Err(Status::data_loss("disk gone")), "disk gone")]
+    #[case::extra_bytes(Ok(Bytes::from_static(b"more")), "server sent more than")]
+    #[tokio::test]
+    async fn exact_read_sees_the_end_of_the_stream(
+        #[case] after: Result<Bytes, Status>,
+        #[case] error: &str,
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("blobs.sock");
+        let listener = UnixListener::bind(&socket).expect("bind");
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(BlobServiceServer::new(ThenSends { after }))
+                .serve_with_incoming(UnixListenerStream::new(listener)),
+        );
+        let client = from_addr(&format!("grpc+unix://{}", socket.display()))
+            .await
+            .expect("client");
+        let mut reader = client
+            .open_read(&B3Digest::from(blake3::hash(BLOB)))
+            .await
+            .expect("open")
+            .expect("found");
+        let mut data = vec![0; BLOB.len()];
+
+        let read = reader.read_exact(&mut data).await;
+
+        let e = read.expect_err("the stream did not end cleanly");
+        assert!(e.to_string().contains(error), "{e}");
     }
 }
