@@ -25,7 +25,7 @@ use super::chunks::{ChunkSink, Output};
 use super::renderer::{file_error, lookup, push_name};
 
 /// A batch of pieces is handed over once it holds this many bytes...
-const PIECE_BATCH_BYTES: usize = 1024 * 1024;
+const PIECE_BATCH_BYTES: usize = 2 * 1024 * 1024;
 /// ... or this many pieces.
 const PIECE_BATCH_LEN: usize = 1024;
 /// Batches read ahead of the file being written.

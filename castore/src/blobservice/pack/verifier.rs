@@ -4,15 +4,16 @@
 //!
 //! Reading blobs from a warm page cache costs little beside hashing them,
 //! so a bulk read that hashes on its own thread is bound by blake3 on one
-//! core. Here a run is cut into parts of about [PART_BYTES] that
-//! [HELPERS] threads take in turn; the reader waits for a run's check
+//! core. Here a run is cut into parts of about [PART_BYTES] that are dealt
+//! to [HELPERS] threads in turn; the reader waits for a run's check
 //! only when it hands the run's pieces out, a few runs later. The helpers
 //! belong to the store and start with its first large run, so a small
 //! read, or a process that never reads much, starts no thread.
 
 use std::io;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 
 use bytes::Bytes;
@@ -35,9 +36,12 @@ struct Job {
     done: mpsc::SyncSender<io::Result<()>>,
 }
 
-/// Helper threads for checking digests; they end when this is dropped.
+/// Helper threads for checking digests, each with its own queue (a shared
+/// one would make them wait on its lock); they end when this is dropped.
 pub(super) struct Verifier {
-    jobs: mpsc::Sender<Job>,
+    helpers: Vec<mpsc::Sender<Job>>,
+    /// The helper the next part goes to: parts are dealt out in turn.
+    next: AtomicUsize,
 }
 
 /// The outcome of [Verifier::submit], to be waited for.
@@ -48,21 +52,24 @@ pub(super) enum Pending {
 
 impl Verifier {
     pub(super) fn spawn() -> io::Result<Self> {
-        let (jobs, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
+        let mut helpers = Vec::with_capacity(HELPERS);
         for _ in 0..HELPERS {
-            let receiver = receiver.clone();
+            let (jobs, receiver) = mpsc::channel::<Job>();
             thread::Builder::new()
                 .name("pack-verify".into())
                 .spawn(move || {
                     // Ends when the verifier is gone.
-                    while let Some(job) = next_job(&receiver) {
+                    for job in receiver {
                         // The reader may have stopped waiting.
                         let _ = job.done.send(check_all(&job.blobs));
                     }
                 })?;
+            helpers.push(jobs);
         }
-        Ok(Self { jobs })
+        Ok(Self {
+            helpers,
+            next: AtomicUsize::new(0),
+        })
     }
 
     /// Starts checking every `(digest, bytes)` of `blobs`, `total` bytes.
@@ -87,7 +94,8 @@ impl Verifier {
         let mut receivers = Vec::with_capacity(parts.len());
         for blobs in parts {
             let (done, receiver) = mpsc::sync_channel(1);
-            if let Err(mpsc::SendError(job)) = self.jobs.send(Job { blobs, done }) {
+            let helper = self.next.fetch_add(1, Ordering::Relaxed) % self.helpers.len();
+            if let Err(mpsc::SendError(job)) = self.helpers[helper].send(Job { blobs, done }) {
                 // No helper left (one panicked): check here.
                 return Pending::Done(check_all(&job.blobs));
             }
@@ -131,10 +139,6 @@ pub(super) fn check(
         Some(verifier) => verifier.submit(blobs, total),
         None => Pending::Done(check_all(&blobs)),
     }
-}
-
-fn next_job(receiver: &Mutex<mpsc::Receiver<Job>>) -> Option<Job> {
-    receiver.lock().ok()?.recv().ok()
 }
 
 fn check_all(blobs: &[(B3Digest, Bytes)]) -> io::Result<()> {
