@@ -2,7 +2,7 @@
 //! the addresses of a store's three services (with the default persistent
 //! local store), building the services from them
 //! ([construct_services]), and serving them over gRPC ([Listener],
-//! [serve]), and writing to stdout from the main thread ([BlockingWriter]).
+//! [serve]).
 //! The command-line flags for the addresses ([ServiceAddrArgs]) and the
 //! shutdown signal ([shutdown_signal]) are shared by every binary built on
 //! the store, so that they all take the same flags with the same defaults.
@@ -673,38 +673,6 @@ pub async fn serve(
         }
     }
     Ok(())
-}
-
-/// An [tokio::io::AsyncWrite] that writes to a [std::io::Write] on the
-/// calling thread. For the main thread of a command line tool, which the
-/// runtime's `block_on` drives: blocking there stalls no runtime worker,
-/// whereas [tokio::io::Stdout] copies every write and hands it to a thread
-/// of the blocking pool, which for a NAR of a GiB costs more than the writes
-/// themselves. Never use it from a task a runtime worker runs.
-pub struct BlockingWriter<W>(pub W);
-
-impl<W: io::Write + Unpin> tokio::io::AsyncWrite for BlockingWriter<W> {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<io::Result<usize>> {
-        std::task::Poll::Ready(self.get_mut().0.write(buf))
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        std::task::Poll::Ready(self.get_mut().0.flush())
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        self.poll_flush(cx)
-    }
 }
 
 #[cfg(test)]

@@ -26,10 +26,10 @@ use tvix_store::import::{
     ImportProgress, ReferenceGraph, copy_closure, import_path_as_flat_ca, import_path_as_nar_ca,
 };
 use tvix_store::limits::ServeLimits;
-use tvix_store::nar::write_nar;
+use tvix_store::nar::write_nar_blocking;
 use tvix_store::utils::{
-    BlockingWriter, ListenAddress, Listener, ServiceAddrArgs, Services, compose_services,
-    default_socket_path, init_logging, run_to_exit, serve, shutdown_signal,
+    ListenAddress, Listener, ServiceAddrArgs, Services, compose_services, default_socket_path,
+    init_logging, run_to_exit, serve, shutdown_signal,
 };
 
 type Error = Box<dyn std::error::Error>;
@@ -257,12 +257,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 .get(*store_path.digest())
                 .await?
                 .ok_or_else(|| format!("{} is not in the store", store_path.to_absolute_path()))?;
-            // The NAR comes in chunks of 64 KiB and more: each is written
-            // with one system call to a handle of fd 1 (`std::io::stdout`
-            // would cut them at newlines).
+            // Written in pieces of 64 KiB and more, each with one system
+            // call to a handle of fd 1 (`std::io::stdout` would cut them at
+            // newlines).
             let stdout = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
-            write_nar(
-                &mut BlockingWriter(stdout),
+            write_nar_blocking(
+                stdout,
                 &path_info.node,
                 &services.blob_service,
                 &*services.directory_service,

@@ -34,6 +34,13 @@ type Chunk = Result<Bytes, RenderError>;
 /// held the whole NAR.
 pub struct NarChunks(mpsc::Receiver<Chunk>);
 
+impl NarChunks {
+    /// The next chunk, waited for on a blocking thread.
+    pub(super) fn blocking_next(&mut self) -> Option<Chunk> {
+        self.0.blocking_recv()
+    }
+}
+
 impl Stream for NarChunks {
     type Item = Chunk;
 
@@ -122,22 +129,30 @@ impl<E: Send + 'static> AsyncWrite for ChunkWriter<E> {
     }
 }
 
-/// A blocking [io::Write] whose bytes are sent as chunks, for a renderer
-/// on a blocking thread.
+/// Where [ChunkSink] puts the NAR: chunks on a channel to an async reader,
+/// or a blocking writer (a file, stdout) written on the sink's own thread,
+/// which saves a hand-over and a wake-up of the reader per chunk.
+pub(super) enum Output {
+    Chunks(mpsc::Sender<Chunk>),
+    Writer(Box<dyn io::Write + Send>),
+}
+
+/// A blocking [io::Write] for a renderer on a blocking thread, whose bytes
+/// go to an [Output] in chunks of [CHUNK_SIZE] or more.
 pub(super) struct ChunkSink {
     buffer: BytesMut,
-    sender: mpsc::Sender<Chunk>,
+    output: Output,
 }
 
 impl ChunkSink {
-    pub(super) fn new(sender: mpsc::Sender<Chunk>) -> Self {
+    pub(super) fn new(output: Output) -> Self {
         Self {
             buffer: BytesMut::with_capacity(CHUNK_SIZE),
-            sender,
+            output,
         }
     }
 
-    /// Writes `data`, sending it on as it is if it is large.
+    /// Writes `data`, passing it on as it is if it is large.
     pub(super) fn write_bytes(&mut self, data: Bytes) -> io::Result<()> {
         if data.len() < SEND_WHOLE {
             return io::Write::write_all(self, &data);
@@ -146,20 +161,33 @@ impl ChunkSink {
         self.send(data)
     }
 
-    /// Ends the stream with `error`.
-    pub(super) fn fail(self, error: RenderError) {
-        // Nobody is listening any more if this fails.
-        let _ = self.sender.blocking_send(Err(error));
+    /// Ends the output with `error`: a stream of chunks ends with it (and
+    /// `Ok` is returned), a writer gets nothing more and it is returned.
+    pub(super) fn fail(self, error: RenderError) -> Result<(), RenderError> {
+        match self.output {
+            Output::Chunks(sender) => {
+                // Nobody is listening any more if this fails.
+                let _ = sender.blocking_send(Err(error));
+                Ok(())
+            }
+            Output::Writer(_) => Err(error),
+        }
     }
 
-    fn send(&self, chunk: Bytes) -> io::Result<()> {
-        self.sender
-            .blocking_send(Ok(chunk))
-            .map_err(|_| consumer_gone())
+    fn send(&mut self, chunk: Bytes) -> io::Result<()> {
+        match &mut self.output {
+            Output::Chunks(sender) => sender.blocking_send(Ok(chunk)).map_err(|_| consumer_gone()),
+            Output::Writer(writer) => writer.write_all(&chunk),
+        }
     }
 
     fn send_buffer(&mut self) -> io::Result<()> {
         if self.buffer.is_empty() {
+            return Ok(());
+        }
+        if let Output::Writer(writer) = &mut self.output {
+            writer.write_all(&self.buffer)?;
+            self.buffer.clear();
             return Ok(());
         }
         let chunk = self.buffer.split().freeze();
@@ -178,6 +206,10 @@ impl io::Write for ChunkSink {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.send_buffer()
+        self.send_buffer()?;
+        match &mut self.output {
+            Output::Chunks(_) => Ok(()),
+            Output::Writer(writer) => writer.flush(),
+        }
     }
 }

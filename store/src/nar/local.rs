@@ -2,10 +2,12 @@
 //! blobs on the calling thread ([BulkBlobReader]: the local pack store).
 //!
 //! Two threads, so that both cores work: one reads the files' blobs in NAR
-//! order (neighbouring blobs with one read) and verifies them, handing the
+//! order (neighbouring blobs with one read or map) and has them verified
+//! (the pack store hashes on threads of its own meanwhile), handing the
 //! pieces over in batches of about [PIECE_BATCH_BYTES]; the other writes
-//! the NAR around them into [ChunkSink], which sends large pieces on as
-//! they are (slices of the read buffer, no copy) and gathers the rest.
+//! the NAR around them into [ChunkSink], which passes large pieces on as
+//! they are (slices of the read buffer or map, no copy) and gathers the
+//! rest, into a stream of chunks or straight into a blocking writer.
 //! Hand-offs are per batch and per chunk, never per blob.
 
 use std::collections::{HashMap, VecDeque};
@@ -14,18 +16,16 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use bstr::{BStr, BString, ByteSlice};
-use bytes::Bytes;
 use nix_compat::nar::writer as nar;
-use tokio::sync::mpsc;
 use tvix_castore::blobservice::{BlobPiece, BulkBlobReader, BulkReadError};
 use tvix_castore::{B3Digest, Directory, Node};
 
 use super::RenderError;
-use super::chunks::ChunkSink;
+use super::chunks::{ChunkSink, Output};
 use super::renderer::{file_error, lookup, push_name};
 
 /// A batch of pieces is handed over once it holds this many bytes...
-const PIECE_BATCH_BYTES: usize = 1024 * 1024;
+const PIECE_BATCH_BYTES: usize = 2 * 1024 * 1024;
 /// ... or this many pieces.
 const PIECE_BATCH_LEN: usize = 1024;
 /// Batches read ahead of the file being written.
@@ -37,19 +37,21 @@ const SEGMENT: usize = 1024 * 1024;
 
 type Batch = Vec<Result<BlobPiece, BulkReadError>>;
 
-/// Starts rendering `root` into `sender` on two blocking threads; the
-/// directories are fetched and the files listed in NAR order already.
+/// Starts rendering `root` into `output` on two blocking threads; the
+/// directories are fetched and the files listed in NAR order already. The
+/// task ends with the writer's error; a stream of chunks gets it as its
+/// last item instead.
 pub(super) fn spawn(
     root: Node,
     directories: HashMap<B3Digest, Directory>,
     files: Vec<B3Digest>,
     reader: Arc<dyn BulkBlobReader>,
-    sender: mpsc::Sender<Result<Bytes, RenderError>>,
-) {
+    output: Output,
+) -> tokio::task::JoinHandle<Result<(), RenderError>> {
     let (batches, received) = std_mpsc::sync_channel(BATCHES_AHEAD);
     tokio::task::spawn_blocking(move || read(&*reader, files, batches));
     tokio::task::spawn_blocking(move || {
-        let mut sink = ChunkSink::new(sender);
+        let mut sink = ChunkSink::new(output);
         let mut pieces = Pieces {
             batches: received,
             batch: VecDeque::new(),
@@ -73,10 +75,11 @@ pub(super) fn spawn(
                     source,
                 })
             });
-        if let Err(error) = rendered {
-            sink.fail(error);
+        match rendered {
+            Ok(()) => Ok(()),
+            Err(error) => sink.fail(error),
         }
-    });
+    })
 }
 
 /// Reads the blobs of `files` and sends their pieces in batches, until

@@ -1,8 +1,8 @@
 //! NAR, Nix's archive format, over castore trees: rendering a castore node
-//! as a NAR stream ([write_nar]), computing its size and sha256 without
-//! keeping it ([NarCalculationService]), and ingesting a NAR stream into the
-//! castore ([ingest_nar]), also from the compressed files of a binary cache
-//! ([NarCompression]).
+//! as a NAR stream ([write_nar], [write_nar_blocking]), computing its size
+//! and sha256 without keeping it ([NarCalculationService]), and ingesting a
+//! NAR stream into the castore ([ingest_nar]), also from the compressed
+//! files of a binary cache ([NarCompression]).
 //!
 //! Both directions stream: file contents go between blob readers/writers
 //! and the NAR in bounded buffers, never whole files in memory.
@@ -14,6 +14,7 @@ mod import;
 mod local;
 mod renderer;
 mod stack;
+mod to_writer;
 
 #[cfg(test)]
 mod tests;
@@ -29,6 +30,7 @@ pub use renderer::{
     MAX_DEPTH, MAX_ENTRIES, RenderError, RenderLimits, SimpleRenderer, calculate_nar,
     calculate_nar_within, render_nar, render_nar_within, write_nar, write_nar_within,
 };
+pub use to_writer::write_nar_blocking;
 
 /// The size and sha256 of a NAR, as Nix records them for a store path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,7 +31,7 @@ use tvix_castore::blobservice::{BlobReader, BlobService};
 use tvix_castore::directoryservice::{self, DirectoryService};
 use tvix_castore::{B3Digest, Directory, MAX_PATH_LEN, Node};
 
-use super::chunks::{ChunkWriter, NarChunks};
+use super::chunks::{ChunkWriter, NarChunks, Output};
 use super::hashing::HashingSink;
 use super::stack::GrowStack;
 use super::{CalculateNarError, NarCalculationService, NarSummary};
@@ -210,6 +210,21 @@ where
     BS: BlobService + Clone + 'static,
     DS: DirectoryService + ?Sized,
 {
+    let (directories, files) = prepare(root, directory_service, limits).await?;
+    Ok(render_prepared(root, blob_service, directories, files))
+}
+
+/// The directories below `root` and its files in NAR order (digest and
+/// size), checked against `limits`: what rendering needs before the first
+/// byte.
+pub(super) async fn prepare<DS>(
+    root: &Node,
+    directory_service: &DS,
+    limits: RenderLimits,
+) -> Result<(HashMap<B3Digest, Directory>, Vec<(B3Digest, u64)>), RenderError>
+where
+    DS: DirectoryService + ?Sized,
+{
     let directories = fetch_directories(root, directory_service).await?;
     let entries = expanded_entries(root, &directories);
     if entries > limits.max_entries {
@@ -219,20 +234,36 @@ where
         });
     }
     // Up to `max_entries` steps of synchronous work: off the async workers.
-    let (directories, files) = {
-        let root = root.clone();
-        tokio::task::spawn_blocking(move || {
-            files_in_nar_order(&root, &directories, limits.max_depth)
-                .map(|files| (directories, files))
-        })
-        .await??
-    };
+    let root = root.clone();
+    tokio::task::spawn_blocking(move || {
+        files_in_nar_order(&root, &directories, limits.max_depth).map(|files| (directories, files))
+    })
+    .await?
+}
+
+/// Starts rendering what [prepare] found into a stream of chunks.
+pub(super) fn render_prepared<BS>(
+    root: &Node,
+    blob_service: &BS,
+    directories: HashMap<B3Digest, Directory>,
+    files: Vec<(B3Digest, u64)>,
+) -> NarChunks
+where
+    BS: BlobService + Clone + 'static,
+{
     let (sender, chunks) = super::chunks::channel();
     let root = root.clone();
     if let Some(reader) = blob_service.bulk_reader() {
         let files = files.into_iter().map(|(digest, _)| digest).collect();
-        super::local::spawn(root, directories, files, reader, sender);
-        return Ok(chunks);
+        // The stream ends with any error.
+        drop(super::local::spawn(
+            root,
+            directories,
+            files,
+            reader,
+            Output::Chunks(sender),
+        ));
+        return chunks;
     }
     let blobs = open_ahead(blob_service, files);
     tokio::spawn(async move {
@@ -257,7 +288,7 @@ where
             writer.fail(error).await;
         }
     });
-    Ok(chunks)
+    chunks
 }
 
 /// The size and sha256 of the NAR of `root`, rendered without keeping it.

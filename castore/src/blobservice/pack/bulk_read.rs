@@ -3,12 +3,14 @@
 //! An importer appends the blobs of a tree in about the order a NAR lists
 //! them, so the blobs of neighbouring files are mostly neighbours in a
 //! pack. The blobs are looked up [LOOKUP_BATCH] at a time in one index
-//! transaction, then read with one positioned read per run of neighbours
-//! (up to [SPAN_MAX] bytes, skipping gaps of up to [GAP_MAX]) into a buffer
-//! that the pieces handed out are slices of: no copy, and one system call
-//! for many small files where reading them from a file system costs an
-//! open, a read and a close each. Every piece is verified before it is
-//! handed out (see the pack store's module doc for "once per process").
+//! transaction, then read as runs of neighbours (up to [SPAN_MAX] bytes,
+//! skipping gaps of up to [GAP_MAX]): one map of committed bytes (see
+//! [mapped]), or one positioned read of bytes not yet committed, whose
+//! slices are the pieces handed out. One system call for many small files,
+//! where reading them from a file system costs an open, a read and a close
+//! each. Every piece is verified before it is handed out (see the pack
+//! store's module doc for "once per process"), on the [verifier]'s threads
+//! while the next [RUNS_AHEAD] runs are looked up and mapped.
 
 use std::collections::VecDeque;
 use std::io;
@@ -18,6 +20,8 @@ use bytes::Bytes;
 
 use super::PackBlobService;
 use super::index::{self, Entry};
+use super::mapped;
+use super::verifier::{self, Pending};
 use crate::B3Digest;
 use crate::blobservice::{BlobPiece, BlobPieces, BulkBlobReader, BulkReadError};
 
@@ -30,6 +34,8 @@ const SPAN_MAX: u64 = 4 * 1024 * 1024;
 const BLOB_MAX: u64 = 16 * 1024 * 1024;
 /// The largest gap (bytes of other blobs) a read of neighbours reads over.
 const GAP_MAX: u64 = 16 * 1024;
+/// Runs read ahead of the one being handed out, while they are checked.
+const RUNS_AHEAD: usize = 4;
 
 impl BulkBlobReader for PackBlobService {
     fn read_in_order(&self, digests: Vec<B3Digest>) -> BlobPieces {
@@ -38,6 +44,7 @@ impl BulkBlobReader for PackBlobService {
             digests,
             planned: 0,
             plan: VecDeque::new(),
+            in_flight: VecDeque::new(),
             ready: VecDeque::new(),
             stopped: false,
         })
@@ -67,10 +74,27 @@ struct BulkRead {
     /// `digests[..planned]` are looked up, their steps in `plan`.
     planned: usize,
     plan: VecDeque<Step>,
+    /// What was read, in order, not yet handed out: runs whose check may
+    /// still be under way, and where reading stopped.
+    in_flight: VecDeque<InFlight>,
     /// Pieces read and verified, not yet handed out.
     ready: VecDeque<BlobPiece>,
     /// After an error nothing more is read.
     stopped: bool,
+}
+
+enum InFlight {
+    Run(Run),
+    Stop(BulkReadError),
+}
+
+/// Pieces read, and their check.
+struct Run {
+    /// Blob index, digest (of the blob or chunk) and bytes.
+    pieces: Vec<(usize, B3Digest, Bytes)>,
+    /// The digests being checked, remembered once the check passed.
+    checking: Vec<B3Digest>,
+    check: Pending,
 }
 
 impl Iterator for BulkRead {
@@ -84,17 +108,28 @@ impl Iterator for BulkRead {
             if self.stopped {
                 return None;
             }
-            let step = if self.plan.is_empty() {
-                if self.planned == self.digests.len() {
-                    return None;
+            let more = !self.plan.is_empty() || self.planned < self.digests.len();
+            let stopping = self
+                .in_flight
+                .iter()
+                .any(|run| matches!(run, InFlight::Stop(_)));
+            if more && !stopping && self.in_flight.len() < RUNS_AHEAD {
+                let step = if self.plan.is_empty() {
+                    self.look_up()
+                } else {
+                    self.read()
+                };
+                if let Err(error) = step {
+                    self.in_flight.push_back(InFlight::Stop(error));
                 }
-                self.look_up()
-            } else {
-                self.read()
-            };
-            if let Err(error) = step {
-                self.stopped = true;
-                return Some(Err(error));
+                continue;
+            }
+            match self.in_flight.pop_front()? {
+                InFlight::Run(run) => self.finish(run),
+                InFlight::Stop(error) => {
+                    self.stopped = true;
+                    return Some(Err(error));
+                }
             }
         }
     }
@@ -239,65 +274,95 @@ impl BulkRead {
         let Some((pack, start, end)) = span else {
             return Ok(());
         };
-        let pieces = self
+        let run = self
             .read_run(pack, start, end, &run)
             .map_err(|(index, e)| self.io_error(index, e))?;
-        self.ready.extend(pieces);
+        self.in_flight.push_back(InFlight::Run(run));
         Ok(())
     }
 
     /// Reads the blobs of `run` (index, digest, offset, length), which lie
-    /// in `start..end` of pack `pack`, and verifies them.
+    /// in `start..end` of pack `pack`, and starts checking them.
     fn read_run(
         &self,
         pack: u32,
         start: u64,
         end: u64,
         run: &[(usize, B3Digest, u64, u64)],
-    ) -> Result<Vec<BlobPiece>, (usize, io::Error)> {
+    ) -> Result<Run, (usize, io::Error)> {
         let first = run.first().map_or(0, |(index, ..)| *index);
-        let buffered = self
+        let store = &self.service.store;
+        let committed = store.committed_length(pack).map_err(|e| (first, e))?;
+        let span = if end <= committed {
+            let file = store.reader(pack).map_err(|e| (first, e))?;
+            Some(mapped::map_span(pack, &file, committed, start, end).map_err(|e| (first, e))?)
+        } else if self
             .service
             .maybe_buffered(pack, end)
-            .map_err(|e| (first, e))?;
-        let pieces: Vec<(usize, &B3Digest, Bytes)> = if buffered {
+            .map_err(|e| (first, e))?
+        {
+            None
+        } else {
+            Some(self.read_span(pack, start, end).map_err(|e| (first, e))?)
+        };
+        let pieces: Vec<(usize, B3Digest, Bytes)> = match span {
+            Some(data) => run
+                .iter()
+                .map(|(index, digest, offset, len)| {
+                    let from = (offset - start) as usize;
+                    (*index, *digest, data.slice(from..from + *len as usize))
+                })
+                .collect(),
             // Appended so recently that some may not be in the file yet.
-            run.iter()
+            None => run
+                .iter()
                 .map(|(index, digest, offset, len)| {
                     self.service
                         .read_stored(pack, *offset, *len)
-                        .map(|data| (*index, digest, data))
+                        .map(|data| (*index, *digest, data))
                         .map_err(|e| (*index, e))
                 })
-                .collect::<Result<_, _>>()?
-        } else {
-            let data = self.read_span(pack, start, end).map_err(|e| (first, e))?;
-            run.iter()
-                .map(|(index, digest, offset, len)| {
-                    let from = (offset - start) as usize;
-                    (*index, digest, data.slice(from..from + *len as usize))
-                })
-                .collect()
+                .collect::<Result<_, _>>()?,
         };
-        // Checked together (one lock of the verified set); on a mismatch,
-        // the first bad one is named.
-        if let Err(e) = self
-            .service
-            .verify_once(pieces.iter().map(|(_, digest, data)| (*digest, &data[..])))
-        {
-            let bad = pieces
-                .iter()
-                .find(|(_, digest, data)| B3Digest::of(data) != **digest)
-                .map_or(first, |(index, ..)| *index);
-            return Err((bad, e));
-        }
-        Ok(pieces
-            .into_iter()
-            .map(|(index, _, data)| BlobPiece { index, data })
-            .collect())
+        let unchecked: Vec<(B3Digest, Bytes)> = pieces
+            .iter()
+            .filter(|(_, digest, _)| !store.verified.contains(digest))
+            .map(|(_, digest, data)| (*digest, data.clone()))
+            .collect();
+        let checking = unchecked.iter().map(|(digest, _)| *digest).collect();
+        Ok(Run {
+            pieces,
+            checking,
+            check: verifier::check(&store.verifier, unchecked),
+        })
     }
 
-    /// Bytes `start..end` of pack `pack`, read with one positioned read.
+    /// Waits for the check of `run`, then makes its pieces ready; if one
+    /// does not match, only those before it, and reading stops at it.
+    fn finish(&mut self, run: Run) {
+        let mut pieces = run.pieces;
+        if let Err(e) = run.check.wait() {
+            let bad = pieces
+                .iter()
+                .position(|(_, digest, data)| B3Digest::of(data) != *digest)
+                .unwrap_or(0);
+            let index = pieces.get(bad).map_or(0, |(index, ..)| *index);
+            pieces.truncate(bad);
+            self.in_flight
+                .push_front(InFlight::Stop(self.io_error(index, e)));
+        } else {
+            self.service.store.verified.extend(run.checking);
+        }
+        self.ready.extend(
+            pieces
+                .into_iter()
+                .map(|(index, _, data)| BlobPiece { index, data }),
+        );
+    }
+
+    /// Bytes `start..end` of pack `pack`, read with one positioned read:
+    /// bytes written to the pack but not yet committed, which are not
+    /// mapped (see [mapped]).
     fn read_span(&self, pack: u32, start: u64, end: u64) -> io::Result<Bytes> {
         let file = self.service.store.reader(pack)?;
         // Only a corrupt index makes one blob longer than a span.

@@ -27,7 +27,8 @@
 //! cache serving the same NARs again hashes nothing twice. Bytes that rot
 //! on disk after their check are then caught by the next process. Many
 //! blobs in a known order (a NAR's files) are read by [bulk_read], with one
-//! read for neighbouring blobs.
+//! map (see [mapped]) or read for neighbouring blobs, hashed on two helper
+//! threads ([verifier]).
 //!
 //! One process at a time: `lock` is locked exclusively while the store is
 //! open, and a second process gets [OpenError::Locked]. Within a process
@@ -37,8 +38,10 @@
 mod appender;
 mod bulk_read;
 mod index;
+mod mapped;
 #[cfg(test)]
 mod tests;
+mod verifier;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -46,7 +49,7 @@ use std::io::{self, Cursor};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 
 use bytes::Bytes;
 use futures::FutureExt;
@@ -54,6 +57,7 @@ use thiserror::Error;
 
 use self::appender::{Appender, Commit, pack_number, pack_path};
 use self::index::Entry;
+use self::verifier::Verifier;
 use super::chunked_reader::{ChunkedReader, FetchChunk, verify_digest};
 use super::chunking::{CHUNK_MAX, ChunkSink, ChunkingWriter, put_whole};
 use super::{
@@ -108,8 +112,13 @@ struct Store {
     commit_running: AtomicBool,
     /// Read handles of the packs, by number.
     readers: RwLock<HashMap<u32, Arc<File>>>,
+    /// The packs' committed lengths, as in the index: what may be mapped.
+    committed: RwLock<HashMap<u32, u64>>,
     /// Blobs and chunks whose bytes this process has checked already.
     verified: VerifiedDigests,
+    /// Threads that check bulk reads, started with the first large one;
+    /// `None` if they could not be started.
+    verifier: OnceLock<Option<Verifier>>,
     /// Held, and locked, for as long as the store is open.
     _lock: File,
 }
@@ -289,6 +298,7 @@ impl Store {
         index::create_tables(&db).map_err(io_error)?;
         let packs_dir = dir.join("packs");
         let (pack, length) = recover_packs(&db, &packs_dir).map_err(io_error)?;
+        let committed = index::packs(&db).map_err(io_error)?.into_iter().collect();
         let appender = Appender::open(packs_dir, pack, length).map_err(io_error)?;
         Ok(Self {
             dir: dir.to_owned(),
@@ -297,7 +307,9 @@ impl Store {
             committing: Mutex::new(()),
             commit_running: AtomicBool::new(false),
             readers: RwLock::new(HashMap::new()),
+            committed: RwLock::new(committed),
             verified: VerifiedDigests::default(),
+            verifier: OnceLock::new(),
             _lock: lock_file,
         })
     }
@@ -327,6 +339,16 @@ impl Store {
         Ok(file)
     }
 
+    /// The length of pack `pack` as committed to the index: its bytes
+    /// below that are durable and never change.
+    fn committed_length(&self, pack: u32) -> io::Result<u64> {
+        let committed = self
+            .committed
+            .read()
+            .map_err(|_| io::Error::other("pack lengths lock poisoned"))?;
+        Ok(committed.get(&pack).copied().unwrap_or(0))
+    }
+
     /// Syncs what was appended and indexes it. Blocks.
     fn commit(&self) -> io::Result<()> {
         let _committing = lock(&self.committing)?;
@@ -342,6 +364,12 @@ impl Store {
             .iter()
             .try_for_each(|file| file.sync_data())
             .and_then(|()| index::commit_entries(&self.db, &entries, &pack_lengths));
+        if durable.is_ok() {
+            self.committed
+                .write()
+                .map_err(|_| io::Error::other("pack lengths lock poisoned"))?
+                .extend(pack_lengths);
+        }
         let mut appender = self.appender()?;
         match durable {
             Ok(()) => {

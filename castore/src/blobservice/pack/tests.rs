@@ -415,3 +415,131 @@ async fn reopening_and_writing_again_writes_nothing() {
     assert_eq!(before, pack_sizes(dir.path()));
     assert_eq!(indexed, service.indexed_blobs().expect("list"));
 }
+
+/// Blobs in `0..count` of a kind a NAR has: small ones, and every tenth
+/// chunked (so runs are large enough for the verifier threads).
+fn mixed_blobs(label: &str, count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| match i % 10 {
+            3 => blob_contents(&format!("{label} big {i}"), BIG),
+            n => blob_contents(&format!("{label} small {i}"), 1 + n * 1000),
+        })
+        .collect()
+}
+
+async fn put_all(service: &PackBlobService, blobs: &[Vec<u8>]) -> Vec<B3Digest> {
+    let mut digests = Vec::new();
+    for blob in blobs {
+        digests.push(put(service, blob).await);
+    }
+    digests
+}
+
+/// A bulk read maps committed bytes and reads the rest: blobs committed
+/// after an earlier read mapped their pack read back, so do blobs written
+/// to the pack file but not committed (read, not mapped) and ones still in
+/// the appender's buffer; pieces of the first read stay valid throughout.
+#[tokio::test]
+async fn bulk_reads_follow_a_growing_pack() {
+    let dir = TempDir::new().expect("temp dir");
+    let service = PackBlobService::open(dir.path()).expect("open");
+    let first = mixed_blobs("first", 20);
+    let mut digests = put_all(&service, &first).await;
+    service.sync().await.expect("sync");
+    let held: Vec<_> = service
+        .bulk_reader()
+        .expect("a bulk reader")
+        .read_in_order(digests.clone())
+        .collect::<Result<_, _>>()
+        .expect("first read");
+
+    // More than the appender buffers: most reach the file uncommitted.
+    let second = mixed_blobs("second", 40);
+    digests.extend(put_all(&service, &second).await);
+    let all: Vec<Vec<u8>> = first.iter().chain(&second).cloned().collect();
+    let (contents, error) = bulk_read(&service, digests.clone());
+    assert!(error.is_none(), "{error:?}");
+    assert!(contents == all, "read before the commit");
+
+    service.sync().await.expect("sync");
+    let (contents, error) = bulk_read(&service, digests);
+    assert!(error.is_none(), "{error:?}");
+    assert!(contents == all, "read after the commit");
+    let mut again = vec![Vec::new(); first.len()];
+    for piece in held {
+        again[piece.index].extend_from_slice(&piece.data);
+    }
+    assert!(again == first, "held pieces");
+}
+
+/// A flipped byte in one blob of a large committed run stops a bulk read
+/// (in a new process, which has checked nothing yet) at that blob: the
+/// blobs before it come whole, the error names it.
+#[rstest]
+#[case::small_blob(11)]
+#[case::chunked_blob(13)]
+#[tokio::test]
+async fn a_corrupt_blob_in_a_mapped_run_stops_the_read_there(#[case] bad: usize) {
+    let dir = TempDir::new().expect("temp dir");
+    let blobs = mixed_blobs("corrupt run", 30);
+    let (digests, offset) = {
+        let service = PackBlobService::open(dir.path()).expect("open");
+        let digests = put_all(&service, &blobs).await;
+        service.sync().await.expect("sync");
+        let stored = match service.lookup(&digests[bad]).expect("lookup") {
+            Some(Entry::Chunked(chunks)) => {
+                service.lookup(&chunks[1].digest).expect("lookup chunk")
+            }
+            entry => entry,
+        };
+        let Some(Entry::Stored { offset, len, .. }) = stored else {
+            panic!("{stored:?} is not stored");
+        };
+        (digests, offset + len / 2)
+    };
+    {
+        use std::os::unix::fs::FileExt;
+        let pack = File::options()
+            .read(true)
+            .write(true)
+            .open(only_pack(dir.path()))
+            .expect("open pack");
+        let mut byte = [0];
+        pack.read_exact_at(&mut byte, offset).expect("read");
+        byte[0] ^= 0x40;
+        pack.write_all_at(&byte, offset).expect("flip");
+    }
+    let service = PackBlobService::open(dir.path()).expect("reopen");
+
+    let (contents, error) = bulk_read(&service, digests.clone());
+
+    assert!(contents[..bad] == blobs[..bad], "the blobs before");
+    assert!(
+        matches!(&error, Some(BulkReadError::Io { index, digest, source })
+            if *index == bad && *digest == digests[bad]
+                && source.kind() == std::io::ErrorKind::InvalidData),
+        "{error:?}"
+    );
+}
+
+/// Only committed bytes of a file at least as long as committed are
+/// mapped; anything else is an error, never a map that could fault.
+#[test]
+fn spans_are_mapped_only_within_the_committed_length() {
+    use super::mapped::map_span;
+    let dir = TempDir::new().expect("temp dir");
+    let path = dir.path().join("pack");
+    let bytes: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+    std::fs::write(&path, &bytes).expect("write");
+    let file = File::open(&path).expect("open");
+
+    let span = map_span(0, &file, 10_000, 4097, 9000).expect("committed span");
+    assert_eq!(bytes[4097..9000], span[..]);
+    assert!(
+        map_span(0, &file, 5000, 4000, 6000).is_err(),
+        "past committed"
+    );
+    assert!(map_span(0, &file, 5000, 3000, 3000).is_err(), "empty");
+    let cut = map_span(0, &file, 20_000, 0, 100).expect_err("file too short");
+    assert_eq!(std::io::ErrorKind::InvalidData, cut.kind());
+}

@@ -16,8 +16,26 @@ use tvix_castore::{B3Digest, Directory, Node, PathComponent};
 use self::fixtures::{Tree, fixture, golden, nix_sha256, upload, upload_deep};
 use super::{
     IngestNarError, IngestedNar, MAX_DEPTH, NarSummary, RenderError, calculate_nar, ingest_nar,
-    write_nar,
+    write_nar, write_nar_blocking,
 };
+
+/// A blocking writer whose bytes can be looked at after it is gone.
+#[derive(Clone, Default)]
+struct SharedVec(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl io::Write for SharedVec {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 struct Services {
     blobs: Arc<dyn BlobService>,
@@ -61,10 +79,20 @@ impl Services {
         upload(tree, &*self.blobs, &*self.directories).await
     }
 
+    /// Renders `root` both to an async writer and to a blocking one
+    /// (`export-nar`'s way), which must give the same bytes or error.
     async fn render(&self, root: &Node) -> Result<Vec<u8>, RenderError> {
         let mut nar = Vec::new();
-        write_nar(&mut nar, root, &self.blobs, &*self.directories).await?;
-        Ok(nar)
+        let rendered = write_nar(&mut nar, root, &self.blobs, &*self.directories).await;
+        let shared = SharedVec::default();
+        let blocking =
+            write_nar_blocking(shared.clone(), root, &self.blobs, &*self.directories).await;
+        match (&rendered, blocking) {
+            (Ok(()), Ok(())) => assert!(nar == *shared.0.lock().expect("lock"), "blocking NAR"),
+            (Err(error), Err(blocking)) => assert_eq!(error.to_string(), blocking.to_string()),
+            (rendered, blocking) => panic!("{rendered:?} but blocking {blocking:?}"),
+        }
+        rendered.map(|()| nar)
     }
 
     async fn ingest(&self, nar: &[u8]) -> Result<IngestedNar, IngestNarError> {
