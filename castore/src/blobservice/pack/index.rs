@@ -106,17 +106,23 @@ pub(super) fn lookup(db: &redb::Database, digest: &B3Digest) -> io::Result<Optio
     Ok(entries.pop().flatten())
 }
 
+/// The blob table as of the last commit, for one read transaction.
+fn committed_blobs(
+    db: &redb::Database,
+) -> io::Result<redb::ReadOnlyTable<[u8; 32], &'static [u8]>> {
+    db.begin_read()
+        .map_err(db_error)?
+        .open_table(BLOBS)
+        .map_err(db_error)
+}
+
 /// Looks up blobs in the committed index, in one read transaction (which
 /// costs more than a lookup).
 pub(super) fn lookup_many(
     db: &redb::Database,
     digests: &[B3Digest],
 ) -> io::Result<Vec<Option<Entry>>> {
-    let table = db
-        .begin_read()
-        .map_err(db_error)?
-        .open_table(BLOBS)
-        .map_err(db_error)?;
+    let table = committed_blobs(db)?;
     digests
         .iter()
         .map(
@@ -132,11 +138,7 @@ pub(super) fn lookup_many(
 /// [lookup_many] without decoding the entries, for writers that only skip
 /// what is there.
 pub(super) fn contains_many(db: &redb::Database, digests: &[B3Digest]) -> io::Result<Vec<bool>> {
-    let table = db
-        .begin_read()
-        .map_err(db_error)?
-        .open_table(BLOBS)
-        .map_err(db_error)?;
+    let table = committed_blobs(db)?;
     digests
         .iter()
         .map(|digest| Ok(table.get(*digest.as_bytes()).map_err(db_error)?.is_some()))

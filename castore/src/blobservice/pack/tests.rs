@@ -32,6 +32,21 @@ fn pack_sizes(dir: &Path) -> Vec<u64> {
         .collect()
 }
 
+/// Flips the bits of `mask` in the byte at `offset` of the store's only
+/// pack, behind the index's back.
+fn flip_pack_byte(dir: &Path, offset: u64, mask: u8) {
+    use std::os::unix::fs::FileExt;
+    let pack = File::options()
+        .read(true)
+        .write(true)
+        .open(only_pack(dir))
+        .expect("open pack");
+    let mut byte = [0];
+    pack.read_exact_at(&mut byte, offset).expect("read");
+    byte[0] ^= mask;
+    pack.write_all_at(&byte, offset).expect("flip");
+}
+
 fn only_pack(dir: &Path) -> std::path::PathBuf {
     dir.join("packs").join("00000000.pack")
 }
@@ -229,19 +244,7 @@ async fn corrupt_pack_bytes_are_an_error(#[case] size: usize) {
         let service = PackBlobService::open(dir.path()).expect("open");
         put(&service, &contents).await
     };
-    {
-        let pack = File::options()
-            .read(true)
-            .write(true)
-            .open(only_pack(dir.path()))
-            .expect("open pack");
-        use std::os::unix::fs::FileExt;
-        let mut byte = [0];
-        pack.read_exact_at(&mut byte, size as u64 - 1)
-            .expect("read");
-        byte[0] ^= 1;
-        pack.write_all_at(&byte, size as u64 - 1).expect("flip");
-    }
+    flip_pack_byte(dir.path(), size as u64 - 1, 1);
     let service = PackBlobService::open(dir.path()).expect("reopen");
 
     let error = match service.open_read(&digest).await {
@@ -497,18 +500,7 @@ async fn a_corrupt_blob_in_a_mapped_run_stops_the_read_there(#[case] bad: usize)
         };
         (digests, offset + len / 2)
     };
-    {
-        use std::os::unix::fs::FileExt;
-        let pack = File::options()
-            .read(true)
-            .write(true)
-            .open(only_pack(dir.path()))
-            .expect("open pack");
-        let mut byte = [0];
-        pack.read_exact_at(&mut byte, offset).expect("read");
-        byte[0] ^= 0x40;
-        pack.write_all_at(&byte, offset).expect("flip");
-    }
+    flip_pack_byte(dir.path(), offset, 0x40);
     let service = PackBlobService::open(dir.path()).expect("reopen");
 
     let (contents, error) = bulk_read(&service, digests.clone());
