@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use nar_bridge::{AppState, Compression, Config, router};
+use nar_bridge::{AppState, Config, router};
 use nix_compat::narinfo::NarInfo;
 use nix_compat::nixbase32;
 use tvix_store::import::import_path_as_nar_ca;
@@ -34,11 +34,7 @@ async fn bridge(services: &Services, limits: RenderLimits) -> String {
         services.path_info_service.clone(),
         Config {
             priority: 40,
-            signing_key: None,
-            compression: Compression::None,
-            allow_upload: false,
-            upload_token: None,
-            trusted_public_keys: Vec::new(),
+            ..Config::default()
         },
     )
     .with_render_limits(limits);

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use nar_bridge::{AppState, Compression, Config, router};
+use nar_bridge::{AppState, Config, router};
 use nix_compat::narinfo::NarInfo;
 use nix_compat::nixbase32;
 use sha2::{Digest, Sha256};
@@ -335,11 +335,7 @@ async fn start_bridge(socket: &Path) -> String {
         services.path_info_service,
         Config {
             priority: 40,
-            signing_key: None,
-            compression: Compression::None,
-            allow_upload: false,
-            upload_token: None,
-            trusted_public_keys: Vec::new(),
+            ..Config::default()
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
-use nar_bridge::{AppState, Compression, Config, router};
+use nar_bridge::{AppState, Config, router};
 use nix_compat::store_path::StorePath;
 use tower::ServiceExt;
 use tvix_castore::blobservice::{BlobService, MemoryBlobService};
@@ -121,12 +121,9 @@ async fn bridge() -> AppState {
         .expect("a memory service stores");
     let config = Config {
         priority: 40,
-        signing_key: None,
-        compression: Compression::None,
         allow_upload: true,
         // No token and no keys: the fuzzer's requests reach every handler.
-        upload_token: None,
-        trusted_public_keys: Vec::new(),
+        ..Config::default()
     };
     AppState::new(blobs, directories, path_infos, config)
 }
