@@ -96,8 +96,9 @@ impl Verifier {
             let (done, receiver) = mpsc::sync_channel(1);
             let helper = self.next.fetch_add(1, Ordering::Relaxed) % self.helpers.len();
             if let Err(mpsc::SendError(job)) = self.helpers[helper].send(Job { blobs, done }) {
-                // No helper left (one panicked): check here.
-                return Pending::Done(check_all(&job.blobs));
+                // That helper is gone (it panicked): check this part here,
+                // and go on with the others, which must be checked too.
+                let _ = job.done.send(check_all(&job.blobs));
             }
             receivers.push(receiver);
         }
