@@ -6,6 +6,7 @@
 //! and size can be trusted wherever it travels.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use bstr::BString;
 use prost::Message;
@@ -18,12 +19,25 @@ use crate::{B3Digest, B3DigestError, Node, PathComponent, PathComponentError, Sy
 ///
 /// Its digest is the blake3 digest of its canonical protobuf encoding (see
 /// `castore/protos/castore.proto`), so equal trees have equal digests.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Directory {
     nodes: BTreeMap<PathComponent, Node>,
     /// Cached [Directory::size], kept up to date by [Directory::add].
     size: u64,
+    /// Cached [Directory::digest], computed when first asked for and
+    /// forgotten by [Directory::add]: a directory read from a store has its
+    /// digest checked there, and its readers ask for it again.
+    digest: OnceLock<B3Digest>,
 }
+
+/// Equal entries: the cached size and digest follow from them.
+impl PartialEq for Directory {
+    fn eq(&self, other: &Self) -> bool {
+        self.nodes == other.nodes
+    }
+}
+
+impl Eq for Directory {}
 
 /// Why a directory (or a proto message meant to become one) is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -86,6 +100,7 @@ impl Directory {
             std::collections::btree_map::Entry::Vacant(vacant) => {
                 vacant.insert(node);
                 self.size = size;
+                self.digest = OnceLock::new();
                 Ok(())
             }
         }
@@ -99,7 +114,29 @@ impl Directory {
 
     /// The blake3 digest of the canonical protobuf encoding.
     pub fn digest(&self) -> B3Digest {
-        B3Digest::of(&crate::proto::Directory::from(self).encode_to_vec())
+        *self
+            .digest
+            .get_or_init(|| B3Digest::of(&crate::proto::Directory::from(self).encode_to_vec()))
+    }
+
+    /// The directory a decoded proto message describes, and its digest,
+    /// computed from the message rather than from the directory: a valid
+    /// message, encoded again, is the directory's canonical encoding (its
+    /// lists are sorted, its unknown fields were dropped by decoding), and
+    /// encoding it costs no conversion.
+    pub fn from_proto_with_digest(
+        proto: crate::proto::Directory,
+    ) -> Result<(Self, B3Digest), DirectoryError> {
+        let digest = B3Digest::of(&proto.encode_to_vec());
+        let directory = Self::try_from(proto)?;
+        debug_assert_eq!(
+            digest,
+            B3Digest::of(&crate::proto::Directory::from(&directory).encode_to_vec()),
+            "a valid message is encoded canonically"
+        );
+        // Remembered, so the readers of the directory do not encode it again.
+        let _ = directory.digest.set(digest);
+        Ok((directory, digest))
     }
 
     /// The entry called `name`, if any.

@@ -53,6 +53,10 @@ pub trait KvStore<const N: usize>: Clone + Send + Sync + 'static {
         self.write(new).await
     }
 
+    /// The values stored under each of `keys`, read in one snapshot where
+    /// the database has them. It blocks: call it from a blocking thread.
+    fn get_many_blocking(&self, keys: &[[u8; N]]) -> Result<Vec<Option<Vec<u8>>>, KvError>;
+
     /// Calls `visit` with every key and value, in key order, until it
     /// returns false. Keys are as stored, so a corrupted database may hand
     /// out keys of another length. It blocks: call it from a blocking
@@ -164,6 +168,17 @@ impl<const N: usize> KvStore<N> for RedbTable<N> {
         self.write(new).await
     }
 
+    /// One read transaction for all of them.
+    fn get_many_blocking(&self, keys: &[[u8; N]]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        let read = || -> Result<_, redb::Error> {
+            let table = self.db.begin_read()?.open_table(self.table)?;
+            keys.iter()
+                .map(|key| Ok(table.get(key)?.map(|guard| guard.value().to_vec())))
+                .collect()
+        };
+        Ok(read()?)
+    }
+
     /// One read transaction, so it sees a consistent snapshot.
     fn for_each_blocking(
         &self,
@@ -250,6 +265,12 @@ impl<const N: usize> KvStore<N> for SledTree {
         })
         .await??;
         Ok(())
+    }
+
+    fn get_many_blocking(&self, keys: &[[u8; N]]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        keys.iter()
+            .map(|key| Ok(self.db.get(key)?.map(|value| value.to_vec())))
+            .collect()
     }
 
     fn for_each_blocking(

@@ -54,7 +54,7 @@ impl DirectoryService for BigtableDirectoryService {
     async fn get(&self, digest: &B3Digest) -> Result<Option<Directory>, Error> {
         let stored = self.rows.get(&row_key(digest)).await?;
         stored
-            .map(|encoded| decode_stored(digest, &encoded))
+            .map(|encoded| decode_stored(digest, encoded))
             .transpose()
     }
 

@@ -8,62 +8,136 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use futures::{StreamExt, stream::BoxStream};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, stream::BoxStream};
 
 use super::{DirectoryService, Error};
 use crate::{B3Digest, Directory, Node, Path};
 
 /// The default [DirectoryService::get_recursive]: `root`, then every
-/// directory below it once, breadth first. Each child's size is checked
-/// against every reference to it.
+/// directory below it once, breadth first, fetched one by one.
 pub(super) fn get_recursive_bfs<S: DirectoryService + ?Sized>(
     service: &S,
     root: B3Digest,
 ) -> BoxStream<'_, Result<Directory, Error>> {
-    struct State {
+    get_recursive_batched(root, 1, move |digests| {
+        async move {
+            let mut directories = Vec::with_capacity(digests.len());
+            for digest in digests {
+                directories.push(service.get(&digest).await?);
+            }
+            Ok(directories)
+        }
+        .boxed()
+    })
+}
+
+/// [DirectoryService::get_recursive] for a backend that fetches many
+/// directories at once more cheaply than one by one: `root`, then every
+/// directory below it once, breadth first, with up to `batch` of them
+/// handed to `fetch` at a time (which returns them in the same order).
+/// Each child's size is checked against every reference to it.
+pub(super) fn get_recursive_batched<'a, F>(
+    root: B3Digest,
+    batch: usize,
+    fetch: F,
+) -> BoxStream<'a, Result<Directory, Error>>
+where
+    F: Fn(Vec<B3Digest>) -> BoxFuture<'a, Result<Vec<Option<Directory>>, Error>> + Send + 'a,
+{
+    struct State<F> {
+        fetch: F,
         /// Directories to fetch, with the size their first reference claims
         /// (None for the root).
         queue: VecDeque<(B3Digest, Option<u64>)>,
         /// Every directory queued so far, with its referenced size.
         seen: HashMap<B3Digest, u64>,
+        /// Fetched and checked, not yet yielded.
+        ready: VecDeque<Directory>,
+        /// Yielded after `ready`, ending the stream.
+        failed: Option<Error>,
     }
     let state = State {
+        fetch,
         queue: VecDeque::from([(root, None)]),
         seen: HashMap::new(),
+        ready: VecDeque::new(),
+        failed: None,
     };
 
     futures::stream::try_unfold(state, move |mut state| async move {
-        let Some((digest, referenced)) = state.queue.pop_front() else {
-            return Ok(None);
-        };
-        let directory = match (service.get(&digest).await?, referenced) {
-            (Some(directory), _) => directory,
-            (None, None) => return Ok(None),
-            (None, Some(_)) => return Err(Error::DirectoryNotFound(digest)),
-        };
-        if let Some(referenced) = referenced {
-            check_size(&digest, &directory, referenced)?;
-        }
-        state.seen.entry(digest).or_insert(directory.size());
-        for (_, child, size) in directory.directories() {
-            match state.seen.get(child) {
-                Some(&known) if known != size => {
-                    return Err(Error::SizeMismatch {
-                        digest: *child,
-                        referenced: size,
-                        actual: known,
-                    });
-                }
-                Some(_) => {}
-                None => {
-                    state.seen.insert(*child, size);
-                    state.queue.push_back((*child, Some(size)));
+        loop {
+            if let Some(directory) = state.ready.pop_front() {
+                return Ok(Some((directory, state)));
+            }
+            if let Some(error) = state.failed.take() {
+                return Err(error);
+            }
+            if state.queue.is_empty() {
+                return Ok(None);
+            }
+            let wanted: Vec<_> = state
+                .queue
+                .drain(..batch.clamp(1, state.queue.len()))
+                .collect();
+            let fetched = (state.fetch)(wanted.iter().map(|(digest, _)| *digest).collect()).await?;
+            for ((digest, referenced), directory) in wanted.into_iter().zip(fetched) {
+                match take_fetched(
+                    &mut state.seen,
+                    &mut state.queue,
+                    digest,
+                    referenced,
+                    directory,
+                ) {
+                    Ok(Some(directory)) => state.ready.push_back(directory),
+                    // The root is not stored: nothing to yield.
+                    Ok(None) => return Ok(None),
+                    Err(error) => {
+                        state.failed = Some(error);
+                        break;
+                    }
                 }
             }
         }
-        Ok(Some((directory, state)))
     })
     .boxed()
+}
+
+/// Checks a fetched directory against its reference and queues its
+/// children not seen yet.
+fn take_fetched(
+    seen: &mut HashMap<B3Digest, u64>,
+    queue: &mut VecDeque<(B3Digest, Option<u64>)>,
+    digest: B3Digest,
+    referenced: Option<u64>,
+    directory: Option<Directory>,
+) -> Result<Option<Directory>, Error> {
+    let directory = match (directory, referenced) {
+        (Some(directory), _) => directory,
+        (None, None) => return Ok(None),
+        (None, Some(_)) => return Err(Error::DirectoryNotFound(digest)),
+    };
+    if let Some(referenced) = referenced {
+        check_size(&digest, &directory, referenced)?;
+    }
+    seen.entry(digest).or_insert(directory.size());
+    for (_, child, size) in directory.directories() {
+        match seen.get(child) {
+            Some(&known) if known != size => {
+                return Err(Error::SizeMismatch {
+                    digest: *child,
+                    referenced: size,
+                    actual: known,
+                });
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(*child, size);
+                queue.push_back((*child, Some(size)));
+            }
+        }
+    }
+    Ok(Some(directory))
 }
 
 fn check_size(digest: &B3Digest, directory: &Directory, referenced: u64) -> Result<(), Error> {
