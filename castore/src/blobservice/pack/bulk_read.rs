@@ -2,31 +2,32 @@
 //!
 //! An importer appends the blobs of a tree in about the order a NAR lists
 //! them, so the blobs of neighbouring files are mostly neighbours in a
-//! pack. The blobs are looked up [LOOKUP_BATCH] at a time in one index
-//! transaction, then read as runs of neighbours (up to [SPAN_MAX] bytes,
-//! skipping gaps of up to [GAP_MAX]): one map of committed bytes (see
-//! [mapped]), or one positioned read of bytes not yet committed, whose
-//! slices are the pieces handed out. One system call for many small files,
-//! where reading them from a file system costs an open, a read and a close
-//! each. Every piece is verified before it is handed out (see the pack
-//! store's module doc for "once per process"), on the [verifier]'s threads
-//! while the next [RUNS_AHEAD] runs are looked up and mapped.
+//! pack. The blobs are looked up up to [LOOKUP_BATCH] at a time in one
+//! index transaction (fewer at first, so that reading starts early), then read as runs of neighbours (up to [SPAN_MAX] bytes,
+//! skipping gaps of up to [GAP_MAX]), each cut into parts that are read
+//! with one positioned read and checked on the [fetcher]'s threads while
+//! the next runs (up to [AHEAD_BYTES]) are looked up; the pieces handed out are
+//! slices of the parts. One system call for many small files, where
+//! reading them from a file system costs an open, a read and a close each.
+//! Every piece is verified before it is handed out (see the pack store's
+//! module doc for "once per process").
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::unix::fs::FileExt;
 
-use bytes::Bytes;
+use bytes::BytesMut;
 
 use super::PackBlobService;
+use super::fetcher::{self, PART_BYTES, Part, PartBlob, PartBytes, Pending};
 use super::index::{self, Entry};
-use super::mapped;
-use super::verifier::{self, Pending};
 use crate::B3Digest;
 use crate::blobservice::{BlobPiece, BlobPieces, BulkBlobReader, BulkReadError};
 
 /// Blobs looked up in one index transaction.
 const LOOKUP_BATCH: usize = 512;
+/// Blobs looked up in the first transaction; each next one looks up twice
+/// as many, up to [LOOKUP_BATCH].
+const FIRST_LOOKUP_BATCH: usize = 8;
 /// The longest read of neighbouring blobs.
 const SPAN_MAX: u64 = 4 * 1024 * 1024;
 /// The largest blob or chunk the store writes, with room: the chunking
@@ -34,8 +35,12 @@ const SPAN_MAX: u64 = 4 * 1024 * 1024;
 const BLOB_MAX: u64 = 16 * 1024 * 1024;
 /// The largest gap (bytes of other blobs) a read of neighbours reads over.
 const GAP_MAX: u64 = 16 * 1024;
-/// Runs read ahead of the one being handed out, while they are checked.
-const RUNS_AHEAD: usize = 4;
+/// Bytes of runs read ahead of the one being handed out, while they are
+/// read and checked: enough to keep the fetcher's threads busy when runs
+/// are short (a pack holds the files of trees imported side by side).
+const AHEAD_BYTES: u64 = 16 * 1024 * 1024;
+/// Runs read ahead, at most.
+const RUNS_AHEAD: usize = 256;
 
 impl BulkBlobReader for PackBlobService {
     fn read_in_order(&self, digests: Vec<B3Digest>) -> BlobPieces {
@@ -45,6 +50,7 @@ impl BulkBlobReader for PackBlobService {
             planned: 0,
             plan: VecDeque::new(),
             in_flight: VecDeque::new(),
+            in_flight_bytes: 0,
             ready: VecDeque::new(),
             stopped: false,
         })
@@ -77,6 +83,8 @@ struct BulkRead {
     /// What was read, in order, not yet handed out: runs whose check may
     /// still be under way, and where reading stopped.
     in_flight: VecDeque<InFlight>,
+    /// The bytes of the runs in `in_flight`.
+    in_flight_bytes: u64,
     /// Pieces read and verified, not yet handed out.
     ready: VecDeque<BlobPiece>,
     /// After an error nothing more is read.
@@ -88,13 +96,19 @@ enum InFlight {
     Stop(BulkReadError),
 }
 
-/// Pieces read, and their check.
+/// The parts of a run of neighbouring blobs, being read and checked.
 struct Run {
-    /// Blob index, digest (of the blob or chunk) and bytes.
-    pieces: Vec<(usize, B3Digest, Bytes)>,
-    /// The digests being checked, remembered once the check passed.
-    checking: Vec<B3Digest>,
-    check: Pending,
+    parts: Vec<PartRead>,
+    /// The bytes of the run's span.
+    bytes: u64,
+}
+
+/// A part being read and checked, and the blob index of each of its
+/// blobs.
+struct PartRead {
+    indices: Vec<usize>,
+    blobs: Vec<PartBlob>,
+    pending: Pending,
 }
 
 impl Iterator for BulkRead {
@@ -113,7 +127,11 @@ impl Iterator for BulkRead {
                 .in_flight
                 .iter()
                 .any(|run| matches!(run, InFlight::Stop(_)));
-            if more && !stopping && self.in_flight.len() < RUNS_AHEAD {
+            if more
+                && !stopping
+                && self.in_flight.len() < RUNS_AHEAD
+                && self.in_flight_bytes < AHEAD_BYTES
+            {
                 let step = if self.plan.is_empty() {
                     self.look_up()
                 } else {
@@ -151,7 +169,9 @@ impl BulkRead {
     /// Looks up the next batch of blobs, and the chunks of chunked ones.
     fn look_up(&mut self) -> Result<(), BulkReadError> {
         let start = self.planned;
-        let end = (start + LOOKUP_BATCH).min(self.digests.len());
+        // As many as were looked up before: doubling from the first batch.
+        let batch = start.clamp(FIRST_LOOKUP_BATCH, LOOKUP_BATCH);
+        let end = (start + batch).min(self.digests.len());
         let batch = &self.digests[start..end];
         let entries = self
             .service
@@ -277,12 +297,13 @@ impl BulkRead {
         let run = self
             .read_run(pack, start, end, &run)
             .map_err(|(index, e)| self.io_error(index, e))?;
+        self.in_flight_bytes += run.bytes;
         self.in_flight.push_back(InFlight::Run(run));
         Ok(())
     }
 
-    /// Reads the blobs of `run` (index, digest, offset, length), which lie
-    /// in `start..end` of pack `pack`, and starts checking them.
+    /// Starts reading the blobs of `run` (index, digest, offset, length),
+    /// which lie in `start..end` of pack `pack`, and checking them.
     fn read_run(
         &self,
         pack: u32,
@@ -292,91 +313,153 @@ impl BulkRead {
     ) -> Result<Run, (usize, io::Error)> {
         let first = run.first().map_or(0, |(index, ..)| *index);
         let store = &self.service.store;
+        if let Some((index, _, _, len)) = run.iter().find(|(.., len)| *len > BLOB_MAX) {
+            return Err((*index, index::corrupt(format!("a blob of {len} bytes"))));
+        }
         let committed = store.committed_length(pack).map_err(|e| (first, e))?;
-        let span = if end <= committed {
-            let file = store.reader(pack).map_err(|e| (first, e))?;
-            Some(mapped::map_span(pack, &file, committed, start, end).map_err(|e| (first, e))?)
-        } else if self
-            .service
-            .maybe_buffered(pack, end)
-            .map_err(|e| (first, e))?
+        if end > committed
+            && self
+                .service
+                .maybe_buffered(pack, end)
+                .map_err(|e| (first, e))?
         {
-            None
+            return self.read_buffered(pack, start, end, run);
+        }
+        let file = store.reader(pack).map_err(|e| (first, e))?;
+        // Committed bytes are mapped; bytes in the file but not committed
+        // yet are read.
+        let span = if end <= committed {
+            let span = store.windows.slice(pack, &file, committed, start, end);
+            Some(span.map_err(|e| (first, e))?)
         } else {
-            Some(self.read_span(pack, start, end).map_err(|e| (first, e))?)
+            None
         };
-        let pieces: Vec<(usize, B3Digest, Bytes)> = match span {
-            Some(data) => run
-                .iter()
-                .map(|(index, digest, offset, len)| {
-                    let from = (offset - start) as usize;
-                    (*index, *digest, data.slice(from..from + *len as usize))
-                })
-                .collect(),
-            // Appended so recently that some may not be in the file yet.
-            None => run
-                .iter()
-                .map(|(index, digest, offset, len)| {
-                    self.service
-                        .read_stored(pack, *offset, *len)
-                        .map(|data| (*index, *digest, data))
-                        .map_err(|e| (*index, e))
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        let unchecked: Vec<(B3Digest, Bytes)> = pieces
-            .iter()
-            .filter(|(_, digest, _)| !store.verified.contains(digest))
-            .map(|(_, digest, data)| (*digest, data.clone()))
-            .collect();
-        let checking = unchecked.iter().map(|(digest, _)| *digest).collect();
+        let mut parts = Vec::new();
+        let mut rest = run;
+        while let Some((_, _, part_start, _)) = rest.first() {
+            // At least one blob; more while the part stays within PART_BYTES.
+            let mut taken = 1;
+            while rest
+                .get(taken)
+                .is_some_and(|(.., offset, len)| offset + len - part_start <= PART_BYTES)
+            {
+                taken += 1;
+            }
+            let (blobs, later) = rest.split_at(taken);
+            rest = later;
+            let part_end = blobs
+                .last()
+                .map_or(*part_start, |(.., offset, len)| offset + len);
+            let (indices, blobs) = self.part_blobs(*part_start, blobs);
+            let bytes = match &span {
+                Some(span) => PartBytes::Ready(
+                    span.slice((part_start - start) as usize..(part_end - start) as usize),
+                ),
+                None => PartBytes::Unread {
+                    file: file.clone(),
+                    pack,
+                    start: *part_start,
+                    // At most SPAN_MAX, or one blob of at most BLOB_MAX.
+                    len: (part_end - part_start) as usize,
+                },
+            };
+            let part = Part {
+                bytes,
+                blobs: blobs.clone(),
+            };
+            parts.push(PartRead {
+                indices,
+                blobs,
+                pending: fetcher::fetch(&store.fetcher, part),
+            });
+        }
         Ok(Run {
-            pieces,
-            checking,
-            check: verifier::check(&store.verifier, unchecked),
+            parts,
+            bytes: end - start,
         })
     }
 
-    /// Waits for the check of `run`, then makes its pieces ready; if one
-    /// does not match, only those before it, and reading stops at it.
-    fn finish(&mut self, run: Run) {
-        let mut pieces = run.pieces;
-        if let Err(e) = run.check.wait() {
-            let bad = pieces
-                .iter()
-                .position(|(_, digest, data)| B3Digest::of(data) != *digest)
-                .unwrap_or(0);
-            let index = pieces.get(bad).map_or(0, |(index, ..)| *index);
-            pieces.truncate(bad);
-            self.in_flight
-                .push_front(InFlight::Stop(self.io_error(index, e)));
-        } else {
-            self.service.store.verified.extend(run.checking);
-        }
-        self.ready.extend(
-            pieces
-                .into_iter()
-                .map(|(index, _, data)| BlobPiece { index, data }),
-        );
+    /// The blob indices and the [PartBlob]s of `blobs` (index, digest,
+    /// offset, length) in a part starting at `start`.
+    fn part_blobs(
+        &self,
+        start: u64,
+        blobs: &[(usize, B3Digest, u64, u64)],
+    ) -> (Vec<usize>, Vec<PartBlob>) {
+        blobs
+            .iter()
+            .map(|(index, digest, offset, len)| {
+                let blob = PartBlob {
+                    digest: *digest,
+                    offset: (offset - start) as usize,
+                    len: *len as usize,
+                    check: !self.service.store.verified.contains(digest),
+                };
+                (*index, blob)
+            })
+            .unzip()
     }
 
-    /// Bytes `start..end` of pack `pack`, read with one positioned read:
-    /// bytes written to the pack but not yet committed, which are not
-    /// mapped (see [mapped]).
-    fn read_span(&self, pack: u32, start: u64, end: u64) -> io::Result<Bytes> {
-        let file = self.service.store.reader(pack)?;
-        // Only a corrupt index makes one blob longer than a span.
-        let len = usize::try_from(end - start)
-            .ok()
-            .filter(|len| *len as u64 <= SPAN_MAX.max(BLOB_MAX))
-            .ok_or_else(|| index::corrupt(format!("a blob of {} bytes", end - start)))?;
-        let mut data = vec![0; len];
-        file.read_exact_at(&mut data, start).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("reading {len} bytes at {start} of pack {pack}: {e}"),
-            )
-        })?;
-        Ok(data.into())
+    /// Reads the blobs of `run`, appended so recently that some may not be
+    /// in the pack file yet, one by one, and checks them here: one part.
+    fn read_buffered(
+        &self,
+        pack: u32,
+        start: u64,
+        end: u64,
+        run: &[(usize, B3Digest, u64, u64)],
+    ) -> Result<Run, (usize, io::Error)> {
+        let mut data = BytesMut::zeroed((end - start) as usize);
+        for (index, _, offset, len) in run {
+            let blob = self
+                .service
+                .read_stored(pack, *offset, *len)
+                .map_err(|e| (*index, e))?;
+            let from = (offset - start) as usize;
+            data[from..from + blob.len()].copy_from_slice(&blob);
+        }
+        let (indices, blobs) = self.part_blobs(start, run);
+        let part = Part {
+            bytes: PartBytes::Ready(data.freeze()),
+            blobs: blobs.clone(),
+        };
+        let pending = fetcher::fetch(&self.service.store.fetcher, part);
+        Ok(Run {
+            parts: vec![PartRead {
+                indices,
+                blobs,
+                pending,
+            }],
+            bytes: end - start,
+        })
+    }
+
+    /// Waits for the parts of `run` in turn and makes their pieces ready;
+    /// at a blob that could not be read or does not match, reading stops.
+    fn finish(&mut self, run: Run) {
+        self.in_flight_bytes -= run.bytes;
+        for part in run.parts {
+            let fetched = part.pending.wait();
+            let good = &part.blobs[..fetched.good.min(part.blobs.len())];
+            self.service.store.verified.extend(
+                good.iter()
+                    .filter(|blob| blob.check)
+                    .map(|blob| blob.digest),
+            );
+            self.ready.extend(
+                good.iter()
+                    .zip(&part.indices)
+                    .map(|(blob, index)| BlobPiece {
+                        index: *index,
+                        data: fetched.data.slice(blob.offset..blob.offset + blob.len),
+                    }),
+            );
+            if let Some(error) = fetched.error {
+                let index = part.indices.get(good.len()).copied().unwrap_or(0);
+                self.in_flight
+                    .push_front(InFlight::Stop(self.io_error(index, error)));
+                return;
+            }
+        }
     }
 }

@@ -26,9 +26,9 @@
 //! are remembered (up to [VERIFIED_MAX], then forgotten all at once), so a
 //! cache serving the same NARs again hashes nothing twice. Bytes that rot
 //! on disk after their check are then caught by the next process. Many
-//! blobs in a known order (a NAR's files) are read by [bulk_read], with one
-//! map (see [mapped]) or read for neighbouring blobs, hashed on two helper
-//! threads ([verifier]).
+//! blobs in a known order (a NAR's files) are read by [bulk_read] from
+//! maps of the packs (see [mapped]), hashed on two helper threads
+//! ([fetcher]).
 //!
 //! One process at a time: `lock` is locked exclusively while the store is
 //! open, and a second process gets [OpenError::Locked]. Within a process
@@ -37,11 +37,11 @@
 
 mod appender;
 mod bulk_read;
+mod fetcher;
 mod index;
 mod mapped;
 #[cfg(test)]
 mod tests;
-mod verifier;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -56,8 +56,9 @@ use futures::FutureExt;
 use thiserror::Error;
 
 use self::appender::{Appender, Commit, pack_number, pack_path};
+use self::fetcher::Fetcher;
 use self::index::Entry;
-use self::verifier::Verifier;
+use self::mapped::Windows;
 use super::chunked_reader::{ChunkedReader, FetchChunk, verify_digest};
 use super::chunking::{CHUNK_MAX, ChunkSink, ChunkingWriter, put_whole};
 use super::{
@@ -116,9 +117,11 @@ struct Store {
     committed: RwLock<HashMap<u32, u64>>,
     /// Blobs and chunks whose bytes this process has checked already.
     verified: VerifiedDigests,
-    /// Threads that check bulk reads, started with the first large one;
-    /// `None` if they could not be started.
-    verifier: OnceLock<Option<Verifier>>,
+    /// Threads that read and check bulk reads, started with the first
+    /// large one; `None` if they could not be started.
+    fetcher: OnceLock<Option<Fetcher>>,
+    /// The windows of the packs mapped for bulk reads.
+    windows: Windows,
     /// Held, and locked, for as long as the store is open.
     _lock: File,
 }
@@ -309,7 +312,8 @@ impl Store {
             readers: RwLock::new(HashMap::new()),
             committed: RwLock::new(committed),
             verified: VerifiedDigests::default(),
-            verifier: OnceLock::new(),
+            fetcher: OnceLock::new(),
+            windows: Windows::default(),
             _lock: lock_file,
         })
     }

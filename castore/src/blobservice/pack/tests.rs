@@ -420,7 +420,7 @@ async fn reopening_and_writing_again_writes_nothing() {
 }
 
 /// Blobs in `0..count` of a kind a NAR has: small ones, and every tenth
-/// chunked (so runs are large enough for the verifier threads).
+/// chunked (so runs are large enough for the reading threads).
 fn mixed_blobs(label: &str, count: usize) -> Vec<Vec<u8>> {
     (0..count)
         .map(|i| match i % 10 {
@@ -438,10 +438,10 @@ async fn put_all(service: &PackBlobService, blobs: &[Vec<u8>]) -> Vec<B3Digest> 
     digests
 }
 
-/// A bulk read maps committed bytes and reads the rest: blobs committed
-/// after an earlier read mapped their pack read back, so do blobs written
-/// to the pack file but not committed (read, not mapped) and ones still in
-/// the appender's buffer; pieces of the first read stay valid throughout.
+/// A bulk read follows a pack as it grows: blobs committed after an
+/// earlier read read back, so do blobs written to the pack file but not
+/// committed and ones still in the appender's buffer; pieces of the first
+/// read stay valid throughout.
 #[tokio::test]
 async fn bulk_reads_follow_a_growing_pack() {
     let dir = TempDir::new().expect("temp dir");
@@ -482,7 +482,7 @@ async fn bulk_reads_follow_a_growing_pack() {
 #[case::small_blob(11)]
 #[case::chunked_blob(13)]
 #[tokio::test]
-async fn a_corrupt_blob_in_a_mapped_run_stops_the_read_there(#[case] bad: usize) {
+async fn a_corrupt_blob_in_a_large_run_stops_the_read_there(#[case] bad: usize) {
     let dir = TempDir::new().expect("temp dir");
     let blobs = mixed_blobs("corrupt run", 30);
     let (digests, offset) = {
@@ -515,23 +515,35 @@ async fn a_corrupt_blob_in_a_mapped_run_stops_the_read_there(#[case] bad: usize)
 }
 
 /// Only committed bytes of a file at least as long as committed are
-/// mapped; anything else is an error, never a map that could fault.
+/// mapped; anything else is an error, never a map that could fault. Slices
+/// within a window share its map, others get a new one.
 #[test]
-fn spans_are_mapped_only_within_the_committed_length() {
-    use super::mapped::map_span;
+fn windows_map_only_committed_bytes() {
+    use super::mapped::Windows;
     let dir = TempDir::new().expect("temp dir");
     let path = dir.path().join("pack");
     let bytes: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
     std::fs::write(&path, &bytes).expect("write");
     let file = File::open(&path).expect("open");
+    let windows = Windows::default();
 
-    let span = map_span(0, &file, 10_000, 4097, 9000).expect("committed span");
+    let span = windows
+        .slice(0, &file, 10_000, 4097, 9000)
+        .expect("committed span");
     assert_eq!(bytes[4097..9000], span[..]);
+    let within = windows
+        .slice(0, &file, 10_000, 5000, 6000)
+        .expect("same window");
+    assert_eq!(bytes[5000..6000], within[..]);
+    let before = windows.slice(0, &file, 10_000, 10, 20).expect("new window");
+    assert_eq!(bytes[10..20], before[..]);
     assert!(
-        map_span(0, &file, 5000, 4000, 6000).is_err(),
+        windows.slice(0, &file, 5000, 4000, 6000).is_err(),
         "past committed"
     );
-    assert!(map_span(0, &file, 5000, 3000, 3000).is_err(), "empty");
-    let cut = map_span(0, &file, 20_000, 0, 100).expect_err("file too short");
+    assert!(windows.slice(0, &file, 5000, 3000, 3000).is_err(), "empty");
+    let cut = Windows::default()
+        .slice(0, &file, 20_000, 0, 100)
+        .expect_err("file too short");
     assert_eq!(std::io::ErrorKind::InvalidData, cut.kind());
 }
