@@ -239,6 +239,19 @@ mod tests {
         assert_eq!(B3Digest::of(b""), Directory::new().digest());
     }
 
+    /// The digest, once asked for, is remembered until an entry is added.
+    #[test]
+    fn digest_follows_additions() {
+        let mut directory = Directory::new();
+        let empty = directory.digest();
+        directory.add(name("a"), symlink("x")).expect("valid");
+        let expected = Directory::try_from_iter([(name("a"), symlink("x"))]).expect("valid");
+        assert_ne!(empty, directory.digest());
+        // Equal whether or not the digest was computed yet.
+        assert_eq!(expected, directory);
+        assert_eq!(expected.digest(), directory.digest());
+    }
+
     #[test]
     fn digest_independent_of_insertion_order() {
         let entries = [

@@ -7,6 +7,8 @@
 //! one call of the backend's atomic write: this module never writes
 //! directories one by one.
 
+use std::sync::{Mutex, PoisonError};
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::FutureExt;
@@ -112,15 +114,28 @@ fn decode_many(
         })
         .map_or(stored.len(), |last| last + 1);
     let mut first = stored;
-    let second = first.split_off(half);
-    let (first_digests, second_digests) = digests.split_at(first.len());
+    let second = Mutex::new(Some(first.split_off(half)));
+    let (first_digests, second_digests) = digests.split_at(half);
+    // Shares only references, so it can be called here too if no thread
+    // could be started (a thread that never started took nothing).
+    let decode_second = || {
+        let stored = second
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_default();
+        decode(second_digests, stored)
+    };
     let (mut first, second) = std::thread::scope(|scope| {
-        let helper = scope.spawn(|| decode(second_digests, second));
+        let helper = std::thread::Builder::new().spawn_scoped(scope, decode_second);
         let first = decode(first_digests, first);
-        // A panic in decoding is a bug: passed on as it is.
-        let second = helper
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let second = match helper {
+            // A panic in decoding is a bug: passed on as it is.
+            Ok(helper) => helper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => decode_second(),
+        };
         (first, second)
     });
     if let Ok(first) = &mut first {

@@ -81,6 +81,8 @@ where
                 .drain(..batch.clamp(1, state.queue.len()))
                 .collect();
             let fetched = (state.fetch)(wanted.iter().map(|(digest, _)| *digest).collect()).await?;
+            // A directory `fetch` left out counts as not stored.
+            let fetched = fetched.into_iter().chain(std::iter::repeat_with(|| None));
             for ((digest, referenced), directory) in wanted.into_iter().zip(fetched) {
                 match take_fetched(
                     &mut state.seen,

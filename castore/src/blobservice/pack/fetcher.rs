@@ -14,7 +14,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
 use std::thread;
@@ -22,7 +21,7 @@ use std::thread;
 use bytes::Bytes;
 
 use super::super::chunked_reader::verify_digest;
-use super::index;
+use super::{index, read_at};
 use crate::B3Digest;
 
 /// Threads that hash.
@@ -168,7 +167,7 @@ fn fetch_here(part: Part) -> Fetched {
             pack,
             start,
             len,
-        } => match read(&file, pack, start, len) {
+        } => match read_at(&file, pack, start, len) {
             Ok(data) => data,
             Err(error) => {
                 return Fetched {
@@ -181,18 +180,6 @@ fn fetch_here(part: Part) -> Fetched {
     };
     let (good, error) = check_blobs(&data, &part.blobs);
     Fetched { data, good, error }
-}
-
-/// `len` bytes at `start` of pack `pack`, with one positioned read.
-fn read(file: &File, pack: u32, start: u64, len: usize) -> io::Result<Bytes> {
-    let mut data = vec![0; len];
-    file.read_exact_at(&mut data, start).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("reading {len} bytes at {start} of pack {pack}: {e}"),
-        )
-    })?;
-    Ok(data.into())
 }
 
 /// How many of `blobs` in `data` are good, and what is wrong with the next.

@@ -258,14 +258,7 @@ impl PackBlobService {
         let file = self.store.reader(pack)?;
         let len = usize::try_from(len)
             .map_err(|_| index::corrupt(format!("blob of {len} bytes in pack {pack}")))?;
-        let mut data = vec![0; len];
-        file.read_exact_at(&mut data, offset).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("reading {len} bytes at {offset} of pack {pack}: {e}"),
-            )
-        })?;
-        Ok(data.into())
+        read_at(&file, pack, offset, len)
     }
 
     /// The bytes of a blob that must be stored whole (a chunk).
@@ -617,4 +610,17 @@ impl BlobService for PackBlobService {
     fn bulk_reader(&self) -> Option<Arc<dyn BulkBlobReader>> {
         Some(Arc::new(self.clone()))
     }
+}
+
+/// `len` bytes at `offset` of pack `pack` (open as `file`), with one
+/// positioned read.
+fn read_at(file: &File, pack: u32, offset: u64, len: usize) -> io::Result<Bytes> {
+    let mut data = vec![0; len];
+    file.read_exact_at(&mut data, offset).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("reading {len} bytes at {offset} of pack {pack}: {e}"),
+        )
+    })?;
+    Ok(data.into())
 }

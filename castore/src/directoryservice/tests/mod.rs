@@ -232,6 +232,56 @@ async fn get_recursive_order(#[case] addr: &str) {
     assert_eq!(expected, got);
 }
 
+/// A wide tree (more directories than one batch of the key-value
+/// backends, with a directory shared by all) streams breadth first, each
+/// directory once, every one equal to what was put.
+#[apply(directory_services)]
+#[tokio::test]
+async fn get_recursive_wide_tree(#[case] addr: &str) {
+    let Some(service) = open(addr).await else {
+        return;
+    };
+    let shared = DIRECTORY_WITH_KEEP.clone();
+    let children: Vec<Directory> = (0..2500u64)
+        .map(|i| {
+            Directory::try_from_iter([
+                (
+                    name("f"),
+                    crate::fixtures::file(crate::fixtures::DUMMY_DIGEST, i),
+                ),
+                (name("shared"), crate::fixtures::directory_node(&shared)),
+            ])
+            .expect("valid directory")
+        })
+        .collect();
+    let root = Directory::try_from_iter(children.iter().enumerate().map(|(i, child)| {
+        (
+            name(&format!("d{i:05}")),
+            crate::fixtures::directory_node(child),
+        )
+    }))
+    .expect("valid directory");
+    let mut closure: Vec<&Directory> = vec![&shared];
+    closure.extend(&children);
+    closure.push(&root);
+    put_closure(&**service, &closure)
+        .await
+        .expect("valid closure");
+
+    let got = get_recursive(&**service, &root).await;
+    let mut expected = vec![root.clone()];
+    expected.extend(children.iter().cloned());
+    expected.push(shared);
+    assert!(got == expected, "{} directories, not in order", got.len());
+    assert!(
+        got.iter().all(|directory| directory.digest()
+            == crate::B3Digest::of(&prost::Message::encode_to_vec(
+                &crate::proto::Directory::from(directory)
+            ))),
+        "digests as computed from the entries"
+    );
+}
+
 /// A recursive get of a subtree returns just that subtree.
 #[apply(directory_services)]
 #[tokio::test]
