@@ -124,7 +124,7 @@ impl Directory {
     /// message, encoded again, is the directory's canonical encoding (its
     /// lists are sorted, its unknown fields were dropped by decoding), and
     /// encoding it costs no conversion.
-    pub fn from_proto_with_digest(
+    pub(crate) fn from_proto_with_digest(
         proto: crate::proto::Directory,
     ) -> Result<(Self, B3Digest), DirectoryError> {
         let digest = B3Digest::of(&proto.encode_to_vec());

@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::io;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use super::PackBlobService;
 use super::fetcher::{self, PART_BYTES, Part, PartBlob, PartBytes, Pending};
@@ -317,20 +317,19 @@ impl BulkRead {
             return Err((*index, index::corrupt(format!("a blob of {len} bytes"))));
         }
         let committed = store.committed_length(pack).map_err(|e| (first, e))?;
-        if end > committed
-            && self
-                .service
-                .maybe_buffered(pack, end)
-                .map_err(|e| (first, e))?
-        {
-            return self.read_buffered(pack, start, end, run);
-        }
         let file = store.reader(pack).map_err(|e| (first, e))?;
         // Committed bytes are mapped; bytes in the file but not committed
-        // yet are read.
+        // yet are read by the fetcher; bytes that may not be in the file
+        // yet are read here.
         let span = if end <= committed {
             let span = store.windows.slice(pack, &file, committed, start, end);
             Some(span.map_err(|e| (first, e))?)
+        } else if self
+            .service
+            .maybe_buffered(pack, end)
+            .map_err(|e| (first, e))?
+        {
+            Some(self.read_buffered(pack, start, end, run)?)
         } else {
             None
         };
@@ -400,15 +399,16 @@ impl BulkRead {
             .unzip()
     }
 
-    /// Reads the blobs of `run`, appended so recently that some may not be
-    /// in the pack file yet, one by one, and checks them here: one part.
+    /// The bytes `start..end` of pack `pack` holding the blobs of `run`,
+    /// appended so recently that some may not be in the pack file yet: read
+    /// one by one, into their places (the gaps between them stay zero).
     fn read_buffered(
         &self,
         pack: u32,
         start: u64,
         end: u64,
         run: &[(usize, B3Digest, u64, u64)],
-    ) -> Result<Run, (usize, io::Error)> {
+    ) -> Result<Bytes, (usize, io::Error)> {
         let mut data = BytesMut::zeroed((end - start) as usize);
         for (index, _, offset, len) in run {
             let blob = self
@@ -418,20 +418,7 @@ impl BulkRead {
             let from = (offset - start) as usize;
             data[from..from + blob.len()].copy_from_slice(&blob);
         }
-        let (indices, blobs) = self.part_blobs(start, run);
-        let part = Part {
-            bytes: PartBytes::Ready(data.freeze()),
-            blobs: blobs.clone(),
-        };
-        let pending = fetcher::fetch(&self.service.store.fetcher, part);
-        Ok(Run {
-            parts: vec![PartRead {
-                indices,
-                blobs,
-                pending,
-            }],
-            bytes: end - start,
-        })
+        Ok(data.freeze())
     }
 
     /// Waits for the parts of `run` in turn and makes their pieces ready;
